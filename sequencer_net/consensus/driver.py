@@ -1,0 +1,56 @@
+"""Moves one validator from height to height, one :class:`HeightMachine` at a time.
+
+The driver owns no I/O either: its caller decides when a height starts (after it has stored the
+previous commit and knows the next validator set) and feeds it inputs for the current height.
+Inputs for other heights are ignored; buffering early messages is the caller's business, because
+only the caller can judge a proposal's validity once the parent is known.
+"""
+
+from __future__ import annotations
+
+from ..validators import ValidatorSet
+from .config import ConsensusConfig
+from .events import Effect, Input, ProposalReceived, TimeoutElapsed, ValueReady, VoteReceived
+from .machine import HeightMachine, LockState
+
+MachineFactory = type[HeightMachine]
+
+
+class Driver:
+    def __init__(
+        self,
+        config: ConsensusConfig,
+        me: bytes | None,
+        machine_factory: MachineFactory = HeightMachine,
+    ) -> None:
+        self.config = config
+        self.me = me
+        self._factory = machine_factory
+        self.machine: HeightMachine | None = None
+
+    @property
+    def height(self) -> int:
+        return self.machine.height if self.machine else 0
+
+    def start_height(
+        self, height: int, validators: ValidatorSet, restored: LockState | None = None
+    ) -> list[Effect]:
+        if self.machine is not None and height <= self.machine.height:
+            raise ValueError(f"height {height} does not follow {self.machine.height}")
+        self.machine = self._factory(self.config, height, validators, self.me, restored)
+        return self.machine.start()
+
+    def step(self, event: Input) -> list[Effect]:
+        if self.machine is None or _height_of(event) != self.machine.height:
+            return []
+        return self.machine.step_input(event)
+
+
+def _height_of(event: Input) -> int:
+    match event:
+        case ProposalReceived(proposal, _, _):
+            return proposal.height
+        case VoteReceived(vote):
+            return vote.height
+        case TimeoutElapsed(_, height, _) | ValueReady(height, _, _):
+            return height

@@ -1,0 +1,512 @@
+"""One validator's node logic, sans I/O: the piece the simulator and the real node both drive.
+
+A :class:`Replica` turns peer messages, client transactions and timer expiries into outputs
+(messages to send, timers to set, commits to report). It verifies signatures, judges batch
+validity, keeps the mempool, signs through the double-sign guard (persisting the sign state
+before any signature is handed out), stores commits and catches up from peers. It never touches
+a socket, a file or a clock: the caller passes ``now_ms`` in and carries the outputs out, in
+order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from . import codec, signstate
+from .consensus import (
+    CastVote,
+    Decide,
+    Driver,
+    Effect,
+    GetValue,
+    HeightMachine,
+    ProposalReceived,
+    Propose,
+    ReportEvidence,
+    RoundStarted,
+    ScheduleTimeout,
+    TimeoutElapsed,
+    ValueReady,
+    VoteReceived,
+)
+from .crypto import PrivateKey
+from .genesis import Genesis
+from .mempool import Mempool
+from .messages import (
+    MAX_SYNC_ENTRIES,
+    MAX_TXS_PER_GOSSIP,
+    CommittedBatch,
+    EvidenceGossip,
+    Message,
+    ProposalMessage,
+    SyncRequest,
+    SyncResponse,
+    TxGossip,
+)
+from .signstate import SignRecord, Verdict
+from .store import ChainStore, SignStateStore
+from .types import (
+    NIL_ROUND,
+    Batch,
+    BatchHeader,
+    Evidence,
+    Proposal,
+    Step,
+    Tx,
+    Vote,
+    VoteKind,
+    evidence_digest,
+    proposal_payload,
+    tx_id,
+    txs_digest,
+    vote_payload,
+)
+from .validators import ValidatorSet
+
+Peer = Hashable
+GENESIS_PARENT = bytes(32)
+
+
+@dataclass(frozen=True)
+class NodeParams:
+    """Node-local limits and pacing (not part of consensus)."""
+
+    max_batch_txs: int = 10_000
+    max_batch_bytes: int = 4 * 1024 * 1024
+    mempool_max_txs: int = 200_000
+    mempool_max_bytes: int = 128 * 1024 * 1024
+    rebroadcast_ms: int = 1_000
+    sync_delay_ms: int = 300
+    gossip_interval_ms: int = 10
+    max_buffered_messages: int = 10_000
+
+
+# ---- outputs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send ``message`` to ``to``, or to every peer when ``to`` is None."""
+
+    to: Peer | None
+    message: Message
+
+
+@dataclass(frozen=True)
+class SetTimer:
+    """Call :meth:`Replica.on_timer` with ``key`` after ``delay_ms``."""
+
+    key: tuple[object, ...]
+    delay_ms: int
+
+
+@dataclass(frozen=True)
+class Committed:
+    entry: CommittedBatch
+
+
+@dataclass(frozen=True)
+class EvidenceFound:
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
+class RoundEntered:
+    height: int
+    round: int
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A peer sent something invalid; the runtime logs it (and may score the peer)."""
+
+    peer: Peer | None
+    reason: str
+
+
+Output = Send | SetTimer | Committed | EvidenceFound | RoundEntered | Rejected
+
+REBROADCAST = ("rebroadcast",)
+SYNC = ("sync",)
+GOSSIP = ("gossip",)
+
+
+class Replica:
+    def __init__(
+        self,
+        genesis: Genesis,
+        key: PrivateKey,
+        chain: ChainStore,
+        sign_state: SignStateStore,
+        params: NodeParams | None = None,
+        machine_factory: type[HeightMachine] = HeightMachine,
+    ) -> None:
+        self.genesis = genesis
+        self.chain_id = genesis.chain_id
+        self.key = key
+        self.chain = chain
+        self.sign_state = sign_state
+        self.params = params or NodeParams()
+        self.mempool = Mempool(self.params.mempool_max_txs, self.params.mempool_max_bytes)
+        self.driver = Driver(genesis.consensus, key.public_key, machine_factory)
+        self.validators = _validators_at(genesis, chain.last_height() + 1)
+        self._outputs: list[Output] = []
+        self._own_messages: list[Message] = []
+        self._next_height_messages: list[tuple[Peer, Message]] = []
+        self._gossip_queue: list[bytes] = []
+        self._ahead: tuple[int, Peer] | None = None
+        self._sync_timer_set = False
+        self._now_ms = 0
+
+    @property
+    def height(self) -> int:
+        """The height being decided (one above the last commit)."""
+        return self.chain.last_height() + 1
+
+    @property
+    def round(self) -> int:
+        return self.driver.machine.round if self.driver.machine else 0
+
+    @property
+    def step(self) -> Step:
+        return self.driver.machine.step if self.driver.machine else Step.PROPOSE
+
+    # ---- entry points ----------------------------------------------------------------------
+
+    def start(self, now_ms: int) -> list[Output]:
+        """Begin (or, after a restart, resume) consensus at the next height."""
+        self._now_ms = now_ms
+        record = self.sign_state.load()
+        restored = record.lock if record and record.height == self.height else None
+        self._drain(self.driver.start_height(self.height, self.validators, restored))
+        self._outputs.append(SetTimer(REBROADCAST, self.params.rebroadcast_ms))
+        return self._take_outputs()
+
+    def receive(self, peer: Peer, message: Message, now_ms: int) -> list[Output]:
+        """Handle one decoded message from a peer."""
+        self._now_ms = now_ms
+        match message:
+            case ProposalMessage() | Vote():
+                self._drain(self._consensus_message(peer, message))
+            case TxGossip(txs):
+                for encoded in txs:
+                    self._admit_tx(encoded)
+            case SyncRequest(from_height):
+                self._answer_sync(peer, from_height)
+            case SyncResponse(entries):
+                self._apply_sync(peer, entries)
+            case EvidenceGossip(evidence):
+                self._check_evidence(peer, evidence)
+        return self._take_outputs()
+
+    def submit(self, encoded_tx: bytes, now_ms: int) -> tuple[bytes | None, list[Output]]:
+        """A client's transaction: admit it and gossip it. Returns its id, or None with a
+        :class:`Rejected` output saying why."""
+        self._now_ms = now_ms
+        txid = self._admit_tx(encoded_tx, client=True)
+        if txid is not None:
+            if not self._gossip_queue:
+                self._outputs.append(SetTimer(GOSSIP, self.params.gossip_interval_ms))
+            self._gossip_queue.append(encoded_tx)
+        return txid, self._take_outputs()
+
+    def on_timer(self, key: tuple[object, ...], now_ms: int) -> list[Output]:
+        self._now_ms = now_ms
+        match key:
+            case ("timeout", step, height, round):
+                self._drain(self.driver.step(TimeoutElapsed(Step(step), height, round)))
+            case ("rebroadcast",):
+                self._rebroadcast()
+                self._outputs.append(SetTimer(REBROADCAST, self.params.rebroadcast_ms))
+            case ("sync",):
+                self._sync_timer_set = False
+                self._request_sync()
+            case ("gossip",):
+                queued, self._gossip_queue = self._gossip_queue, []
+                for i in range(0, len(queued), MAX_TXS_PER_GOSSIP):
+                    self._outputs.append(
+                        Send(None, TxGossip(tuple(queued[i : i + MAX_TXS_PER_GOSSIP])))
+                    )
+        return self._take_outputs()
+
+    # ---- consensus messages ----------------------------------------------------------------
+
+    def _consensus_message(self, peer: Peer, message: ProposalMessage | Vote) -> list[Effect]:
+        height = message.proposal.height if isinstance(message, ProposalMessage) else message.height
+        if height > self.height:
+            self._note_ahead(peer, height)
+            room = len(self._next_height_messages) < self.params.max_buffered_messages
+            if height == self.height + 1 and room:
+                self._next_height_messages.append((peer, message))
+            return []
+        if height < self.height:
+            return []
+        if isinstance(message, Vote):
+            if message.validator not in self.validators:
+                return self._reject(peer, "vote from a key outside the validator set")
+            if not message.verify(self.chain_id):
+                return self._reject(peer, "vote with a bad signature")
+            return self.driver.step(VoteReceived(message))
+        proposal, batch = message.proposal, message.batch
+        if proposal.proposer != self.validators.proposer_for_round(proposal.round).public_key:
+            return self._reject(peer, "proposal from a validator that is not the round's proposer")
+        if proposal.batch_id != batch.id:
+            return self._reject(peer, "proposal signs a different batch than it carries")
+        if not proposal.verify(self.chain_id):
+            return self._reject(peer, "proposal with a bad signature")
+        problem = self._proposal_problem(proposal, batch)
+        if problem:
+            self._outputs.append(Rejected(peer, f"invalid batch: {problem}"))
+        return self.driver.step(ProposalReceived(proposal, batch, valid=problem is None))
+
+    def _reject(self, peer: Peer, reason: str) -> list[Effect]:
+        self._outputs.append(Rejected(peer, reason))
+        return []
+
+    def _drain(self, effects: list[Effect]) -> None:
+        """Carry out the core's effects, feeding our own signed messages back into it."""
+        queue = deque(effects)
+        while queue:
+            effect = queue.popleft()
+            match effect:
+                case GetValue(height, round) if height == self.height:
+                    batch = self._build_batch(round)
+                    queue.extend(self.driver.step(ValueReady(height, round, batch)))
+                case Propose(height, round, pol_round, batch) if height == self.height:
+                    proposal = self._sign_proposal(round, pol_round, batch)
+                    if proposal is not None:
+                        self._broadcast_own(ProposalMessage(proposal, batch))
+                        valid = self._proposal_problem(proposal, batch) is None
+                        queue.extend(self.driver.step(ProposalReceived(proposal, batch, valid)))
+                case CastVote(kind, height, round, value) if height == self.height:
+                    vote = self._sign_vote(kind, round, value)
+                    if vote is not None:
+                        self._broadcast_own(vote)
+                        queue.extend(self.driver.step(VoteReceived(vote)))
+                case ScheduleTimeout(step, height, round, duration_ms):
+                    self._outputs.append(
+                        SetTimer(("timeout", int(step), height, round), duration_ms)
+                    )
+                case Decide(batch, certificate) if batch.height == self.height:
+                    queue.extend(self._commit(CommittedBatch(batch, certificate)))
+                case ReportEvidence(evidence):
+                    self._outputs.append(EvidenceFound(evidence))
+                case RoundStarted(height, round):
+                    self._outputs.append(RoundEntered(height, round))
+
+    def _rebroadcast(self) -> None:
+        """Resend our own messages of this height, and the prevotes that justify our valid
+        value (its POL): messages lost before the network stabilised must still arrive, and a
+        lock we took must become provable to the others (the paper's gossip assumption)."""
+        self._outputs.extend(Send(None, m) for m in self._own_messages)
+        machine = self.driver.machine
+        if machine is not None and machine.valid_value is not None:
+            own = self.key.public_key
+            for vote in machine.votes.votes_for(
+                machine.valid_round, VoteKind.PREVOTE, machine.valid_value.id
+            ):
+                if vote.validator != own:
+                    self._outputs.append(Send(None, vote))
+
+    def _broadcast_own(self, message: Message) -> None:
+        self._own_messages.append(message)
+        self._outputs.append(Send(None, message))
+
+    # ---- signing ---------------------------------------------------------------------------
+
+    def _guarded_sign(self, round: int, step: Step, kind: str, payload: bytes) -> bytes | None:
+        """Sign through the double-sign guard; the record is saved before we return."""
+        record = self.sign_state.load()
+        verdict = signstate.check(record, self.height, round, step, payload)
+        if verdict is Verdict.REFUSE:
+            self._outputs.append(Rejected(None, f"refused to sign {kind} at {self.height}/{round}"))
+            return None
+        if verdict is Verdict.REUSE:
+            assert record is not None
+            return record.signature
+        signature = self.key.sign(self.chain_id, kind, payload)
+        assert self.driver.machine is not None
+        lock = self.driver.machine.lock_state()
+        self.sign_state.save(SignRecord(self.height, round, step, payload, signature, lock))
+        return signature
+
+    def _sign_proposal(self, round: int, pol_round: int, batch: Batch) -> Proposal | None:
+        payload = proposal_payload(self.height, round, pol_round, batch.id)
+        signature = self._guarded_sign(round, Step.PROPOSE, "proposal", payload)
+        if signature is None:
+            return None
+        return Proposal(self.height, round, pol_round, batch.id, self.key.public_key, signature)
+
+    def _sign_vote(self, kind: VoteKind, round: int, value: bytes | None) -> Vote | None:
+        payload = vote_payload(kind, self.height, round, value)
+        signature = self._guarded_sign(round, kind.step, kind.name.lower(), payload)
+        if signature is None:
+            return None
+        return Vote(kind, self.height, round, value, self.key.public_key, signature)
+
+    # ---- batches ---------------------------------------------------------------------------
+
+    def _parent(self) -> CommittedBatch | None:
+        return self.chain.get(self.height - 1)
+
+    def _build_batch(self, round: int) -> Batch:
+        parent = self._parent()
+        txs = tuple(self.mempool.select(self.params.max_batch_txs, self.params.max_batch_bytes))
+        evidence: tuple[Evidence, ...] = ()
+        header = BatchHeader(
+            chain_id=self.chain_id,
+            height=self.height,
+            round=round,
+            parent_id=parent.batch.id if parent else GENESIS_PARENT,
+            proposer=self.key.public_key,
+            timestamp_ms=max(self._now_ms, parent.batch.header.timestamp_ms + 1 if parent else 0),
+            txs_digest=txs_digest(txs),
+            evidence_digest=evidence_digest(evidence),
+            validator_set_hash=self.validators.hash,
+        )
+        return Batch(header, txs, evidence)
+
+    def _proposal_problem(self, proposal: Proposal, batch: Batch) -> str | None:
+        """Why ``batch`` is not a valid value for ``proposal`` (the paper's ``valid(v)``)."""
+        header = batch.header
+        if proposal.pol_round == NIL_ROUND and header.round != proposal.round:
+            return "a fresh proposal must carry a batch built in its own round"
+        if proposal.pol_round != NIL_ROUND and header.round > proposal.pol_round:
+            return "a re-proposed batch must be older than its POL round"
+        return self._batch_problem(batch)
+
+    def _batch_problem(self, batch: Batch) -> str | None:
+        """Checks every honest node makes against its own chain before voting for a batch."""
+        header = batch.header
+        parent = self._parent()
+        if header.chain_id != self.chain_id:
+            return "wrong chain id"
+        if header.height != self.height:
+            return f"height {header.height}, expected {self.height}"
+        if header.parent_id != (parent.batch.id if parent else GENESIS_PARENT):
+            return "parent id does not match our chain"
+        if parent and header.timestamp_ms <= parent.batch.header.timestamp_ms:
+            return "timestamp not after the parent's"
+        if header.validator_set_hash != self.validators.hash:
+            return "validator set hash does not match"
+        if header.proposer != self.validators.proposer_for_round(header.round).public_key:
+            return "built by a validator that was not the proposer of its round"
+        if not batch.body_matches_header():
+            return "body does not match the header's digests"
+        if len(batch.txs) > self.params.max_batch_txs:
+            return "too many transactions"
+        if sum(len(tx) for tx in batch.txs) > self.params.max_batch_bytes:
+            return "transactions exceed the batch size limit"
+        ids = [tx_id(tx) for tx in batch.txs]
+        if len(set(ids)) != len(ids):
+            return "duplicate transaction"
+        if any(self.chain.tx_location(i) is not None for i in ids):
+            return "transaction already committed"
+        for tx in batch.txs:
+            try:
+                codec.decode(tx, Tx)
+            except codec.DecodeError as exc:
+                return f"malformed transaction: {exc}"
+        if batch.evidence:
+            return "evidence in batches is not accepted yet"
+        return None
+
+    # ---- commits and catch-up --------------------------------------------------------------
+
+    def _commit(self, entry: CommittedBatch) -> list[Effect]:
+        """Store a commit, move to the next height and replay messages that arrived early."""
+        self.chain.append(entry)
+        self.mempool.remove(tx_id(tx) for tx in entry.batch.txs)
+        self.validators = self.validators.next_height()
+        self._own_messages = []
+        self._outputs.append(Committed(entry))
+        effects = self.driver.start_height(self.height, self.validators)
+        early, self._next_height_messages = self._next_height_messages, []
+        for peer, message in early:
+            effects.extend(self._consensus_message(peer, message))
+        return effects
+
+    def _note_ahead(self, peer: Peer, height: int) -> None:
+        """A peer is at a later height; if we are still behind after a grace period, sync."""
+        if self._ahead is None or height > self._ahead[0]:
+            self._ahead = (height, peer)
+        if not self._sync_timer_set:
+            self._sync_timer_set = True
+            self._outputs.append(SetTimer(SYNC, self.params.sync_delay_ms))
+
+    def _request_sync(self) -> None:
+        if self._ahead is None or self._ahead[0] <= self.height:
+            self._ahead = None
+            return
+        self._outputs.append(Send(self._ahead[1], SyncRequest(self.height)))
+        self._sync_timer_set = True
+        self._outputs.append(SetTimer(SYNC, self.params.sync_delay_ms))
+
+    def _answer_sync(self, peer: Peer, from_height: int) -> None:
+        last = min(self.chain.last_height(), from_height + MAX_SYNC_ENTRIES - 1)
+        entries = [self.chain.get(h) for h in range(from_height, last + 1)]
+        found = tuple(e for e in entries if e is not None)
+        if found:
+            self._outputs.append(Send(peer, SyncResponse(found)))
+
+    def _apply_sync(self, peer: Peer, entries: tuple[CommittedBatch, ...]) -> None:
+        for entry in entries:
+            if entry.height < self.height:
+                continue
+            if entry.height > self.height:
+                return
+            problem = self._committed_problem(entry)
+            if problem:
+                self._outputs.append(Rejected(peer, f"sync entry {entry.height}: {problem}"))
+                return
+            self._drain(self._commit(entry))
+
+    def _committed_problem(self, entry: CommittedBatch) -> str | None:
+        certificate, batch = entry.certificate, entry.batch
+        if certificate.batch_id != batch.id or certificate.height != self.height:
+            return "certificate is for another batch"
+        if batch.header.round > certificate.round:
+            return "batch built after the round it was committed in"
+        try:
+            self.validators.verify_certificate(certificate, self.chain_id)
+        except ValueError as exc:
+            return str(exc)
+        return self._batch_problem(batch)
+
+    # ---- transactions and evidence ---------------------------------------------------------
+
+    def _admit_tx(self, encoded: bytes, client: bool = False) -> bytes | None:
+        try:
+            codec.decode(encoded, Tx)
+        except codec.DecodeError as exc:
+            self._outputs.append(Rejected(None, f"malformed transaction: {exc}"))
+            return None
+        txid = tx_id(encoded)
+        if self.chain.tx_location(txid) is not None:
+            if client:
+                self._outputs.append(Rejected(None, "transaction already committed"))
+            return None
+        added = self.mempool.add(encoded, self.height, self._now_ms)
+        if added is None and client and txid not in self.mempool:
+            self._outputs.append(Rejected(None, "mempool full"))
+            return None
+        return txid
+
+    def _check_evidence(self, peer: Peer, evidence: Evidence) -> None:
+        if evidence.offender in self.validators and evidence.verify(self.chain_id):
+            self._outputs.append(EvidenceFound(evidence))
+        else:
+            self._outputs.append(Rejected(peer, "evidence that does not verify"))
+
+    def _take_outputs(self) -> list[Output]:
+        outputs, self._outputs = self._outputs, []
+        return outputs
+
+
+def _validators_at(genesis: Genesis, height: int) -> ValidatorSet:
+    validators = genesis.validator_set
+    for _ in range(height - 1):
+        validators = validators.next_height()
+    return validators

@@ -1,0 +1,132 @@
+"""The invariants every simulated run must keep (DESIGN.md, "What is checked, always").
+
+- Agreement: no two honest instances commit different batches at the same height.
+- Validity: every committed batch extends its parent, was built by the proposer of its round and
+  carries a certificate that is a quorum of valid precommits of that height's validator set.
+- Liveness: after GST every honest instance commits the target heights and at least
+  ``liveness_heights`` more than it had at GST, within the scenario's bound.
+- Accountability: every piece of evidence verifies and names a byzantine validator, never an
+  honest one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..genesis import Genesis
+from ..messages import CommittedBatch
+from ..validators import ValidatorSet
+from .scenario import Scenario
+
+if TYPE_CHECKING:
+    from .runner import Instance
+
+GENESIS_PARENT = bytes(32)
+
+
+@dataclass(frozen=True)
+class Report:
+    violations: list[str]
+    heights: int  # lowest height committed by an honest instance
+    commit_rounds: list[int] = field(default_factory=list)  # round each height committed in
+    evidence: int = 0  # distinct evidence found by honest instances
+    offenders: list[str] = field(default_factory=list)
+
+    @property
+    def view_changes(self) -> int:
+        """Rounds beyond the first, summed over heights: each is one failed round."""
+        return sum(self.commit_rounds)
+
+
+def check_run(
+    genesis: Genesis,
+    instances: Sequence[Instance],
+    scenario: Scenario,
+    height_at_gst: dict[int, int],
+) -> Report:
+    violations: list[str] = []
+    honest = [(i, inst) for i, inst in enumerate(instances) if inst.honest]
+    longest = max((inst.chain.last_height() for _, inst in honest), default=0)
+    sets = _validator_sets(genesis, longest)
+
+    reference: dict[int, tuple[str, CommittedBatch]] = {}
+    for _, inst in honest:
+        for height in range(1, inst.chain.last_height() + 1):
+            entry = inst.chain.get(height)
+            assert entry is not None
+            seen = reference.get(height)
+            if seen is None:
+                reference[height] = (inst.name, entry)
+                problem = _validity_problem(genesis, sets[height], entry, height)
+                if problem:
+                    violations.append(f"validity: {inst.name} height {height}: {problem}")
+            elif seen[1].batch.id != entry.batch.id:
+                violations.append(
+                    f"agreement: height {height}: {seen[0]} committed {seen[1].batch.id.hex()[:12]}"
+                    f", {inst.name} committed {entry.batch.id.hex()[:12]}"
+                )
+
+    for height in range(2, longest + 1):
+        parent, child = reference.get(height - 1), reference.get(height)
+        if parent and child and child[1].batch.header.parent_id != parent[1].batch.id:
+            violations.append(f"validity: height {height} does not extend height {height - 1}")
+
+    for idx, inst in honest:
+        height = inst.chain.last_height()
+        after_gst = height - height_at_gst.get(idx, 0)
+        if height < scenario.heights or after_gst < scenario.liveness_heights:
+            violations.append(
+                f"liveness: {inst.name} committed {height} heights ({after_gst} after GST), "
+                f"needed {scenario.heights} and {scenario.liveness_heights} after GST "
+                f"within {scenario.liveness_bound_ms} ms of GST"
+            )
+
+    byzantine_keys = {genesis.validators[i].public_key for i in scenario.byzantine}
+    names = {v.public_key: v.name for v in genesis.validators}
+    found: dict[bytes, object] = {}
+    for _, inst in honest:
+        found.update(inst.evidence)
+    offenders = set()
+    for evidence in found.values():
+        if not evidence.verify(genesis.chain_id):
+            violations.append("accountability: evidence with an invalid signature")
+        elif evidence.offender not in byzantine_keys:
+            violations.append(f"accountability: evidence against honest {names[evidence.offender]}")
+        offenders.add(names.get(evidence.offender, "?"))
+
+    rounds = [reference[h][1].certificate.round for h in sorted(reference)]
+    lowest = min((inst.chain.last_height() for _, inst in honest), default=0)
+    return Report(violations, lowest, rounds, len(found), sorted(offenders))
+
+
+def _validator_sets(genesis: Genesis, up_to: int) -> dict[int, ValidatorSet]:
+    """The validator set of each height, derived independently from genesis."""
+    sets = {1: genesis.validator_set}
+    for height in range(2, up_to + 1):
+        sets[height] = sets[height - 1].next_height()
+    return sets
+
+
+def _validity_problem(
+    genesis: Genesis, validators: ValidatorSet, entry: CommittedBatch, height: int
+) -> str | None:
+    header, certificate = entry.batch.header, entry.certificate
+    if header.height != height or certificate.height != height:
+        return "stored at the wrong height"
+    if certificate.batch_id != entry.batch.id:
+        return "certificate is for another batch"
+    if height == 1 and header.parent_id != GENESIS_PARENT:
+        return "first batch does not start from genesis"
+    if header.round > certificate.round:
+        return "batch built after the round that committed it"
+    if header.proposer != validators.proposer_for_round(header.round).public_key:
+        return f"built by a validator that was not the proposer of round {header.round}"
+    if not entry.batch.body_matches_header():
+        return "body does not match header"
+    try:
+        validators.verify_certificate(certificate, genesis.chain_id)
+    except ValueError as exc:
+        return f"bad certificate: {exc}"
+    return None

@@ -1,0 +1,50 @@
+"""The simulated network adversary: delay, reorder, drop, duplicate and partitions that heal.
+
+Before global stabilisation time (GST) messages may be lost, delayed up to a large bound, or
+cut off by a partition; from GST on, every message between live instances arrives within
+``max_delay_ms``. All randomness comes from the one seeded generator passed in.
+"""
+
+from __future__ import annotations
+
+import random
+
+from .scenario import Scenario
+
+
+class Network:
+    def __init__(self, scenario: Scenario, rng: random.Random, instances: int) -> None:
+        self.scenario = scenario
+        self.rng = rng
+        self.instances = instances
+        self.gst = scenario.stabilisation_ms
+        self._group: list[int] = [0] * instances
+        self.sent = self.dropped = self.duplicated = 0
+
+    def partition(self, groups: list[int]) -> None:
+        self._group = groups
+
+    def heal(self) -> None:
+        self._group = [0] * self.instances
+
+    def random_partition(self, apart: list[tuple[int, int]]) -> list[int]:
+        """A random split into two sides; each pair in ``apart`` lands on different sides."""
+        groups = [self.rng.randrange(2) for _ in range(self.instances)]
+        for a, b in apart:
+            groups[b] = 1 - groups[a]
+        return groups
+
+    def delivery_delays(self, src: int, dst: int, now: int) -> list[int]:
+        """Delays (ms) of each copy of one message from ``src`` to ``dst``; empty if lost."""
+        self.sent += 1
+        s = self.scenario
+        before_gst = now < self.gst
+        if self._group[src] != self._group[dst] or (before_gst and self.rng.random() < s.drop):
+            self.dropped += 1
+            return []
+        high = s.pre_gst_max_delay_ms if before_gst else s.max_delay_ms
+        delays = [self.rng.randint(s.min_delay_ms, high)]
+        if self.rng.random() < s.duplicate:
+            self.duplicated += 1
+            delays.append(self.rng.randint(s.min_delay_ms, high))
+        return delays

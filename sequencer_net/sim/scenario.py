@@ -1,0 +1,81 @@
+"""What a simulated run looks like: the cluster, its adversaries and what it must achieve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..consensus.config import Timeouts
+
+SIM_TIMEOUTS = Timeouts(
+    propose_ms=300,
+    propose_delta_ms=100,
+    prevote_ms=200,
+    prevote_delta_ms=100,
+    precommit_ms=200,
+    precommit_delta_ms=100,
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    nodes: int = 4
+    stakes: tuple[int, ...] = ()  # empty: every validator gets 10
+    twins: int = 0  # validators run as two instances sharing one key (equivocators)
+    mute: int = 0  # validators that receive but never send
+    crash: int = 0  # honest validators that crash (losing memory) and restart before GST
+    drop: float = 0.0  # probability a message is lost before GST
+    duplicate: float = 0.0  # probability a message is delivered twice
+    partitions: bool = False  # changing partitions before GST
+    heights: int = 20  # every honest node must commit at least this many heights
+    gst_ms: int = -1  # global stabilisation time; -1 picks a default from the adversaries
+    min_delay_ms: int = 1
+    max_delay_ms: int = 40  # after GST every message arrives within this bound
+    pre_gst_max_delay_ms: int = 400
+    liveness_heights: int = 5  # heights each honest node must commit after GST ...
+    liveness_bound_ms: int = 60_000  # ... within this much virtual time
+    tx_interval_ms: int = 50
+    txs_per_interval: int = 4
+    max_txs: int = 2_000
+    timeouts: Timeouts = field(default_factory=lambda: SIM_TIMEOUTS)
+
+    def __post_init__(self) -> None:
+        if self.nodes < 1:
+            raise ValueError("a cluster needs at least one node")
+        if self.stakes and len(self.stakes) != self.nodes:
+            raise ValueError(f"--stake lists {len(self.stakes)} stakes for {self.nodes} nodes")
+        if any(s <= 0 for s in self.stakes):
+            raise ValueError("stakes must be positive integers")
+        if min(self.twins, self.mute, self.crash) < 0:
+            raise ValueError("--twins, --mute and --crash cannot be negative")
+        if self.twins + self.mute + self.crash > self.nodes:
+            raise ValueError("more twin, mute and crash roles than nodes")
+        if not (0 <= self.drop < 1 and 0 <= self.duplicate < 1):
+            raise ValueError("--drop and --duplicate are probabilities in [0, 1)")
+        if self.heights < 1:
+            raise ValueError("--heights must be at least 1")
+
+    @property
+    def stake_list(self) -> tuple[int, ...]:
+        return self.stakes or (10,) * self.nodes
+
+    @property
+    def byzantine(self) -> range:
+        """Validator indices that misbehave: the twins first, then the mute ones."""
+        return range(self.twins + self.mute)
+
+    @property
+    def crashing(self) -> range:
+        start = self.twins + self.mute
+        return range(start, start + self.crash)
+
+    @property
+    def stabilisation_ms(self) -> int:
+        if self.gst_ms >= 0:
+            return self.gst_ms
+        turbulent = self.partitions or self.drop > 0 or self.crash > 0 or self.twins > 0
+        return 5_000 if turbulent else 0
+
+    def byzantine_stake_is_safe(self) -> bool:
+        """BFT needs byzantine stake strictly below a third of the total."""
+        stakes = self.stake_list
+        return 3 * sum(stakes[i] for i in self.byzantine) < sum(stakes)

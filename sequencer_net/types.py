@@ -1,0 +1,322 @@
+"""The protocol's frozen data types: transactions, batches, proposals, votes, certificates and
+equivocation evidence.
+
+Objects validate their own shape on construction, so a decoded object is always well formed.
+Signatures are checked by the ``verify`` methods, which need the chain id; signing is done by
+``sign_*`` helpers so the signed payload is defined in exactly one place per message kind.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from functools import cached_property
+
+from . import codec
+from .crypto import DIGEST_SIZE, PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, digest, verify
+
+MAX_NAME = 64
+MAX_PAYLOAD = 64 * 1024
+NIL_ROUND = -1
+
+
+def _need(cond: bool, message: str) -> None:
+    if not cond:
+        raise ValueError(message)
+
+
+def _need_size(value: bytes, size: int, what: str) -> None:
+    _need(len(value) == size, f"{what} must be {size} bytes, got {len(value)}")
+
+
+class Step(enum.IntEnum):
+    """Steps of a round, in the order a validator passes through them."""
+
+    PROPOSE = 1
+    PREVOTE = 2
+    PRECOMMIT = 3
+
+
+class VoteKind(enum.IntEnum):
+    PREVOTE = 2
+    PRECOMMIT = 3
+
+    @property
+    def step(self) -> Step:
+        return Step(int(self))
+
+
+@codec.register(1)
+@dataclass(frozen=True)
+class Tx:
+    """A rollup transaction: opaque payload plus the envelope the sequencer may filter on."""
+
+    namespace: str
+    sender: str
+    payload: bytes
+
+    def __post_init__(self) -> None:
+        _need(0 < len(self.namespace) <= MAX_NAME, "namespace must be 1..64 characters")
+        _need(len(self.sender) <= MAX_NAME, "sender must be at most 64 characters")
+        _need(len(self.payload) <= MAX_PAYLOAD, f"payload exceeds {MAX_PAYLOAD} bytes")
+
+    @cached_property
+    def encoded(self) -> bytes:
+        return codec.encode(self)
+
+    @cached_property
+    def id(self) -> bytes:
+        return digest(self.encoded)
+
+
+def tx_id(encoded_tx: bytes) -> bytes:
+    """The id of an already-encoded transaction (batches carry transactions encoded)."""
+    return digest(encoded_tx)
+
+
+@codec.register(2)
+@dataclass(frozen=True)
+class BatchHeader:
+    """What a batch id commits to. ``round`` is the round the batch was built in, so the
+    proposer that built it is ``proposer(height, round)`` even when a later round re-proposes it."""
+
+    chain_id: str
+    height: int
+    round: int
+    parent_id: bytes
+    proposer: bytes
+    timestamp_ms: int
+    txs_digest: bytes
+    evidence_digest: bytes
+    validator_set_hash: bytes
+
+    def __post_init__(self) -> None:
+        _need(self.height >= 1 and self.round >= 0, "height must be >= 1 and round >= 0")
+        _need(self.timestamp_ms >= 0, "timestamp must be >= 0")
+        for name in ("parent_id", "txs_digest", "evidence_digest", "validator_set_hash"):
+            _need_size(getattr(self, name), DIGEST_SIZE, name)
+        _need_size(self.proposer, PUBLIC_KEY_SIZE, "proposer")
+
+    @cached_property
+    def id(self) -> bytes:
+        return digest(codec.encode(self))
+
+
+def txs_digest(txs: tuple[bytes, ...]) -> bytes:
+    return digest(codec.encode(txs))
+
+
+def evidence_digest(evidence: tuple[Evidence, ...]) -> bytes:
+    return digest(codec.encode(evidence))
+
+
+@codec.register(3)
+@dataclass(frozen=True)
+class Batch:
+    """The value consensus decides on: a header, the ordered encoded transactions and evidence."""
+
+    header: BatchHeader
+    txs: tuple[bytes, ...]
+    evidence: tuple[Evidence, ...]
+
+    @property
+    def id(self) -> bytes:
+        return self.header.id
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+    def body_matches_header(self) -> bool:
+        """True when the header's digests commit to exactly this body."""
+        return self.header.txs_digest == txs_digest(self.txs) and (
+            self.header.evidence_digest == evidence_digest(self.evidence)
+        )
+
+
+def proposal_payload(height: int, round: int, pol_round: int, batch_id: bytes) -> bytes:
+    return codec.encode([height, round, pol_round, batch_id])
+
+
+@codec.register(4)
+@dataclass(frozen=True)
+class Proposal:
+    """A signed proposal of a batch id for (height, round); the batch travels beside it."""
+
+    height: int
+    round: int
+    pol_round: int
+    batch_id: bytes
+    proposer: bytes
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        _need(self.height >= 1 and self.round >= 0, "height must be >= 1 and round >= 0")
+        _need(NIL_ROUND <= self.pol_round < self.round, "pol_round must be in [-1, round)")
+        _need_size(self.batch_id, DIGEST_SIZE, "batch_id")
+        _need_size(self.proposer, PUBLIC_KEY_SIZE, "proposer")
+        _need_size(self.signature, SIGNATURE_SIZE, "signature")
+
+    @property
+    def payload(self) -> bytes:
+        return proposal_payload(self.height, self.round, self.pol_round, self.batch_id)
+
+    def verify(self, chain_id: str) -> bool:
+        return verify(self.proposer, chain_id, "proposal", self.payload, self.signature)
+
+
+def sign_proposal(
+    key: PrivateKey, chain_id: str, height: int, round: int, pol_round: int, batch_id: bytes
+) -> Proposal:
+    payload = proposal_payload(height, round, pol_round, batch_id)
+    signature = key.sign(chain_id, "proposal", payload)
+    return Proposal(height, round, pol_round, batch_id, key.public_key, signature)
+
+
+def vote_payload(kind: VoteKind, height: int, round: int, value: bytes | None) -> bytes:
+    return codec.encode([int(kind), height, round, value])
+
+
+@codec.register(5)
+@dataclass(frozen=True)
+class Vote:
+    """A signed prevote or precommit for a batch id, or for nil (``value is None``)."""
+
+    kind: VoteKind
+    height: int
+    round: int
+    value: bytes | None
+    validator: bytes
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        _need(self.height >= 1 and self.round >= 0, "height must be >= 1 and round >= 0")
+        if self.value is not None:
+            _need_size(self.value, DIGEST_SIZE, "vote value")
+        _need_size(self.validator, PUBLIC_KEY_SIZE, "validator")
+        _need_size(self.signature, SIGNATURE_SIZE, "signature")
+
+    @property
+    def payload(self) -> bytes:
+        return vote_payload(self.kind, self.height, self.round, self.value)
+
+    def verify(self, chain_id: str) -> bool:
+        return verify(
+            self.validator, chain_id, self.kind.name.lower(), self.payload, self.signature
+        )
+
+
+def sign_vote(
+    key: PrivateKey, chain_id: str, kind: VoteKind, height: int, round: int, value: bytes | None
+) -> Vote:
+    signature = key.sign(chain_id, kind.name.lower(), vote_payload(kind, height, round, value))
+    return Vote(kind, height, round, value, key.public_key, signature)
+
+
+@codec.register(6)
+@dataclass(frozen=True)
+class CommitSig:
+    validator: bytes
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        _need_size(self.validator, PUBLIC_KEY_SIZE, "validator")
+        _need_size(self.signature, SIGNATURE_SIZE, "signature")
+
+
+@codec.register(7)
+@dataclass(frozen=True)
+class Certificate:
+    """Proof of commit: precommit signatures for ``batch_id`` at (height, round).
+
+    Whether they add up to a quorum depends on the validator set, so that check lives in
+    :meth:`sequencer_net.validators.ValidatorSet.verify_certificate`."""
+
+    height: int
+    round: int
+    batch_id: bytes
+    signatures: tuple[CommitSig, ...]
+
+    def __post_init__(self) -> None:
+        _need(self.height >= 1 and self.round >= 0, "height must be >= 1 and round >= 0")
+        _need_size(self.batch_id, DIGEST_SIZE, "batch_id")
+
+    def votes(self) -> list[Vote]:
+        """The precommits the signatures stand for (for verification)."""
+        return [
+            Vote(
+                VoteKind.PRECOMMIT, self.height, self.round, self.batch_id, s.validator, s.signature
+            )
+            for s in self.signatures
+        ]
+
+
+@codec.register(8)
+@dataclass(frozen=True)
+class DuplicateVote:
+    """Two different votes signed by one validator for the same (height, round, kind)."""
+
+    first: Vote
+    second: Vote
+
+    def __post_init__(self) -> None:
+        a, b = self.first, self.second
+        _need(a.validator == b.validator, "evidence votes are from different validators")
+        _need((a.kind, a.height, a.round) == (b.kind, b.height, b.round), "votes do not conflict")
+        _need(a.value != b.value, "evidence votes are for the same value")
+        _need(a.signature < b.signature, "evidence votes must be ordered by signature")
+
+    @property
+    def offender(self) -> bytes:
+        return self.first.validator
+
+    @property
+    def height(self) -> int:
+        return self.first.height
+
+    def verify(self, chain_id: str) -> bool:
+        return self.first.verify(chain_id) and self.second.verify(chain_id)
+
+
+@codec.register(9)
+@dataclass(frozen=True)
+class DuplicateProposal:
+    """Two different proposals signed by one proposer for the same (height, round)."""
+
+    first: Proposal
+    second: Proposal
+
+    def __post_init__(self) -> None:
+        a, b = self.first, self.second
+        _need(a.proposer == b.proposer, "evidence proposals are from different proposers")
+        _need((a.height, a.round) == (b.height, b.round), "proposals do not conflict")
+        _need(a.payload != b.payload, "evidence proposals are identical")
+        _need(a.signature < b.signature, "evidence proposals must be ordered by signature")
+
+    @property
+    def offender(self) -> bytes:
+        return self.first.proposer
+
+    @property
+    def height(self) -> int:
+        return self.first.height
+
+    def verify(self, chain_id: str) -> bool:
+        return self.first.verify(chain_id) and self.second.verify(chain_id)
+
+
+Evidence = DuplicateVote | DuplicateProposal
+
+
+def make_evidence(a: Vote | Proposal, b: Vote | Proposal) -> Evidence:
+    """Evidence from two conflicting signed messages, in canonical (signature) order."""
+    first, second = sorted((a, b), key=lambda m: m.signature)
+    if isinstance(first, Vote) and isinstance(second, Vote):
+        return DuplicateVote(first, second)
+    if isinstance(first, Proposal) and isinstance(second, Proposal):
+        return DuplicateProposal(first, second)
+    raise ValueError("evidence needs two messages of the same kind")
+
+
+def evidence_id(evidence: Evidence) -> bytes:
+    return digest(codec.encode(evidence))

@@ -1,0 +1,248 @@
+"""The stake-weighted validator set: quorum math, proposer selection, slashing and the set hash.
+
+Proposer selection is CometBFT's weighted round robin (``types/validator_set.go``), reproduced
+step for step so that every node, and anyone replaying the chain, derives the same proposer for
+every (height, round): each active validator carries a *proposer priority*; one increment adds
+each validator's power to its priority, picks the highest priority (ties go to the smaller public
+key) and charges the pick the total power. Over any window a validator proposes in proportion to
+its stake.
+
+Priorities are kept only for the active validators (not jailed, power > 0), in public-key order.
+Python integers do not overflow, so Go's ``safeAddClip``/``safeSubClip`` clipping is not
+emulated: with CometBFT's bound on total power it never triggers there either, so results agree.
+
+Sets are immutable: :meth:`ValidatorSet.next_height` and :meth:`ValidatorSet.slash` return new sets.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from . import codec
+from .crypto import PUBLIC_KEY_SIZE, digest
+from .types import Certificate
+
+PRIORITY_WINDOW_FACTOR = 2  # CometBFT's PriorityWindowSizeFactor: spread kept within 2 * total
+PPM = 1_000_000
+
+
+@dataclass(frozen=True)
+class Validator:
+    """One sequencer: its key (also its address for tie-breaks), stake, and whether it is jailed."""
+
+    name: str
+    public_key: bytes
+    power: int
+    jailed: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("validator name must not be empty")
+        if not isinstance(self.public_key, bytes) or len(self.public_key) != PUBLIC_KEY_SIZE:
+            raise ValueError(f"validator {self.name!r}: public key must be {PUBLIC_KEY_SIZE} bytes")
+        if self.power < 0:
+            raise ValueError(f"validator {self.name!r}: power must be >= 0, got {self.power}")
+
+    @property
+    def active(self) -> bool:
+        return not self.jailed and self.power > 0
+
+
+def _trunc_div(a: int, b: int) -> int:
+    """Go's ``a / b`` for b > 0: truncates toward zero, unlike Python's ``//``."""
+    return a // b if a >= 0 else -(-a // b)
+
+
+def _rescale(priorities: list[int], diff_max: int) -> None:
+    """CometBFT RescalePriorities: squeeze the spread back under ``diff_max``."""
+    diff = max(priorities) - min(priorities)
+    if diff > diff_max:
+        ratio = -(-diff // diff_max)  # ceil(diff / diff_max)
+        priorities[:] = [_trunc_div(p, ratio) for p in priorities]
+
+
+def _shift_by_average(priorities: list[int]) -> None:
+    """CometBFT shiftByAvgProposerPriority: centre priorities on zero so they cannot drift.
+
+    Go's big.Int.Div is Euclidean division, which for a positive divisor is Python's ``//``."""
+    average = sum(priorities) // len(priorities)
+    priorities[:] = [p - average for p in priorities]
+
+
+def _step(priorities: list[int], powers: Sequence[int], total: int) -> int:
+    """One CometBFT incrementProposerPriority: returns the index of the validator picked.
+
+    Indices follow public-key order, so the first maximum is the one with the smaller key."""
+    for i, power in enumerate(powers):
+        priorities[i] += power
+    picked = max(range(len(priorities)), key=lambda i: (priorities[i], -i))
+    priorities[picked] -= total
+    return picked
+
+
+def _refuse_duplicates(what: str, values: list[str]) -> None:
+    duplicates = sorted(x for x, n in Counter(values).items() if n > 1)
+    if duplicates:
+        raise ValueError(f"duplicate validator {what}: {', '.join(duplicates)}")
+
+
+def _prepare(priorities: list[int], total: int) -> None:
+    """The rescale and shift that open every IncrementProposerPriority."""
+    _rescale(priorities, PRIORITY_WINDOW_FACTOR * total)
+    _shift_by_average(priorities)
+
+
+class ValidatorSet:
+    """The validator set of one height, with its proposer priorities. Immutable."""
+
+    validators: tuple[Validator, ...]
+    active: tuple[Validator, ...]
+    total_power: int
+
+    def __init__(self, validators: Iterable[Validator]) -> None:
+        """Genesis, as CometBFT NewValidatorSet: everyone starts equal, then one increment."""
+        ordered = tuple(sorted(validators, key=lambda v: v.public_key))
+        _refuse_duplicates("public key", [v.public_key.hex() for v in ordered])
+        _refuse_duplicates("name", [v.name for v in ordered])
+        total = sum(v.power for v in ordered if v.active)
+        if total <= 0:
+            raise ValueError("validator set has no active validator (all jailed or zero power)")
+        # New validators start at -(T + T/8) (CometBFT computeNewPriorities). The rescale and
+        # shift CometBFT runs after an update are left to the increment, which opens with the
+        # same two steps; running them twice changes nothing. Everyone equal: all start at 0.
+        priorities = [-(total + (total >> 3))] * sum(v.active for v in ordered)
+        self._advance_from(ordered, priorities)
+
+    def _advance_from(self, validators: tuple[Validator, ...], priorities: list[int]) -> None:
+        """Fill in this set from ``validators`` after IncrementProposerPriority(1) on ``priorities``
+        (given in active public-key order), which fixes the round-0 proposer."""
+        self.validators = validators
+        self.active = tuple(v for v in validators if v.active)
+        self.total_power = sum(v.power for v in self.active)
+        self._by_key = {v.public_key: v for v in validators}
+        powers = [v.power for v in self.active]
+        _prepare(priorities, self.total_power)
+        picked = _step(priorities, powers, self.total_power)
+        self._priorities = tuple(priorities)
+        # Round proposers are memoised: round r walks r increments from the rescaled priorities,
+        # so each new round costs one step from the previous round's state.
+        self._round_proposers = [self.active[picked]]
+        self._round_priorities: list[int] | None = None
+
+    @classmethod
+    def _derived(cls, validators: tuple[Validator, ...], priorities: list[int]) -> ValidatorSet:
+        """A successor set: no genesis priorities, just the given ones incremented once."""
+        successor = cls.__new__(cls)
+        successor._advance_from(validators, priorities)
+        return successor
+
+    def get(self, public_key: bytes) -> Validator | None:
+        return self._by_key.get(public_key)
+
+    def power_of(self, public_key: bytes) -> int:
+        """Voting power that counts towards quorums: 0 for unknown or jailed keys."""
+        validator = self._by_key.get(public_key)
+        return validator.power if validator is not None and validator.active else 0
+
+    def __contains__(self, public_key: object) -> bool:
+        return isinstance(public_key, bytes) and self.power_of(public_key) > 0
+
+    def is_quorum(self, power: int) -> bool:
+        """More than 2/3 of the total power, in integers so no rounding can admit a minority."""
+        return 3 * power > 2 * self.total_power
+
+    def is_third(self, power: int) -> bool:
+        """More than 1/3 of the total power: at least one honest validator is among them."""
+        return 3 * power > self.total_power
+
+    @property
+    def proposer(self) -> Validator:
+        """The proposer of round 0 at this set's height."""
+        return self._round_proposers[0]
+
+    def proposer_for_round(self, round: int) -> Validator:
+        """CometBFT's proposer for ``round``: this set after IncrementProposerPriority(round)."""
+        if round < 0:
+            raise ValueError(f"round must be >= 0, got {round}")
+        proposers = self._round_proposers
+        if len(proposers) <= round:
+            walk = self._round_priorities
+            if walk is None:
+                walk = self._round_priorities = list(self._priorities)
+                _prepare(walk, self.total_power)
+            powers = [v.power for v in self.active]
+            while len(proposers) <= round:
+                proposers.append(self.active[_step(walk, powers, self.total_power)])
+        return proposers[round]
+
+    def next_height(self) -> ValidatorSet:
+        """The set for the next height: same validators, priorities incremented once."""
+        return self._derived(self.validators, list(self._priorities))
+
+    @cached_property
+    def hash(self) -> bytes:
+        """Commits to who may vote and with what weight; priorities are derived, so left out."""
+        return digest(codec.encode([[v.public_key, v.power] for v in self.active]))
+
+    def slash(self, public_key: bytes, fraction_ppm: int) -> ValidatorSet:
+        """The set for the next height after punishing ``public_key``: power cut by
+        ``fraction_ppm`` parts per million (at least 1 when both are positive) and jailed.
+
+        As CometBFT after a validator update: the others keep their priorities, which are
+        rescaled and re-centred for the new total, then incremented once for the next height.
+        So use the result *instead of* :meth:`next_height`, not before it. Slashing an
+        already-jailed validator cuts its power again.
+        """
+        offender = self._by_key.get(public_key)
+        if offender is None:
+            raise ValueError(f"cannot slash unknown validator {public_key.hex()}")
+        if not 0 <= fraction_ppm <= PPM:
+            raise ValueError(f"slash fraction must be 0..{PPM} ppm, got {fraction_ppm}")
+        if offender.active and len(self.active) == 1:
+            raise ValueError(f"cannot jail {offender.name!r}, the last active validator")
+        cut = offender.power * fraction_ppm // PPM
+        if fraction_ppm > 0 and offender.power > 0:
+            cut = max(cut, 1)
+        punished = Validator(offender.name, public_key, offender.power - cut, jailed=True)
+        validators = tuple(punished if v is offender else v for v in self.validators)
+        kept = [p for v, p in zip(self.active, self._priorities, strict=True) if v is not offender]
+        # The rescale to 2 * T_new and the shift happen at the start of the increment.
+        return self._derived(validators, kept)
+
+    def verify_certificate(self, cert: Certificate, chain_id: str) -> None:
+        """Raise ValueError unless ``cert`` proves a commit by this set: distinct active signers
+        holding a quorum, each with a valid precommit signature for the certified batch."""
+        signers: set[bytes] = set()
+        power = 0
+        for sig in cert.signatures:
+            key = sig.validator
+            if key in signers:
+                raise ValueError(f"certificate: validator {key.hex()} signed twice")
+            signers.add(key)
+            validator = self._by_key.get(key)
+            if validator is None:
+                raise ValueError(f"certificate: signer {key.hex()} is not a validator")
+            if not validator.active:
+                raise ValueError(
+                    f"certificate: signer {validator.name!r} is jailed or has no power"
+                )
+            power += validator.power
+        if not self.is_quorum(power):
+            raise ValueError(
+                f"certificate: signers hold {power} of {self.total_power} power, not a quorum"
+            )
+        # Signatures last: they are the expensive check, and the cheap ones fail most forgeries.
+        for vote in cert.votes():
+            if not vote.verify(chain_id):
+                name = self._by_key[vote.validator].name
+                raise ValueError(
+                    f"certificate: bad precommit signature from {name!r} for height "
+                    f"{cert.height} round {cert.round} on chain {chain_id!r}"
+                )
+
+    def priorities(self) -> dict[bytes, int]:
+        """Proposer priority of each active validator (by public key), for tests and display."""
+        return {v.public_key: p for v, p in zip(self.active, self._priorities, strict=True)}
