@@ -2,10 +2,10 @@
 
 A registered dataclass encodes as ``[tag, field1, field2, ...]`` in declaration order, so the same
 object always yields the same bytes (no maps, no floats). Decoding is driven by the type hints:
-every field is checked against its declared type, and any malformed input raises
-:class:`DecodeError` and nothing else. Supported field types: ``int``, ``bool``, ``str``,
-``bytes``, ``IntEnum`` subclasses, ``X | None``, ``tuple[X, ...]``, registered dataclasses and
-unions of registered dataclasses.
+every field is checked against its declared type, input that is not the canonical encoding
+is refused, and any malformed input raises :class:`DecodeError` and nothing else. Supported
+field types: ``int``, ``bool``, ``str``, ``bytes``, ``IntEnum`` subclasses, ``X | None``,
+``tuple[X, ...]``, registered dataclasses and unions of registered dataclasses.
 """
 
 from __future__ import annotations
@@ -91,7 +91,12 @@ def decode(data: bytes, expected: Any) -> Any:
         )
     except Exception as exc:  # msgpack raises a zoo of types for bad input
         raise DecodeError(f"not valid msgpack: {exc}") from None
-    return from_wire(raw, expected)
+    value = from_wire(raw, expected)
+    # One object, one encoding: ids are digests of encoded bytes, so a non-minimal encoding of
+    # the same object (a wider int or length header) would be a second id for it.
+    if msgpack.packb(raw, use_bin_type=True) != data:
+        raise DecodeError("not the canonical encoding")
+    return value
 
 
 def from_wire(raw: Any, expected: Any) -> Any:

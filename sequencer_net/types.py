@@ -190,6 +190,7 @@ class Vote:
     signature: bytes
 
     def __post_init__(self) -> None:
+        _need(isinstance(self.kind, VoteKind), "vote kind must be a VoteKind")
         _need(self.height >= 1 and self.round >= 0, "height must be >= 1 and round >= 0")
         if self.value is not None:
             _need_size(self.value, DIGEST_SIZE, "vote value")

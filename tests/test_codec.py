@@ -774,11 +774,6 @@ def test_unsupported_expected_type_is_a_decode_error() -> None:
         codec.decode(msgpack.packb(1.0), float)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: codec.decode accepts non-minimal msgpack (e.g. uint64 for 1, str8/bin32 "
-    "headers), so one object has many encodings and tx_id(raw bytes) is malleable",
-)
 def test_non_canonical_encoding_is_rejected() -> None:
     tx = Tx("ns", "a", b"\x01")
     non_minimal = (

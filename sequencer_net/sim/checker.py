@@ -27,12 +27,28 @@ GENESIS_PARENT = bytes(32)
 
 
 @dataclass(frozen=True)
+class CommitRow:
+    """One committed height as the honest instances agree on it (for display)."""
+
+    height: int
+    batch_id: str
+    proposer: str
+    round: int
+    txs: int
+
+
+@dataclass(frozen=True)
 class Report:
     violations: list[str]
     heights: int  # lowest height committed by an honest instance
-    commit_rounds: list[int] = field(default_factory=list)  # round each height committed in
+    chain: list[CommitRow] = field(default_factory=list)
     evidence: int = 0  # distinct evidence found by honest instances
     offenders: list[str] = field(default_factory=list)
+
+    @property
+    def commit_rounds(self) -> list[int]:
+        """The round each height committed in."""
+        return [row.round for row in self.chain]
 
     @property
     def view_changes(self) -> int:
@@ -96,9 +112,18 @@ def check_run(
             violations.append(f"accountability: evidence against honest {names[evidence.offender]}")
         offenders.add(names.get(evidence.offender, "?"))
 
-    rounds = [reference[h][1].certificate.round for h in sorted(reference)]
+    chain = [
+        CommitRow(
+            height,
+            entry.batch.id.hex()[:12],
+            names[entry.batch.header.proposer],
+            entry.certificate.round,
+            len(entry.batch.txs),
+        )
+        for height, (_, entry) in sorted(reference.items())
+    ]
     lowest = min((inst.chain.last_height() for _, inst in honest), default=0)
-    return Report(violations, lowest, rounds, len(found), sorted(offenders))
+    return Report(violations, lowest, chain, len(found), sorted(offenders))
 
 
 def _validator_sets(genesis: Genesis, up_to: int) -> dict[int, ValidatorSet]:

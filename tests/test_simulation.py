@@ -1,0 +1,150 @@
+"""Whole-cluster simulations: safety and liveness under adversaries, reproducibility, and a
+negative control proving the checker catches a broken core."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from sequencer_net import codec
+from sequencer_net.consensus import HeightMachine
+from sequencer_net.messages import CommittedBatch
+from sequencer_net.sim import Scenario, Simulation, simulate
+from sequencer_net.sim.batch import run_seeds
+from sequencer_net.sim.checker import check_run
+from sequencer_net.types import Certificate
+
+
+def _assert_all_pass(scenario: Scenario, seeds: range) -> None:
+    failed = [r for r in run_seeds(scenario, seeds, workers=2) if not r.ok]
+    details = "; ".join(f"seed {r.seed}: {r.report.violations[:3]}" for r in failed[:5])
+    assert not failed, f"{len(failed)} failing seed(s) of {scenario}: {details}"
+
+
+def test_same_seed_reproduces_the_run_byte_for_byte() -> None:
+    scenario = Scenario(twins=1, partitions=True, drop=0.1, duplicate=0.05, crash=1)
+
+    def fingerprint(seed: int) -> tuple[object, ...]:
+        sim = Simulation(scenario, seed)
+        result = sim.run()
+        chains = [
+            b"".join(
+                codec.encode(inst.chain.get(h)) for h in range(1, inst.chain.last_height() + 1)
+            )
+            for inst in sim.instances
+        ]
+        return (result.virtual_ms, result.events, result.messages_sent, tuple(chains))
+
+    assert fingerprint(7) == fingerprint(7)
+    assert fingerprint(7) != fingerprint(8)
+
+
+def test_fault_free_cluster_commits_every_height_in_round_zero() -> None:
+    result = simulate(Scenario(nodes=4, heights=15), seed=1)
+    assert result.ok, result.report.violations
+    assert result.report.heights >= 15
+    assert result.report.commit_rounds[:15] == [0] * 15
+    assert sum(row.txs for row in result.report.chain) > 0
+
+
+def test_200_seeds_twins_partitions_and_drops_keep_every_invariant() -> None:
+    _assert_all_pass(Scenario(nodes=4, twins=1, partitions=True, drop=0.05), range(200))
+
+
+def test_twins_are_caught_equivocating_and_only_twins_are_accused() -> None:
+    results = list(run_seeds(Scenario(nodes=4, twins=1, partitions=True), range(30), workers=2))
+    assert all(r.ok for r in results)
+    with_evidence = [r for r in results if r.report.evidence]
+    assert len(with_evidence) >= 10, "twins in split partitions should usually equivocate"
+    assert {name for r in with_evidence for name in r.report.offenders} == {"n1"}
+
+
+def test_weighted_stakes_with_a_heavy_twin() -> None:
+    scenario = Scenario(nodes=4, stakes=(10, 10, 10, 5), twins=1, partitions=True, drop=0.05)
+    _assert_all_pass(scenario, range(60))
+
+
+def test_seven_nodes_with_two_twins_partitions_and_drops() -> None:
+    scenario = Scenario(nodes=7, twins=2, partitions=True, drop=0.05, duplicate=0.02)
+    _assert_all_pass(scenario, range(40))
+
+
+def test_seven_weighted_nodes_with_twin_and_mute_below_a_third() -> None:
+    scenario = Scenario(
+        nodes=7, stakes=(5, 4, 20, 20, 15, 10, 10), twins=1, mute=1, partitions=True
+    )
+    assert scenario.byzantine_stake_is_safe()
+    _assert_all_pass(scenario, range(40))
+
+
+def test_crashed_nodes_restart_from_persisted_state_and_catch_up() -> None:
+    scenario = Scenario(nodes=4, crash=1, mute=0, drop=0.05, partitions=True)
+    _assert_all_pass(scenario, range(40))
+    scenario = Scenario(nodes=7, crash=2, mute=1, drop=0.05)
+    _assert_all_pass(scenario, range(20))
+
+
+class IgnoresLock(HeightMachine):
+    """A deliberately broken core: prevotes for any valid proposal, ignoring its lock (L23/L29)."""
+
+    def _free_to_prevote(self, value: bytes, pol_round: int) -> bool:
+        return True
+
+
+def test_negative_control_checker_catches_a_core_that_ignores_its_lock() -> None:
+    scenario = Scenario(nodes=4, twins=1, partitions=True, drop=0.05)
+    caught = None
+    for seed in range(300):
+        result = simulate(scenario, seed, machine_factory=IgnoresLock)
+        if any(v.startswith("agreement") for v in result.report.violations):
+            caught = seed
+            break
+    assert caught is not None, "300 seeds of a lock-ignoring core found no agreement violation"
+
+
+def _honest_run(seed: int = 3) -> Simulation:
+    sim = Simulation(Scenario(nodes=4, heights=5), seed)
+    assert sim.run().ok
+    return sim
+
+
+def test_checker_reports_two_honest_nodes_committing_different_batches() -> None:
+    sim = _honest_run()
+    victim = sim.instances[1].chain
+    entry = victim.get(3)
+    assert entry is not None
+    forged_header = replace(entry.batch.header, timestamp_ms=entry.batch.header.timestamp_ms + 1)
+    forged = CommittedBatch(replace(entry.batch, header=forged_header), entry.certificate)
+    victim._entries[2] = forged
+    report = check_run(sim.genesis, sim.instances, sim.scenario, {})
+    assert any(v.startswith("agreement: height 3") for v in report.violations), report.violations
+
+
+def test_checker_reports_a_certificate_without_quorum() -> None:
+    sim = _honest_run()
+    for inst in sim.instances:
+        entry = inst.chain.get(2)
+        assert entry is not None
+        weak = Certificate(
+            2, entry.certificate.round, entry.batch.id, entry.certificate.signatures[:2]
+        )
+        inst.chain._entries[1] = CommittedBatch(entry.batch, weak)
+    report = check_run(sim.genesis, sim.instances, sim.scenario, {})
+    assert any(v.startswith("validity: n") and "certificate" in v for v in report.violations)
+
+
+def test_checker_reports_lack_of_liveness() -> None:
+    sim = Simulation(Scenario(nodes=4, heights=500, liveness_bound_ms=2_000), seed=0)
+    result = sim.run()
+    assert any(v.startswith("liveness") for v in result.report.violations)
+
+
+@pytest.mark.parametrize("twins", [2])
+def test_unsafe_byzantine_stake_can_break_agreement(twins: int) -> None:
+    """With half the stake equivocating, BFT guarantees nothing: the simulator must be able
+    to show the break (this is what `--allow-unsafe` demonstrates)."""
+    scenario = Scenario(nodes=4, twins=twins, partitions=True)
+    assert not scenario.byzantine_stake_is_safe()
+    broken = [s for s in range(60) if not simulate(scenario, s).ok]
+    assert broken, "60 seeds with half the stake equivocating broke nothing"
