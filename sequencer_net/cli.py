@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from importlib.metadata import version
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-from rich.table import Table
-
-from .sim.batch import Summary, run_seeds, summarise
-from .sim.runner import SimResult
-from .sim.scenario import Scenario
-
-
-class UsageError(Exception):
-    """A bad command line or config: reported as one line, exit status 2."""
+from .cluster.cli import add_cluster_commands
+from .commands.client import add_client_commands
+from .commands.errors import UsageError
+from .commands.node import add_node_command
+from .commands.sim import add_sim_command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,224 +33,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sequencer-net",
         description="A decentralized, staked sequencer set: Tendermint BFT with slashable "
-        "evidence. Run a simulated cluster with `sequencer-net sim`.",
+        "evidence. Start with `sequencer-net sim` (simulated) or `sequencer-net cluster up` (real "
+        "processes on this machine).",
     )
     parser.add_argument("--version", action="version", version=version("sequencer-net"))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_sim(commands)
+    add_sim_command(commands)
+    add_cluster_commands(commands)
+    add_node_command(commands)
+    add_client_commands(commands)
     return parser
-
-
-# ---- sim -------------------------------------------------------------------------------------
-
-
-def _add_sim(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser(
-        "sim",
-        help="run a simulated cluster with adversaries in virtual time",
-        description="Run N validators' real consensus code in one process over a simulated "
-        "network, in virtual time, once per seed. Each seed is reproducible. After every run "
-        "a checker asserts agreement, validity, liveness after GST and accountability; the "
-        "command exits 1 and names the failing seeds if any invariant broke.",
-    )
-    p.add_argument("--nodes", type=int, default=4, help="validators (default 4)")
-    p.add_argument(
-        "--stake", type=_stakes, default=(), help="comma-separated stakes, e.g. 10,10,10,5"
-    )
-    p.add_argument(
-        "--twins",
-        type=int,
-        default=0,
-        help="equivocating validators, each run as two instances sharing one key",
-    )
-    p.add_argument("--mute", type=int, default=0, help="validators that never send anything")
-    p.add_argument(
-        "--crash", type=int, default=0, help="honest validators that crash and restart before GST"
-    )
-    p.add_argument(
-        "--drop", type=float, default=0.0, help="probability a message is lost before GST"
-    )
-    p.add_argument(
-        "--duplicate", type=float, default=0.0, help="probability a message arrives twice"
-    )
-    p.add_argument(
-        "--partitions",
-        action="store_true",
-        help="random partitions that change until GST, then heal",
-    )
-    p.add_argument(
-        "--gst-ms",
-        type=int,
-        default=-1,
-        help="global stabilisation time in virtual ms (default 5000 with adversaries, else 0)",
-    )
-    p.add_argument(
-        "--heights", type=int, default=20, help="heights every honest node must commit (default 20)"
-    )
-    p.add_argument("--seeds", type=int, default=1, help="how many seeds to run (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument(
-        "--workers", type=int, default=0, help="worker processes (default: one per core)"
-    )
-    p.add_argument(
-        "--allow-unsafe",
-        action="store_true",
-        help="run even with byzantine stake at or above a third",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    p.set_defaults(run=_run_sim)
-
-
-def _stakes(text: str) -> tuple[int, ...]:
-    try:
-        stakes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of integers"
-        ) from None
-    return stakes
-
-
-def _run_sim(args: argparse.Namespace) -> int:
-    try:
-        scenario = Scenario(
-            nodes=args.nodes,
-            stakes=args.stake,
-            twins=args.twins,
-            mute=args.mute,
-            crash=args.crash,
-            drop=args.drop,
-            duplicate=args.duplicate,
-            partitions=args.partitions,
-            heights=args.heights,
-            gst_ms=args.gst_ms,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if args.seeds < 1:
-        raise UsageError("--seeds must be at least 1")
-    if not scenario.byzantine_stake_is_safe() and not args.allow_unsafe:
-        raise UsageError(
-            "twin and mute validators hold a third of the stake or more; BFT cannot promise "
-            "agreement or liveness then. Pass --allow-unsafe to watch it fail."
-        )
-    seeds = range(args.seed, args.seed + args.seeds)
-    console = Console(stderr=args.json)
-    started = time.perf_counter()
-    results = _collect(scenario, seeds, args.workers or None, show_progress=not args.json)
-    wall = time.perf_counter() - started
-    summary = summarise(results)
-    if args.json:
-        print(
-            json.dumps(
-                {"scenario": _describe(scenario), "wall_s": round(wall, 2), **summary.to_json()}
-            )
-        )
-    else:
-        if len(results) == 1:
-            _print_chain(console, results[0])
-        _print_summary(console, scenario, summary, wall)
-    return 1 if summary.failed else 0
-
-
-def _collect(
-    scenario: Scenario, seeds: range, workers: int | None, show_progress: bool
-) -> list[SimResult]:
-    results: list[SimResult] = []
-    if not show_progress or len(seeds) == 1 or not sys.stderr.isatty():
-        return list(run_seeds(scenario, seeds, workers))
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("seeds", total=len(seeds))
-        for result in run_seeds(scenario, seeds, workers):
-            results.append(result)
-            progress.advance(task)
-    return results
-
-
-def _describe(s: Scenario) -> dict[str, object]:
-    return {
-        "nodes": s.nodes,
-        "stakes": list(s.stake_list),
-        "twins": s.twins,
-        "mute": s.mute,
-        "crash": s.crash,
-        "drop": s.drop,
-        "duplicate": s.duplicate,
-        "partitions": s.partitions,
-        "gst_ms": s.stabilisation_ms,
-        "heights": s.heights,
-    }
-
-
-def _print_chain(console: Console, result: SimResult) -> None:
-    table = Table(title=f"seed {result.seed}: committed chain (agreed by all honest nodes)")
-    for column in ("height", "batch id", "proposer", "round", "txs"):
-        table.add_column(
-            column, justify="right" if column in ("height", "round", "txs") else "left"
-        )
-    for row in result.report.chain:
-        table.add_row(str(row.height), row.batch_id, row.proposer, str(row.round), str(row.txs))
-    console.print(table)
-
-
-def _print_summary(console: Console, scenario: Scenario, s: Summary, wall: float) -> None:
-    adversaries = (
-        ", ".join(
-            text
-            for text, on in (
-                (f"twins {scenario.twins}", scenario.twins),
-                (f"mute {scenario.mute}", scenario.mute),
-                (f"crash {scenario.crash}", scenario.crash),
-                (f"drop {scenario.drop}", scenario.drop),
-                (f"duplicate {scenario.duplicate}", scenario.duplicate),
-                ("partitions", scenario.partitions),
-            )
-            if on
-        )
-        or "none"
-    )
-    table = Table(
-        title=f"{s.seeds} seed(s), {scenario.nodes} nodes, stakes {list(scenario.stake_list)}, "
-        f"adversaries: {adversaries}",
-        show_header=False,
-    )
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("seeds passed", f"{s.seeds - len(s.failed)} / {s.seeds}")
-    table.add_row("violations", str(sum(len(r.report.violations) for r in s.failed)))
-    table.add_row(
-        "heights committed",
-        f"min {s.heights_min}, median {s.heights_median:g}, max {s.heights_max} "
-        "(lowest honest node per seed)",
-    )
-    table.add_row(
-        "rounds per height", f"mean {s.rounds_per_height_mean}, max {s.rounds_per_height_max}"
-    )
-    table.add_row("view changes", f"{s.view_changes} failed rounds over {s.heights_total} heights")
-    table.add_row(
-        "evidence found",
-        f"{s.evidence_total} in {s.seeds_with_evidence} seed(s); "
-        f"offenders: {', '.join(s.offenders) or 'none'}",
-    )
-    table.add_row(
-        "messages", f"{s.messages_sent} sent, {s.messages_dropped} lost to drops and partitions"
-    )
-    table.add_row(
-        "virtual time",
-        f"median {s.virtual_s_median:.1f} s per seed "
-        f"(GST at {scenario.stabilisation_ms / 1000:g} s)",
-    )
-    table.add_row("wall time", f"{wall:.1f} s")
-    console.print(table)
-    for result in s.failed[:10]:
-        console.print(f"[red]seed {result.seed} FAILED[/red]")
-        for violation in result.report.violations[:5]:
-            console.print(f"  {violation}")
-    if s.failed:
-        console.print(f"reproduce one: sequencer-net sim ... --seeds 1 --seed {s.failed[0].seed}")

@@ -1,0 +1,99 @@
+"""Async client for a node's client API (trio). Used by the CLI, the load generator and tests.
+
+async with await Client.connect("127.0.0.1:26701") as client:
+    txid = await client.submit(Tx("rollup-a", "alice", b"hello"))
+    print(await client.tx_status(txid))
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import trio
+
+from .api_protocol import MAX_CLIENT_FRAME, ApiError, pack, unpack
+from .net import FrameReader, NetError, send_frame
+from .types import Tx
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"{address!r} is not host:port")
+    return host.strip("[]"), int(port)
+
+
+class Client:
+    """One connection; requests are answered in order (one outstanding request at a time)."""
+
+    def __init__(self, stream: trio.SocketStream, address: str) -> None:
+        self.address = address
+        self._stream = stream
+        self._reader = FrameReader(stream, MAX_CLIENT_FRAME)
+        self._ids = itertools.count(1)
+        self._lock = trio.Lock()
+
+    @classmethod
+    async def connect(cls, address: str) -> Client:
+        host, port = parse_address(address)
+        try:
+            stream = await trio.open_tcp_stream(host, port)
+        except OSError as exc:
+            raise ApiError(f"cannot reach node at {address}: {exc.strerror or exc}") from None
+        return cls(stream, address)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def call(self, method: str, **params: Any) -> Any:
+        async with self._lock:
+            request_id = next(self._ids)
+            try:
+                await send_frame(
+                    self._stream, pack({"id": request_id, "method": method, "params": params})
+                )
+                answer = unpack(await self._reader.receive())
+            except (NetError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise ApiError(f"connection to {self.address} failed: {exc}") from None
+        if "error" in answer:
+            raise ApiError(str(answer["error"]))
+        return answer.get("result")
+
+    async def status(self) -> dict[str, Any]:
+        return await self.call("status")
+
+    async def submit(self, tx: Tx) -> bytes:
+        """Submit one transaction; returns its id."""
+        [(txid, error)] = await self.submit_encoded([tx.encoded])
+        if error:
+            raise ApiError(error)
+        return txid
+
+    async def submit_encoded(self, txs: Sequence[bytes]) -> list[tuple[bytes | None, str | None]]:
+        """Submit encoded transactions in one request; per transaction (id, error)."""
+        results = await self.call("submit", txs=list(txs))
+        return [(r[0], r[1]) for r in results]
+
+    async def tx_status(self, txid: bytes) -> dict[str, Any]:
+        return await self.call("tx_status", txid=txid)
+
+    async def batch(self, height: int) -> dict[str, Any]:
+        return await self.call("batch", height=height)
+
+    async def commits(self) -> AsyncIterator[dict[str, Any]]:
+        """Every commit from now on, as the node reports it (use a dedicated connection)."""
+        await self.call("subscribe_commits")
+        while True:
+            try:
+                event = unpack(await self._reader.receive())
+            except NetError as exc:
+                raise ApiError(f"commit stream from {self.address} ended: {exc}") from None
+            yield event["event"]

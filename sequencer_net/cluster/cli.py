@@ -1,0 +1,318 @@
+"""`sequencer-net cluster ...`: a real cluster of node processes on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import trio
+from rich.console import Console
+
+from ..commands.errors import UsageError
+from ..config import ClusterSpec, ConfigError, SpecError, load_cluster_spec
+from . import state
+from .control import STOP_TIMEOUT_S, Cluster, node_command
+from .errors import ClusterError
+from .init import fresh_dir, init_cluster
+from .procs import ProcState
+from .status import gather_sync, table
+from .watch import watch
+
+STARTUP_GRACE_S = 1.0  # long enough for a node to fail on a bad config or a busy port
+TAIL_LINES = 5
+
+EXAMPLES = """\
+examples:
+  sequencer-net cluster up configs/local-4.toml   start 4 nodes, watch them; Ctrl-C stops all
+  sequencer-net cluster up --nodes 4 --detach     start in the background, print the dir
+  sequencer-net cluster status                    the cluster started last (runs/.current)
+  sequencer-net cluster kill n2                   crash a node (SIGKILL) ...
+  sequencer-net cluster restart n2                ... and bring it back with its data
+  sequencer-net cluster pause n3                  freeze a node (SIGSTOP); `resume n3` thaws it
+  sequencer-net cluster down                      stop every node (SIGTERM, then SIGKILL)
+"""
+
+Run = Callable[[argparse.Namespace], int]
+
+
+def add_cluster_commands(commands: argparse._SubParsersAction) -> None:
+    """Register `cluster` and its actions on the `sequencer-net` subcommands."""
+    parser = commands.add_parser(
+        "cluster",
+        help="run a real cluster of node processes on this machine",
+        description="Create and run a local cluster: one OS process per validator, on "
+        "127.0.0.1 ports, each node's files under DIR/NAME/. Commands that take an optional "
+        "DIR default to the cluster started last from this directory (runs/.current).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(run=functools.partial(_print_help, parser))
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    _add_init(actions)
+    _add_up(actions)
+    _add_status(actions)
+    _add_down(actions)
+    _add_node_actions(actions)
+
+
+def _print_help(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    parser.print_help()
+    return 2
+
+
+def _user_errors(run: Run) -> Run:
+    """Config and cluster problems become the CLI's one-line errors (exit 2)."""
+
+    @functools.wraps(run)
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except (ConfigError, ClusterError, SpecError) as exc:
+            raise UsageError(str(exc)) from None
+
+    return wrapped
+
+
+def _stakes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of integers"
+        ) from None
+
+
+def _add_spec_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nodes", type=int, help="number of validators, named n1..nN")
+    p.add_argument(
+        "--stake",
+        type=_stakes,
+        help="comma-separated stakes, one per node, e.g. 10,10,10,5 (default 10 each)",
+    )
+    p.add_argument("--chain-id", help="chain id (default: the cluster name, local-N)")
+
+
+def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
+    if path is not None:
+        if args.nodes is not None or args.stake or args.chain_id:
+            raise UsageError("give a spec file or --nodes/--stake/--chain-id, not both")
+        return load_cluster_spec(path)
+    if args.nodes is None:
+        raise UsageError("give a spec file (e.g. configs/local-4.toml) or --nodes N")
+    return ClusterSpec(
+        name=f"local-{args.nodes}",
+        nodes=args.nodes,
+        stakes=args.stake or (),
+        chain_id=args.chain_id or "",
+    )
+
+
+def _init(spec: ClusterSpec, dir: Path | None) -> Path:
+    return init_cluster(spec, dir or fresh_dir(spec.name))
+
+
+def _root(dir: Path | None) -> Path:
+    root = dir or state.current_cluster_dir()
+    if root is None:
+        raise ClusterError(
+            f"no cluster started from here yet ({state.RUNS / '.current'} names none that "
+            "exists); pass the cluster dir"
+        )
+    return root
+
+
+# ---- init ------------------------------------------------------------------------------------
+
+
+def _add_init(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "init",
+        help="create a cluster dir: genesis, node configs, fresh keys, free ports",
+        description="Create a cluster dir from a spec file or from --nodes: DIR/genesis.toml, "
+        "and per node DIR/nK/node.toml, DIR/nK/key (mode 0600) and DIR/nK/data/. Ports are "
+        "picked free on 127.0.0.1. Refuses a non-empty DIR.",
+    )
+    p.add_argument(
+        "spec", nargs="?", type=Path, metavar="CONFIG.toml", help="cluster spec, see configs/"
+    )
+    _add_spec_flags(p)
+    p.add_argument(
+        "--dir", type=Path, help="where to create it (default runs/NAME, or runs/NAME-2, ...)"
+    )
+    p.set_defaults(run=_user_errors(_run_init))
+
+
+def _run_init(args: argparse.Namespace) -> int:
+    root = _init(_spec(args.spec, args), args.dir)
+    print(root)
+    print(f"start it with: sequencer-net cluster up {root}", file=sys.stderr)
+    return 0
+
+
+# ---- up --------------------------------------------------------------------------------------
+
+
+def _add_up(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "up",
+        help="start every node of a cluster (creating it first if needed)",
+        description="Start one process per node. TARGET is an initialised cluster dir, or a "
+        "spec file (a fresh dir is created under runs/NAME unless --dir); --nodes creates one "
+        "from flags; with nothing given, the cluster started last is started again. In the "
+        "foreground a live table shows every node; Ctrl-C stops them all (SIGTERM, SIGKILL "
+        "after 5 s). With --detach the nodes keep running and the dir is printed.",
+    )
+    p.add_argument(
+        "target",
+        nargs="?",
+        type=Path,
+        metavar="DIR|CONFIG.toml",
+        help="cluster dir or spec file (e.g. configs/local-4.toml)",
+    )
+    _add_spec_flags(p)
+    p.add_argument("--dir", type=Path, help="cluster dir to use, or to create the cluster in")
+    p.add_argument(
+        "--detach", action="store_true", help="start in the background and print the dir"
+    )
+    p.set_defaults(run=_user_errors(_run_up))
+
+
+def _up_root(args: argparse.Namespace) -> Path:
+    """The dir to start: TARGET or --dir if initialised, else a new one from a spec or flags."""
+    target: Path | None = args.target
+    if target is not None and target.is_dir():
+        if args.dir is not None or args.nodes is not None:
+            raise UsageError(f"{target} is a cluster dir; --dir and --nodes do not apply")
+        return target
+    if target is None and args.nodes is None:
+        if args.dir is not None:
+            return args.dir
+        return _root(None)
+    return _init(_spec(target, args), args.dir)
+
+
+def _run_up(args: argparse.Namespace) -> int:
+    cluster = Cluster(_up_root(args), node_command)
+    cluster.up()
+    state.set_current(cluster.root)
+    if args.detach:
+        print(cluster.root)
+        time.sleep(STARTUP_GRACE_S)
+        return 1 if _report_dead(cluster) else 0
+    return _foreground(cluster, Console())
+
+
+def _report_dead(cluster: Cluster) -> list[str]:
+    """Name the nodes that exited during start-up, with the end of their output."""
+    dead = [p.name for p in cluster.processes() if p.state is ProcState.DEAD]
+    for name in dead:
+        output = cluster.layout.output(name)
+        tail = output.read_text(errors="replace").splitlines()[-TAIL_LINES:]
+        print(f"{name} exited at start-up; the end of {output}:", file=sys.stderr)
+        for line in tail:
+            print(f"  {line}", file=sys.stderr)
+    return dead
+
+
+def _foreground(cluster: Cluster, console: Console) -> int:
+    try:
+        trio.run(watch, cluster, console)
+    finally:
+        # Stopping takes up to 5 s; a second Ctrl-C or a SIGTERM then must not orphan nodes.
+        handlers = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            _stop(cluster, console)
+        finally:
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+    return 0
+
+
+def _stop(cluster: Cluster, console: Console) -> None:
+    console.print(f"stopping nodes (SIGTERM, SIGKILL after {STOP_TIMEOUT_S:g} s) ...")
+    running, killed = cluster.down()
+    console.print(f"stopped {', '.join(running) or 'nothing: no node was running'}")
+    if killed:
+        console.print(f"[yellow]needed SIGKILL: {', '.join(killed)}[/]")
+
+
+# ---- status, down ----------------------------------------------------------------------------
+
+
+def _add_status(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "status",
+        help="show every node: pid, alive/paused/dead, height, round, peers, mempool",
+        description="Show each node's process state and, for running nodes, what it reports "
+        "over its client API. A node that does not answer within 1 s shows '-'.",
+    )
+    p.add_argument("dir", nargs="?", type=Path, help="cluster dir (default: started last)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.set_defaults(run=_user_errors(_run_status))
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    cluster = Cluster(_root(args.dir))
+    rows = gather_sync(cluster)
+    if args.json:
+        nodes = [row.to_json() for row in rows]
+        print(json.dumps({"dir": str(cluster.root), "nodes": nodes}, indent=2))
+    else:
+        Console().print(table(rows, f"cluster {cluster.root}"))
+    return 0
+
+
+def _add_down(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "down",
+        help="stop every node (SIGTERM, SIGKILL after 5 s)",
+        description="Stop every node of the cluster: SIGTERM (and SIGCONT, so paused nodes "
+        "can act on it), then SIGKILL for any still running after 5 s. Data dirs are kept; "
+        "`cluster up DIR` starts the same chain again.",
+    )
+    p.add_argument("dir", nargs="?", type=Path, help="cluster dir (default: started last)")
+    p.set_defaults(run=_user_errors(_run_down))
+
+
+def _run_down(args: argparse.Namespace) -> int:
+    _stop(Cluster(_root(args.dir)), Console())
+    return 0
+
+
+# ---- per-node faults -------------------------------------------------------------------------
+
+NODE_ACTIONS: dict[str, tuple[Callable[[Cluster, str], int], str, str]] = {
+    "kill": (Cluster.kill, "crash a node: SIGKILL, no chance to clean up", "killed"),
+    "restart": (
+        Cluster.restart,
+        "kill a node if it runs, then start it again with its config and data",
+        "started",
+    ),
+    "pause": (
+        Cluster.pause,
+        "freeze a node with SIGSTOP: it keeps its sockets but answers nothing",
+        "paused",
+    ),
+    "resume": (Cluster.resume, "thaw a paused node with SIGCONT", "resumed"),
+}
+
+
+def _add_node_actions(actions: argparse._SubParsersAction) -> None:
+    for action, (_, help_text, _) in NODE_ACTIONS.items():
+        p = actions.add_parser(action, help=help_text, description=help_text.capitalize() + ".")
+        p.add_argument("node", metavar="NODE", help="node name, e.g. n2")
+        p.add_argument("--dir", type=Path, help="cluster dir (default: started last)")
+        p.set_defaults(run=_user_errors(_run_node_action))
+
+
+def _run_node_action(args: argparse.Namespace) -> int:
+    method, _, done = NODE_ACTIONS[args.action]
+    pid = method(Cluster(_root(args.dir)), args.node)
+    print(f"{args.node}: {done} (pid {pid})")
+    return 0

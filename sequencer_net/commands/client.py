@@ -1,0 +1,250 @@
+"""Commands that talk to running nodes: `status`, `tx send|status`, `batch show`, `load`.
+
+A node is named by ``--node``: either HOST:PORT of its client API, or a node name looked up in
+the cluster directory (``--dir``, default: the cluster started last).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import trio
+from rich.console import Console
+from rich.table import Table
+
+from ..api_protocol import ApiError
+from ..client import Client
+from ..cluster.state import current_cluster_dir
+from ..config import ConfigError, load_genesis
+from ..load import run_load
+from ..types import Tx
+from .errors import UsageError
+
+
+def add_client_commands(commands: argparse._SubParsersAction) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--node", help="client address HOST:PORT or node name (default: first node)"
+    )
+    common.add_argument(
+        "--dir", type=Path, help="cluster directory (default: the last one started)"
+    )
+    common.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+    p = commands.add_parser(
+        "status", parents=[common], help="show a node's (or every node's) status"
+    )
+    p.add_argument("--all", action="store_true", help="every node of the cluster")
+    p.set_defaults(run=_status)
+
+    tx = commands.add_parser("tx", help="submit transactions and look them up")
+    tx_commands = tx.add_subparsers(dest="tx_command", metavar="ACTION", required=True)
+    p = tx_commands.add_parser("send", parents=[common], help="submit one transaction")
+    p.add_argument("payload", help="payload text (UTF-8)")
+    p.add_argument("--namespace", default="rollup-a", help="rollup namespace (default rollup-a)")
+    p.add_argument("--sender", default="cli", help="sender tag (default cli)")
+    p.add_argument("--wait", action="store_true", help="wait until it commits (up to 30 s)")
+    p.set_defaults(run=_tx_send)
+    p = tx_commands.add_parser("status", parents=[common], help="where a transaction stands")
+    p.add_argument("txid", help="transaction id (hex)")
+    p.set_defaults(run=_tx_status)
+
+    batch = commands.add_parser("batch", help="look at committed batches")
+    batch_commands = batch.add_subparsers(dest="batch_command", metavar="ACTION", required=True)
+    p = batch_commands.add_parser("show", parents=[common], help="one committed batch")
+    p.add_argument("height", type=int)
+    p.set_defaults(run=_batch_show)
+
+    p = commands.add_parser(
+        "load",
+        parents=[common],
+        help="submit load and report committed tx/s and commit latency",
+        description="Submit transactions at RATE per second for DURATION seconds, spread over "
+        "the cluster's nodes (or --node), then report committed transactions per second and "
+        "commit latency percentiles (submit to commit seen by the client).",
+    )
+    p.add_argument("--rate", type=int, required=True, help="transactions per second")
+    p.add_argument("--duration", type=float, required=True, help="seconds of load")
+    p.add_argument(
+        "--size", type=int, default=100, help="payload bytes per transaction (default 100)"
+    )
+    p.set_defaults(run=_load)
+
+
+def cluster_addresses(directory: Path | None) -> dict[str, str]:
+    """Node name -> client address, from a cluster directory's genesis file."""
+    directory = directory or current_cluster_dir()
+    if directory is None:
+        raise UsageError(
+            "no cluster given: pass --node HOST:PORT or --dir, or start one with `cluster up`"
+        )
+    try:
+        genesis = load_genesis(directory / "genesis.toml")
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    return {name: addresses.client for name, addresses in genesis.addresses.items()}
+
+
+def _targets(args: argparse.Namespace, every: bool = False) -> dict[str, str]:
+    if args.node and ":" in args.node:
+        return {args.node: args.node}
+    addresses = cluster_addresses(args.dir)
+    if args.node:
+        if args.node not in addresses:
+            raise UsageError(
+                f"no node {args.node!r} in the cluster (nodes: {', '.join(addresses)})"
+            )
+        return {args.node: addresses[args.node]}
+    return addresses if every else dict([next(iter(addresses.items()))])
+
+
+def _run(async_fn, *args: Any) -> Any:
+    try:
+        return trio.run(async_fn, *args)
+    except ApiError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _print(args: argparse.Namespace, data: Any, human: str) -> None:
+    if args.json:
+        print(json.dumps(data, default=_jsonable))
+    else:
+        Console().print(human)
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+async def _query_status(address: str) -> dict[str, Any] | None:
+    with trio.move_on_after(2):
+        try:
+            async with await Client.connect(address) as client:
+                return await client.status()
+        except ApiError:
+            return None
+    return None
+
+
+def _status(args: argparse.Namespace) -> int:
+    targets = _targets(args, every=args.all or not args.node)
+
+    async def gather() -> dict[str, dict[str, Any] | None]:
+        return {name: await _query_status(address) for name, address in targets.items()}
+
+    answers = _run(gather)
+    if args.json:
+        print(json.dumps(answers, default=_jsonable))
+        return 0 if all(answers.values()) else 1
+    table = Table(title="sequencer-net status")
+    for column in ("node", "height", "round", "step", "proposer", "peers", "mempool"):
+        table.add_column(column)
+    for name, s in answers.items():
+        if s is None:
+            table.add_row(name, "unreachable", "", "", "", "", "")
+        else:
+            peers = f"{len(s['peers'])}: {','.join(s['peers'])}"
+            row = (s["height"], s["round"], s["step"], s["proposer"], peers, s["mempool"])
+            table.add_row(name, *map(str, row))
+    Console().print(table)
+    return 0 if all(answers.values()) else 1
+
+
+def _tx_send(args: argparse.Namespace) -> int:
+    [(name, address)] = _targets(args).items()
+    try:
+        tx = Tx(args.namespace, args.sender, args.payload.encode())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+    async def send() -> dict[str, Any]:
+        async with await Client.connect(address) as client:
+            txid = await client.submit(tx)
+            status = await client.tx_status(txid)
+            if args.wait:
+                with trio.move_on_after(30):
+                    while status["status"] != "committed":
+                        await trio.sleep(0.1)
+                        status = await client.tx_status(txid)
+            return {"txid": txid, "node": name, **status}
+
+    result = _run(send)
+    where = (
+        f" at height {result['height']}, position {result['position']}"
+        if "height" in result
+        else ""
+    )
+    _print(args, result, f"{result['txid'].hex()} {result['status']}{where} (via {name})")
+    return 0
+
+
+def _tx_status(args: argparse.Namespace) -> int:
+    [(_, address)] = _targets(args).items()
+    try:
+        txid = bytes.fromhex(args.txid)
+    except ValueError:
+        raise UsageError(f"{args.txid!r} is not a hex transaction id") from None
+
+    async def query() -> dict[str, Any]:
+        async with await Client.connect(address) as client:
+            return await client.tx_status(txid)
+
+    result = _run(query)
+    where = (
+        f" at height {result['height']}, position {result['position']}"
+        if "height" in result
+        else ""
+    )
+    _print(args, result, f"{args.txid} {result['status']}{where}")
+    return 0 if result["status"] != "unknown" else 1
+
+
+def _batch_show(args: argparse.Namespace) -> int:
+    [(_, address)] = _targets(args).items()
+
+    async def query() -> dict[str, Any] | None:
+        async with await Client.connect(address) as client:
+            return await client.batch(args.height)
+
+    batch = _run(query)
+    if batch is None:
+        raise UsageError(f"height {args.height} is not committed yet")
+    if args.json:
+        print(json.dumps(batch, default=_jsonable))
+        return 0
+    table = Table(title=f"batch at height {batch['height']}", show_header=False)
+    for key in (
+        "batch_id",
+        "parent_id",
+        "proposer",
+        "built_round",
+        "commit_round",
+        "timestamp_ms",
+        "tx_count",
+    ):
+        value = batch[key]
+        table.add_row(key, value.hex() if isinstance(value, bytes) else str(value))
+    table.add_row("signers", ", ".join(batch["signers"]))
+    Console().print(table)
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    addresses = list(_targets(args, every=not args.node).values())
+    try:
+        report = _run(run_load, addresses, args.rate, args.duration, args.size)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    human = (
+        f"submitted {report.submitted} ({report.refused} refused), committed {report.committed} "
+        f"in {report.duration_s} s: {report.committed_tps} tx/s, "
+        f"latency p50 {report.latency_p50_ms} ms, p99 {report.latency_p99_ms} ms, "
+        f"{report.heights} heights"
+    )
+    _print(args, report.to_json(), human)
+    return 0

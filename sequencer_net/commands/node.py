@@ -1,0 +1,43 @@
+"""`sequencer-net node`: run one sequencer process from its node.toml."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+from pathlib import Path
+
+import trio
+
+from ..config import ConfigError, load_node_config
+from ..runtime.node import configure_logging, serve
+from ..store.errors import StoreError
+from .errors import UsageError
+
+
+def add_node_command(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "node",
+        help="run one sequencer node (the cluster tool starts these for you)",
+        description="Run one validator: peer links, consensus, storage and the client API, "
+        "until SIGTERM or Ctrl-C. Logs go to DATA_DIR/node.log as JSON lines.",
+    )
+    p.add_argument("--config", required=True, type=Path, help="the node's node.toml")
+    p.set_defaults(run=_run_node)
+
+
+def _run_node(args: argparse.Namespace) -> int:
+    try:
+        config = load_node_config(args.config)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging(config.data_dir / "node.log", config.name)
+    try:
+        trio.run(serve, config)
+    except StoreError as exc:
+        raise UsageError(f"{config.name}: {exc}") from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"{config.name}: a port it needs is already in use ({exc})") from None
+        raise
+    return 0

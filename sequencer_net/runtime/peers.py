@@ -1,0 +1,191 @@
+"""Peer links for a running node: one authenticated link per other validator.
+
+Of each pair the validator with the smaller key dials and the other accepts, so there is one
+link per pair and no tie to break. Each peer has a bounded outbound queue drained by its own
+task, so a slow or dead peer never blocks the node or the other peers: when the queue is full,
+gossip goes first (oldest first), then the oldest consensus messages (the replica re-sends what
+matters). Received frames go to the node's inbox as (peer key, bytes).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+import trio
+
+from ..crypto import PrivateKey
+from ..net import DEFAULT_MAX_FRAME_BYTES, NetError, SecureLink, handshake
+
+log = structlog.get_logger()
+
+HANDSHAKE_TIMEOUT_S = 5.0
+BACKOFF_MIN_S, BACKOFF_MAX_S = 0.1, 3.0
+
+
+@dataclass
+class _Outbox:
+    """Bounded per-peer queue; gossip is sacrificed before consensus traffic."""
+
+    limit: int
+    consensus: deque[bytes] = field(default_factory=deque)
+    gossip: deque[bytes] = field(default_factory=deque)
+    ready: trio.Event = field(default_factory=trio.Event)
+    dropped: int = 0
+
+    def put(self, frame: bytes, is_gossip: bool) -> None:
+        (self.gossip if is_gossip else self.consensus).append(frame)
+        while len(self.consensus) + len(self.gossip) > self.limit:
+            (self.gossip or self.consensus).popleft()
+            self.dropped += 1
+        self.ready.set()
+
+    def take(self) -> bytes | None:
+        if self.consensus:
+            return self.consensus.popleft()
+        if self.gossip:
+            return self.gossip.popleft()
+        self.ready = trio.Event()
+        return None
+
+
+@dataclass(frozen=True)
+class PeerInfo:
+    name: str
+    public_key: bytes
+    host: str
+    port: int
+
+
+class PeerManager:
+    def __init__(
+        self,
+        key: PrivateKey,
+        chain_id: str,
+        peers: list[PeerInfo],
+        deliver: Callable[[bytes, bytes], Awaitable[None]],
+        queue_limit: int = 4096,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    ) -> None:
+        self.key = key
+        self.chain_id = chain_id
+        self.peers = {p.public_key: p for p in peers}
+        self._deliver = deliver
+        self._max_frame = max_frame_bytes
+        self._outboxes = {p.public_key: _Outbox(queue_limit) for p in peers}
+        self._links: dict[bytes, SecureLink] = {}
+        self.refused = 0
+
+    def connected(self) -> list[str]:
+        return sorted(self.peers[k].name for k in self._links)
+
+    def send(self, frame: bytes, to: bytes | None = None, is_gossip: bool = False) -> None:
+        """Queue ``frame`` for one peer or, with ``to`` None, for all of them."""
+        targets = self._outboxes if to is None else [to]
+        for key in targets:
+            outbox = self._outboxes.get(key)
+            if outbox is not None:
+                outbox.put(frame, is_gossip)
+
+    def dropped(self) -> int:
+        return sum(o.dropped for o in self._outboxes.values())
+
+    async def run(self, listen_host: str, listen_port: int, task_status=trio.TASK_STATUS_IGNORED):
+        async with trio.open_nursery() as nursery:
+            listeners = await trio.open_tcp_listeners(listen_port, host=listen_host)
+            nursery.start_soon(trio.serve_listeners, self._accept, listeners)
+            for peer in self.peers.values():
+                if self.key.public_key < peer.public_key:
+                    nursery.start_soon(self._dial_forever, peer)
+            task_status.started()
+
+    async def _dial_forever(self, peer: PeerInfo) -> None:
+        backoff = BACKOFF_MIN_S
+        while True:
+            try:
+                stream = await trio.open_tcp_stream(peer.host, peer.port)
+            except OSError:
+                await trio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                continue
+            backoff = BACKOFF_MIN_S
+            link = await self._secure(stream, initiator=True, expected=peer.public_key)
+            if link is not None:
+                await self._serve(link)
+            await trio.sleep(BACKOFF_MIN_S)
+
+    async def _accept(self, stream: trio.SocketStream) -> None:
+        link = await self._secure(stream, initiator=False, expected=None)
+        if link is not None:
+            if link.peer_key > self.key.public_key:  # that peer should have been dialled by us
+                log.warning(
+                    "peer_refused", peer=self.peers[link.peer_key].name, reason="wrong side dialled"
+                )
+                await link.aclose()
+                return
+            await self._serve(link)
+
+    async def _secure(
+        self, stream: trio.SocketStream, initiator: bool, expected: bytes | None
+    ) -> SecureLink | None:
+        allowed = {expected} if expected else set(self.peers)
+        with trio.move_on_after(HANDSHAKE_TIMEOUT_S) as scope:
+            try:
+                return await handshake(
+                    stream,
+                    self.key,
+                    self.chain_id,
+                    allowed,
+                    initiator,
+                    max_frame_bytes=self._max_frame,
+                )
+            except NetError as exc:
+                self.refused += 1
+                log.warning("peer_refused", reason=str(exc), initiator=initiator)
+                return None
+        if scope.cancelled_caught:
+            self.refused += 1
+            log.warning("peer_refused", reason="handshake timed out", initiator=initiator)
+        return None
+
+    async def _serve(self, link: SecureLink) -> None:
+        """Run one established link until it fails; a newer link to the same peer replaces it."""
+        key = link.peer_key
+        name = self.peers[key].name
+        old = self._links.get(key)
+        if old is not None:
+            await old.aclose()
+        self._links[key] = link
+        log.info("peer_connected", peer=name)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._send_loop, link, nursery.cancel_scope)
+                await self._receive_loop(link)
+                nursery.cancel_scope.cancel()
+        finally:
+            if self._links.get(key) is link:
+                del self._links[key]
+            with trio.CancelScope(shield=True):
+                await link.aclose()
+            log.info("peer_disconnected", peer=name)
+
+    async def _send_loop(self, link: SecureLink, scope: trio.CancelScope) -> None:
+        outbox = self._outboxes[link.peer_key]
+        try:
+            while True:
+                frame = outbox.take()
+                if frame is None:
+                    await outbox.ready.wait()
+                    continue
+                await link.send(frame)
+        except NetError:
+            scope.cancel()
+
+    async def _receive_loop(self, link: SecureLink) -> None:
+        try:
+            while True:
+                await self._deliver(link.peer_key, await link.receive())
+        except NetError as exc:
+            log.info("peer_link_closed", peer=self.peers[link.peer_key].name, reason=str(exc))

@@ -1,0 +1,325 @@
+"""The SQLite chain store: same behaviour as the in-memory store, plus persistence, chain-id
+binding, clean errors for bad files, and commits that survive kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from sequencer_net import codec
+from sequencer_net.messages import CommittedBatch
+from sequencer_net.store.errors import StoreError
+from sequencer_net.store.memory import MemoryChainStore
+from sequencer_net.store.sqlite import SqliteChainStore
+from sequencer_net.types import (
+    Batch,
+    BatchHeader,
+    Certificate,
+    CommitSig,
+    Tx,
+    evidence_digest,
+    tx_id,
+    txs_digest,
+)
+
+CHAIN = "test-chain"
+
+
+def encoded_txs(*payloads: bytes) -> tuple[bytes, ...]:
+    return tuple(Tx("rollup-1", "alice", payload).encoded for payload in payloads)
+
+
+def make_entry(
+    height: int, txs: tuple[bytes, ...] | None = None, chain_id: str = CHAIN
+) -> CommittedBatch:
+    """A well-formed committed batch; its certificate's signatures are fake (the store does not
+    verify them)."""
+    if txs is None:
+        txs = encoded_txs(*(f"{height}/{i}".encode() for i in range(3)))
+    header = BatchHeader(
+        chain_id=chain_id,
+        height=height,
+        round=0,
+        parent_id=bytes(32),
+        proposer=b"\x01" * 32,
+        timestamp_ms=1_000 * height,
+        txs_digest=txs_digest(txs),
+        evidence_digest=evidence_digest(()),
+        validator_set_hash=b"\x02" * 32,
+    )
+    batch = Batch(header, txs, ())
+    signatures = (CommitSig(b"\x03" * 32, b"\x04" * 64), CommitSig(b"\x05" * 32, b"\x06" * 64))
+    return CommittedBatch(batch, Certificate(height, 0, batch.id, signatures))
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "chain.sqlite"
+
+
+@pytest.fixture
+def store(path: Path) -> Iterator[SqliteChainStore]:
+    with SqliteChainStore(path, CHAIN) as store:
+        yield store
+
+
+def fill(store: SqliteChainStore, count: int) -> list[CommittedBatch]:
+    entries = [make_entry(h) for h in range(store.last_height() + 1, count + 1)]
+    for entry in entries:
+        store.append(entry)
+    return entries
+
+
+def test_round_trip(store: SqliteChainStore) -> None:
+    assert store.last_height() == 0
+    assert store.get(1) is None
+    entries = fill(store, 3)
+    assert store.last_height() == 3
+    assert [store.get(h) for h in (1, 2, 3)] == entries
+    assert store.get(0) is None
+    assert store.get(4) is None
+    assert store.get(2**80) is None
+
+
+def test_survives_close_and_reopen(path: Path) -> None:
+    with SqliteChainStore(path, CHAIN) as store:
+        entries = fill(store, 4)
+    with SqliteChainStore(path, CHAIN) as store:
+        assert store.last_height() == 4
+        assert store.get_many(1, 10) == entries
+        assert store.tx_location(tx_id(entries[3].batch.txs[2])) == (4, 2)
+        store.append(make_entry(5))
+    with SqliteChainStore(path, CHAIN) as store:
+        assert store.last_height() == 5
+
+
+def test_tx_index_positions(store: SqliteChainStore) -> None:
+    entries = fill(store, 3)
+    for entry in entries:
+        for position, tx in enumerate(entry.batch.txs):
+            assert store.tx_location(tx_id(tx)) == (entry.height, position)
+    assert store.tx_location(tx_id(b"never committed")) is None
+
+
+def test_empty_batch(store: SqliteChainStore) -> None:
+    entry = make_entry(1, txs=())
+    store.append(entry)
+    assert store.get(1) == entry
+
+
+@pytest.mark.parametrize("height", [1, 2, 4])
+def test_append_refuses_a_height_that_is_not_next(store: SqliteChainStore, height: int) -> None:
+    fill(store, 2)
+    wrong = make_entry(height, encoded_txs(b"refused"))
+    with pytest.raises(ValueError, match="expected height 3"):
+        store.append(wrong)
+    assert store.last_height() == 2
+    assert store.tx_location(tx_id(wrong.batch.txs[0])) is None
+    store.append(make_entry(3))
+
+
+def test_append_refuses_a_batch_of_another_chain(store: SqliteChainStore) -> None:
+    with pytest.raises(ValueError, match="other-chain"):
+        store.append(make_entry(1, chain_id="other-chain"))
+    assert store.last_height() == 0
+
+
+def test_opening_another_chains_store_fails(path: Path) -> None:
+    SqliteChainStore(path, CHAIN).close()
+    with pytest.raises(StoreError, match="belongs to chain 'test-chain', not 'other-chain'"):
+        SqliteChainStore(path, "other-chain")
+
+
+def test_unknown_schema_version_fails(path: Path) -> None:
+    SqliteChainStore(path, CHAIN).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    conn.close()
+    with pytest.raises(StoreError, match="schema version '99'"):
+        SqliteChainStore(path, CHAIN)
+
+
+@pytest.mark.parametrize(
+    "content", [b"not a database at all" * 100, b"SQLite format 3\x00" + b"\xff" * 4000]
+)
+def test_garbage_file_gives_store_error(path: Path, content: bytes) -> None:
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match=str(path)):
+        SqliteChainStore(path, CHAIN)
+
+
+def test_truncated_database_gives_store_error(path: Path) -> None:
+    with SqliteChainStore(path, CHAIN) as store:
+        fill(store, 50)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(StoreError, match=f"{path}: .*malformed"):
+        SqliteChainStore(path, CHAIN)
+
+
+def test_unopenable_path_gives_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "missing-dir" / "chain.sqlite"
+    with pytest.raises(StoreError, match=str(path)):
+        SqliteChainStore(path, CHAIN)
+
+
+def test_corrupt_row_gives_store_error(path: Path) -> None:
+    with SqliteChainStore(path, CHAIN) as store:
+        fill(store, 2)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE batches SET entry = x'c1' WHERE height = 2")
+    conn.close()
+    with SqliteChainStore(path, CHAIN) as store:
+        assert store.get(1) is not None
+        with pytest.raises(StoreError, match=f"{path}: batch at height 2 is corrupt"):
+            store.get(2)
+        with pytest.raises(StoreError, match="height 2"):
+            store.get_many(1, 2)
+
+
+@pytest.mark.parametrize(
+    ("from_height", "limit", "heights"),
+    [
+        (1, 64, [1, 2, 3, 4, 5]),
+        (2, 2, [2, 3]),
+        (5, 10, [5]),
+        (6, 3, []),
+        (0, 3, [1, 2]),
+        (-5, 3, []),
+        (1, 0, []),
+        (3, -1, []),
+        (4, 2**80, [4, 5]),
+    ],
+)
+def test_get_many_bounds(
+    store: SqliteChainStore, from_height: int, limit: int, heights: list[int]
+) -> None:
+    fill(store, 5)
+    assert [e.height for e in store.get_many(from_height, limit)] == heights
+
+
+# ---- kill -9 -----------------------------------------------------------------------------------
+
+CRASH_CHILD = """
+import sys
+from pathlib import Path
+from sequencer_net import codec
+from sequencer_net.messages import CommittedBatch
+from sequencer_net.store.sqlite import SqliteChainStore
+
+store = SqliteChainStore(Path(sys.argv[1]), sys.argv[2])
+for entry in codec.decode(Path(sys.argv[3]).read_bytes(), tuple[CommittedBatch, ...]):
+    store.append(entry)
+    print(entry.height, flush=True)
+"""
+
+
+def test_commits_survive_kill_9(tmp_path: Path, path: Path) -> None:
+    """A child appends batches and reports each one as soon as append returns; it is killed
+    mid-stream. Every reported height must be there afterwards, and nothing half-written."""
+    entries = [
+        make_entry(h, encoded_txs(*(b"%d/%d" % (h, i) for i in range(20)))) for h in range(1, 1001)
+    ]
+    feed = tmp_path / "entries.bin"
+    feed.write_bytes(codec.encode(tuple(entries)))
+    child = subprocess.Popen(
+        [sys.executable, "-c", CRASH_CHILD, str(path), CHAIN, str(feed)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        reported = [int(child.stdout.readline()) for _ in range(5)]
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+        assert child.stdout is not None
+        child.stdout.close()
+    assert child.returncode == -signal.SIGKILL, "the child finished before it was killed"
+    with SqliteChainStore(path, CHAIN) as store:
+        last = store.last_height()
+        assert reported == [1, 2, 3, 4, 5]
+        assert 5 <= last < len(entries)
+        assert store.get_many(1, last) == entries[:last]
+        for entry in entries[: last + 1]:
+            expected = [(entry.height, i) if entry.height <= last else None for i in range(20)]
+            assert [store.tx_location(tx_id(tx)) for tx in entry.batch.txs] == expected
+
+
+# ---- model comparison --------------------------------------------------------------------------
+
+tx_pool = st.lists(st.integers(0, 9), max_size=5).map(
+    lambda picks: encoded_txs(*(bytes([p]) for p in picks))
+)
+
+
+class ChainStoreComparison(RuleBasedStateMachine):
+    """The same operations on both stores give the same answers (repeated tx ids included),
+    with the SQLite store closed and reopened at random points."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._dir = tempfile.TemporaryDirectory()
+        self.path = Path(self._dir.name) / "chain.sqlite"
+        self.sqlite = SqliteChainStore(self.path, CHAIN)
+        self.memory = MemoryChainStore()
+
+    @rule(offset=st.sampled_from([0, 0, 0, -1, 1]), txs=tx_pool)
+    def append(self, offset: int, txs: tuple[bytes, ...]) -> None:
+        height = self.memory.last_height() + 1 + offset
+        if height < 1:
+            return
+        entry = make_entry(height, txs)
+        outcomes = []
+        for store in (self.memory, self.sqlite):
+            try:
+                store.append(entry)
+                outcomes.append("ok")
+            except ValueError as exc:
+                outcomes.append(str(exc))
+        assert outcomes[0] == outcomes[1]
+
+    @rule(height=st.integers(-1, 12))
+    def get(self, height: int) -> None:
+        assert self.sqlite.get(height) == self.memory.get(height)
+
+    @rule(from_height=st.integers(-1, 12), limit=st.integers(-1, 6))
+    def get_many(self, from_height: int, limit: int) -> None:
+        expected = [self.memory.get(h) for h in range(from_height, from_height + limit)]
+        assert self.sqlite.get_many(from_height, limit) == [e for e in expected if e]
+
+    @rule(pick=st.integers(0, 10))
+    def tx_location(self, pick: int) -> None:
+        txid = tx_id(encoded_txs(bytes([pick]))[0])
+        assert self.sqlite.tx_location(txid) == self.memory.tx_location(txid)
+
+    @rule()
+    def reopen(self) -> None:
+        self.sqlite.close()
+        self.sqlite = SqliteChainStore(self.path, CHAIN)
+
+    @invariant()
+    def same_height(self) -> None:
+        assert self.sqlite.last_height() == self.memory.last_height()
+
+    def teardown(self) -> None:
+        self.sqlite.close()
+        self._dir.cleanup()
+
+
+ChainStoreComparison.TestCase.settings = settings(
+    max_examples=25, stateful_step_count=15, deadline=None
+)
+TestChainStoreMatchesMemory = ChainStoreComparison.TestCase
