@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 from pathlib import Path
+from typing import TypeVar
 
 import trio
 
@@ -12,6 +13,8 @@ from ..config import ConfigError, load_node_config
 from ..runtime.node import configure_logging, serve
 from ..store.errors import StoreError
 from .errors import UsageError
+
+E = TypeVar("E", bound=BaseException)
 
 
 def add_node_command(commands: argparse._SubParsersAction) -> None:
@@ -34,10 +37,26 @@ def _run_node(args: argparse.Namespace) -> int:
     configure_logging(config.data_dir / "node.log", config.name)
     try:
         trio.run(serve, config)
-    except StoreError as exc:
-        raise UsageError(f"{config.name}: {exc}") from None
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise UsageError(f"{config.name}: a port it needs is already in use ({exc})") from None
+    except Exception as exc:  # trio wraps task failures in exception groups
+        store_error = _leaf(exc, StoreError)
+        if store_error is not None:
+            raise UsageError(f"{config.name}: {store_error}") from None
+        os_error = _leaf(exc, OSError)
+        if os_error is not None and os_error.errno == errno.EADDRINUSE:
+            raise UsageError(
+                f"{config.name}: a port it needs is already in use ({os_error.strerror})"
+            ) from None
         raise
     return 0
+
+
+def _leaf(exc: BaseException, kind: type[E]) -> E | None:
+    """The first exception of ``kind`` in ``exc``, looking inside exception groups."""
+    if isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _leaf(inner, kind)
+            if found is not None:
+                return found
+    return None
