@@ -1,0 +1,107 @@
+"""Benchmark: a fresh N-node cluster under the highest load it sustains.
+
+Starts a cluster of real node processes on 127.0.0.1, offers load at increasing rates (each
+for a fixed time), and keeps the highest rate at which (nearly) everything submitted commits
+with p50 latency under a second. Prints one JSON line per cluster size: nodes, tx size,
+committed tx/s, p50/p99 commit latency, node CPU seconds per 1k committed tx, heights/s.
+
+    python scripts/bench.py [--nodes 4 7] [--size 100] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import trio
+
+from sequencer_net.api_protocol import ApiError
+from sequencer_net.client import Client
+from sequencer_net.cluster.control import Cluster
+from sequencer_net.cluster.init import init_cluster
+from sequencer_net.config import ClusterSpec, load_genesis
+from sequencer_net.load import LoadReport, run_load
+
+RATES = (1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000)
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / TICKS_PER_S
+
+
+async def wait_until_committing(address: str) -> None:
+    with trio.fail_after(30):
+        while True:
+            try:
+                async with await Client.connect(address) as client:
+                    if (await client.status())["height"] >= 2:
+                        return
+            except ApiError:
+                pass
+            await trio.sleep(0.2)
+
+
+def sustainable(report: LoadReport, rate: int) -> bool:
+    """Nearly all of the offered load commits, at the offered pace, within a second (p50)."""
+    return (
+        report.committed >= 0.98 * report.submitted > 0
+        and report.committed_tps >= 0.9 * rate
+        and (report.latency_p50_ms or 1e9) < 1000
+    )
+
+
+def bench(nodes: int, size: int, seconds: float) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = init_cluster(ClusterSpec(name=f"bench-{nodes}", nodes=nodes), Path(tmp) / "c")
+        cluster = Cluster(root)
+        pids = list(cluster.up().values())
+        try:
+            addresses = [a.client for a in load_genesis(root / "genesis.toml").addresses.values()]
+            trio.run(wait_until_committing, addresses[0])
+            best: tuple[LoadReport, float] | None = None
+            for rate in RATES:
+                before = cpu_seconds(pids)
+                report = trio.run(run_load, addresses, rate, seconds, size)
+                cpu = cpu_seconds(pids) - before
+                if not sustainable(report, rate):
+                    break
+                best = (report, cpu)
+        finally:
+            cluster.down()
+    if best is None:
+        return {"nodes": nodes, "tx_size": size, "error": "no rate was sustainable"}
+    report, cpu = best
+    return {
+        "benchmark": "cluster_max_sustainable_load",
+        "nodes": nodes,
+        "tx_size": size,
+        "offered_tx_per_s": report.submitted / seconds,
+        "committed_tx_per_s": report.committed_tps,
+        "latency_p50_ms": report.latency_p50_ms,
+        "latency_p99_ms": report.latency_p99_ms,
+        "cpu_s_per_1k_tx": round(1000 * cpu / report.committed, 3) if report.committed else None,
+        "heights_per_s": round(report.heights / report.duration_s, 1),
+        "seconds_per_rate": seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, nargs="+", default=[4, 7])
+    parser.add_argument("--size", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    for nodes in args.nodes:
+        print(json.dumps(bench(nodes, args.size, args.seconds)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
