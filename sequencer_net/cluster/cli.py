@@ -22,7 +22,7 @@ from .errors import ClusterError
 from .init import fresh_dir, init_cluster
 from .procs import ProcState
 from .status import gather_sync, table
-from .watch import watch
+from .watch import REFRESH_S, watch
 
 STARTUP_GRACE_S = 1.0  # long enough for a node to fail on a bad config or a busy port
 TAIL_LINES = 5
@@ -46,9 +46,9 @@ def add_cluster_commands(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "cluster",
         help="run a real cluster of node processes on this machine",
-        description="Create and run a local cluster: one OS process per validator, on "
-        "127.0.0.1 ports, each node's files under DIR/NAME/. Commands that take an optional "
-        "DIR default to the cluster started last from this directory (runs/.current).",
+        description="Create and run a local cluster: one OS process per validator, listening\n"
+        "on 127.0.0.1 only, each node's files under DIR/NAME/. Commands that take an\n"
+        "optional DIR default to the cluster started last from here (runs/.current).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -89,13 +89,14 @@ def _stakes(text: str) -> tuple[int, ...]:
 
 
 def _add_spec_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--nodes", type=int, help="number of validators, named n1..nN")
+    p.add_argument("--nodes", type=int, metavar="N", help="number of validators, named n1..nN")
     p.add_argument(
         "--stake",
         type=_stakes,
+        metavar="S1,S2,...",
         help="comma-separated stakes, one per node, e.g. 10,10,10,5 (default 10 each)",
     )
-    p.add_argument("--chain-id", help="chain id (default: the cluster name, local-N)")
+    p.add_argument("--chain-id", metavar="ID", help="chain id (default: the cluster name, local-N)")
 
 
 def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
@@ -162,11 +163,11 @@ def _add_up(actions: argparse._SubParsersAction) -> None:
     p = actions.add_parser(
         "up",
         help="start every node of a cluster (creating it first if needed)",
-        description="Start one process per node. TARGET is an initialised cluster dir, or a "
-        "spec file (a fresh dir is created under runs/NAME unless --dir); --nodes creates one "
-        "from flags; with nothing given, the cluster started last is started again. In the "
-        "foreground a live table shows every node; Ctrl-C stops them all (SIGTERM, SIGKILL "
-        "after 5 s). With --detach the nodes keep running and the dir is printed.",
+        description="Start one process per node of an initialised cluster dir, or of a fresh "
+        "one created from a spec file or from --nodes (under runs/NAME unless --dir). With "
+        "neither, the cluster started last is started again. In the foreground a live table "
+        "shows every node; Ctrl-C stops them all (SIGTERM, SIGKILL after 5 s). With --detach "
+        "the nodes keep running and the dir is printed.",
     )
     p.add_argument(
         "target",
@@ -180,24 +181,42 @@ def _add_up(actions: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--detach", action="store_true", help="start in the background and print the dir"
     )
+    p.add_argument(
+        "--load",
+        type=int,
+        default=0,
+        metavar="RATE",
+        help="while watching, submit RATE transactions per second spread over the nodes",
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop the cluster after this many seconds (default: run until Ctrl-C)",
+    )
     p.set_defaults(run=_user_errors(_run_up))
 
 
 def _up_root(args: argparse.Namespace) -> Path:
     """The dir to start: TARGET or --dir if initialised, else a new one from a spec or flags."""
     target: Path | None = args.target
+    flags = args.nodes is not None or args.stake or args.chain_id
     if target is not None and target.is_dir():
-        if args.dir is not None or args.nodes is not None:
-            raise UsageError(f"{target} is a cluster dir; --dir and --nodes do not apply")
+        if args.dir is not None or flags:
+            raise UsageError(f"{target} is a cluster dir; --dir, --nodes, --stake do not apply")
         return target
-    if target is None and args.nodes is None:
-        if args.dir is not None:
-            return args.dir
-        return _root(None)
+    if target is not None and not target.exists() and target.suffix != ".toml":
+        raise UsageError(f"{target}: no such cluster dir or spec file")
+    if target is None and not flags:
+        return _root(args.dir)
     return _init(_spec(target, args), args.dir)
 
 
 def _run_up(args: argparse.Namespace) -> int:
+    if args.load < 0 or (args.duration is not None and args.duration <= 0):
+        raise UsageError("--load and --duration must be positive")
+    if args.detach and (args.load or args.duration):
+        raise UsageError("--load and --duration watch the cluster; they do not go with --detach")
     cluster = Cluster(_up_root(args), node_command)
     cluster.up()
     state.set_current(cluster.root)
@@ -205,7 +224,7 @@ def _run_up(args: argparse.Namespace) -> int:
         print(cluster.root)
         time.sleep(STARTUP_GRACE_S)
         return 1 if _report_dead(cluster) else 0
-    return _foreground(cluster, Console())
+    return _foreground(cluster, Console(), args.load, args.duration)
 
 
 def _report_dead(cluster: Cluster) -> list[str]:
@@ -220,9 +239,17 @@ def _report_dead(cluster: Cluster) -> list[str]:
     return dead
 
 
-def _foreground(cluster: Cluster, console: Console) -> int:
+def _foreground(
+    cluster: Cluster, console: Console, load_rate: int = 0, duration: float | None = None
+) -> int:
     try:
-        trio.run(watch, cluster, console)
+        report = trio.run(watch, cluster, console, REFRESH_S, load_rate, duration)
+        if report is not None:
+            console.print(
+                f"load: {report.submitted} transactions submitted, {report.committed} committed "
+                f"({report.committed_tps} tx/s), commit latency p50 {report.latency_p50_ms} ms, "
+                f"p99 {report.latency_p99_ms} ms"
+            )
     finally:
         # Stopping takes up to 5 s; a second Ctrl-C or a SIGTERM then must not orphan nodes.
         handlers = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -252,7 +279,9 @@ def _add_status(actions: argparse._SubParsersAction) -> None:
         description="Show each node's process state and, for running nodes, what it reports "
         "over its client API. A node that does not answer within 1 s shows '-'.",
     )
-    p.add_argument("dir", nargs="?", type=Path, help="cluster dir (default: started last)")
+    p.add_argument(
+        "dir", nargs="?", type=Path, metavar="DIR", help="cluster dir (default: started last)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.set_defaults(run=_user_errors(_run_status))
 
@@ -276,7 +305,9 @@ def _add_down(actions: argparse._SubParsersAction) -> None:
         "can act on it), then SIGKILL for any still running after 5 s. Data dirs are kept; "
         "`cluster up DIR` starts the same chain again.",
     )
-    p.add_argument("dir", nargs="?", type=Path, help="cluster dir (default: started last)")
+    p.add_argument(
+        "dir", nargs="?", type=Path, metavar="DIR", help="cluster dir (default: started last)"
+    )
     p.set_defaults(run=_user_errors(_run_down))
 
 
@@ -305,7 +336,9 @@ NODE_ACTIONS: dict[str, tuple[Callable[[Cluster, str], int], str, str]] = {
 
 def _add_node_actions(actions: argparse._SubParsersAction) -> None:
     for action, (_, help_text, _) in NODE_ACTIONS.items():
-        p = actions.add_parser(action, help=help_text, description=help_text.capitalize() + ".")
+        p = actions.add_parser(
+            action, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
+        )
         p.add_argument("node", metavar="NODE", help="node name, e.g. n2")
         p.add_argument("--dir", type=Path, help="cluster dir (default: started last)")
         p.set_defaults(run=_user_errors(_run_node_action))

@@ -56,10 +56,12 @@ def _stat(pid: int) -> tuple[str, int] | None:
 
 def state(proc: Proc) -> ProcState:
     info = _stat(proc.pid)
-    if info is None or info[1] != proc.start_ticks or info[0] in ("Z", "X"):
+    if info is not None and info[1] != proc.start_ticks:
+        return ProcState.DEAD  # the pid now belongs to another process
+    if info is None or info[0] in ("Z", "X"):
         child = _children.pop(proc.pid, None)
         if child is not None:
-            child.wait()  # our own child is a zombie until reaped; it is dead, so this is instant
+            child.wait()  # our own child stays a zombie until reaped; it is dead, so no wait
         return ProcState.DEAD
     return ProcState.PAUSED if info[0] in ("T", "t") else ProcState.ALIVE
 

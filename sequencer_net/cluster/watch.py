@@ -9,22 +9,37 @@ import trio
 from rich.console import Console
 from rich.live import Live
 
+from ..load import LoadReport, run_load
 from .control import Cluster
 from .probe import probe
 from .status import combine, table
 
 REFRESH_S = 0.5
+LOAD_DRAIN_S = 3.0
+LONG_LOAD_S = 24 * 3600.0  # --load without --duration: until Ctrl-C
 
 
-async def watch(cluster: Cluster, console: Console, interval: float = REFRESH_S) -> None:
-    """Redraw every ``interval`` s until Ctrl-C, SIGTERM or SIGHUP (terminal closed), then
-    return so the caller stops the nodes."""
+async def watch(
+    cluster: Cluster,
+    console: Console,
+    interval: float = REFRESH_S,
+    load_rate: int = 0,
+    duration: float | None = None,
+) -> LoadReport | None:
+    """Redraw every ``interval`` s until Ctrl-C, SIGTERM or SIGHUP (terminal closed), or for
+    ``duration`` seconds, then return so the caller stops the nodes. With ``load_rate``,
+    transactions are submitted meanwhile and the load report is returned."""
     reports: dict[str, dict[str, Any] | None] = {}
     title = f"cluster {cluster.root}  (Ctrl-C stops every node)"
+    load: list[LoadReport] = []
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_cancel_on_signal, nursery.cancel_scope)
         for name in cluster.names:
             nursery.start_soon(_poll, cluster, name, reports, interval)
+        if duration is not None:
+            nursery.cancel_scope.deadline = trio.current_time() + duration
+        if load_rate:
+            nursery.start_soon(_offer_load, cluster, load_rate, duration, load)
         try:
             with Live(console=console, auto_refresh=False) as live:
                 while True:
@@ -34,6 +49,21 @@ async def watch(cluster: Cluster, console: Console, interval: float = REFRESH_S)
         finally:
             if not console.is_terminal:  # Live ends the last table with a newline on terminals only
                 console.line()
+    return load[0] if load else None
+
+
+async def _offer_load(
+    cluster: Cluster, rate: int, duration: float | None, out: list[LoadReport]
+) -> None:
+    """Submit ``rate`` tx/s to every node in turn, once the first node answers; the load stops
+    a few seconds before ``duration`` so its last transactions can commit."""
+    addresses = [cluster.genesis.addresses[name].client for name in cluster.names]
+    started = trio.current_time()
+    while await probe(addresses[0]) is None:
+        await trio.sleep(0.2)
+    remaining = (duration or LONG_LOAD_S) - (trio.current_time() - started)
+    seconds = max(1.0, remaining - LOAD_DRAIN_S)
+    out.append(await run_load(addresses, rate, seconds, size=100, drain_s=LOAD_DRAIN_S - 0.5))
 
 
 async def _poll(
