@@ -108,6 +108,16 @@ def _run(async_fn, *args: Any) -> Any:
         raise UsageError(str(exc)) from None
 
 
+def _call(address: str, method: str, **params: Any) -> Any:
+    """One request to one node, as a blocking call."""
+
+    async def call() -> Any:
+        async with await Client.connect(address) as client:
+            return await client.call(method, **params)
+
+    return _run(call)
+
+
 def _print(args: argparse.Namespace, data: Any, human: str) -> None:
     if args.json:
         print(json.dumps(data, default=_jsonable))
@@ -190,11 +200,7 @@ def _tx_status(args: argparse.Namespace) -> int:
     except ValueError:
         raise UsageError(f"{args.txid!r} is not a hex transaction id") from None
 
-    async def query() -> dict[str, Any]:
-        async with await Client.connect(address) as client:
-            return await client.tx_status(txid)
-
-    result = _run(query)
+    result = _call(address, "tx_status", txid=txid)
     where = (
         f" at height {result['height']}, position {result['position']}"
         if "height" in result
@@ -207,11 +213,7 @@ def _tx_status(args: argparse.Namespace) -> int:
 def _batch_show(args: argparse.Namespace) -> int:
     [(_, address)] = _targets(args).items()
 
-    async def query() -> dict[str, Any] | None:
-        async with await Client.connect(address) as client:
-            return await client.batch(args.height)
-
-    batch = _run(query)
+    batch = _call(address, "batch", height=args.height)
     if batch is None:
         raise UsageError(f"height {args.height} is not committed yet")
     if args.json:
