@@ -18,10 +18,9 @@ from pathlib import Path
 
 import trio
 
-from sequencer_net.api_protocol import ApiError
-from sequencer_net.client import Client
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.init import init_cluster
+from sequencer_net.cluster.probe import probe
 from sequencer_net.config import ClusterSpec, load_genesis
 from sequencer_net.load import LoadReport, run_load
 
@@ -39,13 +38,7 @@ def cpu_seconds(pids: list[int]) -> float:
 
 async def wait_until_committing(address: str) -> None:
     with trio.fail_after(30):
-        while True:
-            try:
-                async with await Client.connect(address) as client:
-                    if (await client.status())["height"] >= 2:
-                        return
-            except ApiError:
-                pass
+        while (status := await probe(address)) is None or status["height"] < 2:
             await trio.sleep(0.2)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,10 +16,10 @@ import pytest
 import trio
 
 from sequencer_net import codec
-from sequencer_net.api_protocol import ApiError
-from sequencer_net.client import Client, parse_address
+from sequencer_net.client import parse_address
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.init import init_cluster
+from sequencer_net.cluster.probe import probe
 from sequencer_net.config import ClusterSpec, load_genesis, load_node_config
 from sequencer_net.crypto import PrivateKey
 from sequencer_net.load import run_load
@@ -48,13 +49,8 @@ def addresses(cluster: Cluster) -> dict[str, str]:
 
 
 async def height_of(address: str) -> int | None:
-    with trio.move_on_after(2):
-        try:
-            async with await Client.connect(address) as client:
-                return (await client.status())["height"]
-        except ApiError:
-            return None
-    return None
+    status = await probe(address, timeout=2)
+    return None if status is None else status["height"]
 
 
 async def wait_for_height(address: str, height: int, timeout: float = 30) -> int:
@@ -226,8 +222,6 @@ def test_port_in_use_gives_one_clear_line(tmp_path: Path) -> None:
     root = init_cluster(ClusterSpec(name="busy", nodes=4), tmp_path / "c")
     config = load_node_config(root / "n1" / "node.toml")
     host, port = parse_address(config.addresses["n1"].client)
-    import socket
-
     with socket.socket() as blocker:
         blocker.bind((host, port))
         blocker.listen()

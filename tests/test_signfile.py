@@ -3,13 +3,10 @@ records that survive kill -9."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from crashing import kill_after_reports
 
 from sequencer_net import codec
 from sequencer_net.consensus.machine import LockState
@@ -98,19 +95,7 @@ while True:
 def test_saved_records_survive_kill_9(path: Path) -> None:
     """A child saves ever-later records and reports each as soon as save returns; after it is
     killed the file holds a whole record at least as late as the last one reported."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", CRASH_CHILD, str(path)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert child.stdout is not None
-        reported = [int(child.stdout.readline()) for _ in range(5)]
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait()
-        assert child.stdout is not None
-        child.stdout.close()
-    assert child.returncode == -signal.SIGKILL
+    reported = kill_after_reports(CRASH_CHILD, str(path))
     assert reported == [1, 2, 3, 4, 5]
     loaded = FileSignStateStore(path).load()
     assert loaded is not None

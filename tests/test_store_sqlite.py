@@ -3,16 +3,13 @@ binding, clean errors for bad files, and commits that survive kill -9."""
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from crashing import kill_after_reports
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -233,21 +230,7 @@ def test_commits_survive_kill_9(tmp_path: Path, path: Path) -> None:
     ]
     feed = tmp_path / "entries.bin"
     feed.write_bytes(codec.encode(tuple(entries)))
-    child = subprocess.Popen(
-        [sys.executable, "-c", CRASH_CHILD, str(path), CHAIN, str(feed)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        reported = [int(child.stdout.readline()) for _ in range(5)]
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait()
-        assert child.stdout is not None
-        child.stdout.close()
-    assert child.returncode == -signal.SIGKILL, "the child finished before it was killed"
+    reported = kill_after_reports(CRASH_CHILD, str(path), CHAIN, str(feed))
     with SqliteChainStore(path, CHAIN) as store:
         last = store.last_height()
         assert reported == [1, 2, 3, 4, 5]

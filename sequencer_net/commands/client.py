@@ -17,11 +17,14 @@ from rich.table import Table
 
 from ..api_protocol import ApiError
 from ..client import Client
+from ..cluster.probe import probe
 from ..cluster.state import current_cluster_dir
 from ..config import ConfigError, load_genesis
 from ..load import run_load
 from ..types import Tx
-from .errors import UsageError
+from .errors import UsageError, find_cause
+
+STATUS_TIMEOUT_S = 2.0
 
 
 def add_client_commands(commands: argparse._SubParsersAction) -> None:
@@ -104,8 +107,11 @@ def _targets(args: argparse.Namespace, every: bool = False) -> dict[str, str]:
 def _run(async_fn, *args: Any) -> Any:
     try:
         return trio.run(async_fn, *args)
-    except ApiError as exc:
-        raise UsageError(str(exc)) from None
+    except Exception as exc:
+        cause = find_cause(exc, ApiError)
+        if cause is None:
+            raise
+        raise UsageError(str(cause)) from None
 
 
 def _call(address: str, method: str, **params: Any) -> Any:
@@ -131,21 +137,11 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-async def _query_status(address: str) -> dict[str, Any] | None:
-    with trio.move_on_after(2):
-        try:
-            async with await Client.connect(address) as client:
-                return await client.status()
-        except ApiError:
-            return None
-    return None
-
-
 def _status(args: argparse.Namespace) -> int:
     targets = _targets(args, every=args.all or not args.node)
 
     async def gather() -> dict[str, dict[str, Any] | None]:
-        return {name: await _query_status(address) for name, address in targets.items()}
+        return {name: await probe(address, STATUS_TIMEOUT_S) for name, address in targets.items()}
 
     answers = _run(gather)
     if args.json:

@@ -5,16 +5,13 @@ from __future__ import annotations
 import argparse
 import errno
 from pathlib import Path
-from typing import TypeVar
 
 import trio
 
 from ..config import ConfigError, load_node_config
 from ..runtime.node import configure_logging, serve
 from ..store.errors import StoreError
-from .errors import UsageError
-
-E = TypeVar("E", bound=BaseException)
+from .errors import UsageError, find_cause
 
 
 def add_node_command(commands: argparse._SubParsersAction) -> None:
@@ -38,25 +35,13 @@ def _run_node(args: argparse.Namespace) -> int:
     try:
         trio.run(serve, config)
     except Exception as exc:  # trio wraps task failures in exception groups
-        store_error = _leaf(exc, StoreError)
+        store_error = find_cause(exc, StoreError)
         if store_error is not None:
             raise UsageError(f"{config.name}: {store_error}") from None
-        os_error = _leaf(exc, OSError)
+        os_error = find_cause(exc, OSError)
         if os_error is not None and os_error.errno == errno.EADDRINUSE:
             raise UsageError(
                 f"{config.name}: a port it needs is already in use ({os_error.strerror})"
             ) from None
         raise
     return 0
-
-
-def _leaf(exc: BaseException, kind: type[E]) -> E | None:
-    """The first exception of ``kind`` in ``exc``, looking inside exception groups."""
-    if isinstance(exc, kind):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = _leaf(inner, kind)
-            if found is not None:
-                return found
-    return None

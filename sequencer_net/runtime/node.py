@@ -21,7 +21,7 @@ from .. import codec
 from ..api_protocol import MAX_CLIENT_FRAME, MAX_TXS_PER_SUBMIT, ApiError, pack, unpack
 from ..client import parse_address
 from ..config import NodeConfig
-from ..messages import TxGossip, decode_message, encode_message
+from ..messages import CommittedBatch, TxGossip, decode_message, encode_message
 from ..net import FrameReader, NetError, send_frame
 from ..replica import (
     Committed,
@@ -125,7 +125,7 @@ class Node:
         await trio.sleep(delay_ms / 1000)
         self._carry_out(self.replica.on_timer(key, now_ms()))
 
-    def _on_commit(self, entry) -> None:
+    def _on_commit(self, entry: CommittedBatch) -> None:
         header = entry.batch.header
         self.commits += 1
         event = {

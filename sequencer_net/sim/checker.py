@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING
 
 from ..genesis import Genesis
 from ..messages import CommittedBatch
+from ..replica import GENESIS_PARENT
 from ..validators import ValidatorSet
 from .scenario import Scenario
 
 if TYPE_CHECKING:
     from .runner import Instance
-
-GENESIS_PARENT = bytes(32)
 
 
 @dataclass(frozen=True)
