@@ -25,9 +25,9 @@ import tomli_w
 
 from .consensus.config import Timeouts
 from .crypto import PUBLIC_KEY_SIZE, PrivateKey
-from .genesis import Genesis
+from .genesis import ChainParams, Genesis
 from .replica import NodeParams
-from .validators import Validator
+from .validators import PPM, Validator
 
 DEFAULT_STAKE = 10
 MAX_NODES = 100
@@ -101,6 +101,7 @@ class ClusterSpec:
     chain_id: str = ""
     timeouts: Timeouts = field(default_factory=Timeouts)
     params: NodeParams = field(default_factory=NodeParams)
+    chain: ChainParams = field(default_factory=ChainParams)
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.fullmatch(self.name):
@@ -230,6 +231,39 @@ def _params(table: _Table) -> NodeParams:
     return _int_fields(table, NodeParams, lambda name: 1)
 
 
+def _chain_params(table: _Table) -> ChainParams:
+    """The [chain] table: slashing and inclusion rules, the same for every node."""
+    table.only(["slash_fraction", "max_evidence_age", "inclusion_deadline", "forced_inclusion"])
+    defaults = ChainParams()
+    fraction = table.data.get("slash_fraction", defaults.slash_fraction_ppm / PPM)
+    if (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, int | float)
+        or not 0 <= fraction <= 1
+    ):
+        raise table.error("slash_fraction", f"expected a number from 0 to 1, got {fraction!r}")
+    forced = table.data.get("forced_inclusion", defaults.forced_inclusion)
+    if not isinstance(forced, bool):
+        raise table.error("forced_inclusion", f"expected true or false, got {_describe(forced)}")
+    values = {
+        name: table.integer(name, getattr(defaults, name))
+        for name in ("max_evidence_age", "inclusion_deadline")
+    }
+    for name, value in values.items():
+        if value < 1:
+            raise table.error(name, f"must be at least 1, got {value}")
+    return ChainParams(slash_fraction_ppm=round(fraction * PPM), forced_inclusion=forced, **values)
+
+
+def _chain_document(params: ChainParams) -> dict[str, Any]:
+    return {
+        "slash_fraction": params.slash_fraction_ppm / PPM,
+        "max_evidence_age": params.max_evidence_age,
+        "inclusion_deadline": params.inclusion_deadline,
+        "forced_inclusion": params.forced_inclusion,
+    }
+
+
 def _name(table: _Table, key: str) -> str:
     name = table.string(key)
     if not NAME_PATTERN.fullmatch(name):
@@ -296,11 +330,12 @@ def load_genesis(path: Path | str) -> GenesisFile:
     """Load and check genesis.toml: every node must read exactly the same validator set."""
     path = Path(path)
     top = _Table(path, _read_toml(path))
-    top.only(["chain_id", "timeouts", "validators"])
+    top.only(["chain_id", "timeouts", "chain", "validators"])
     chain_id = top.string("chain_id")
     if not 1 <= len(chain_id) <= 64:
         raise top.error("chain_id", f"must be 1..64 characters, got {len(chain_id)}")
     timeouts = _timeouts(top.table("timeouts"))
+    params = _chain_params(top.table("chain"))
     entries = top.tables("validators")
     if not entries:
         raise top.error("validators", "at least one [[validators]] entry is needed")
@@ -322,7 +357,7 @@ def load_genesis(path: Path | str) -> GenesisFile:
             _refuse_duplicate(entry, key, _address(entry, key), ports)
         validators.append(Validator(name, public_key, power))
         addresses[name] = Addresses(entry.string("address"), entry.string("client_address"))
-    genesis = Genesis(chain_id=chain_id, validators=tuple(validators), timeouts=timeouts)
+    genesis = Genesis(chain_id, tuple(validators), timeouts, params)
     return GenesisFile(path=path.resolve(), genesis=genesis, addresses=addresses)
 
 
@@ -331,6 +366,7 @@ def write_genesis(path: Path, genesis: Genesis, addresses: Mapping[str, Addresse
     document = {
         "chain_id": genesis.chain_id,
         "timeouts": asdict(genesis.timeouts),
+        "chain": _chain_document(genesis.params),
         "validators": [
             {
                 "name": v.name,
@@ -455,7 +491,7 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     """Load a cluster spec (configs/*.toml): what `sequencer-net cluster init/up` start from."""
     path = Path(path)
     top = _Table(path, _read_toml(path))
-    top.only(["cluster", "timeouts", "params"])
+    top.only(["cluster", "timeouts", "params", "chain"])
     if "cluster" not in top.data:
         raise top.error("cluster", "missing (expected a [cluster] table with name and nodes)")
     cluster = top.table("cluster")
@@ -466,7 +502,8 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     chain_id = cluster.string("chain_id", "")
     timeouts = _timeouts(top.table("timeouts"))
     params = _params(top.table("params"))
+    chain = _chain_params(top.table("chain"))
     try:
-        return ClusterSpec(name, nodes, stakes, chain_id, timeouts, params)
+        return ClusterSpec(name, nodes, stakes, chain_id, timeouts, params, chain)
     except SpecError as exc:
         raise cluster.error(exc.key, exc.problem) from None

@@ -6,7 +6,31 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from .consensus.config import ConsensusConfig, Timeouts
-from .validators import Validator, ValidatorSet
+from .validators import PPM, Validator, ValidatorSet
+
+
+@dataclass(frozen=True)
+class ChainParams:
+    """Rules every node must apply identically, so they live in genesis, not in node.toml.
+
+    ``slash_fraction_ppm``: stake an equivocator loses, in parts per million (Cosmos: 5%).
+    ``max_evidence_age``: evidence about a height more than this many heights back is refused.
+    ``inclusion_deadline``: heights an honest node holds a transaction before it prevotes nil on
+    a proposal that leaves it out; ``forced_inclusion = False`` turns the rule off (experiments).
+    """
+
+    slash_fraction_ppm: int = 50_000
+    max_evidence_age: int = 100
+    inclusion_deadline: int = 3
+    forced_inclusion: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.slash_fraction_ppm <= PPM:
+            raise ValueError(f"slash fraction must be 0..{PPM} ppm, got {self.slash_fraction_ppm}")
+        if self.max_evidence_age < 1:
+            raise ValueError(f"max_evidence_age must be >= 1, got {self.max_evidence_age}")
+        if self.inclusion_deadline < 1:
+            raise ValueError(f"inclusion_deadline must be >= 1, got {self.inclusion_deadline}")
 
 
 @dataclass(frozen=True)
@@ -14,6 +38,7 @@ class Genesis:
     chain_id: str
     validators: tuple[Validator, ...]
     timeouts: Timeouts = field(default_factory=Timeouts)
+    params: ChainParams = field(default_factory=ChainParams)
 
     def __post_init__(self) -> None:
         if not self.chain_id or len(self.chain_id) > 64:

@@ -49,7 +49,7 @@ def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
         Validator(name, keys[name].public_key, stake)
         for name, stake in zip(names, spec.stakes, strict=True)
     )
-    genesis = Genesis(chain_id=spec.chain_id, validators=validators, timeouts=spec.timeouts)
+    genesis = Genesis(spec.chain_id, validators, spec.timeouts, spec.chain)
     write_genesis(layout.genesis, genesis, addresses)
     for name in names:
         layout.node_dir(name).mkdir()
