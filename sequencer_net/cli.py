@@ -7,8 +7,11 @@ import sys
 from importlib.metadata import version
 
 from .cluster.cli import add_cluster_commands
+from .commands.censorship import add_censorship_commands
 from .commands.client import add_client_commands
 from .commands.errors import UsageError
+from .commands.evidence import add_evidence_commands
+from .commands.fault import add_fault_commands
 from .commands.node import add_node_command
 from .commands.sim import add_sim_command
 
@@ -42,4 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     add_cluster_commands(commands)
     add_node_command(commands)
     add_client_commands(commands)
+    add_evidence_commands(commands)
+    add_fault_commands(commands)
+    add_censorship_commands(commands)
     return parser

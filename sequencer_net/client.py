@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -16,6 +17,8 @@ import trio
 from .api_protocol import MAX_CLIENT_FRAME, ApiError, pack, unpack
 from .net import FrameReader, NetError, send_frame
 from .types import Tx
+
+FANOUT_TIMEOUT_S = 5.0
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -97,3 +100,37 @@ class Client:
             except NetError as exc:
                 raise ApiError(f"commit stream from {self.address} ended: {exc}") from None
             yield event["event"]
+
+
+@dataclass(frozen=True)
+class FanoutResult:
+    """One node's answer to a fanned-out submission: the tx id if it took it, else why not."""
+
+    address: str
+    txid: bytes | None
+    error: str | None
+
+
+async def submit_fanout(
+    addresses: Sequence[str], encoded_tx: bytes, timeout: float = FANOUT_TIMEOUT_S
+) -> list[FanoutResult]:
+    """Submit one encoded transaction to every address at once, so no single (censoring or
+    dead) node can keep it out of the public mempool. One result per address, in order; a
+    node that fails or does not answer within ``timeout`` s gives an error, never an exception.
+    """
+    results: dict[int, FanoutResult] = {}
+
+    async def one(index: int, address: str) -> None:
+        txid, error = None, f"no answer within {timeout:g} s"
+        with trio.move_on_after(timeout):
+            try:
+                async with await Client.connect(address) as client:
+                    [(txid, error)] = await client.submit_encoded([encoded_tx])
+            except ApiError as exc:
+                error = str(exc)
+        results[index] = FanoutResult(address, txid, None if txid else error or "refused")
+
+    async with trio.open_nursery() as nursery:
+        for index, address in enumerate(addresses):
+            nursery.start_soon(one, index, address)
+    return [results[index] for index in range(len(addresses))]

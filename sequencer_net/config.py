@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import secrets
 import stat
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +26,7 @@ import tomli_w
 
 from .consensus.config import Timeouts
 from .crypto import PUBLIC_KEY_SIZE, PrivateKey
+from .faults.spec import Fault, FaultSpecError, parse_fault
 from .genesis import ChainParams, Genesis
 from .replica import NodeParams
 from .validators import PPM, Validator
@@ -34,6 +36,7 @@ MAX_NODES = 100
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 NAME_RULE = "1-32 letters, digits, '.', '_' or '-', starting with a letter or digit"
 SEED_SIZE = 32
+ADMIN_TOKEN_BYTES = 32
 
 T = TypeVar("T")
 
@@ -79,6 +82,9 @@ class NodeConfig:
     key: PrivateKey
     data_dir: Path
     params: NodeParams = field(default_factory=NodeParams)
+    faults: tuple[Fault, ...] = ()
+    admin_address: str | None = None
+    admin_token: str | None = None
 
     @property
     def genesis(self) -> Genesis:
@@ -102,6 +108,7 @@ class ClusterSpec:
     timeouts: Timeouts = field(default_factory=Timeouts)
     params: NodeParams = field(default_factory=NodeParams)
     chain: ChainParams = field(default_factory=ChainParams)
+    faults: Mapping[str, tuple[Fault, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.fullmatch(self.name):
@@ -118,6 +125,11 @@ class ClusterSpec:
             object.__setattr__(self, "chain_id", self.name)
         if len(self.chain_id) > 64:
             raise SpecError("chain_id", f"must be 1..64 characters, got {len(self.chain_id)}")
+        unknown = sorted(set(self.faults) - set(self.node_names))
+        if unknown:
+            raise SpecError(
+                "nodes", f"no node {unknown[0]!r} in this cluster (nodes are n1..n{self.nodes})"
+            )
 
     @property
     def node_names(self) -> list[str]:
@@ -189,6 +201,13 @@ class _Table:
                 raise self.error(f"{key}[{i}]", f"expected an integer, got {_describe(value)}")
         return values
 
+    def strings(self, key: str) -> list[str]:
+        values = self._get(key, list, "an array of strings", [])
+        for i, value in enumerate(values):
+            if not isinstance(value, str):
+                raise self.error(f"{key}[{i}]", f"expected a string, got {_describe(value)}")
+        return values
+
     def table(self, key: str) -> _Table:
         """A sub-table; absent means empty, since every sub-table here is optional."""
         return _Table(self.file, self._get(key, dict, "a table", {}), f"{self.where}{key}.")
@@ -233,7 +252,9 @@ def _params(table: _Table) -> NodeParams:
 
 def _chain_params(table: _Table) -> ChainParams:
     """The [chain] table: slashing and inclusion rules, the same for every node."""
-    table.only(["slash_fraction", "max_evidence_age", "inclusion_deadline", "forced_inclusion"])
+    switches = ("slashing", "forced_inclusion")
+    counts = ("max_evidence_age", "inclusion_deadline", "reputation_window")
+    table.only(["slash_fraction", *counts, *switches])
     defaults = ChainParams()
     fraction = table.data.get("slash_fraction", defaults.slash_fraction_ppm / PPM)
     if (
@@ -242,24 +263,25 @@ def _chain_params(table: _Table) -> ChainParams:
         or not 0 <= fraction <= 1
     ):
         raise table.error("slash_fraction", f"expected a number from 0 to 1, got {fraction!r}")
-    forced = table.data.get("forced_inclusion", defaults.forced_inclusion)
-    if not isinstance(forced, bool):
-        raise table.error("forced_inclusion", f"expected true or false, got {_describe(forced)}")
-    values = {
-        name: table.integer(name, getattr(defaults, name))
-        for name in ("max_evidence_age", "inclusion_deadline")
-    }
+    flags = {name: table.data.get(name, getattr(defaults, name)) for name in switches}
+    for name, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise table.error(name, f"expected true or false, got {_describe(flag)}")
+    values = {name: table.integer(name, getattr(defaults, name)) for name in counts}
     for name, value in values.items():
-        if value < 1:
-            raise table.error(name, f"must be at least 1, got {value}")
-    return ChainParams(slash_fraction_ppm=round(fraction * PPM), forced_inclusion=forced, **values)
+        least = 0 if name == "reputation_window" else 1
+        if value < least:
+            raise table.error(name, f"must be at least {least}, got {value}")
+    return ChainParams(slash_fraction_ppm=round(fraction * PPM), **flags, **values)
 
 
 def _chain_document(params: ChainParams) -> dict[str, Any]:
     return {
         "slash_fraction": params.slash_fraction_ppm / PPM,
         "max_evidence_age": params.max_evidence_age,
+        "slashing": params.slashing,
         "inclusion_deadline": params.inclusion_deadline,
+        "reputation_window": params.reputation_window,
         "forced_inclusion": params.forced_inclusion,
     }
 
@@ -317,6 +339,17 @@ def _refuse_duplicate(table: _Table, key: str, value: object, seen: dict[object,
     if value in seen:
         raise table.error(key, f"duplicate: already used by {seen[value]}")
     seen[value] = f"{table.where}{key}"
+
+
+def _faults(table: _Table) -> tuple[Fault, ...]:
+    """The ``faults`` array: spec strings such as "mute" or "delay 200"."""
+    faults = []
+    for i, text in enumerate(table.strings("faults")):
+        try:
+            faults.append(parse_fault(text))
+        except FaultSpecError as exc:
+            raise table.error(f"faults[{i}]", str(exc)) from None
+    return tuple(faults)
 
 
 def _resolve(base: Path, text: str) -> Path:
@@ -394,6 +427,35 @@ def write_key(path: Path, key: PrivateKey) -> None:
         f.write(key.seed.hex() + "\n")
 
 
+def write_admin_token(path: Path) -> None:
+    """Write a fresh random admin token readable by the owner only."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise ConfigError(f"{path}: refusing to overwrite an existing admin token") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(ADMIN_TOKEN_BYTES) + "\n")
+
+
+def _load_admin_token(path: Path, table: _Table) -> str:
+    """The token that authorises fault injection: a secret, so kept private like a key."""
+    try:
+        mode = path.stat().st_mode
+        token = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise table.error("admin_token_file", f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise table.error("admin_token_file", f"{path}: cannot read: {exc}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{path}: admin token is accessible by others (mode {stat.S_IMODE(mode):04o}); "
+            f"run: chmod 600 {path}"
+        )
+    if not token:
+        raise table.error("admin_token_file", f"{path}: the file is empty")
+    return token
+
+
 def _load_key(path: Path, table: _Table) -> PrivateKey:
     try:
         mode = path.stat().st_mode
@@ -423,13 +485,30 @@ def load_node_config(path: Path | str) -> NodeConfig:
     """Load node.toml, its genesis and its key, and check the key is this node's genesis key."""
     path = Path(path)
     top = _Table(path, _read_toml(path))
-    top.only(["name", "genesis", "key_file", "data_dir", "params"])
+    top.only(
+        [
+            "name",
+            "genesis",
+            "key_file",
+            "data_dir",
+            "params",
+            "faults",
+            "admin_address",
+            "admin_token_file",
+        ]
+    )
     base = path.resolve().parent
     name = _name(top, "name")
     genesis_file = load_genesis(_resolve(base, top.string("genesis")))
     key_file = _resolve(base, top.string("key_file"))
     data_dir = _resolve(base, top.string("data_dir"))
     params = _params(top.table("params"))
+    faults = _faults(top)
+    admin_address = admin_token = None
+    if "admin_address" in top.data or "admin_token_file" in top.data:
+        host, port = _address(top, "admin_address")  # checks it is loopback
+        admin_address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        admin_token = _load_admin_token(_resolve(base, top.string("admin_token_file")), top)
     validator = next((v for v in genesis_file.genesis.validators if v.name == name), None)
     if validator is None:
         raise top.error("name", f"{name!r} is not a validator in {genesis_file.path}")
@@ -450,6 +529,9 @@ def load_node_config(path: Path | str) -> NodeConfig:
         key=key,
         data_dir=data_dir,
         params=params,
+        faults=faults,
+        admin_address=admin_address,
+        admin_token=admin_token,
     )
 
 
@@ -460,15 +542,25 @@ def write_node_config(
     key_file: str = "key",
     data_dir: str = "data",
     params: NodeParams | None = None,
+    faults: Iterable[Fault] = (),
+    admin_address: str | None = None,
+    admin_token_file: str = "../admin_token",
 ) -> None:
     """Write node.toml; relative paths keep a cluster dir movable. Only the params that differ
-    from NodeParams' defaults are written, so a later change of a default still applies."""
+    from NodeParams' defaults are written, so a later change of a default still applies.
+    Without ``admin_address`` the node has no admin API (no runtime fault injection)."""
     document: dict[str, Any] = {
         "name": name,
         "genesis": genesis,
         "key_file": key_file,
         "data_dir": data_dir,
     }
+    if admin_address is not None:
+        document["admin_address"] = admin_address
+        document["admin_token_file"] = admin_token_file
+    fault_specs = [str(f) for f in faults]
+    if fault_specs:
+        document["faults"] = fault_specs
     overrides = _non_default(params or NodeParams())
     if overrides:
         document["params"] = overrides
@@ -491,7 +583,7 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     """Load a cluster spec (configs/*.toml): what `sequencer-net cluster init/up` start from."""
     path = Path(path)
     top = _Table(path, _read_toml(path))
-    top.only(["cluster", "timeouts", "params", "chain"])
+    top.only(["cluster", "timeouts", "params", "chain", "nodes"])
     if "cluster" not in top.data:
         raise top.error("cluster", "missing (expected a [cluster] table with name and nodes)")
     cluster = top.table("cluster")
@@ -503,7 +595,21 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     timeouts = _timeouts(top.table("timeouts"))
     params = _params(top.table("params"))
     chain = _chain_params(top.table("chain"))
+    faults = _node_faults(top.table("nodes"), nodes)
     try:
-        return ClusterSpec(name, nodes, stakes, chain_id, timeouts, params, chain)
+        return ClusterSpec(name, nodes, stakes, chain_id, timeouts, params, chain, faults)
     except SpecError as exc:
         raise cluster.error(exc.key, exc.problem) from None
+
+
+def _node_faults(table: _Table, nodes: int) -> dict[str, tuple[Fault, ...]]:
+    """The [nodes.NAME] tables: per-node faults, e.g. ``[nodes.n1] faults = ["mute"]``."""
+    names = [f"n{i}" for i in range(1, nodes + 1)]
+    faults = {}
+    for name in table.data:
+        if name not in names:
+            raise table.error(name, f"no such node (this cluster has n1..n{nodes})")
+        node = table.table(name)
+        node.only(["faults"])
+        faults[name] = _faults(node)
+    return faults

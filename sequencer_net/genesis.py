@@ -15,12 +15,17 @@ class ChainParams:
 
     ``slash_fraction_ppm``: stake an equivocator loses, in parts per million (Cosmos: 5%).
     ``max_evidence_age``: evidence about a height more than this many heights back is refused.
+    ``slashing = False`` keeps evidence out of batches, so equivocators are never jailed
+    (experiments: what does slashing buy?).
+    ``reputation_window``: heights a proposer that failed a round is passed over (0: never).
     ``inclusion_deadline``: heights an honest node holds a transaction before it prevotes nil on
     a proposal that leaves it out; ``forced_inclusion = False`` turns the rule off (experiments).
     """
 
     slash_fraction_ppm: int = 50_000
     max_evidence_age: int = 100
+    slashing: bool = True
+    reputation_window: int = 50
     inclusion_deadline: int = 3
     forced_inclusion: bool = True
 
@@ -29,6 +34,8 @@ class ChainParams:
             raise ValueError(f"slash fraction must be 0..{PPM} ppm, got {self.slash_fraction_ppm}")
         if self.max_evidence_age < 1:
             raise ValueError(f"max_evidence_age must be >= 1, got {self.max_evidence_age}")
+        if self.reputation_window < 0:
+            raise ValueError(f"reputation_window must be >= 0, got {self.reputation_window}")
         if self.inclusion_deadline < 1:
             raise ValueError(f"inclusion_deadline must be >= 1, got {self.inclusion_deadline}")
 

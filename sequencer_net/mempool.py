@@ -6,7 +6,7 @@ forced inclusion and inclusion-delay metrics are measured from.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .types import tx_id
@@ -49,8 +49,11 @@ class Mempool:
         self._bytes += len(encoded)
         return txid
 
-    def select(self, max_txs: int, max_bytes: int) -> list[bytes]:
-        """The oldest transactions that fit the limits, in arrival order."""
+    def select(
+        self, max_txs: int, max_bytes: int, omit: Callable[[bytes], bool] | None = None
+    ) -> list[bytes]:
+        """The oldest transactions that fit the limits, in arrival order, leaving out those
+        ``omit`` picks (a censoring fault's hook; honest nodes pass None)."""
         chosen: list[bytes] = []
         size = 0
         for pending in self._pending.values():
@@ -58,9 +61,21 @@ class Mempool:
                 break
             if size + len(pending.encoded) > max_bytes:
                 continue
+            if omit is not None and omit(pending.encoded):
+                continue
             chosen.append(pending.encoded)
             size += len(pending.encoded)
         return chosen
+
+    def held_since(self, height: int) -> list[tuple[bytes, PendingTx]]:
+        """(id, tx) first seen at ``height`` or earlier, oldest first: a prefix of the pool,
+        since arrival order is also first-seen order."""
+        held = []
+        for txid, pending in self._pending.items():
+            if pending.first_seen_height > height:
+                break
+            held.append((txid, pending))
+        return held
 
     def remove(self, txids: Iterable[bytes]) -> None:
         for txid in txids:

@@ -71,7 +71,18 @@ class EvidenceGossip:
     evidence: Evidence
 
 
-Message = ProposalMessage | Vote | TxGossip | SyncRequest | SyncResponse | EvidenceGossip
+@codec.register(26)
+@dataclass(frozen=True)
+class ProposalEcho:
+    """A proposal we hold, without its batch, sent when a prevote names another value for the
+    same round: whoever holds the other proposal can then prove the proposer equivocated."""
+
+    proposal: Proposal
+
+
+Message = (
+    ProposalMessage | Vote | TxGossip | SyncRequest | SyncResponse | EvidenceGossip | ProposalEcho
+)
 
 
 def encode_message(message: Message) -> bytes:

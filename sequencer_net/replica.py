@@ -10,11 +10,12 @@ order.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Hashable
+from collections import Counter, deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from . import codec, signstate
+from . import censorship, codec, signstate
+from .censorship import FORCED_ROUNDS, CensorshipStats
 from .consensus import (
     CastVote,
     Decide,
@@ -32,6 +33,7 @@ from .consensus import (
     VoteReceived,
 )
 from .crypto import PrivateKey
+from .evidence import MAX_EVIDENCE_PER_BATCH, EvidencePool, SlashRecord, evidence_problem
 from .genesis import Genesis
 from .mempool import Mempool
 from .messages import (
@@ -40,11 +42,13 @@ from .messages import (
     CommittedBatch,
     EvidenceGossip,
     Message,
+    ProposalEcho,
     ProposalMessage,
     SyncRequest,
     SyncResponse,
     TxGossip,
 )
+from .reputation import skipped_proposers
 from .signstate import SignRecord, Verdict
 from .store import ChainStore, SignStateStore
 from .types import (
@@ -58,6 +62,7 @@ from .types import (
     Vote,
     VoteKind,
     evidence_digest,
+    make_evidence,
     proposal_payload,
     tx_id,
     txs_digest,
@@ -67,6 +72,7 @@ from .validators import ValidatorSet
 
 Peer = Hashable
 GENESIS_PARENT = bytes(32)
+CHECKPOINT_EVERY = 1_000  # heights between stored validator sets, bounding restart replay
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,23 @@ class EvidenceFound:
 
 
 @dataclass(frozen=True)
+class Slashed:
+    """A committed batch's evidence punished a validator; the runtime logs the record."""
+
+    record: SlashRecord
+
+
+@dataclass(frozen=True)
+class InclusionEnforced:
+    """We prevote nil on a proposal because it leaves out transactions overdue here."""
+
+    height: int
+    round: int
+    proposer: bytes
+    omitted: int
+
+
+@dataclass(frozen=True)
 class RoundEntered:
     height: int
     round: int
@@ -126,9 +149,19 @@ class Rejected:
     reason: str
 
 
-Output = Send | SetTimer | Committed | EvidenceFound | RoundEntered | Rejected
+Output = (
+    Send
+    | SetTimer
+    | Committed
+    | EvidenceFound
+    | Slashed
+    | InclusionEnforced
+    | RoundEntered
+    | Rejected
+)
 
 REBROADCAST = ("rebroadcast",)
+NEXT_HEIGHT = ("next_height",)
 SYNC = ("sync",)
 GOSSIP = ("gossip",)
 
@@ -151,13 +184,22 @@ class Replica:
         self.params = params or NodeParams()
         self.mempool = Mempool(self.params.mempool_max_txs, self.params.mempool_max_bytes)
         self.driver = Driver(genesis.consensus, key.public_key, machine_factory)
-        self.validators = _validators_at(genesis, chain.last_height() + 1)
+        window = genesis.params.reputation_window
+        self._failures = deque(chain.proposer_failures(chain.last_height() + 1 - window))
+        self.validators = self._validators_at(chain.last_height() + 1)
+        self.censorship = CensorshipStats()
+        self.evidence = EvidencePool()
+        self.slashes = Counter(r.evidence.offender for r in chain.slash_records())
+        # Set by the `censor` fault only: transactions this node leaves out of its batches.
+        self.omit: Callable[[bytes], bool] | None = None
         self._outputs: list[Output] = []
         self._own_messages: list[Message] = []
         self._next_height_messages: list[tuple[Peer, Message]] = []
         self._gossip_queue: list[bytes] = []
         self._ahead: tuple[int, Peer] | None = None
         self._sync_timer_set = False
+        self._echoed_rounds: set[int] = set()
+        self._deferred: list[Effect] = []
         self._now_ms = 0
 
     @property
@@ -198,7 +240,9 @@ class Replica:
             case SyncResponse(entries):
                 self._apply_sync(peer, entries)
             case EvidenceGossip(evidence):
-                self._check_evidence(peer, evidence)
+                self._add_evidence(evidence, peer)
+            case ProposalEcho(proposal):
+                self._compare_echo(peer, proposal)
         return self._take_outputs()
 
     def submit(self, encoded_tx: bytes, now_ms: int) -> tuple[bytes | None, list[Output]]:
@@ -217,6 +261,9 @@ class Replica:
         match key:
             case ("timeout", step, height, round):
                 self._drain(self.driver.step(TimeoutElapsed(Step(step), height, round)))
+            case ("next_height",):
+                deferred, self._deferred = self._deferred, []
+                self._drain(deferred)
             case ("rebroadcast",):
                 self._rebroadcast()
                 self._outputs.append(SetTimer(REBROADCAST, self.params.rebroadcast_ms))
@@ -248,6 +295,7 @@ class Replica:
                 return self._reject(peer, "vote from a key outside the validator set")
             if not message.verify(self.chain_id):
                 return self._reject(peer, "vote with a bad signature")
+            self._echo_if_conflicting(message)
             return self.driver.step(VoteReceived(message))
         proposal, batch = message.proposal, message.batch
         if proposal.proposer != self.validators.proposer_for_round(proposal.round).public_key:
@@ -259,7 +307,37 @@ class Replica:
         problem = self._proposal_problem(proposal, batch)
         if problem:
             self._outputs.append(Rejected(peer, f"invalid batch: {problem}"))
-        return self.driver.step(ProposalReceived(proposal, batch, valid=problem is None))
+        acceptable = True
+        if problem is None and self._first_proposal(proposal):
+            acceptable = self._inclusion_verdict(proposal, batch)
+        return self.driver.step(ProposalReceived(proposal, batch, problem is None, acceptable))
+
+    def _first_proposal(self, proposal: Proposal) -> bool:
+        """Count a fresh proposal the first time it arrives (rebroadcasts repeat it)."""
+        machine = self.driver.machine
+        if proposal.pol_round != NIL_ROUND or machine is None or machine.proposal(proposal.round):
+            return False
+        self.censorship.proposers[proposal.proposer].proposals += 1
+        return True
+
+    def _inclusion_verdict(self, proposal: Proposal, batch: Batch) -> bool:
+        """Forced inclusion: False (prevote nil) when the batch leaves out a transaction
+        overdue here although it had room, in the first rounds of a height."""
+        params = self.genesis.params
+        due = censorship.overdue(self.mempool, self.height, params.inclusion_deadline)
+        omitted = censorship.omits(
+            batch, due, self.params.max_batch_txs, self.params.max_batch_bytes
+        )
+        if not omitted:
+            return True
+        self.censorship.proposers[proposal.proposer].overdue_omitted += 1
+        if not params.forced_inclusion or proposal.round >= FORCED_ROUNDS:
+            return True
+        self.censorship.inclusion_nil_prevotes += 1
+        self._outputs.append(
+            InclusionEnforced(self.height, proposal.round, proposal.proposer, omitted)
+        )
+        return False
 
     def _reject(self, peer: Peer, reason: str) -> list[Effect]:
         self._outputs.append(Rejected(peer, reason))
@@ -276,6 +354,8 @@ class Replica:
                     queue.extend(self.driver.step(ValueReady(height, round, batch)))
                 case Propose(height, round, pol_round, batch) if height == self.height:
                     proposal = self._sign_proposal(round, pol_round, batch)
+                    if proposal is not None and pol_round == NIL_ROUND:
+                        self.censorship.proposers[proposal.proposer].proposals += 1
                     if proposal is not None:
                         self._broadcast_own(ProposalMessage(proposal, batch))
                         valid = self._proposal_problem(proposal, batch) is None
@@ -292,7 +372,7 @@ class Replica:
                 case Decide(batch, certificate) if batch.height == self.height:
                     queue.extend(self._commit(CommittedBatch(batch, certificate)))
                 case ReportEvidence(evidence):
-                    self._outputs.append(EvidenceFound(evidence))
+                    self._add_evidence(evidence, None)
                 case RoundStarted(height, round):
                     self._outputs.append(RoundEntered(height, round))
 
@@ -301,6 +381,13 @@ class Replica:
         value (its POL): messages lost before the network stabilised must still arrive, and a
         lock we took must become provable to the others (the paper's gossip assumption)."""
         self._outputs.extend(Send(None, m) for m in self._own_messages)
+        self._outputs.extend(Send(None, EvidenceGossip(e)) for e in self.evidence.pending())
+        # Overdue transactions again, in case a proposer missed them the first time.
+        due = censorship.overdue(self.mempool, self.height, self.genesis.params.inclusion_deadline)[
+            :MAX_TXS_PER_GOSSIP
+        ]
+        if due:
+            self._outputs.append(Send(None, TxGossip(tuple(p.encoded for _, p in due))))
         machine = self.driver.machine
         if machine is not None and machine.valid_value is not None:
             own = self.key.public_key
@@ -353,8 +440,10 @@ class Replica:
 
     def _build_batch(self, round: int) -> Batch:
         parent = self._parent()
-        txs = tuple(self.mempool.select(self.params.max_batch_txs, self.params.max_batch_bytes))
-        evidence: tuple[Evidence, ...] = ()
+        txs = tuple(
+            self.mempool.select(self.params.max_batch_txs, self.params.max_batch_bytes, self.omit)
+        )
+        evidence = self.evidence.select() if self.genesis.params.slashing else ()
         header = BatchHeader(
             chain_id=self.chain_id,
             height=self.height,
@@ -399,7 +488,7 @@ class Replica:
             return "too many transactions"
         if sum(len(tx) for tx in batch.txs) > self.params.max_batch_bytes:
             return "transactions exceed the batch size limit"
-        ids = [tx_id(tx) for tx in batch.txs]
+        ids = batch.tx_ids
         if len(set(ids)) != len(ids):
             return "duplicate transaction"
         # Transactions in our mempool were decoded and checked against the chain when admitted,
@@ -412,24 +501,109 @@ class Replica:
                 codec.decode(tx, Tx)
             except codec.DecodeError as exc:
                 return f"malformed transaction: {exc}"
-        if batch.evidence:
-            return "evidence in batches is not accepted yet"
+        return self._batch_evidence_problem(batch.evidence)
+
+    def _batch_evidence_problem(self, evidence: tuple[Evidence, ...]) -> str | None:
+        if evidence and not self.genesis.params.slashing:
+            return "evidence in a batch while slashing is off"
+        if len(evidence) > MAX_EVIDENCE_PER_BATCH:
+            return f"more than {MAX_EVIDENCE_PER_BATCH} pieces of evidence"
+        offenders = {e.offender for e in evidence}
+        if len(offenders) != len(evidence):
+            return "two pieces of evidence against one validator"
+        if offenders and all(v.public_key in offenders for v in self.validators.active):
+            return "evidence would jail every active validator"
+        for piece in evidence:
+            problem = self._evidence_problem(piece)
+            if problem:
+                return f"evidence: {problem}"
         return None
+
+    def _evidence_problem(self, evidence: Evidence) -> str | None:
+        max_age = self.genesis.params.max_evidence_age
+        return evidence_problem(evidence, self.chain_id, self.validators, self.height, max_age)
 
     # ---- commits and catch-up --------------------------------------------------------------
 
     def _commit(self, entry: CommittedBatch) -> list[Effect]:
-        """Store a commit, move to the next height and replay messages that arrived early."""
-        self.chain.append(entry)
-        self.mempool.remove(tx_id(tx) for tx in entry.batch.txs)
-        self.validators = self.validators.next_height()
+        """Store a commit, apply its slashing, move to the next height and replay messages
+        that arrived early."""
+        batch = entry.batch
+        slashes, successor = self._slash(batch)
+        changed = bool(slashes) or (entry.height + 1) % CHECKPOINT_EVERY == 0
+        failed = [
+            self.validators.proposer_for_round(r).public_key for r in range(entry.certificate.round)
+        ]
+        snapshot = successor.snapshot() if changed else None
+        self.chain.append(entry, slashes, snapshot, failed)
+        self._measure(entry, failed)
+        self.mempool.remove(batch.tx_ids)
+        self._failures.extend((entry.height, key) for key in failed)
+        self.validators = self._with_reputation(successor, entry.height + 1)
+        self.slashes.update(r.evidence.offender for r in slashes)
+        self.evidence.prune(lambda e: self._evidence_problem(e) is None)
         self._own_messages = []
+        self._echoed_rounds = set()
         self._outputs.append(Committed(entry))
-        effects = self.driver.start_height(self.height, self.validators)
+        self._outputs.extend(Slashed(r) for r in slashes)
+        # The new height's first effects wait for a zero-delay timer: a validator that decides
+        # alone (a one-node set) would otherwise commit height after height in this one call.
+        self._deferred.extend(self.driver.start_height(self.height, self.validators))
+        self._outputs.append(SetTimer(NEXT_HEIGHT, 0))
+        effects: list[Effect] = []
         early, self._next_height_messages = self._next_height_messages, []
         for peer, message in early:
             effects.extend(self._consensus_message(peer, message))
         return effects
+
+    def _slash(self, batch: Batch) -> tuple[list[SlashRecord], ValidatorSet]:
+        """What the batch's evidence does (every node computes the same) and the next set."""
+        if not batch.evidence:
+            return [], self.validators.next_height()
+        offenders = [e.offender for e in batch.evidence]
+        successor = self.validators.punish(offenders, self.genesis.params.slash_fraction_ppm)
+        header = batch.header
+        records = [
+            SlashRecord(
+                evidence=e,
+                committed_height=header.height,
+                timestamp_ms=header.timestamp_ms,
+                stake_before=self.validators.power_of(e.offender),
+                stake_after=successor.get(e.offender).power,  # type: ignore[union-attr]
+                reporter=header.proposer,
+            )
+            for e in batch.evidence
+        ]
+        return records, successor
+
+    def _measure(self, entry: CommittedBatch, failed: list[bytes]) -> None:
+        for key in failed:
+            self.censorship.proposers[key].failed_rounds += 1
+        for txid in entry.batch.tx_ids:
+            pending = self.mempool.get(txid)
+            if pending is not None:
+                self.censorship.record_inclusion(
+                    entry.height - pending.first_seen_height, self._now_ms - pending.first_seen_ms
+                )
+
+    def _with_reputation(self, validators: ValidatorSet, height: int) -> ValidatorSet:
+        """``validators`` passing over proposers that failed recently (leader reputation)."""
+        window = self.genesis.params.reputation_window
+        while self._failures and self._failures[0][0] < height - window:
+            self._failures.popleft()
+        skipped = skipped_proposers(validators, self._failures, height, window)
+        return validators.skipping(skipped) if skipped else validators
+
+    def _validators_at(self, height: int) -> ValidatorSet:
+        """The set deciding ``height``: the latest stored one, advanced to ``height``."""
+        change = self.chain.validator_set_change(height)
+        if change is None:
+            validators, since = self.genesis.validator_set, 1
+        else:
+            validators, since = ValidatorSet.restore(change[1]), change[0]
+        for _ in range(height - since):
+            validators = validators.next_height()
+        return self._with_reputation(validators, height)
 
     def _note_ahead(self, peer: Peer, height: int) -> None:
         """A peer is at a later height; if we are still behind after a grace period, sync."""
@@ -497,19 +671,46 @@ class Replica:
             return None
         return txid
 
-    def _check_evidence(self, peer: Peer, evidence: Evidence) -> None:
-        if evidence.offender in self.validators and evidence.verify(self.chain_id):
+    def _add_evidence(self, evidence: Evidence, peer: Peer | None) -> None:
+        """Pool evidence that passes the checks, report it and gossip it, once."""
+        if evidence in self.evidence:
+            return
+        offender = self.validators.get(evidence.offender)
+        if offender is not None and offender.jailed:
+            return  # late news: already punished, not a fault of whoever sent it
+        problem = self._evidence_problem(evidence)
+        if problem:
+            if peer is not None:
+                self._outputs.append(Rejected(peer, f"evidence refused: {problem}"))
+            return
+        if self.evidence.add(evidence):
             self._outputs.append(EvidenceFound(evidence))
-        else:
-            self._outputs.append(Rejected(peer, "evidence that does not verify"))
+            self._outputs.append(Send(None, EvidenceGossip(evidence)))
+
+    def _echo_if_conflicting(self, vote: Vote) -> None:
+        """A prevote for a value other than the proposal we hold for its round means someone
+        equivocated: echo our proposal (once per round) so a holder of the other can tell."""
+        machine = self.driver.machine
+        if vote.kind is not VoteKind.PREVOTE or vote.value is None or machine is None:
+            return
+        known = machine.proposal(vote.round)
+        if known is None or known.batch_id == vote.value or vote.round in self._echoed_rounds:
+            return
+        self._echoed_rounds.add(vote.round)
+        self._outputs.append(Send(None, ProposalEcho(known)))
+
+    def _compare_echo(self, peer: Peer, proposal: Proposal) -> None:
+        machine = self.driver.machine
+        if proposal.height != self.height or machine is None:
+            return
+        known = machine.proposal(proposal.round)
+        if known is None or known.payload == proposal.payload:
+            return
+        if proposal.proposer != known.proposer or not proposal.verify(self.chain_id):
+            self._outputs.append(Rejected(peer, "echoed proposal does not verify"))
+            return
+        self._add_evidence(make_evidence(known, proposal), None)
 
     def _take_outputs(self) -> list[Output]:
         outputs, self._outputs = self._outputs, []
         return outputs
-
-
-def _validators_at(genesis: Genesis, height: int) -> ValidatorSet:
-    validators = genesis.validator_set
-    for _ in range(height - 1):
-        validators = validators.next_height()
-    return validators

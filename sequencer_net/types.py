@@ -127,6 +127,10 @@ class Batch:
     def height(self) -> int:
         return self.header.height
 
+    @cached_property
+    def tx_ids(self) -> tuple[bytes, ...]:
+        return tuple(tx_id(tx) for tx in self.txs)
+
     def body_matches_header(self) -> bool:
         """True when the header's digests commit to exactly this body."""
         return self.header.txs_digest == txs_digest(self.txs) and (

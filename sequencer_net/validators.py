@@ -16,6 +16,7 @@ Sets are immutable: :meth:`ValidatorSet.next_height` and :meth:`ValidatorSet.sla
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ PRIORITY_WINDOW_FACTOR = 2  # CometBFT's PriorityWindowSizeFactor: spread kept w
 PPM = 1_000_000
 
 
+@codec.register(32)
 @dataclass(frozen=True)
 class Validator:
     """One sequencer: its key (also its address for tie-breaks), stake, and whether it is jailed."""
@@ -49,6 +51,16 @@ class Validator:
     @property
     def active(self) -> bool:
         return not self.jailed and self.power > 0
+
+
+@codec.register(33)
+@dataclass(frozen=True)
+class ValidatorSetSnapshot:
+    """Enough to rebuild a set exactly: its validators and the priorities it was derived from
+    (before the increment that fixed its round-0 proposer). Stored as validator-set history."""
+
+    validators: tuple[Validator, ...]
+    basis: tuple[int, ...]
 
 
 def _trunc_div(a: int, b: int) -> int:
@@ -119,6 +131,7 @@ class ValidatorSet:
     def _advance_from(self, validators: tuple[Validator, ...], priorities: list[int]) -> None:
         """Fill in this set from ``validators`` after IncrementProposerPriority(1) on ``priorities``
         (given in active public-key order), which fixes the round-0 proposer."""
+        self._basis = tuple(priorities)
         self.validators = validators
         self.active = tuple(v for v in validators if v.active)
         self.total_power = sum(v.power for v in self.active)
@@ -131,6 +144,9 @@ class ValidatorSet:
         # so each new round costs one step from the previous round's state.
         self._round_proposers = [self.active[picked]]
         self._round_priorities: list[int] | None = None
+        self._skipped: frozenset[bytes] = frozenset()
+        self._eligible_proposers: list[Validator] = []  # with skips: round -> proposer
+        self._walked = 0  # CometBFT rounds examined to fill _eligible_proposers
 
     @classmethod
     def _derived(cls, validators: tuple[Validator, ...], priorities: list[int]) -> ValidatorSet:
@@ -138,6 +154,14 @@ class ValidatorSet:
         successor = cls.__new__(cls)
         successor._advance_from(validators, priorities)
         return successor
+
+    @classmethod
+    def restore(cls, snapshot: ValidatorSetSnapshot) -> ValidatorSet:
+        """The set :meth:`snapshot` was taken of, proposer priorities included."""
+        return cls._derived(snapshot.validators, list(snapshot.basis))
+
+    def snapshot(self) -> ValidatorSetSnapshot:
+        return ValidatorSetSnapshot(self.validators, self._basis)
 
     def get(self, public_key: bytes) -> Validator | None:
         return self._by_key.get(public_key)
@@ -163,10 +187,40 @@ class ValidatorSet:
         """The proposer of round 0 at this set's height."""
         return self._round_proposers[0]
 
+    def skipping(self, proposers: frozenset[bytes]) -> ValidatorSet:
+        """This set with ``proposers`` passed over when choosing who proposes (leader
+        reputation): round r goes to the r-th validator of CometBFT's sequence not skipped.
+        Stake, quorums and the set hash are unchanged; so is the next height's set.
+
+        The caller must leave at least one active validator eligible."""
+        if not any(v.public_key not in proposers for v in self.active):
+            raise ValueError("cannot skip every active validator as proposer")
+        view = copy.copy(self)
+        view._skipped = frozenset(proposers)
+        view._eligible_proposers = []
+        view._walked = 0
+        return view
+
+    @property
+    def skipped(self) -> frozenset[bytes]:
+        return self._skipped
+
     def proposer_for_round(self, round: int) -> Validator:
-        """CometBFT's proposer for ``round``: this set after IncrementProposerPriority(round)."""
+        """The proposer for ``round``: CometBFT's (this set after IncrementProposerPriority
+        (round)), or with skipped proposers the ``round``-th eligible one of that sequence."""
         if round < 0:
             raise ValueError(f"round must be >= 0, got {round}")
+        if not self._skipped:
+            return self._cometbft_proposer(round)
+        eligible = self._eligible_proposers
+        while len(eligible) <= round:
+            candidate = self._cometbft_proposer(self._walked)
+            self._walked += 1
+            if candidate.public_key not in self._skipped:
+                eligible.append(candidate)
+        return eligible[round]
+
+    def _cometbft_proposer(self, round: int) -> Validator:
         proposers = self._round_proposers
         if len(proposers) <= round:
             walk = self._round_priorities
@@ -188,27 +242,38 @@ class ValidatorSet:
         return digest(codec.encode([[v.public_key, v.power] for v in self.active]))
 
     def slash(self, public_key: bytes, fraction_ppm: int) -> ValidatorSet:
-        """The set for the next height after punishing ``public_key``: power cut by
+        """:meth:`punish` one validator."""
+        return self.punish([public_key], fraction_ppm)
+
+    def punish(self, offenders: Sequence[bytes], fraction_ppm: int) -> ValidatorSet:
+        """The set for the next height after punishing each of ``offenders``: power cut by
         ``fraction_ppm`` parts per million (at least 1 when both are positive) and jailed.
 
         As CometBFT after a validator update: the others keep their priorities, which are
         rescaled and re-centred for the new total, then incremented once for the next height.
-        So use the result *instead of* :meth:`next_height`, not before it. Slashing an
+        So use the result *instead of* :meth:`next_height`, not before it. Punishing an
         already-jailed validator cuts its power again.
         """
-        offender = self._by_key.get(public_key)
-        if offender is None:
-            raise ValueError(f"cannot slash unknown validator {public_key.hex()}")
         if not 0 <= fraction_ppm <= PPM:
             raise ValueError(f"slash fraction must be 0..{PPM} ppm, got {fraction_ppm}")
-        if offender.active and len(self.active) == 1:
-            raise ValueError(f"cannot jail {offender.name!r}, the last active validator")
-        cut = offender.power * fraction_ppm // PPM
-        if fraction_ppm > 0 and offender.power > 0:
-            cut = max(cut, 1)
-        punished = Validator(offender.name, public_key, offender.power - cut, jailed=True)
-        validators = tuple(punished if v is offender else v for v in self.validators)
-        kept = [p for v, p in zip(self.active, self._priorities, strict=True) if v is not offender]
+        punished: dict[bytes, Validator] = {}
+        for public_key in offenders:
+            offender = self._by_key.get(public_key)
+            if offender is None:
+                raise ValueError(f"cannot slash unknown validator {public_key.hex()}")
+            cut = offender.power * fraction_ppm // PPM
+            if fraction_ppm > 0 and offender.power > 0:
+                cut = max(cut, 1)
+            punished[public_key] = Validator(offender.name, public_key, offender.power - cut, True)
+        if all(v.public_key in punished for v in self.active):
+            names = ", ".join(repr(v.name) for v in self.active)
+            raise ValueError(f"cannot jail {names}: no active validator would be left")
+        validators = tuple(punished.get(v.public_key, v) for v in self.validators)
+        kept = [
+            p
+            for v, p in zip(self.active, self._priorities, strict=True)
+            if v.public_key not in punished
+        ]
         # The rescale to 2 * T_new and the shift happen at the start of the increment.
         return self._derived(validators, kept)
 

@@ -9,7 +9,7 @@ import pytest
 from sequencer_net import codec
 from sequencer_net.crypto import PrivateKey, digest
 from sequencer_net.types import Certificate, CommitSig, VoteKind, sign_vote
-from sequencer_net.validators import Validator, ValidatorSet
+from sequencer_net.validators import Validator, ValidatorSet, ValidatorSetSnapshot
 
 CHAIN = "test-chain"
 BATCH = digest(b"batch")
@@ -261,8 +261,35 @@ def test_slash_refusals() -> None:
     with pytest.raises(ValueError, match="fraction"):
         vs.slash(vs.validators[0].public_key, -1)
     one_left = vs.slash(vs.validators[0].public_key, 1000)
-    with pytest.raises(ValueError, match="last active"):
+    with pytest.raises(ValueError, match="no active validator would be left"):
         one_left.slash(vs.validators[1].public_key, 1000)
+
+
+def test_punishing_two_at_once_equals_one_increment_without_them() -> None:
+    vs = make_set([10, 20, 30, 40])
+    a, b = vs.validators[0].public_key, vs.validators[3].public_key
+    both = vs.punish([a, b], 100_000)
+    assert [v.power for v in both.validators] == [9, 20, 30, 36]
+    assert [v.jailed for v in both.validators] == [True, False, False, True]
+    assert both.total_power == 50
+    # One increment for the next height, whatever the number of offenders.
+    again = ValidatorSet.restore(both.snapshot())
+    assert again.priorities() == both.priorities()
+
+
+def test_snapshot_restores_the_exact_set_through_the_codec() -> None:
+    vs = make_set([5, 7, 11])
+    for _ in range(13):
+        vs = vs.next_height()
+    vs = vs.slash(vs.validators[1].public_key, 50_000).next_height()
+    blob = codec.encode(vs.snapshot())
+    restored = ValidatorSet.restore(codec.decode(blob, ValidatorSetSnapshot))
+    assert restored.validators == vs.validators
+    assert restored.priorities() == vs.priorities()
+    assert [restored.proposer_for_round(r) for r in range(9)] == [
+        vs.proposer_for_round(r) for r in range(9)
+    ]
+    assert restored.next_height().priorities() == vs.next_height().priorities()
 
 
 # --- certificates --------------------------------------------------------------------------

@@ -8,18 +8,23 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import trio
 from rich.console import Console
 
+from ..api_protocol import ApiError
 from ..commands.errors import UsageError
-from ..config import ClusterSpec, ConfigError, SpecError, load_cluster_spec
+from ..config import ClusterSpec, ConfigError, SpecError, load_cluster_spec, load_node_config
+from ..faults import Fault, unsafe_faults
 from . import state
+from .admin import admin_targets, call_each
 from .control import STOP_TIMEOUT_S, Cluster, node_command
 from .errors import ClusterError
 from .init import fresh_dir, init_cluster
+from .partition import partition_cuts
 from .procs import ProcState
 from .status import gather_sync, table
 from .watch import REFRESH_S, watch
@@ -35,6 +40,8 @@ examples:
   sequencer-net cluster kill n2                   crash a node (SIGKILL) ...
   sequencer-net cluster restart n2                ... and bring it back with its data
   sequencer-net cluster pause n3                  freeze a node (SIGSTOP); `resume n3` thaws it
+  sequencer-net cluster partition "n1|n2,n3,n4"   cut n1 off from the others ...
+  sequencer-net cluster heal                      ... and reconnect everyone
   sequencer-net cluster down                      stop every node (SIGTERM, then SIGKILL)
 """
 
@@ -59,6 +66,8 @@ def add_cluster_commands(commands: argparse._SubParsersAction) -> None:
     _add_status(actions)
     _add_down(actions)
     _add_node_actions(actions)
+    _add_partition(actions)
+    _add_heal(actions)
 
 
 def _print_help(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -114,8 +123,26 @@ def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
     )
 
 
-def _init(spec: ClusterSpec, dir: Path | None) -> Path:
+def _init(spec: ClusterSpec, dir: Path | None, allow_unsafe: bool) -> Path:
+    stakes = dict(zip(spec.node_names, spec.stakes, strict=True))
+    _check_fault_budget(stakes, spec.faults, allow_unsafe)
     return init_cluster(spec, dir or fresh_dir(spec.name))
+
+
+def _add_allow_unsafe(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-unsafe",
+        action="store_true",
+        help="accept faulty nodes (any fault) holding a third of the stake or more",
+    )
+
+
+def _check_fault_budget(
+    stakes: dict[str, int], faults: Mapping[str, Sequence[Fault]], allow_unsafe: bool
+) -> None:
+    problem = unsafe_faults(stakes, faults)
+    if problem and not allow_unsafe:
+        raise UsageError(f"{problem}. Pass --allow-unsafe to run it anyway.")
 
 
 def _root(dir: Path | None) -> Path:
@@ -146,11 +173,12 @@ def _add_init(actions: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dir", type=Path, help="where to create it (default runs/NAME, or runs/NAME-2, ...)"
     )
+    _add_allow_unsafe(p)
     p.set_defaults(run=_user_errors(_run_init))
 
 
 def _run_init(args: argparse.Namespace) -> int:
-    root = _init(_spec(args.spec, args), args.dir)
+    root = _init(_spec(args.spec, args), args.dir, args.allow_unsafe)
     print(root)
     print(f"start it with: sequencer-net cluster up {root}", file=sys.stderr)
     return 0
@@ -194,6 +222,7 @@ def _add_up(actions: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="stop the cluster after this many seconds (default: run until Ctrl-C)",
     )
+    _add_allow_unsafe(p)
     p.set_defaults(run=_user_errors(_run_up))
 
 
@@ -209,7 +238,7 @@ def _up_root(args: argparse.Namespace) -> Path:
         raise UsageError(f"{target}: no such cluster dir or spec file")
     if target is None and not flags:
         return _root(args.dir)
-    return _init(_spec(target, args), args.dir)
+    return _init(_spec(target, args), args.dir, args.allow_unsafe)
 
 
 def _run_up(args: argparse.Namespace) -> int:
@@ -218,6 +247,9 @@ def _run_up(args: argparse.Namespace) -> int:
     if args.detach and (args.load or args.duration):
         raise UsageError("--load and --duration watch the cluster; they do not go with --detach")
     cluster = Cluster(_up_root(args), node_command)
+    stakes = {v.name: v.power for v in cluster.genesis.genesis.validators}
+    faults = {n: load_node_config(cluster.layout.node_config(n)).faults for n in cluster.names}
+    _check_fault_budget(stakes, faults, args.allow_unsafe)
     cluster.up()
     state.set_current(cluster.root)
     if args.detach:
@@ -349,3 +381,61 @@ def _run_node_action(args: argparse.Namespace) -> int:
     pid = method(Cluster(_root(args.dir)), args.node)
     print(f"{args.node}: {done} (pid {pid})")
     return 0
+
+
+# ---- partitions ------------------------------------------------------------------------------
+
+
+def _add_partition(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "partition",
+        help='split the running nodes into groups that cannot hear each other, e.g. "n1|n2,n3"',
+        description="Cut the network between groups of nodes: each named node stops sending "
+        "to, and ignores everything from, the nodes of the other groups (a message-level "
+        "partition; the TCP links stay up). Nodes not named keep all their links, so they "
+        "hear both sides; name every node for a clean split. A new partition replaces the "
+        "previous one; `cluster heal` ends it. A node restarted meanwhile comes back healed.",
+    )
+    p.add_argument(
+        "groups", metavar="GROUPS", help="groups separated by '|', nodes by ',': n1,n2|n3,n4"
+    )
+    p.add_argument("--dir", type=Path, help="cluster dir (default: started last)")
+    p.set_defaults(run=_user_errors(_run_partition))
+
+
+def _add_heal(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "heal",
+        help="end a partition: every node hears every other again",
+        description="End any partition: every running node talks to every other again.",
+    )
+    p.add_argument("--dir", type=Path, help="cluster dir (default: started last)")
+    p.set_defaults(run=_user_errors(_run_heal))
+
+
+def _run_partition(args: argparse.Namespace) -> int:
+    cluster = Cluster(_root(args.dir))
+    cuts = partition_cuts(args.groups, cluster.names)
+    calls = {
+        name: ("partition", {"peers": cuts[name]}) if name in cuts else ("heal", {})
+        for name in cluster.names
+    }
+    return _report_admin(call_each(admin_targets(cluster), calls))
+
+
+def _run_heal(args: argparse.Namespace) -> int:
+    cluster = Cluster(_root(args.dir))
+    return _report_admin(
+        call_each(admin_targets(cluster), dict.fromkeys(cluster.names, ("heal", {})))
+    )
+
+
+def _report_admin(answers: dict[str, Any]) -> int:
+    """One line per node; exit status 1 when a node could not be reached."""
+    for name, answer in answers.items():
+        if isinstance(answer, ApiError):
+            print(f"{name}: failed: {answer}", file=sys.stderr)
+        else:
+            cut = answer["partitioned_from"]
+            print(f"{name}: {'cut off from ' + ', '.join(cut) if cut else 'connected to all'}")
+    return 1 if any(isinstance(a, ApiError) for a in answers.values()) else 0

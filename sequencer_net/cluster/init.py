@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Addresses, ClusterSpec, write_genesis, write_key, write_node_config
+from ..config import (
+    Addresses,
+    ClusterSpec,
+    write_admin_token,
+    write_genesis,
+    write_key,
+    write_node_config,
+)
 from ..crypto import PrivateKey
 from ..genesis import Genesis
 from ..validators import Validator
@@ -25,7 +32,8 @@ def fresh_dir(name: str, runs: Path = RUNS) -> Path:
 
 
 def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
-    """Create genesis.toml and, per node, node.toml, a fresh key and an empty data dir.
+    """Create genesis.toml, the admin token and, per node, node.toml (with its faults and a
+    loopback admin port), a fresh key and an empty data dir.
 
     Returns the absolute cluster dir. Refuses a non-empty dir: it may hold another cluster's
     keys and chain, and mixing two clusters' files would make nodes refuse each other."""
@@ -39,7 +47,7 @@ def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     layout = Layout(root)
     names = spec.node_names
-    ports = iter(free_ports(2 * len(names)))
+    ports = iter(free_ports(3 * len(names)))
     keys = {name: PrivateKey.generate() for name in names}
     addresses = {
         name: Addresses(peer=f"127.0.0.1:{next(ports)}", client=f"127.0.0.1:{next(ports)}")
@@ -51,9 +59,16 @@ def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
     )
     genesis = Genesis(spec.chain_id, validators, spec.timeouts, spec.chain)
     write_genesis(layout.genesis, genesis, addresses)
+    write_admin_token(layout.admin_token)
     for name in names:
         layout.node_dir(name).mkdir()
         layout.data(name).mkdir()
         write_key(layout.key(name), keys[name])
-        write_node_config(layout.node_config(name), name, params=spec.params)
+        write_node_config(
+            layout.node_config(name),
+            name,
+            params=spec.params,
+            faults=spec.faults.get(name, ()),
+            admin_address=f"127.0.0.1:{next(ports)}",
+        )
     return root

@@ -1,6 +1,7 @@
 """Where things live in a cluster dir, in one place so every module agrees.
 
 DIR/genesis.toml        shared by every node
+DIR/admin_token         the secret the admin API (fault injection) asks for, mode 0600
 DIR/cluster.json        pids of the running nodes (written by `up`, `restart`, `down`)
 DIR/nK/node.toml        one node's config (paths relative to nK/)
 DIR/nK/key              its Ed25519 seed, hex, mode 0600
@@ -21,6 +22,10 @@ class Layout:
     @property
     def genesis(self) -> Path:
         return self.root / "genesis.toml"
+
+    @property
+    def admin_token(self) -> Path:
+        return self.root / "admin_token"
 
     @property
     def state(self) -> Path:

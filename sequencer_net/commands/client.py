@@ -13,10 +13,11 @@ from typing import Any
 
 import trio
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..api_protocol import ApiError
-from ..client import Client
+from ..client import Client, FanoutResult, submit_fanout
 from ..cluster.probe import probe
 from ..cluster.state import current_cluster_dir
 from ..config import ConfigError, load_genesis
@@ -50,6 +51,14 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--namespace", default="rollup-a", help="rollup namespace (default rollup-a)")
     p.add_argument("--sender", default="cli", help="sender tag (default cli)")
     p.add_argument("--wait", action="store_true", help="wait until it commits (up to 30 s)")
+    p.add_argument(
+        "--fanout",
+        type=int,
+        default=1,
+        metavar="K",
+        help="submit to K distinct nodes of the cluster at once (--node first, then the others "
+        "in order), so one censoring or dead node cannot keep it out; succeeds if any accepts",
+    )
     p.set_defaults(run=_tx_send)
     p = tx_commands.add_parser("status", parents=[common], help="where a transaction stands")
     p.add_argument("txid", help="transaction id (hex)")
@@ -161,32 +170,71 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if all(answers.values()) else 1
 
 
+def _fanout_targets(args: argparse.Namespace) -> dict[str, str]:
+    """K distinct nodes: the --node one first, then the cluster's others in genesis order."""
+    if args.fanout < 1:
+        raise UsageError(f"--fanout must be at least 1, got {args.fanout}")
+    first = _targets(args)
+    if args.fanout == 1:
+        return first
+    addresses = cluster_addresses(args.dir)
+    if args.fanout > len(addresses):
+        raise UsageError(f"--fanout {args.fanout}, but the cluster has {len(addresses)} nodes")
+    names = {address: name for name, address in addresses.items()}
+    [(_, address)] = first.items()
+    if address not in names:
+        raise UsageError(f"--fanout picks nodes of the cluster; {address} is not one of them")
+    chosen = [names[address], *(name for name in addresses if name != names[address])]
+    return {name: addresses[name] for name in chosen[: args.fanout]}
+
+
 def _tx_send(args: argparse.Namespace) -> int:
-    [(name, address)] = _targets(args).items()
+    targets = _fanout_targets(args)
     try:
         tx = Tx(args.namespace, args.sender, args.payload.encode())
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
-    async def send() -> dict[str, Any]:
-        async with await Client.connect(address) as client:
-            txid = await client.submit(tx)
-            status = await client.tx_status(txid)
+    results = _run(submit_fanout, list(targets.values()), tx.encoded)
+    answers: dict[str, FanoutResult] = dict(zip(targets, results, strict=True))
+    accepted = [name for name, answer in answers.items() if answer.txid is not None]
+    if not accepted:
+        if len(answers) == 1:
+            raise UsageError(results[0].error)
+        reasons = "; ".join(f"{name}: {answer.error}" for name, answer in answers.items())
+        raise UsageError(f"no node accepted the transaction ({reasons})")
+    via = accepted[0]
+
+    async def follow() -> dict[str, Any]:
+        async with await Client.connect(targets[via]) as client:
+            status = await client.tx_status(tx.id)
             if args.wait:
                 with trio.move_on_after(30):
                     while status["status"] != "committed":
                         await trio.sleep(0.1)
-                        status = await client.tx_status(txid)
-            return {"txid": txid, "node": name, **status}
+                        status = await client.tx_status(tx.id)
+            return status
 
-    result = _run(send)
+    result = {"txid": tx.id, "node": via, **_run(follow)}
     where = (
         f" at height {result['height']}, position {result['position']}"
         if "height" in result
         else ""
     )
-    _print(args, result, f"{result['txid'].hex()} {result['status']}{where} (via {name})")
+    human = f"{tx.id.hex()} {result['status']}{where} (via {via})"
+    if len(answers) > 1:
+        result["fanout"] = {name: _fanout_json(answer) for name, answer in answers.items()}
+        lines = [
+            f"{name}: accepted" if answer.txid else f"{name}: refused: {escape(str(answer.error))}"
+            for name, answer in answers.items()
+        ]
+        human = "\n".join([*lines, f"{human}, accepted by {len(accepted)} of {len(answers)}"])
+    _print(args, result, human)
     return 0
+
+
+def _fanout_json(answer: FanoutResult) -> dict[str, Any]:
+    return {"address": answer.address, "accepted": answer.txid is not None, "error": answer.error}
 
 
 def _tx_status(args: argparse.Namespace) -> int:

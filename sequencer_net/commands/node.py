@@ -9,6 +9,7 @@ from pathlib import Path
 import trio
 
 from ..config import ConfigError, load_node_config
+from ..evidence_log import EvidenceLogError
 from ..runtime.node import configure_logging, serve
 from ..store.errors import StoreError
 from .errors import UsageError, find_cause
@@ -33,15 +34,16 @@ def _run_node(args: argparse.Namespace) -> int:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     configure_logging(config.data_dir / "node.log", config.name)
     try:
-        trio.run(serve, config)
+        status = trio.run(serve, config)
     except Exception as exc:  # trio wraps task failures in exception groups
-        store_error = find_cause(exc, StoreError)
-        if store_error is not None:
-            raise UsageError(f"{config.name}: {store_error}") from None
+        for kind in (StoreError, EvidenceLogError):
+            cause = find_cause(exc, kind)
+            if cause is not None:
+                raise UsageError(f"{config.name}: {cause}") from None
         os_error = find_cause(exc, OSError)
         if os_error is not None and os_error.errno == errno.EADDRINUSE:
             raise UsageError(
                 f"{config.name}: a port it needs is already in use ({os_error.strerror})"
             ) from None
         raise
-    return 0
+    return status

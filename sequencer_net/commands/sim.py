@@ -52,6 +52,12 @@ def add_sim_command(commands: argparse._SubParsersAction) -> None:
         help="random partitions that change until GST, then heal",
     )
     p.add_argument(
+        "--no-slashing",
+        dest="slashing",
+        action="store_false",
+        help="keep evidence out of batches, so equivocators are never jailed",
+    )
+    p.add_argument(
         "--gst-ms",
         type=int,
         default=-1,
@@ -95,6 +101,7 @@ def _run_sim(args: argparse.Namespace) -> int:
             drop=args.drop,
             duplicate=args.duplicate,
             partitions=args.partitions,
+            slashing=args.slashing,
             heights=args.heights,
             gst_ms=args.gst_ms,
         )
@@ -211,6 +218,7 @@ def _print_summary(console: Console, scenario: Scenario, s: Summary, wall: float
         f"{s.evidence_total} in {s.seeds_with_evidence} seed(s); "
         f"offenders: {', '.join(s.offenders) or 'none'}",
     )
+    table.add_row("slashed", f"offender jailed by the end in {s.seeds_with_slash} seed(s)")
     table.add_row(
         "messages", f"{s.messages_sent} sent, {s.messages_dropped} lost to drops and partitions"
     )

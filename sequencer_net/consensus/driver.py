@@ -37,7 +37,9 @@ class Driver:
     ) -> list[Effect]:
         if self.machine is not None and height <= self.machine.height:
             raise ValueError(f"height {height} does not follow {self.machine.height}")
-        self.machine = self._factory(self.config, height, validators, self.me, restored)
+        # A validator outside the active set (jailed, say) follows the chain without voting.
+        me = self.me if self.me in validators else None
+        self.machine = self._factory(self.config, height, validators, me, restored)
         return self.machine.start()
 
     def step(self, event: Input) -> list[Effect]:

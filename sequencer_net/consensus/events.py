@@ -17,11 +17,14 @@ from ..types import Batch, Certificate, Evidence, Proposal, Step, Vote, VoteKind
 @dataclass(frozen=True)
 class ProposalReceived:
     """A proposal whose signature the caller checked; ``valid`` is the caller's verdict on the
-    batch against its own chain (the paper's ``valid(v)``)."""
+    batch against its own chain (the paper's ``valid(v)``). ``acceptable`` is its forced-
+    inclusion verdict: False makes L22 prevote nil on a fresh proposal, but it is not validity,
+    so a value a quorum decides is still decided (L49) and a POL re-proposal still prevoted."""
 
     proposal: Proposal
     batch: Batch
     valid: bool
+    acceptable: bool = True
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ class _ReceivedProposal:
     proposal: Proposal
     batch: Batch
     valid: bool
+    acceptable: bool
 
 
 class HeightMachine:
@@ -110,6 +111,11 @@ class HeightMachine:
             self.round, self.locked_round, self.locked_value, self.valid_round, self.valid_value
         )
 
+    def proposal(self, round: int) -> Proposal | None:
+        """The first proposal kept for ``round``, if any."""
+        known = self._proposals.get(round)
+        return known.proposal if known is not None else None
+
     def is_proposer(self, round: int) -> bool:
         return (
             self.me is not None and self.validators.proposer_for_round(round).public_key == self.me
@@ -119,8 +125,8 @@ class HeightMachine:
 
     def _record(self, event: Input) -> None:
         match event:
-            case ProposalReceived(proposal, batch, valid):
-                self._record_proposal(proposal, batch, valid)
+            case ProposalReceived(proposal, batch, valid, acceptable):
+                self._record_proposal(proposal, batch, valid, acceptable)
             case VoteReceived(vote):
                 if self._round_in_range(vote.round):
                     result = self.votes.add(vote)
@@ -134,7 +140,9 @@ class HeightMachine:
     def _round_in_range(self, round: int) -> bool:
         return round <= self.round + self.config.max_round_skew
 
-    def _record_proposal(self, proposal: Proposal, batch: Batch, valid: bool) -> None:
+    def _record_proposal(
+        self, proposal: Proposal, batch: Batch, valid: bool, acceptable: bool
+    ) -> None:
         """Keep the first proposal from the round's proposer; a second, different one is
         equivocation."""
         if (
@@ -146,7 +154,7 @@ class HeightMachine:
             return
         known = self._proposals.get(proposal.round)
         if known is None:
-            self._proposals[proposal.round] = _ReceivedProposal(proposal, batch, valid)
+            self._proposals[proposal.round] = _ReceivedProposal(proposal, batch, valid, acceptable)
             self.votes.note_sender(proposal.round, proposal.proposer)
         elif known.proposal.payload != proposal.payload:
             self._emit(ReportEvidence(make_evidence(known.proposal, proposal)))
@@ -195,12 +203,13 @@ class HeightMachine:
         return self._proposals.get(self.round)
 
     def _l22_prevote_fresh_proposal(self) -> bool:
-        """L22: a fresh proposal (pol_round -1) in the propose step."""
+        """L22: a fresh proposal (pol_round -1) in the propose step. Forced inclusion adds one
+        condition to the paper's: the proposal must not leave out a transaction overdue here."""
         received = self._current_proposal()
         if self.step != Step.PROPOSE or received is None or received.proposal.pol_round != -1:
             return False
         value = received.batch.id
-        ok = received.valid and self._free_to_prevote(value, NIL_ROUND)
+        ok = received.valid and received.acceptable and self._free_to_prevote(value, NIL_ROUND)
         self._prevote(value if ok else None)
         return True
 

@@ -9,6 +9,9 @@ to completion, and its outputs are carried out, before anything else runs.
 from __future__ import annotations
 
 import contextlib
+import json
+import math
+import os
 import signal
 import time
 from pathlib import Path
@@ -21,26 +24,38 @@ from .. import codec
 from ..api_protocol import MAX_CLIENT_FRAME, MAX_TXS_PER_SUBMIT, ApiError, pack, unpack
 from ..client import parse_address
 from ..config import NodeConfig
+from ..evidence import SlashRecord
+from ..evidence_log import FILENAME as EVIDENCE_LOG
+from ..evidence_log import EvidenceLog, make_record
+from ..faults import Crash, FaultLayer
 from ..messages import CommittedBatch, TxGossip, decode_message, encode_message
 from ..net import FrameReader, NetError, send_frame
 from ..replica import (
     Committed,
     EvidenceFound,
+    InclusionEnforced,
     Output,
     Rejected,
     Replica,
     RoundEntered,
     Send,
     SetTimer,
+    Slashed,
 )
 from ..store.signfile import FileSignStateStore
 from ..store.sqlite import SqliteChainStore
 from ..types import tx_id
+from .admin import AdminServer
 from .peers import PeerInfo, PeerManager
 
 log = structlog.get_logger()
 
 SUBSCRIBER_QUEUE = 1024
+METRICS_FILE = "censorship.json"
+METRICS_INTERVAL_S = 1.0
+CRASH_EXIT_CODE = 3
+GARBAGE_INTERVAL_S = 0.2
+AMNESIA_PAUSE_S = 0.01  # so the re-built batch gets a later timestamp, hence another id
 
 
 def now_ms() -> int:
@@ -53,20 +68,28 @@ class Node:
         genesis = config.genesis
         self.name = config.name
         self.chain = SqliteChainStore(config.data_dir / "chain.sqlite", genesis.chain_id)
-        self.replica = Replica(
-            genesis,
-            config.key,
-            self.chain,
-            FileSignStateStore(config.data_dir / "sign_state.bin"),
-            config.params,
-        )
+        self.replica = self._new_replica()
         self.names = {v.public_key: v.name for v in genesis.validators}
+        self.evidence_log = EvidenceLog(config.data_dir / EVIDENCE_LOG)
+        self._refill_evidence_log()
         peers = []
         for v in genesis.validators:
             if v.public_key != config.key.public_key:
                 host, port = parse_address(config.addresses[v.name].peer)
                 peers.append(PeerInfo(v.name, v.public_key, host, port))
         self.peers = PeerManager(config.key, genesis.chain_id, peers, self._on_frame)
+        self.faults = FaultLayer(
+            config.key,
+            genesis.chain_id,
+            {p.public_key: p.name for p in peers},
+            self.name,
+            config.faults,
+        )
+        self._delayed_in, self._delayed_out = trio.open_memory_channel[
+            tuple[float, bytes | None, bytes, bool]
+        ](math.inf)
+        self._delayed_pending = 0
+        self.exit_code = 0
         self._nursery: trio.Nursery | None = None
         self._subscribers: set[trio.MemorySendChannel[dict[str, Any]]] = set()
         self.commits = 0
@@ -82,13 +105,34 @@ class Node:
             await nursery.start(self.peers.run, peer_host, peer_port)
             listeners = await trio.open_tcp_listeners(client_port, host=client_host)
             nursery.start_soon(trio.serve_listeners, self._serve_client, listeners)
+            if self.config.admin_address is not None:
+                assert self.config.admin_token is not None
+                admin = AdminServer(self.faults, self.config.admin_token, self._faults_changed)
+                await nursery.start(admin.serve, *parse_address(self.config.admin_address))
+            nursery.start_soon(self._send_delayed)
+            nursery.start_soon(self._send_garbage)
+            nursery.start_soon(self._write_metrics_periodically)
             log.info(
                 "node_started", chain_id=self.config.genesis.chain_id, height=self.replica.height
             )
-            self._carry_out(self.replica.start(now_ms()))
+            self._faults_changed()  # a crash height already reached stops the node here
+            if not self.exit_code:
+                self._carry_out(self.replica.start(now_ms()))
             task_status.started()
 
+    def _new_replica(self) -> Replica:
+        """The node logic over this node's chain and sign state (again after amnesia)."""
+        return Replica(
+            self.config.genesis,
+            self.config.key,
+            self.chain,
+            FileSignStateStore(self.config.data_dir / "sign_state.bin"),
+            self.config.params,
+        )
+
     async def _on_frame(self, peer: bytes, frame: bytes) -> None:
+        if not self.faults.accepts_from(peer):
+            return  # partitioned: the link stays up, but what comes over it is lost
         try:
             message = decode_message(frame)
         except codec.DecodeError as exc:
@@ -99,14 +143,21 @@ class Node:
     def _carry_out(self, outputs: list[Output]) -> None:
         for output in outputs:
             match output:
-                case Send(to, message):
-                    frame = encode_message(message)
-                    self.peers.send(frame, to, is_gossip=isinstance(message, TxGossip))
+                case Send():
+                    self._send(output)
                 case SetTimer(key, delay_ms):
                     assert self._nursery is not None
-                    self._nursery.start_soon(self._timer, key, delay_ms)
+                    self._nursery.start_soon(self._timer, self.replica, key, delay_ms)
                 case Committed(entry):
                     self._on_commit(entry)
+                case InclusionEnforced(height, round, proposer, omitted):
+                    log.info(
+                        "inclusion_enforced",
+                        height=height,
+                        round=round,
+                        proposer=self.names.get(proposer),
+                        omitted=omitted,
+                    )
                 case RoundEntered(height, round) if round > 0:
                     log.info("round_started", height=height, round=round)
                 case EvidenceFound(evidence):
@@ -116,14 +167,104 @@ class Node:
                         offender=self.names.get(evidence.offender),
                         kind=type(evidence).__name__,
                     )
+                case Slashed(record):
+                    self._log_slash(record)
                 case Rejected(peer, reason):
                     log.warning(
                         "rejected", peer=self.names.get(peer) if peer else None, reason=reason
                     )
 
-    async def _timer(self, key: tuple[object, ...], delay_ms: int) -> None:
+    def _log_slash(self, record: SlashRecord) -> None:
+        offender = record.evidence.offender
+        log.warning(
+            "slashed",
+            height=record.committed_height,
+            offender=self.names.get(offender),
+            stake_before=record.stake_before,
+            stake_after=record.stake_after,
+            evidence_id=record.id.hex()[:16],
+        )
+        self.evidence_log.append([make_record(record, self.config.genesis.chain_id, self.names)])
+
+    def _refill_evidence_log(self) -> None:
+        """Write the records a crash kept out of evidence.jsonl: the chain store has them all,
+        committed in the same transaction as their batch."""
+        have = self.evidence_log.ids()
+        chain_id = self.config.genesis.chain_id
+        self.evidence_log.append(
+            make_record(r, chain_id, self.names)
+            for r in self.chain.slash_records()
+            if r.id.hex() not in have
+        )
+
+    async def _timer(self, replica: Replica, key: tuple[object, ...], delay_ms: int) -> None:
         await trio.sleep(delay_ms / 1000)
-        self._carry_out(self.replica.on_timer(key, now_ms()))
+        if replica is self.replica:  # else an amnesia restart replaced the replica that set it
+            self._carry_out(replica.on_timer(key, now_ms()))
+
+    # ---- faults --------------------------------------------------------------------------
+
+    def _send(self, send: Send) -> None:
+        """Pass a replica's send through the fault layer and queue what it lets out."""
+        frames: dict[int, bytes] = {}  # a message sent to several peers is encoded once
+        for out in self.faults.outgoing(send):
+            frame = frames.get(id(out.message))
+            if frame is None:
+                frame = frames[id(out.message)] = encode_message(out.message)
+            self._queue(out.to, frame, isinstance(out.message, TxGossip))
+        if self.faults.amnesia_due(send.message):
+            assert self._nursery is not None
+            self._nursery.start_soon(self._amnesia_restart)
+
+    def _queue(self, to: bytes | None, frame: bytes, is_gossip: bool) -> None:
+        """Send now, or after the ``delay`` fault's latency; while delayed frames wait, later
+        ones queue behind them, so no frame overtakes another."""
+        delay_ms = self.faults.delay_ms
+        if delay_ms or self._delayed_pending:
+            self._delayed_pending += 1
+            due = trio.current_time() + delay_ms / 1000
+            self._delayed_in.send_nowait((due, to, frame, is_gossip))
+        else:
+            self.peers.send(frame, to, is_gossip)
+
+    async def _send_delayed(self) -> None:
+        async for due, to, frame, is_gossip in self._delayed_out:
+            await trio.sleep_until(due)
+            self._delayed_pending -= 1
+            self.peers.send(frame, to, is_gossip)
+
+    async def _send_garbage(self) -> None:
+        """Under the ``garbage`` fault, feed every peer malformed and badly signed messages."""
+        while True:
+            await trio.sleep(GARBAGE_INTERVAL_S)
+            for peer, payload in self.faults.garbage(self.replica.height, self.replica.round):
+                self.peers.send(payload, peer)
+
+    async def _amnesia_restart(self) -> None:
+        """Restart in-process forgetting what was signed: the fresh replica proposes this
+        height again with a new batch, a double-sign honest nodes must catch."""
+        await trio.sleep(AMNESIA_PAUSE_S)
+        (self.config.data_dir / "sign_state.bin").unlink(missing_ok=True)
+        self.replica = self._new_replica()
+        self.replica.omit = self.faults.omit
+        log.warning("amnesia_restart", height=self.replica.height)
+        self._carry_out(self.replica.start(now_ms()))
+
+    def _faults_changed(self) -> None:
+        """Apply what the fault layer cannot do alone: the replica's censor predicate, and a
+        crash height already reached."""
+        self.replica.omit = self.faults.omit
+        if self.faults.crash_due(self.chain.last_height()):
+            self._crash()
+
+    def _crash(self) -> None:
+        """Stop the whole node now, as the ``crash`` fault asks (the process exits non-zero)."""
+        crash = self.faults.get(Crash)
+        assert crash is not None and self._nursery is not None
+        if not self.exit_code:
+            log.error("fault_crash", height=self.chain.last_height(), crash_height=crash.height)
+            self.exit_code = CRASH_EXIT_CODE
+            self._nursery.cancel_scope.cancel()
 
     def _on_commit(self, entry: CommittedBatch) -> None:
         header = entry.batch.header
@@ -148,6 +289,8 @@ class Node:
         for subscriber in self._subscribers:
             with contextlib.suppress(trio.WouldBlock):
                 subscriber.send_nowait(event)
+        if self.faults.crash_due(header.height):
+            self._crash()
 
     # ---- client API ----------------------------------------------------------------------
 
@@ -211,12 +354,42 @@ class Node:
             "peers": self.peers.connected(),
             "mempool": len(r.mempool),
             "validators": [
-                {"name": v.name, "power": v.power, "jailed": v.jailed}
+                {
+                    "name": v.name,
+                    "power": v.power,
+                    "jailed": v.jailed,
+                    "slashed": r.slashes[v.public_key] > 0,
+                    "evidence": r.slashes[v.public_key],
+                }
                 for v in r.validators.validators
             ],
             "dropped_frames": self.peers.dropped(),
             "refused_peers": self.peers.refused,
+            "censorship": self.censorship_metrics(),
         }
+
+    def censorship_metrics(self) -> dict[str, Any]:
+        """Inclusion delays and per-proposer counts as this node saw them, with the rules."""
+        params, replica = self.config.genesis.params, self.replica
+        return {
+            "forced_inclusion": params.forced_inclusion,
+            "inclusion_deadline": params.inclusion_deadline,
+            **replica.censorship.to_json(self.names),
+            "excluded_proposers": sorted(self.names[k] for k in replica.validators.skipped),
+        }
+
+    def write_metrics(self) -> None:
+        """censorship.json in the data dir, replaced atomically, so a report on a stopped
+        cluster reads what the node saw last."""
+        path = self.config.data_dir / METRICS_FILE
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.censorship_metrics()))
+        os.replace(temporary, path)
+
+    async def _write_metrics_periodically(self) -> None:
+        while True:
+            await trio.sleep(METRICS_INTERVAL_S)
+            self.write_metrics()
 
     def _submit(self, txs: list[bytes]) -> list[tuple[bytes | None, str | None]]:
         if not isinstance(txs, list) or len(txs) > MAX_TXS_PER_SUBMIT:
@@ -265,12 +438,20 @@ class Node:
         return answer
 
 
-async def serve(config: NodeConfig) -> None:
-    """Run a node until SIGTERM or SIGINT, then stop cleanly."""
+async def serve(config: NodeConfig) -> int:
+    """Run a node until SIGTERM or SIGINT, then stop cleanly. Returns the exit status: 0, or
+    CRASH_EXIT_CODE when a ``crash`` fault stopped it."""
     node = Node(config)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
-            await nursery.start(node.run)
+
+            async def run_node(
+                task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+            ) -> None:
+                await node.run(task_status=task_status)
+                nursery.cancel_scope.cancel()  # node.run returns only after a crash fault
+
+            await nursery.start(run_node)
 
             async def stop_on_signal() -> None:
                 async for signum in signals:
@@ -278,7 +459,9 @@ async def serve(config: NodeConfig) -> None:
                     nursery.cancel_scope.cancel()
 
             nursery.start_soon(stop_on_signal)
+    node.write_metrics()
     node.chain.close()
+    return node.exit_code
 
 
 def configure_logging(log_path: Path, name: str) -> None:

@@ -47,6 +47,7 @@ class Summary:
     seeds_with_evidence: int
     evidence_total: int
     offenders: list[str]
+    seeds_with_slash: int
     virtual_s_median: float
     messages_sent: int
     messages_dropped: int
@@ -77,6 +78,7 @@ def summarise(results: list[SimResult]) -> Summary:
         seeds_with_evidence=sum(1 for r in results if r.report.evidence),
         evidence_total=sum(r.report.evidence for r in results),
         offenders=offenders,
+        seeds_with_slash=sum(1 for r in results if r.report.jailed),
         virtual_s_median=statistics.median(r.virtual_ms for r in results) / 1000 if results else 0,
         messages_sent=sum(r.messages_sent for r in results),
         messages_dropped=sum(r.messages_dropped for r in results),

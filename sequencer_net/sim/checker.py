@@ -6,7 +6,8 @@
 - Liveness: after GST every honest instance commits the target heights and at least
   ``liveness_heights`` more than it had at GST, within the scenario's bound.
 - Accountability: every piece of evidence verifies and names a byzantine validator, never an
-  honest one.
+  honest one; no honest validator is ever jailed; evidence found well before the end of a live
+  run has been committed and its offender jailed.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from typing import TYPE_CHECKING
 from ..genesis import Genesis
 from ..messages import CommittedBatch
 from ..replica import GENESIS_PARENT
+from ..reputation import skipped_proposers
 from ..validators import ValidatorSet
 from .scenario import Scenario
+
+SLASH_WITHIN = 10  # heights from detection to a committed slash that a live run must manage
 
 if TYPE_CHECKING:
     from .runner import Instance
@@ -43,6 +47,7 @@ class Report:
     chain: list[CommitRow] = field(default_factory=list)
     evidence: int = 0  # distinct evidence found by honest instances
     offenders: list[str] = field(default_factory=list)
+    jailed: list[str] = field(default_factory=list)  # slashed by the end of the run
 
     @property
     def commit_rounds(self) -> list[int]:
@@ -64,24 +69,24 @@ def check_run(
     violations: list[str] = []
     honest = [(i, inst) for i, inst in enumerate(instances) if inst.honest]
     longest = max((inst.chain.last_height() for _, inst in honest), default=0)
-    sets = _validator_sets(genesis, longest)
 
     reference: dict[int, tuple[str, CommittedBatch]] = {}
     for _, inst in honest:
         for height in range(1, inst.chain.last_height() + 1):
             entry = inst.chain.get(height)
             assert entry is not None
-            seen = reference.get(height)
-            if seen is None:
-                reference[height] = (inst.name, entry)
-                problem = _validity_problem(genesis, sets[height], entry, height)
-                if problem:
-                    violations.append(f"validity: {inst.name} height {height}: {problem}")
-            elif seen[1].batch.id != entry.batch.id:
+            seen = reference.setdefault(height, (inst.name, entry))
+            if seen[1].batch.id != entry.batch.id:
                 violations.append(
                     f"agreement: height {height}: {seen[0]} committed {seen[1].batch.id.hex()[:12]}"
                     f", {inst.name} committed {entry.batch.id.hex()[:12]}"
                 )
+
+    sets = _validator_sets(genesis, [reference[h][1] for h in range(1, longest + 1)])
+    for height, (name, entry) in reference.items():
+        problem = _validity_problem(genesis, sets[height], entry, height)
+        if problem:
+            violations.append(f"validity: {name} height {height}: {problem}")
 
     for height in range(2, longest + 1):
         parent, child = reference.get(height - 1), reference.get(height)
@@ -104,12 +109,25 @@ def check_run(
     for _, inst in honest:
         found.update(inst.evidence)
     offenders = set()
+    lowest = min((inst.chain.last_height() for _, inst in honest), default=0)
+    live = not any(v.startswith("liveness") for v in violations) and scenario.slashing
+    final = sets[longest + 1]
     for evidence in found.values():
         if not evidence.verify(genesis.chain_id):
             violations.append("accountability: evidence with an invalid signature")
         elif evidence.offender not in byzantine_keys:
             violations.append(f"accountability: evidence against honest {names[evidence.offender]}")
+        elif live and evidence.height <= lowest - SLASH_WITHIN:
+            offender = final.get(evidence.offender)
+            if offender is None or not offender.jailed:
+                violations.append(
+                    f"accountability: {names[evidence.offender]} equivocated at height "
+                    f"{evidence.height} but was not jailed by height {longest}"
+                )
         offenders.add(names.get(evidence.offender, "?"))
+    for validator in final.validators:
+        if validator.jailed and validator.public_key not in byzantine_keys:
+            violations.append(f"accountability: honest {validator.name} was jailed")
 
     chain = [
         CommitRow(
@@ -121,15 +139,30 @@ def check_run(
         )
         for height, (_, entry) in sorted(reference.items())
     ]
-    lowest = min((inst.chain.last_height() for _, inst in honest), default=0)
-    return Report(violations, lowest, chain, len(found), sorted(offenders))
+    jailed = sorted(v.name for v in final.validators if v.jailed)
+    return Report(violations, lowest, chain, len(found), sorted(offenders), jailed)
 
 
-def _validator_sets(genesis: Genesis, up_to: int) -> dict[int, ValidatorSet]:
-    """The validator set of each height, derived independently from genesis."""
+def _validator_sets(genesis: Genesis, chain: list[CommittedBatch]) -> dict[int, ValidatorSet]:
+    """The validator set of each height (and the one after the chain), derived independently
+    from genesis and the chain: the evidence it carries, and the rounds that failed (leader
+    reputation passes their proposers over)."""
+    params = genesis.params
     sets = {1: genesis.validator_set}
-    for height in range(2, up_to + 1):
-        sets[height] = sets[height - 1].next_height()
+    failures: list[tuple[int, bytes]] = []
+    for height, entry in enumerate(chain, start=1):
+        current = sets[height]
+        failures += [
+            (height, current.proposer_for_round(r).public_key)
+            for r in range(entry.certificate.round)
+        ]
+        offenders = [e.offender for e in entry.batch.evidence]
+        if offenders:
+            base = current.punish(offenders, params.slash_fraction_ppm)
+        else:
+            base = current.next_height()
+        skipped = skipped_proposers(base, failures, height + 1, params.reputation_window)
+        sets[height + 1] = base.skipping(skipped) if skipped else base
     return sets
 
 

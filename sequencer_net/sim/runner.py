@@ -18,7 +18,7 @@ import trio.testing
 from ..codec import DecodeError
 from ..consensus import HeightMachine
 from ..crypto import PrivateKey
-from ..genesis import Genesis
+from ..genesis import ChainParams, Genesis
 from ..messages import decode_message, encode_message
 from ..replica import Committed, EvidenceFound, Output, Replica, RoundEntered, Send, SetTimer
 from ..store.memory import MemoryChainStore, MemorySignStateStore
@@ -84,6 +84,7 @@ class Simulation:
                 for i, stake in enumerate(scenario.stake_list)
             ),
             timeouts=scenario.timeouts,
+            params=ChainParams(slashing=scenario.slashing),
         )
         self.instances = self._make_instances()
         self.network = Network(scenario, self.rng, len(self.instances))

@@ -26,6 +26,7 @@ class Scenario:
     drop: float = 0.0  # probability a message is lost before GST
     duplicate: float = 0.0  # probability a message is delivered twice
     partitions: bool = False  # changing partitions before GST
+    slashing: bool = True  # False: equivocators are never jailed (and keep equivocating)
     heights: int = 20  # every honest node must commit at least this many heights
     gst_ms: int = -1  # global stabilisation time; -1 picks a default from the adversaries
     min_delay_ms: int = 1

@@ -6,10 +6,13 @@ simulator (where "disk" survives a simulated crash because the simulator keeps t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
+from ..evidence import SlashRecord
 from ..messages import CommittedBatch
 from ..signstate import SignRecord
+from ..validators import ValidatorSetSnapshot
 
 
 class ChainStore(Protocol):
@@ -17,11 +20,28 @@ class ChainStore(Protocol):
 
     def get(self, height: int) -> CommittedBatch | None: ...
 
-    def append(self, entry: CommittedBatch) -> None:
-        """Store the next committed batch durably (height ``last_height() + 1``)."""
+    def append(
+        self,
+        entry: CommittedBatch,
+        slashes: Sequence[SlashRecord] = (),
+        validators: ValidatorSetSnapshot | None = None,
+        failed_proposers: Sequence[bytes] = (),
+    ) -> None:
+        """Store the next committed batch durably (height ``last_height() + 1``), with what its
+        evidence did, the set for the next height (when it changed, or as a checkpoint) and the
+        proposers of the rounds that failed before it, by round."""
 
     def tx_location(self, txid: bytes) -> tuple[int, int] | None:
         """(height, position) of a committed transaction."""
+
+    def slash_records(self) -> list[SlashRecord]:
+        """Every slashing so far, in commit order."""
+
+    def proposer_failures(self, since_height: int) -> list[tuple[int, bytes]]:
+        """(height, proposer) of every failed round from ``since_height`` on."""
+
+    def validator_set_change(self, height: int) -> tuple[int, ValidatorSetSnapshot] | None:
+        """The latest stored set taking effect at or before ``height``, with its height."""
 
 
 class SignStateStore(Protocol):

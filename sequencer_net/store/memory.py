@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from ..evidence import SlashRecord
 from ..messages import CommittedBatch
 from ..signstate import SignRecord
 from ..types import tx_id
+from ..validators import ValidatorSetSnapshot
 
 
 class MemoryChainStore:
     def __init__(self) -> None:
         self._entries: list[CommittedBatch] = []
         self._tx_index: dict[bytes, tuple[int, int]] = {}
+        self._slashes: list[SlashRecord] = []
+        self._sets: dict[int, ValidatorSetSnapshot] = {}
+        self._failures: list[tuple[int, bytes]] = []
 
     def last_height(self) -> int:
         return len(self._entries)
@@ -18,12 +25,32 @@ class MemoryChainStore:
     def get(self, height: int) -> CommittedBatch | None:
         return self._entries[height - 1] if 1 <= height <= len(self._entries) else None
 
-    def append(self, entry: CommittedBatch) -> None:
+    def append(
+        self,
+        entry: CommittedBatch,
+        slashes: Sequence[SlashRecord] = (),
+        validators: ValidatorSetSnapshot | None = None,
+        failed_proposers: Sequence[bytes] = (),
+    ) -> None:
         if entry.height != len(self._entries) + 1:
             raise ValueError(f"expected height {len(self._entries) + 1}, got {entry.height}")
         self._entries.append(entry)
         for position, encoded in enumerate(entry.batch.txs):
             self._tx_index[tx_id(encoded)] = (entry.height, position)
+        self._slashes.extend(slashes)
+        if validators is not None:
+            self._sets[entry.height + 1] = validators
+        self._failures.extend((entry.height, key) for key in failed_proposers)
+
+    def proposer_failures(self, since_height: int) -> list[tuple[int, bytes]]:
+        return [f for f in self._failures if f[0] >= since_height]
+
+    def slash_records(self) -> list[SlashRecord]:
+        return list(self._slashes)
+
+    def validator_set_change(self, height: int) -> tuple[int, ValidatorSetSnapshot] | None:
+        stored = [h for h in self._sets if h <= height]
+        return (max(stored), self._sets[max(stored)]) if stored else None
 
     def tx_location(self, txid: bytes) -> tuple[int, int] | None:
         return self._tx_index.get(txid)

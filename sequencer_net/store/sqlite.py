@@ -1,10 +1,12 @@
-"""The durable chain store: committed batches and the transaction index in one SQLite file.
+"""The durable chain store: batches, tx index, slashings and validator-set history in SQLite.
 
 Each height is one row holding the codec-encoded :class:`CommittedBatch` (plus its id and
 timestamp, so an operator can inspect the chain with the ``sqlite3`` shell); the tx index maps a
-tx id to (height, position) so "already committed?" is one lookup, not a scan. A batch and its
-index rows are written in one transaction, in WAL mode with ``synchronous=FULL``: after a
-``kill -9`` or power loss a height is either entirely there or entirely absent.
+tx id to (height, position) so "already committed?" is one lookup, not a scan. What a batch's
+evidence did (its :class:`SlashRecord` rows) and the validator set it led to are stored with it.
+A batch and everything derived from it are written in one transaction, in WAL mode with
+``synchronous=FULL``: after a ``kill -9`` or power loss a height is either entirely there or
+entirely absent.
 
 The store assumes it is the only writer of its file (one node per data dir): the last height is
 cached in memory so :meth:`SqliteChainStore.last_height` costs nothing.
@@ -13,17 +15,21 @@ cached in memory so :meth:`SqliteChainStore.last_height` costs nothing.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from .. import codec
+from ..evidence import SlashRecord
 from ..messages import CommittedBatch
 from ..types import tx_id
+from ..validators import ValidatorSetSnapshot
 from .errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+T = TypeVar("T")
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -38,6 +44,22 @@ _SCHEMA = (
         height INTEGER NOT NULL,
         position INTEGER NOT NULL
     ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS slashes (
+        evidence_id BLOB PRIMARY KEY,
+        committed_height INTEGER NOT NULL,
+        offender BLOB NOT NULL,
+        record BLOB NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS failed_rounds (
+        height INTEGER NOT NULL,
+        round INTEGER NOT NULL,
+        proposer BLOB NOT NULL,
+        PRIMARY KEY (height, round)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS validator_sets (
+        height INTEGER PRIMARY KEY,
+        snapshot BLOB NOT NULL
+    )""",
 )
 
 
@@ -91,11 +113,13 @@ class SqliteChainStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {doing}: {exc}") from None
 
-    def _decode(self, height: int, blob: bytes) -> CommittedBatch:
+    def _decode(
+        self, height: int, blob: bytes, kind: type[T] = CommittedBatch, what: str = "batch"
+    ) -> T:
         try:
-            return codec.decode(blob, CommittedBatch)
+            return codec.decode(blob, kind)
         except codec.DecodeError as exc:
-            raise StoreError(f"{self.path}: batch at height {height} is corrupt: {exc}") from None
+            raise StoreError(f"{self.path}: {what} at height {height} is corrupt: {exc}") from None
 
     def last_height(self) -> int:
         return self._last
@@ -122,8 +146,16 @@ class SqliteChainStore:
             ).fetchall()
         return [self._decode(height, blob) for height, blob in rows]
 
-    def append(self, entry: CommittedBatch) -> None:
-        """Store the next committed batch and index its transactions, durably, atomically."""
+    def append(
+        self,
+        entry: CommittedBatch,
+        slashes: Sequence[SlashRecord] = (),
+        validators: ValidatorSetSnapshot | None = None,
+        failed_proposers: Sequence[bytes] = (),
+    ) -> None:
+        """Store the next committed batch, index its transactions and record what its evidence
+        did, the set it leads to (``validators``, for the next height) and the proposers of the
+        rounds that failed before it (by round), durably, atomically."""
         height = entry.height
         if height != self._last + 1:
             raise ValueError(f"expected height {self._last + 1}, got {height}")
@@ -141,6 +173,20 @@ class SqliteChainStore:
             self._conn.executemany(
                 "INSERT OR REPLACE INTO txs (tx_id, height, position) VALUES (?, ?, ?)", index
             )
+            self._conn.executemany(
+                "INSERT INTO slashes (evidence_id, committed_height, offender, record) "
+                "VALUES (?, ?, ?, ?)",
+                [(r.id, height, r.evidence.offender, codec.encode(r)) for r in slashes],
+            )
+            self._conn.executemany(
+                "INSERT INTO failed_rounds (height, round, proposer) VALUES (?, ?, ?)",
+                [(height, r, key) for r, key in enumerate(failed_proposers)],
+            )
+            if validators is not None:
+                self._conn.execute(
+                    "INSERT INTO validator_sets (height, snapshot) VALUES (?, ?)",
+                    (height + 1, codec.encode(validators)),
+                )
         self._last = height
 
     def tx_location(self, txid: bytes) -> tuple[int, int] | None:
@@ -149,6 +195,36 @@ class SqliteChainStore:
                 "SELECT height, position FROM txs WHERE tx_id = ?", (txid,)
             ).fetchone()
         return None if row is None else (row[0], row[1])
+
+    def slash_records(self) -> list[SlashRecord]:
+        """Every slashing so far, in commit order."""
+        with self._errors("cannot read slashings"):
+            rows = self._conn.execute(
+                "SELECT committed_height, record FROM slashes ORDER BY committed_height, rowid"
+            ).fetchall()
+        return [self._decode(h, blob, SlashRecord, "slashing record") for h, blob in rows]
+
+    def proposer_failures(self, since_height: int) -> list[tuple[int, bytes]]:
+        """(height, proposer) of every failed round from ``since_height`` on."""
+        with self._errors("cannot read failed rounds"):
+            rows = self._conn.execute(
+                "SELECT height, proposer FROM failed_rounds WHERE height >= ? "
+                "ORDER BY height, round",
+                (since_height,),
+            ).fetchall()
+        return [(height, key) for height, key in rows]
+
+    def validator_set_change(self, height: int) -> tuple[int, ValidatorSetSnapshot] | None:
+        """The latest stored set taking effect at or before ``height``, with its height."""
+        with self._errors("cannot read validator-set history"):
+            row = self._conn.execute(
+                "SELECT height, snapshot FROM validator_sets WHERE height <= ? "
+                "ORDER BY height DESC LIMIT 1",
+                (height,),
+            ).fetchone()
+        if row is None:
+            return None
+        return row[0], self._decode(row[0], row[1], ValidatorSetSnapshot, "validator set")
 
     def close(self) -> None:
         self._conn.close()

@@ -1,0 +1,83 @@
+"""Forced inclusion and the censorship measurements every node keeps.
+
+A transaction this node has held for ``inclusion_deadline`` heights is *overdue*: a fresh
+proposal that leaves one out, although the batch had room, earns a nil prevote (the proposal
+is still valid; see ``ProposalReceived.acceptable``). The rule only bites in the first
+:data:`FORCED_ROUNDS` rounds of a height: a censor's round fails and the next proposer includes
+the transaction, while a node whose mempool is ahead of everyone else's (a transaction not yet
+gossiped to the proposer) can cost at most those rounds, never the height.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .mempool import Mempool, PendingTx
+from .types import Batch
+
+FORCED_ROUNDS = 2
+DELAY_SAMPLES = 10_000
+
+
+def overdue(mempool: Mempool, height: int, deadline: int) -> list[tuple[bytes, PendingTx]]:
+    """Transactions held since ``height - deadline`` or earlier, oldest first."""
+    return mempool.held_since(height - deadline)
+
+
+def omits(batch: Batch, due: list[tuple[bytes, PendingTx]], max_txs: int, max_bytes: int) -> int:
+    """How many ``due`` transactions ``batch`` leaves out although it had room for them."""
+    if not due or len(batch.txs) >= max_txs:
+        return 0
+    present = set(batch.tx_ids)
+    missing = [p for txid, p in due if txid not in present]
+    room = max_bytes - sum(len(tx) for tx in batch.txs)
+    return sum(1 for p in missing if len(p.encoded) <= room)
+
+
+@dataclass
+class ProposerStats:
+    proposals: int = 0  # fresh proposals seen from this proposer
+    failed_rounds: int = 0  # rounds it proposed (or should have) that did not commit
+    overdue_omitted: int = 0  # proposals that left out a transaction overdue here
+
+
+class CensorshipStats:
+    """What this node saw: inclusion delays and per-proposer behaviour."""
+
+    def __init__(self) -> None:
+        self.delay_heights: deque[int] = deque(maxlen=DELAY_SAMPLES)
+        self.delay_ms: deque[int] = deque(maxlen=DELAY_SAMPLES)
+        self.included = 0
+        self.inclusion_nil_prevotes = 0
+        self.proposers: defaultdict[bytes, ProposerStats] = defaultdict(ProposerStats)
+
+    def record_inclusion(self, heights: int, ms: int) -> None:
+        self.included += 1
+        self.delay_heights.append(heights)
+        self.delay_ms.append(ms)
+
+    def to_json(self, names: Mapping[bytes, str]) -> dict[str, Any]:
+        return {
+            "inclusion_delay": {
+                "count": self.included,
+                "heights": _percentiles(self.delay_heights),
+                "ms": _percentiles(self.delay_ms),
+            },
+            "proposers": {
+                names.get(key, key.hex()[:12]): asdict(stats)
+                for key, stats in sorted(self.proposers.items(), key=lambda kv: names.get(kv[0]))
+            },
+            "inclusion_nil_prevotes": self.inclusion_nil_prevotes,
+        }
+
+
+def _percentiles(samples: deque[int]) -> dict[str, float]:
+    """p50, p99 and max of the recent samples (zeros when there are none)."""
+    ordered = sorted(samples)
+    if not ordered:
+        return {"p50": 0, "p99": 0, "max": 0}
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"p50": pick(0.5), "p99": pick(0.99), "max": ordered[-1]}

@@ -1,0 +1,144 @@
+"""`sequencer-net fault set|clear|list`: switch faults on and off in a running cluster's nodes
+through their admin APIs (loopback only, guarded by the cluster's admin token)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..api_protocol import ApiError
+from ..cluster.admin import AdminTarget, admin_targets, call_each
+from ..cluster.control import Cluster
+from ..cluster.errors import ClusterError
+from ..cluster.state import current_cluster_dir
+from ..config import ConfigError
+from ..faults import ACCEPTED, FaultSpecError, check_behaviour, parse_fault
+from .errors import UsageError
+
+EXAMPLES = f"""\
+behaviours: {ACCEPTED}
+
+examples:
+  sequencer-net fault set n2 mute                 n2 stops sending to its peers
+  sequencer-net fault set n3 drop 0.3             n3 loses 30% of what it sends
+  sequencer-net fault set n1 censor sender=alice  n1 omits alice's transactions
+  sequencer-net fault clear n2 mute               back to honest (just mute)
+  sequencer-net fault clear n2                    every fault of n2 cleared
+  sequencer-net fault list                        who is faulty, who is cut off
+"""
+
+
+def add_fault_commands(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "fault",
+        help="switch faults (mute, equivocate, drop, ...) on and off in running nodes",
+        description="Change a running node's faults through its admin API. Faults set here "
+        "last until cleared or until the node restarts; faults from the cluster config "
+        "(node.toml `faults`) come back at every start.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="fault_command", metavar="ACTION", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--dir", type=Path, help="cluster dir (default: started last)")
+
+    p = actions.add_parser(
+        "set",
+        parents=[common],
+        help="give a node a fault (replacing one of the same behaviour)",
+        description=f"Give NODE a fault. Behaviours: {ACCEPTED}.",
+    )
+    p.add_argument("node", metavar="NODE", help="node name, e.g. n2")
+    p.add_argument("behaviour", metavar="BEHAVIOUR", help="e.g. mute, delay, censor")
+    p.add_argument("params", nargs="*", metavar="PARAMS", help="e.g. 200 for `delay 200`")
+    p.set_defaults(run=_set)
+
+    p = actions.add_parser(
+        "clear",
+        parents=[common],
+        help="clear one fault of a node, or all of them",
+        description="Clear BEHAVIOUR on NODE, or every fault of NODE when BEHAVIOUR is left out.",
+    )
+    p.add_argument("node", metavar="NODE", help="node name, e.g. n2")
+    p.add_argument("behaviour", nargs="?", metavar="BEHAVIOUR", help="e.g. mute")
+    p.set_defaults(run=_clear)
+
+    p = actions.add_parser(
+        "list",
+        parents=[common],
+        help="every node's active faults and the peers it is cut off from",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.set_defaults(run=_list)
+
+
+def _targets(args: argparse.Namespace) -> dict[str, AdminTarget]:
+    root = args.dir or current_cluster_dir()
+    if root is None:
+        raise UsageError("no cluster started from here yet; pass --dir")
+    try:
+        return admin_targets(Cluster(root))
+    except (ClusterError, ConfigError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _one(args: argparse.Namespace, method: str, **params: Any) -> int:
+    targets = _targets(args)
+    if args.node not in targets:
+        raise UsageError(f"no node {args.node!r} in the cluster; nodes: {', '.join(targets)}")
+    answer = call_each(targets, {args.node: (method, params)})[args.node]
+    if isinstance(answer, ApiError):
+        raise UsageError(f"{args.node}: {answer}")
+    print(f"{args.node}: {_describe(answer)}")
+    return 0
+
+
+def _describe(report: dict[str, list[str]]) -> str:
+    faults = ", ".join(report["faults"]) or "no faults"
+    cut = report["partitioned_from"]
+    return faults + (f"; cut off from {', '.join(cut)}" if cut else "")
+
+
+def _set(args: argparse.Namespace) -> int:
+    try:
+        fault = parse_fault(" ".join([args.behaviour, *args.params]))
+    except FaultSpecError as exc:
+        raise UsageError(str(exc)) from None
+    return _one(args, "fault_set", spec=str(fault))
+
+
+def _clear(args: argparse.Namespace) -> int:
+    if args.behaviour is not None:
+        try:
+            check_behaviour(args.behaviour)
+        except FaultSpecError as exc:
+            raise UsageError(str(exc)) from None
+    return _one(args, "fault_clear", behaviour=args.behaviour)
+
+
+def _list(args: argparse.Namespace) -> int:
+    targets = _targets(args)
+    answers = call_each(targets, {name: ("fault_list", {}) for name in targets})
+    if args.json:
+        document = {
+            name: {"error": str(a)} if isinstance(a, ApiError) else a for name, a in answers.items()
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        table = Table(title="faults")
+        for column in ("node", "active faults", "partitioned from"):
+            table.add_column(column)
+        for name, answer in answers.items():
+            if isinstance(answer, ApiError):
+                table.add_row(name, f"[red]unreachable[/]: {escape(str(answer))}", "")
+            else:
+                cut = ", ".join(answer["partitioned_from"]) or "-"
+                table.add_row(name, ", ".join(answer["faults"]) or "-", cut)
+        Console().print(table)
+    return 1 if any(isinstance(a, ApiError) for a in answers.values()) else 0

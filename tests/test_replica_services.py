@@ -1,0 +1,365 @@
+"""The replica's node services, driven sans-IO: evidence pool and slashing, validator-set
+history across a restart, forced inclusion and leader reputation."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from sequencer_net import codec
+from sequencer_net.crypto import PrivateKey
+from sequencer_net.genesis import ChainParams, Genesis
+from sequencer_net.messages import (
+    CommittedBatch,
+    EvidenceGossip,
+    ProposalEcho,
+    ProposalMessage,
+    SyncResponse,
+    decode_message,
+)
+from sequencer_net.replica import (
+    GENESIS_PARENT,
+    EvidenceFound,
+    InclusionEnforced,
+    Rejected,
+    Replica,
+    Send,
+    Slashed,
+)
+from sequencer_net.reputation import skipped_proposers
+from sequencer_net.store.memory import MemoryChainStore, MemorySignStateStore
+from sequencer_net.types import (
+    Batch,
+    BatchHeader,
+    Certificate,
+    CommitSig,
+    DuplicateVote,
+    Evidence,
+    Tx,
+    Vote,
+    VoteKind,
+    evidence_digest,
+    make_evidence,
+    sign_proposal,
+    sign_vote,
+    txs_digest,
+)
+from sequencer_net.validators import Validator, ValidatorSet
+
+CHAIN = "services"
+KEYS = {f"n{i}": PrivateKey.from_label(f"services-{i}") for i in range(1, 5)}
+BY_KEY = {k.public_key: k for k in KEYS.values()}
+
+
+def genesis(**params: object) -> Genesis:
+    validators = tuple(Validator(name, key.public_key, 10) for name, key in KEYS.items())
+    return Genesis(CHAIN, validators, params=ChainParams(**params))  # type: ignore[arg-type]
+
+
+def replica(name: str = "n2", chain: MemoryChainStore | None = None, **params: object) -> Replica:
+    node = Replica(
+        genesis(**params), KEYS[name], chain or MemoryChainStore(), MemorySignStateStore()
+    )
+    node.start(0)
+    return node
+
+
+def double_vote(name: str, height: int = 1) -> DuplicateVote:
+    key = KEYS[name]
+    a = sign_vote(key, CHAIN, VoteKind.PREVOTE, height, 0, b"\x01" * 32)
+    b = sign_vote(key, CHAIN, VoteKind.PREVOTE, height, 0, None)
+    evidence = make_evidence(a, b)
+    assert isinstance(evidence, DuplicateVote)
+    return evidence
+
+
+def batch_for(node: Replica, round: int = 0, txs: tuple[bytes, ...] = (), evidence=()) -> Batch:
+    """A batch the proposer of ``round`` could build on ``node``'s chain."""
+    parent = node.chain.get(node.height - 1)
+    header = BatchHeader(
+        chain_id=CHAIN,
+        height=node.height,
+        round=round,
+        parent_id=parent.batch.id if parent else GENESIS_PARENT,
+        proposer=node.validators.proposer_for_round(round).public_key,
+        timestamp_ms=node.height * 1000,
+        txs_digest=txs_digest(txs),
+        evidence_digest=evidence_digest(tuple(evidence)),
+        validator_set_hash=node.validators.hash,
+    )
+    return Batch(header, txs, tuple(evidence))
+
+
+def commit(node: Replica, batch: Batch, round: int = 0) -> list[object]:
+    """Feed ``node`` a certified commit of ``batch`` (as catch-up would)."""
+    signers = [BY_KEY[v.public_key] for v in node.validators.active]
+    votes = [
+        sign_vote(k, CHAIN, VoteKind.PRECOMMIT, batch.height, round, batch.id) for k in signers
+    ]
+    signatures = tuple(
+        sorted((CommitSig(v.validator, v.signature) for v in votes), key=lambda s: s.validator)
+    )
+    certificate = Certificate(batch.height, round, batch.id, signatures)
+    outputs = node.receive("peer", SyncResponse((CommittedBatch(batch, certificate),)), 0)
+    rejected = [o for o in outputs if isinstance(o, Rejected)]
+    assert not rejected, rejected
+    return outputs
+
+
+def propose(node: Replica, batch: Batch, round: int = 0) -> list[object]:
+    proposer = BY_KEY[batch.header.proposer]
+    proposal = sign_proposal(proposer, CHAIN, batch.height, round, -1, batch.id)
+    return node.receive("peer", ProposalMessage(proposal, batch), 0)
+
+
+def own_prevote(outputs: list[object], node: Replica) -> Vote:
+    votes = [
+        o.message
+        for o in outputs
+        if isinstance(o, Send)
+        and isinstance(o.message, Vote)
+        and o.message.validator == node.key.public_key
+    ]
+    assert len(votes) == 1, votes
+    return votes[0]
+
+
+def tx(sender: str, n: int) -> bytes:
+    return Tx("rollup", sender, n.to_bytes(4, "big")).encoded
+
+
+# ---- evidence and slashing -------------------------------------------------------------------
+
+
+def test_detected_equivocation_is_reported_once_and_gossiped() -> None:
+    node = replica()
+    evidence = double_vote("n1")
+    outputs = node.receive("peer", evidence.first, 0) + node.receive("peer", evidence.second, 0)
+    assert [o.evidence for o in outputs if isinstance(o, EvidenceFound)] == [evidence]
+    assert any(isinstance(o, Send) and o.message == EvidenceGossip(evidence) for o in outputs)
+    again = node.receive("other", EvidenceGossip(evidence), 0)
+    assert not any(isinstance(o, EvidenceFound | Rejected) for o in again)
+
+
+def test_committed_evidence_slashes_and_jails_from_the_next_height_and_survives_restart() -> None:
+    chain = MemoryChainStore()
+    node = replica(chain=chain)
+    evidence = double_vote("n1")
+    node.receive("peer", EvidenceGossip(evidence), 0)
+    outputs = commit(node, batch_for(node, evidence=(evidence,)))
+    records = [o.record for o in outputs if isinstance(o, Slashed)]
+    assert len(records) == 1
+    record = records[0]
+    assert (record.stake_before, record.stake_after, record.committed_height) == (10, 9, 1)
+    offender = node.validators.get(KEYS["n1"].public_key)
+    assert offender is not None and offender.jailed and offender.power == 9
+    assert node.validators.total_power == 30
+    assert len(node.evidence) == 0
+    # The same evidence, or any other against the tombstoned key, is never applied again.
+    assert not any(
+        isinstance(o, EvidenceFound) for o in node.receive("p", EvidenceGossip(evidence), 0)
+    )
+    later = double_vote("n1", height=2)
+    assert not any(
+        isinstance(o, EvidenceFound) for o in node.receive("p", EvidenceGossip(later), 0)
+    )
+    # After a restart the stored validator-set history brings the jail back.
+    restarted = replica(chain=chain)
+    assert restarted.validators.get(KEYS["n1"].public_key).jailed  # type: ignore[union-attr]
+    assert restarted.validators.hash == node.validators.hash
+    assert restarted.slashes[KEYS["n1"].public_key] == 1
+    assert chain.slash_records() == [record]
+
+
+def test_the_next_proposer_includes_pending_evidence() -> None:
+    node = replica()
+    evidence = double_vote("n3")
+    node.receive("peer", EvidenceGossip(evidence), 0)
+    proposer = node.validators.proposer_for_round(0).name
+    builder = Replica(genesis(), KEYS[proposer], MemoryChainStore(), MemorySignStateStore())
+    builder.receive("peer", EvidenceGossip(evidence), 0)
+    outputs = builder.start(0)
+    proposals = [
+        o.message for o in outputs if isinstance(o, Send) and isinstance(o.message, ProposalMessage)
+    ]
+    assert proposals and proposals[0].batch.evidence == (evidence,)
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda: double_vote("n1", height=5), "ahead of"),
+        (lambda: _forged_signature(), "signature does not verify"),
+        (lambda: _stranger_evidence(), "not a validator"),
+    ],
+)
+def test_forged_or_inapplicable_evidence_from_a_peer_is_refused(make, reason: str) -> None:
+    node = replica()
+    outputs = node.receive("mallory", EvidenceGossip(make()), 0)
+    assert [o.peer for o in outputs if isinstance(o, Rejected)] == ["mallory"]
+    assert reason in next(o.reason for o in outputs if isinstance(o, Rejected))
+    assert not any(isinstance(o, EvidenceFound) for o in outputs)
+    assert len(node.evidence) == 0
+
+
+def _forged_signature() -> Evidence:
+    evidence = double_vote("n1")
+    bad = replace(evidence.second, signature=bytes(64))
+    return make_evidence(evidence.first, bad)
+
+
+def _stranger_evidence() -> Evidence:
+    stranger = PrivateKey.from_label("stranger")
+    a = sign_vote(stranger, CHAIN, VoteKind.PREVOTE, 1, 0, b"\x02" * 32)
+    b = sign_vote(stranger, CHAIN, VoteKind.PREVOTE, 1, 0, None)
+    return make_evidence(a, b)
+
+
+def test_evidence_older_than_max_age_is_refused() -> None:
+    node = replica(max_evidence_age=2)
+    for _ in range(3):
+        commit(node, batch_for(node))
+    outputs = node.receive("mallory", EvidenceGossip(double_vote("n1", height=1)), 0)
+    assert any(isinstance(o, Rejected) and "older than 2" in o.reason for o in outputs)
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        # two identical votes, and votes at different heights: not evidence at all
+        lambda v: [25, [8, codec.to_wire(v), codec.to_wire(v)]],
+        lambda v: [
+            25,
+            [
+                8,
+                codec.to_wire(v),
+                codec.to_wire(sign_vote(KEYS["n1"], CHAIN, VoteKind.PREVOTE, 2, 0, None)),
+            ],
+        ],
+    ],
+)
+def test_evidence_of_no_conflict_does_not_even_decode(wire) -> None:
+    vote = sign_vote(KEYS["n1"], CHAIN, VoteKind.PREVOTE, 1, 0, None)
+    with pytest.raises(codec.DecodeError):
+        decode_message(codec.encode(wire(vote)))
+
+
+def test_a_batch_with_bad_evidence_gets_a_nil_prevote() -> None:
+    node = replica()
+    batch = batch_for(node, evidence=(_forged_signature(),))
+    assert own_prevote(propose(node, batch), node).value is None
+
+
+def test_an_echoed_conflicting_proposal_is_evidence() -> None:
+    node = replica()
+    batch = batch_for(node)
+    propose(node, batch)
+    other = replace(batch, header=replace(batch.header, timestamp_ms=batch.header.timestamp_ms + 1))
+    proposer = BY_KEY[batch.header.proposer]
+    echoed = sign_proposal(proposer, CHAIN, 1, 0, -1, other.id)
+    outputs = node.receive("peer", ProposalEcho(echoed), 0)
+    found = [o.evidence for o in outputs if isinstance(o, EvidenceFound)]
+    assert len(found) == 1 and found[0].offender == proposer.public_key
+
+
+# ---- forced inclusion ------------------------------------------------------------------------
+
+
+def overdue_node(**params: object) -> tuple[Replica, bytes]:
+    """n2 holding a transaction since height 1, now at height 1 + deadline."""
+    node = replica(inclusion_deadline=2, reputation_window=0, **params)
+    held = tx("alice", 1)
+    node.submit(held, 0)
+    for _ in range(2):
+        commit(node, batch_for(node))
+    return node, held
+
+
+def test_a_proposal_leaving_out_an_overdue_transaction_gets_a_nil_prevote() -> None:
+    node, _ = overdue_node()
+    outputs = propose(node, batch_for(node))
+    assert own_prevote(outputs, node).value is None
+    enforced = [o for o in outputs if isinstance(o, InclusionEnforced)]
+    assert len(enforced) == 1 and enforced[0].omitted == 1
+    assert node.censorship.inclusion_nil_prevotes == 1
+
+
+def test_a_proposal_including_the_overdue_transaction_gets_a_prevote() -> None:
+    node, held = overdue_node()
+    batch = batch_for(node, txs=(held,))
+    assert own_prevote(propose(node, batch), node).value == batch.id
+
+
+def test_a_transaction_not_yet_overdue_may_wait() -> None:
+    node = replica(inclusion_deadline=2, reputation_window=0)
+    node.submit(tx("alice", 1), 0)
+    commit(node, batch_for(node))
+    batch = batch_for(node)
+    assert own_prevote(propose(node, batch), node).value == batch.id
+
+
+def test_a_full_batch_may_leave_overdue_transactions_out() -> None:
+    node, _ = overdue_node()
+    node.params = replace(node.params, max_batch_txs=1)
+    batch = batch_for(node, txs=(tx("bob", 7),))
+    assert own_prevote(propose(node, batch), node).value == batch.id
+
+
+def test_switched_off_the_rule_only_counts_the_omission() -> None:
+    node, _ = overdue_node(forced_inclusion=False)
+    batch = batch_for(node)
+    outputs = propose(node, batch)
+    assert own_prevote(outputs, node).value == batch.id
+    assert not any(isinstance(o, InclusionEnforced) for o in outputs)
+    assert node.censorship.proposers[batch.header.proposer].overdue_omitted == 1
+
+
+# ---- leader reputation -----------------------------------------------------------------------
+
+
+def test_failed_rounds_pass_their_proposer_over_for_the_window() -> None:
+    node = replica(reputation_window=3)
+    failed = node.validators.proposer_for_round(0)
+    commit(node, batch_for(node, round=1), round=1)  # round 0 failed
+    assert node.validators.skipped == {failed.public_key}
+    assert all(node.validators.proposer_for_round(r) != failed for r in range(8))
+    assert node.censorship.proposers[failed.public_key].failed_rounds == 1
+    for _ in range(3):
+        commit(node, batch_for(node))
+    assert node.validators.skipped == frozenset()
+
+
+def test_restart_restores_the_skipped_proposers() -> None:
+    chain = MemoryChainStore()
+    node = replica(chain=chain, reputation_window=5)
+    commit(node, batch_for(node, round=2), round=2)
+    restarted = replica(chain=chain, reputation_window=5)
+    assert restarted.validators.skipped == node.validators.skipped
+    # Two rounds failed, but skipping both would leave 20 of 40: only the latest is skipped.
+    assert len(node.validators.skipped) == 1
+
+
+def test_skipping_never_leaves_less_than_a_quorum_of_proposers() -> None:
+    vs = genesis().validator_set
+    keys = [v.public_key for v in vs.active]
+    failures = [(10, keys[0]), (11, keys[1]), (12, keys[2])]
+    skipped = skipped_proposers(vs, failures, 13, window=10)
+    assert skipped == {keys[2]}  # the most recent; a second would leave 20 of 40
+    assert skipped_proposers(vs, failures, 12 + 10, window=10) == {keys[2]}
+    assert skipped_proposers(vs, failures, 12 + 11, window=10) == frozenset()
+
+
+def test_skipping_keeps_the_cometbft_order_of_the_others() -> None:
+    vs = ValidatorSet(
+        Validator(f"v{i}", PrivateKey.from_label(f"order-{i}").public_key, p)
+        for i, p in enumerate([5, 3, 2, 1])
+    )
+    base = [vs.proposer_for_round(r) for r in range(40)]
+    skip = base[0].public_key
+    view = vs.skipping(frozenset({skip}))
+    assert [view.proposer_for_round(r) for r in range(20)] == [
+        v for v in base if v.public_key != skip
+    ][:20]
+    assert view.next_height().priorities() == vs.next_height().priorities()
+    assert view.hash == vs.hash
