@@ -6,6 +6,15 @@ with p50 latency under a second. Prints one JSON line per cluster size: nodes, t
 committed tx/s, p50/p99 commit latency, node CPU seconds per 1k committed tx, heights/s.
 
     python scripts/bench.py [--nodes 4 7] [--size 100] [--seconds 5]
+
+Leader reputation: ``--crash-one`` kills n1 once the cluster commits (load goes to the others)
+and ``--rate R`` offers one fixed rate instead of the ramp, so that
+
+    python scripts/bench.py --nodes 4 --rate 4000 --seconds 10
+    python scripts/bench.py --nodes 4 --rate 4000 --seconds 10 --crash-one
+    python scripts/bench.py --nodes 4 --rate 4000 --seconds 10 --crash-one --reputation-window 0
+
+compare fault-free throughput with a crashed proposer, with and without reputation.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.init import init_cluster
 from sequencer_net.cluster.probe import probe
 from sequencer_net.config import ClusterSpec, load_genesis
+from sequencer_net.genesis import ChainParams
 from sequencer_net.load import LoadReport, run_load
 
 RATES = (1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000)
@@ -51,20 +61,36 @@ def sustainable(report: LoadReport, rate: int) -> bool:
     )
 
 
-def bench(nodes: int, size: int, seconds: float) -> dict[str, object]:
+def bench(
+    nodes: int,
+    size: int,
+    seconds: float,
+    rates: tuple[int, ...] = RATES,
+    crash_one: bool = False,
+    reputation_window: int = ChainParams().reputation_window,
+) -> dict[str, object]:
+    spec = ClusterSpec(
+        name=f"bench-{nodes}", nodes=nodes, chain=ChainParams(reputation_window=reputation_window)
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        root = init_cluster(ClusterSpec(name=f"bench-{nodes}", nodes=nodes), Path(tmp) / "c")
+        root = init_cluster(spec, Path(tmp) / "c")
         cluster = Cluster(root)
-        pids = list(cluster.up().values())
+        started = cluster.up()
         try:
-            addresses = [a.client for a in load_genesis(root / "genesis.toml").addresses.values()]
-            trio.run(wait_until_committing, addresses[0])
+            addresses = {
+                n: a.client for n, a in load_genesis(root / "genesis.toml").addresses.items()
+            }
+            trio.run(wait_until_committing, addresses["n1"])
+            if crash_one:
+                cluster.kill("n1")
+                del addresses["n1"], started["n1"]
+            pids = list(started.values())
             best: tuple[LoadReport, float] | None = None
-            for rate in RATES:
+            for rate in rates:
                 before = cpu_seconds(pids)
-                report = trio.run(run_load, addresses, rate, seconds, size)
+                report = trio.run(run_load, list(addresses.values()), rate, seconds, size)
                 cpu = cpu_seconds(pids) - before
-                if not sustainable(report, rate):
+                if len(rates) > 1 and not sustainable(report, rate):
                     break
                 best = (report, cpu)
         finally:
@@ -83,6 +109,8 @@ def bench(nodes: int, size: int, seconds: float) -> dict[str, object]:
         "cpu_s_per_1k_tx": round(1000 * cpu / report.committed, 3) if report.committed else None,
         "heights_per_s": round(report.heights / report.duration_s, 1),
         "seconds_per_rate": seconds,
+        "crashed_proposer": crash_one,
+        "reputation_window": reputation_window,
     }
 
 
@@ -91,9 +119,21 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, nargs="+", default=[4, 7])
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rate", type=int, help="offer this one rate instead of the ramp")
+    parser.add_argument("--crash-one", action="store_true", help="kill n1 before the load")
+    parser.add_argument(
+        "--reputation-window",
+        type=int,
+        default=ChainParams().reputation_window,
+        help="heights a failed proposer is skipped (0: reputation off)",
+    )
     args = parser.parse_args()
+    rates = (args.rate,) if args.rate else RATES
     for nodes in args.nodes:
-        print(json.dumps(bench(nodes, args.size, args.seconds)), flush=True)
+        result = bench(
+            nodes, args.size, args.seconds, rates, args.crash_one, args.reputation_window
+        )
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

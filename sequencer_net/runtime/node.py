@@ -28,7 +28,13 @@ from ..evidence import SlashRecord
 from ..evidence_log import FILENAME as EVIDENCE_LOG
 from ..evidence_log import EvidenceLog, make_record
 from ..faults import Crash, FaultLayer
-from ..messages import CommittedBatch, TxGossip, decode_message, encode_message
+from ..messages import (
+    CommittedBatch,
+    ProposalMessage,
+    TxGossip,
+    decode_message,
+    encode_message,
+)
 from ..net import FrameReader, NetError, send_frame
 from ..replica import (
     Committed,
@@ -55,7 +61,6 @@ METRICS_FILE = "censorship.json"
 METRICS_INTERVAL_S = 1.0
 CRASH_EXIT_CODE = 3
 GARBAGE_INTERVAL_S = 0.2
-AMNESIA_PAUSE_S = 0.01  # so the re-built batch gets a later timestamp, hence another id
 
 
 def now_ms() -> int:
@@ -213,8 +218,9 @@ class Node:
                 frame = frames[id(out.message)] = encode_message(out.message)
             self._queue(out.to, frame, isinstance(out.message, TxGossip))
         if self.faults.amnesia_due(send.message):
-            assert self._nursery is not None
-            self._nursery.start_soon(self._amnesia_restart)
+            assert self._nursery is not None and isinstance(send.message, ProposalMessage)
+            proposed_at = send.message.batch.header.timestamp_ms
+            self._nursery.start_soon(self._amnesia_restart, proposed_at)
 
     def _queue(self, to: bytes | None, frame: bytes, is_gossip: bool) -> None:
         """Send now, or after the ``delay`` fault's latency; while delayed frames wait, later
@@ -240,15 +246,15 @@ class Node:
             for peer, payload in self.faults.garbage(self.replica.height, self.replica.round):
                 self.peers.send(payload, peer)
 
-    async def _amnesia_restart(self) -> None:
+    async def _amnesia_restart(self, proposed_at_ms: int) -> None:
         """Restart in-process forgetting what was signed: the fresh replica proposes this
-        height again with a new batch, a double-sign honest nodes must catch."""
-        await trio.sleep(AMNESIA_PAUSE_S)
+        height again with a new batch (its clock is past the forgotten batch's timestamp, so
+        the batch differs), a double-sign honest nodes must catch."""
         (self.config.data_dir / "sign_state.bin").unlink(missing_ok=True)
         self.replica = self._new_replica()
         self.replica.omit = self.faults.omit
         log.warning("amnesia_restart", height=self.replica.height)
-        self._carry_out(self.replica.start(now_ms()))
+        self._carry_out(self.replica.start(max(now_ms(), proposed_at_ms + 1)))
 
     def _faults_changed(self) -> None:
         """Apply what the fault layer cannot do alone: the replica's censor predicate, and a

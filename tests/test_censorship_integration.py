@@ -1,0 +1,174 @@
+"""Censorship resistance with real processes: a censoring proposer cannot hold a target's
+transactions past the inclusion deadline while forced inclusion is on, does so whenever it
+proposes while it is off, and a fault-free cluster under load never prevotes nil for it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import trio
+
+from sequencer_net.client import Client
+from sequencer_net.cluster.control import Cluster
+from sequencer_net.cluster.init import init_cluster
+from sequencer_net.cluster.probe import probe
+from sequencer_net.config import ClusterSpec, load_genesis
+from sequencer_net.faults.spec import parse_fault
+from sequencer_net.genesis import ChainParams
+from sequencer_net.load import run_load
+from sequencer_net.types import Tx
+
+TARGET_TXS = 30
+
+
+@dataclass(frozen=True)
+class Inclusion:
+    submitted_at: int  # the entry node's last committed height when the tx was submitted
+    committed_at: int
+
+
+def start(tmp_path: Path, stakes: tuple[int, ...], chain: ChainParams, censor: bool) -> Cluster:
+    faults = {"n1": (parse_fault("censor sender=alice"),)} if censor else {}
+    spec = ClusterSpec("censor", len(stakes), stakes, chain=chain, faults=faults)
+    cluster = Cluster(init_cluster(spec, tmp_path / "cluster"))
+    cluster.up()
+    return cluster
+
+
+@pytest.fixture
+def clusters() -> Iterator[list[Cluster]]:
+    """Clusters a test starts; all stopped at the end, whatever happened."""
+    started: list[Cluster] = []
+    yield started
+    for cluster in started:
+        cluster.down(timeout=5)
+        leftover = [p.name for p in cluster.processes() if p.pid and p.state.value == "alive"]
+        assert not leftover, f"processes left running: {leftover}"
+
+
+def client_addresses(cluster: Cluster) -> dict[str, str]:
+    genesis = load_genesis(cluster.root / "genesis.toml")
+    return {name: a.client for name, a in genesis.addresses.items()}
+
+
+async def wait_committing(addresses: dict[str, str], height: int = 3) -> None:
+    with trio.fail_after(30):
+        for address in addresses.values():
+            while (status := await probe(address, timeout=1)) is None or status["height"] < height:
+                await trio.sleep(0.1)
+
+
+async def submit_target_txs(honest: list[str]) -> list[Inclusion]:
+    """Alice's transactions, round robin over honest nodes, then when each committed."""
+    submitted: list[tuple[bytes, int]] = []
+    for i in range(TARGET_TXS):
+        async with await Client.connect(honest[i % len(honest)]) as client:
+            height = (await client.status())["height"]
+            txid = await client.submit(Tx("rollup", "alice", i.to_bytes(4, "big")))
+            submitted.append((txid, height))
+        await trio.sleep(0.1)
+    found = []
+    async with await Client.connect(honest[0]) as client:
+        for txid, height in submitted:
+            with trio.fail_after(30):
+                while (status := await client.tx_status(txid))["status"] != "committed":
+                    await trio.sleep(0.05)
+            found.append(Inclusion(height, status["height"]))
+    return found
+
+
+async def proposers(address: str, low: int, high: int) -> dict[int, str]:
+    async with await Client.connect(address) as client:
+        return {h: (await client.batch(h))["proposer"] for h in range(low, high + 1)}
+
+
+def censor_heights_while_pending(
+    found: list[Inclusion], by_height: dict[int, str], held: int
+) -> int:
+    """(transaction, height) pairs where the censor's batch committed while the transaction
+    had been pending for at least ``held`` heights after the one it was submitted in."""
+    return sum(
+        1
+        for inc in found
+        for h in range(inc.submitted_at + 1 + held, inc.committed_at)
+        if by_height[h] == "n1"
+    )
+
+
+async def censored_run(
+    tmp_path: Path, clusters: list[Cluster], stakes: tuple[int, ...], chain: ChainParams
+) -> tuple[list[Inclusion], dict[int, str], dict]:
+    cluster = start(tmp_path, stakes, chain, censor=True)
+    clusters.append(cluster)
+    addresses = client_addresses(cluster)
+    await wait_committing(addresses)
+    honest = [a for name, a in addresses.items() if name != "n1"]
+    found = await submit_target_txs(honest)
+    low = min(i.submitted_at for i in found)
+    high = max(i.committed_at for i in found)
+    by_height = await proposers(honest[0], low, high)
+    assert all(by_height[i.committed_at] != "n1" for i in found), "the censor included alice"
+    status = await probe(honest[0], timeout=2)
+    assert status is not None
+    return found, by_height, status["censorship"]
+
+
+async def test_one_censor_of_four_cannot_delay_past_the_deadline_with_forced_inclusion(
+    tmp_path: Path, clusters: list[Cluster]
+) -> None:
+    chain = ChainParams(inclusion_deadline=1)
+    found, by_height, metrics = await censored_run(tmp_path / "on", clusters, (10,) * 4, chain)
+    # Submitted after height s, a transaction is first seen at s + 1 at the latest; it commits
+    # within the deadline plus the two rounds forced inclusion may fail.
+    assert max(i.committed_at - i.submitted_at for i in found) <= 1 + chain.inclusion_deadline + 2
+    assert metrics["proposers"]["n1"]["overdue_omitted"] >= 1
+    assert metrics["proposers"]["n1"]["failed_rounds"] >= 1  # nil prevotes failed its round
+    delayed_on = censor_heights_while_pending(found, by_height, held=0)
+
+    # The same run without the rule: the censor's batches commit while alice waits.
+    off = ChainParams(inclusion_deadline=1, forced_inclusion=False)
+    found, by_height, metrics = await censored_run(tmp_path / "off", clusters, (10,) * 4, off)
+    delayed_off = censor_heights_while_pending(found, by_height, held=0)
+    assert metrics["inclusion_nil_prevotes"] == 0
+    assert metrics["proposers"]["n1"]["failed_rounds"] == 0
+    assert delayed_off > delayed_on, (delayed_off, delayed_on)
+
+
+async def test_censoring_stake_just_under_a_third_of_a_weighted_seven(
+    tmp_path: Path, clusters: list[Cluster]
+) -> None:
+    stakes = (32, 17, 17, 10, 10, 9, 5)  # n1 holds 32 of 100
+    chain = ChainParams(inclusion_deadline=2)
+    found, by_height, metrics = await censored_run(tmp_path, clusters, stakes, chain)
+    assert max(i.committed_at - i.submitted_at for i in found) <= 1 + chain.inclusion_deadline + 2
+    # Once every honest node has held a transaction past the deadline (one height of gossip
+    # lag after its entry node), the censor can no longer commit a batch without it.
+    assert censor_heights_while_pending(found, by_height, held=1 + chain.inclusion_deadline) == 0
+    assert all(i.committed_at > i.submitted_at for i in found)
+    assert metrics["inclusion_delay"]["count"] >= len(found)
+
+
+async def test_a_fault_free_cluster_under_load_never_prevotes_nil_for_inclusion(
+    tmp_path: Path, clusters: list[Cluster]
+) -> None:
+    cluster = start(tmp_path, (10,) * 4, ChainParams(), censor=False)
+    clusters.append(cluster)
+    addresses = client_addresses(cluster)
+    await wait_committing(addresses)
+    report = await run_load(list(addresses.values()), rate=2000, duration_s=4, size=100)
+    assert report.committed == report.submitted > 0
+    for address in addresses.values():
+        status = await probe(address, timeout=2)
+        assert status is not None
+        assert status["censorship"]["inclusion_nil_prevotes"] == 0
+        assert status["censorship"]["inclusion_delay"]["count"] > 0
+    cluster.down()
+    for name in addresses:
+        log = cluster.root / name / "data" / "node.log"
+        events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
+        assert "inclusion_enforced" not in events
+        assert "round_started" not in events  # no round failed at all
