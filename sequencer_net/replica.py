@@ -66,6 +66,7 @@ from .types import (
     proposal_payload,
     tx_id,
     txs_digest,
+    vote_from_payload,
     vote_payload,
 )
 from .validators import ValidatorSet
@@ -196,7 +197,8 @@ class Replica:
         self._own_messages: list[Message] = []
         self._next_height_messages: list[tuple[Peer, Message]] = []
         self._gossip_queue: list[bytes] = []
-        self._ahead: tuple[int, Peer] | None = None
+        self._ahead: dict[Peer, int] = {}  # peers seen at a later height, and that height
+        self._sync_requests = 0
         self._sync_timer_set = False
         self._echoed_rounds: set[int] = set()
         self._deferred: list[Effect] = []
@@ -221,8 +223,15 @@ class Replica:
         """Begin (or, after a restart, resume) consensus at the next height."""
         self._now_ms = now_ms
         record = self.sign_state.load()
-        restored = record.lock if record and record.height == self.height else None
+        current = record if record and record.height == self.height else None
+        restored = current.lock if current else None
         self._drain(self.driver.start_height(self.height, self.validators, restored))
+        if current is not None and current.step is not Step.PROPOSE:
+            # The vote we signed last, perhaps just before a crash: the others may need it for
+            # their quorum, and the guard will not let us sign the earlier steps again.
+            vote = vote_from_payload(current.payload, self.key.public_key, current.signature)
+            self._broadcast_own(vote)
+            self._drain(self.driver.step(VoteReceived(vote)))
         self._outputs.append(SetTimer(REBROADCAST, self.params.rebroadcast_ms))
         return self._take_outputs()
 
@@ -607,17 +616,21 @@ class Replica:
 
     def _note_ahead(self, peer: Peer, height: int) -> None:
         """A peer is at a later height; if we are still behind after a grace period, sync."""
-        if self._ahead is None or height > self._ahead[0]:
-            self._ahead = (height, peer)
+        self._ahead[peer] = max(height, self._ahead.get(peer, 0))
         if not self._sync_timer_set:
             self._sync_timer_set = True
             self._outputs.append(SetTimer(SYNC, self.params.sync_delay_ms))
 
     def _request_sync(self) -> None:
-        if self._ahead is None or self._ahead[0] <= self.height:
-            self._ahead = None
+        """Ask the peers that are ahead in turn, so one that died cannot stall catch-up."""
+        self._ahead = {p: h for p, h in self._ahead.items() if h > self.height}
+        if not self._ahead:
             return
-        self._outputs.append(Send(self._ahead[1], SyncRequest(self.height)))
+        peers = list(self._ahead)
+        self._sync_requests += 1
+        self._outputs.append(
+            Send(peers[self._sync_requests % len(peers)], SyncRequest(self.height))
+        )
         self._sync_timer_set = True
         self._outputs.append(SetTimer(SYNC, self.params.sync_delay_ms))
 

@@ -12,6 +12,8 @@ import enum
 from dataclasses import dataclass
 from functools import cached_property
 
+import msgpack
+
 from . import codec
 from .crypto import DIGEST_SIZE, PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, digest, verify
 
@@ -179,6 +181,12 @@ def sign_proposal(
 
 def vote_payload(kind: VoteKind, height: int, round: int, value: bytes | None) -> bytes:
     return codec.encode([int(kind), height, round, value])
+
+
+def vote_from_payload(payload: bytes, validator: bytes, signature: bytes) -> Vote:
+    """Rebuild a vote we signed from its payload (as kept in the sign-state record)."""
+    kind, height, round, value = msgpack.unpackb(payload)
+    return Vote(VoteKind(kind), height, round, value, validator, signature)
 
 
 @codec.register(5)

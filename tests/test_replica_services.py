@@ -363,3 +363,31 @@ def test_skipping_keeps_the_cometbft_order_of_the_others() -> None:
     ][:20]
     assert view.next_height().priorities() == vs.next_height().priorities()
     assert view.hash == vs.hash
+
+
+# ---- restart -------------------------------------------------------------------------------
+
+
+def test_after_a_restart_the_last_signed_vote_is_sent_again() -> None:
+    chain, sign_state = MemoryChainStore(), MemorySignStateStore()
+    node = Replica(genesis(), KEYS["n2"], chain, sign_state)
+    node.start(0)
+    batch = batch_for(node)
+    propose(node, batch)
+    outputs = []
+    for key in KEYS.values():
+        prevote = sign_vote(key, CHAIN, VoteKind.PREVOTE, 1, 0, batch.id)
+        outputs += node.receive("peer", prevote, 0)
+    precommits = [
+        o.message
+        for o in outputs
+        if isinstance(o, Send)
+        and isinstance(o.message, Vote)
+        and o.message.kind is VoteKind.PRECOMMIT
+    ]
+    assert len(precommits) == 1
+    # Killed now, before anyone saw that precommit: the restarted node re-sends it, since the
+    # guard refuses to sign this height's earlier steps again.
+    restarted = Replica(genesis(), KEYS["n2"], chain, sign_state)
+    resent = [o.message for o in restarted.start(0) if isinstance(o, Send)]
+    assert precommits[0] in resent
