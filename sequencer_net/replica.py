@@ -14,7 +14,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from . import censorship, codec, signstate
+from . import censorship, codec, reputation, signstate
 from .censorship import FORCED_ROUNDS, CensorshipStats
 from .consensus import (
     CastVote,
@@ -185,8 +185,8 @@ class Replica:
         self.params = params or NodeParams()
         self.mempool = Mempool(self.params.mempool_max_txs, self.params.mempool_max_bytes)
         self.driver = Driver(genesis.consensus, key.public_key, machine_factory)
-        window = genesis.params.reputation_window
-        self._failures = deque(chain.proposer_failures(chain.last_height() + 1 - window))
+        kept = reputation.memory(genesis.params.reputation_window)
+        self._failures = deque(chain.proposer_failures(chain.last_height() + 1 - kept))
         self.validators = self._validators_at(chain.last_height() + 1)
         self.censorship = CensorshipStats()
         self.evidence = EvidencePool()
@@ -598,7 +598,7 @@ class Replica:
     def _with_reputation(self, validators: ValidatorSet, height: int) -> ValidatorSet:
         """``validators`` passing over proposers that failed recently (leader reputation)."""
         window = self.genesis.params.reputation_window
-        while self._failures and self._failures[0][0] < height - window:
+        while self._failures and self._failures[0][0] < height - reputation.memory(window):
             self._failures.popleft()
         skipped = skipped_proposers(validators, self._failures, height, window)
         return validators.skipping(skipped) if skipped else validators

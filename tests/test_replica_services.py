@@ -391,3 +391,19 @@ def test_after_a_restart_the_last_signed_vote_is_sent_again() -> None:
     restarted = Replica(genesis(), KEYS["n2"], chain, sign_state)
     resent = [o.message for o in restarted.start(0) if isinstance(o, Send)]
     assert precommits[0] in resent
+
+
+def test_repeated_failures_double_the_time_a_proposer_is_passed_over() -> None:
+    vs = genesis().validator_set
+    key = vs.active[0].public_key
+    once = [(20, key)]
+    assert skipped_proposers(vs, once, 25, window=5) == {key}
+    assert skipped_proposers(vs, once, 26, window=5) == frozenset()
+    twice = [(10, key), (20, key)]
+    assert skipped_proposers(vs, twice, 30, window=5) == {key}
+    assert skipped_proposers(vs, twice, 31, window=5) == frozenset()
+    # Failures older than the memory (8 windows) are forgotten.
+    assert skipped_proposers(vs, [(1, key), (45, key)], 51, window=5) == frozenset()
+    often = [(h, key) for h in (62, 64, 66, 68, 70)]  # 5 << 4 = 80, capped at the memory
+    assert skipped_proposers(vs, often, 101, window=5) == {key}
+    assert skipped_proposers(vs, often, 111, window=5) == frozenset()
