@@ -437,38 +437,33 @@ def write_admin_token(path: Path) -> None:
         f.write(secrets.token_hex(ADMIN_TOKEN_BYTES) + "\n")
 
 
-def _load_admin_token(path: Path, table: _Table) -> str:
-    """The token that authorises fault injection: a secret, so kept private like a key."""
+def _read_private(path: Path, table: _Table, key: str, what: str) -> str:
+    """The stripped text of a secret file named by ``key``, refused if others may read it."""
     try:
         mode = path.stat().st_mode
-        token = path.read_text(encoding="ascii").strip()
+        text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
-        raise table.error("admin_token_file", f"{path}: file not found") from None
+        raise table.error(key, f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise table.error("admin_token_file", f"{path}: cannot read: {exc}") from None
+        raise table.error(key, f"{path}: cannot read: {exc}") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(
-            f"{path}: admin token is accessible by others (mode {stat.S_IMODE(mode):04o}); "
+            f"{path}: {what} is accessible by others (mode {stat.S_IMODE(mode):04o}); "
             f"run: chmod 600 {path}"
         )
+    return text
+
+
+def _load_admin_token(path: Path, table: _Table) -> str:
+    """The token that authorises fault injection: a secret, so kept private like a key."""
+    token = _read_private(path, table, "admin_token_file", "admin token")
     if not token:
         raise table.error("admin_token_file", f"{path}: the file is empty")
     return token
 
 
 def _load_key(path: Path, table: _Table) -> PrivateKey:
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        raise table.error("key_file", f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise table.error("key_file", f"{path}: cannot read: {exc}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"{path}: key file is accessible by others (mode {stat.S_IMODE(mode):04o}); "
-            f"run: chmod 600 {path}"
-        )
+    text = _read_private(path, table, "key_file", "key file")
     try:
         seed = bytes.fromhex(text)
     except ValueError:

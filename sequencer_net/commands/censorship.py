@@ -21,12 +21,10 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from ..cluster.layout import Layout
 from ..cluster.probe import probe_all
-from ..cluster.state import current_cluster_dir
-from ..config import ConfigError, load_genesis
 from .client import STATUS_TIMEOUT_S
 from .errors import UsageError
+from .selection import select_nodes
 
 FILENAME = "censorship.json"
 COUNTS = ("proposals", "failed_rounds", "overdue_omitted")
@@ -108,32 +106,12 @@ def sources(node: str | None, directory: Path | None) -> Sources:
     """The nodes --node/--dir select (default: every node of the current cluster)."""
     if node and ":" in node:
         return Sources({node: node}, {})
-    root = directory or current_cluster_dir()
-    if root is None:
-        raise UsageError(
-            "no cluster given: pass --dir (a cluster dir or a node data dir) or --node "
-            "HOST:PORT, or start one with `cluster up`"
-        )
-    if not root.is_dir():
-        raise UsageError(f"{root}: no such directory")
-    layout = Layout(root)
-    if not layout.genesis.exists():
-        if node:
-            raise UsageError(f"--node needs a cluster dir; {root} has no genesis.toml")
-        data = root / "data" if (root / "data").is_dir() else root
-        name = root.resolve().parent.name if root.name == "data" else root.resolve().name
-        return Sources({}, {name: data / FILENAME})
-    try:
-        genesis = load_genesis(layout.genesis)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    addresses = {name: a.client for name, a in genesis.addresses.items()}
-    if node:
-        if node not in addresses:
-            raise UsageError(f"no node {node!r} in {root} (nodes: {', '.join(addresses)})")
-        addresses = {node: addresses[node]}
-    files = {name: layout.data(name) / FILENAME for name in addresses}
-    return Sources(addresses, files, genesis.genesis.chain_id)
+    selected = select_nodes(node, directory)
+    files = {name: data / FILENAME for name, data in selected.data_dirs.items()}
+    if selected.genesis is None:
+        return Sources({}, files)
+    addresses = {name: selected.genesis.addresses[name].client for name in files}
+    return Sources(addresses, files, selected.genesis.genesis.chain_id)
 
 
 @dataclass(frozen=True)

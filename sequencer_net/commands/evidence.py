@@ -25,6 +25,7 @@ from ..evidence_log import FILENAME, EvidenceLogError, read_log, verify_records
 from ..genesis import Genesis
 from .client import _call, _targets
 from .errors import UsageError
+from .selection import select_nodes
 
 ID_SHOWN = 12
 
@@ -116,30 +117,8 @@ def add_evidence_commands(commands: argparse._SubParsersAction) -> None:
 
 def _logs(args: argparse.Namespace) -> dict[str, Path]:
     """Node name -> its evidence log path, from --dir/--node or the current cluster."""
-    root = args.dir or current_cluster_dir()
-    if root is None:
-        raise UsageError(
-            "no cluster given: pass --dir (a cluster dir or a node data dir), "
-            "or start one with `cluster up`"
-        )
-    if not root.is_dir():
-        raise UsageError(f"{root}: no such directory")
-    layout = Layout(root)
-    if not layout.genesis.exists():
-        if args.node:
-            raise UsageError(f"--node needs a cluster dir; {root} has no genesis.toml")
-        data = root / "data" if (root / "data").is_dir() else root
-        name = root.resolve().parent.name if data == root and root.name == "data" else root.name
-        return {name or str(root): data / FILENAME}
-    try:
-        names = [v.name for v in load_genesis(layout.genesis).genesis.validators]
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    if args.node:
-        if args.node not in names:
-            raise UsageError(f"no node {args.node!r} in {root} (nodes: {', '.join(names)})")
-        names = [args.node]
-    return {name: layout.data(name) / FILENAME for name in names}
+    selected = select_nodes(args.node, args.dir)
+    return {name: data / FILENAME for name, data in selected.data_dirs.items()}
 
 
 @dataclass

@@ -1,0 +1,48 @@
+"""Which nodes' files a reading command looks at: `--dir` (a cluster dir, or one node's dir or
+data dir) and `--node NAME`, defaulting to every node of the cluster started last."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cluster.layout import Layout
+from ..cluster.state import current_cluster_dir
+from ..config import ConfigError, GenesisFile, load_genesis
+from .errors import UsageError
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The chosen nodes' data dirs by name; ``genesis`` is None for a lone node's dir."""
+
+    data_dirs: dict[str, Path]
+    genesis: GenesisFile | None
+
+
+def select_nodes(node: str | None, directory: Path | None) -> Selection:
+    root = directory or current_cluster_dir()
+    if root is None:
+        raise UsageError(
+            "no cluster given: pass --dir (a cluster dir or a node data dir), "
+            "or start one with `cluster up`"
+        )
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such directory")
+    layout = Layout(root)
+    if not layout.genesis.exists():
+        if node:
+            raise UsageError(f"--node needs a cluster dir; {root} has no genesis.toml")
+        data = root / "data" if (root / "data").is_dir() else root
+        name = root.resolve().parent.name if root.name == "data" else root.resolve().name
+        return Selection({name: data}, None)
+    try:
+        genesis = load_genesis(layout.genesis)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    names = [v.name for v in genesis.genesis.validators]
+    if node:
+        if node not in names:
+            raise UsageError(f"no node {node!r} in {root} (nodes: {', '.join(names)})")
+        names = [node]
+    return Selection({name: layout.data(name) for name in names}, genesis)
