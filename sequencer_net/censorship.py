@@ -19,6 +19,7 @@ from .mempool import Mempool, PendingTx
 from .types import Batch
 
 FORCED_ROUNDS = 2
+REGOSSIP = 256  # overdue transactions re-sent per rebroadcast, oldest first
 DELAY_SAMPLES = 10_000
 
 
@@ -79,5 +80,8 @@ def _percentiles(samples: deque[int]) -> dict[str, float]:
     ordered = sorted(samples)
     if not ordered:
         return {"p50": 0, "p99": 0, "max": 0}
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return {"p50": pick(0.5), "p99": pick(0.99), "max": ordered[-1]}
+
+    def at(q: float) -> int:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"p50": at(0.5), "p99": at(0.99), "max": ordered[-1]}

@@ -391,10 +391,10 @@ class Replica:
         lock we took must become provable to the others (the paper's gossip assumption)."""
         self._outputs.extend(Send(None, m) for m in self._own_messages)
         self._outputs.extend(Send(None, EvidenceGossip(e)) for e in self.evidence.pending())
-        # Overdue transactions again, in case a proposer missed them the first time.
-        due = censorship.overdue(self.mempool, self.height, self.genesis.params.inclusion_deadline)[
-            :MAX_TXS_PER_GOSSIP
-        ]
+        # The oldest overdue transactions again, in case a proposer missed them the first time;
+        # only a few, so a saturated node does not resend its whole backlog every second.
+        deadline = self.genesis.params.inclusion_deadline
+        due = censorship.overdue(self.mempool, self.height, deadline)[: censorship.REGOSSIP]
         if due:
             self._outputs.append(Send(None, TxGossip(tuple(p.encoded for _, p in due))))
         machine = self.driver.machine

@@ -389,8 +389,11 @@ class Node:
         cluster reads what the node saw last."""
         path = self.config.data_dir / METRICS_FILE
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.censorship_metrics()))
-        os.replace(temporary, path)
+        try:
+            temporary.write_text(json.dumps(self.censorship_metrics()))
+            os.replace(temporary, path)
+        except OSError as exc:  # a metrics file is not worth stopping consensus for
+            log.warning("metrics_not_written", path=str(path), reason=str(exc))
 
     async def _write_metrics_periodically(self) -> None:
         while True:
