@@ -186,8 +186,12 @@ class Replica:
         self.mempool = Mempool(self.params.mempool_max_txs, self.params.mempool_max_bytes)
         self.driver = Driver(genesis.consensus, key.public_key, machine_factory)
         kept = reputation.memory(genesis.params.reputation_window)
-        self._failures = deque(chain.proposer_failures(chain.last_height() + 1 - kept))
-        self.validators = self._validators_at(chain.last_height() + 1)
+        self._failures = deque(chain.proposer_failures(chain.last_height() - kept))
+        last = chain.last_height()
+        # The set of the last committed height: the next batch's last_commit is checked, and its
+        # failed rounds are named, against it.
+        self._previous = self._validators_at(last) if last else None
+        self.validators = self._validators_at(last + 1)
         self.censorship = CensorshipStats()
         self.evidence = EvidencePool()
         self.slashes = Counter(r.evidence.offender for r in chain.slash_records())
@@ -463,6 +467,7 @@ class Replica:
             txs_digest=txs_digest(txs),
             evidence_digest=evidence_digest(evidence),
             validator_set_hash=self.validators.hash,
+            last_commit=parent.certificate if parent else None,
         )
         return Batch(header, txs, evidence)
 
@@ -489,6 +494,9 @@ class Replica:
             return "timestamp not after the parent's"
         if header.validator_set_hash != self.validators.hash:
             return "validator set hash does not match"
+        problem = self._last_commit_problem(batch, parent)
+        if problem:
+            return problem
         if header.proposer != self.validators.proposer_for_round(header.round).public_key:
             return "built by a validator that was not the proposer of its round"
         if not batch.body_matches_header():
@@ -511,6 +519,23 @@ class Replica:
             except codec.DecodeError as exc:
                 return f"malformed transaction: {exc}"
         return self._batch_evidence_problem(batch.evidence)
+
+    def _last_commit_problem(self, batch: Batch, parent: CommittedBatch | None) -> str | None:
+        """The batch must carry a quorum certificate of its parent (none at height 1)."""
+        last_commit = batch.header.last_commit
+        if parent is None or self._previous is None:
+            return None if last_commit is None else "a first batch carries no last commit"
+        if last_commit is None:
+            return "no last commit for the parent"
+        if last_commit.batch_id != parent.batch.id:
+            return "last commit certifies another batch than the parent"
+        if last_commit == parent.certificate:
+            return None  # ours, verified when we committed
+        try:
+            self._previous.verify_certificate(last_commit, self.chain_id)
+        except ValueError as exc:
+            return f"last commit: {exc}"
+        return None
 
     def _batch_evidence_problem(self, evidence: tuple[Evidence, ...]) -> str | None:
         if evidence and not self.genesis.params.slashing:
@@ -540,14 +565,13 @@ class Replica:
         batch = entry.batch
         slashes, successor = self._slash(batch)
         changed = bool(slashes) or (entry.height + 1) % CHECKPOINT_EVERY == 0
-        failed = [
-            self.validators.proposer_for_round(r).public_key for r in range(entry.certificate.round)
-        ]
+        failed = self._failed_proposers(batch)
         snapshot = successor.snapshot() if changed else None
         self.chain.append(entry, slashes, snapshot, failed)
         self._measure(entry, failed)
         self.mempool.remove(batch.tx_ids)
-        self._failures.extend((entry.height, key) for key in failed)
+        self._failures.extend((entry.height - 1, key) for key in failed)
+        self._previous = self.validators
         self.validators = self._with_reputation(successor, entry.height + 1)
         self.slashes.update(r.evidence.offender for r in slashes)
         self.evidence.prune(lambda e: self._evidence_problem(e) is None)
@@ -564,6 +588,14 @@ class Replica:
         for peer, message in early:
             effects.extend(self._consensus_message(peer, message))
         return effects
+
+    def _failed_proposers(self, batch: Batch) -> list[bytes]:
+        """Proposers of the rounds that failed at the parent's height, by the batch's
+        last_commit: the round every node agrees on, not the one of its own certificate."""
+        last_commit = batch.header.last_commit
+        if last_commit is None or self._previous is None:
+            return []
+        return [self._previous.proposer_for_round(r).public_key for r in range(last_commit.round)]
 
     def _slash(self, batch: Batch) -> tuple[list[SlashRecord], ValidatorSet]:
         """What the batch's evidence does (every node computes the same) and the next set."""
@@ -598,7 +630,9 @@ class Replica:
     def _with_reputation(self, validators: ValidatorSet, height: int) -> ValidatorSet:
         """``validators`` passing over proposers that failed recently (leader reputation)."""
         window = self.genesis.params.reputation_window
-        while self._failures and self._failures[0][0] < height - reputation.memory(window):
+        # One height more than the memory is kept: the set of the previous height is rebuilt
+        # from it on restart.
+        while self._failures and self._failures[0][0] < height - 1 - reputation.memory(window):
             self._failures.popleft()
         skipped = skipped_proposers(validators, self._failures, height, window)
         return validators.skipping(skipped) if skipped else validators

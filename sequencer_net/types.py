@@ -80,7 +80,12 @@ def tx_id(encoded_tx: bytes) -> bytes:
 @dataclass(frozen=True)
 class BatchHeader:
     """What a batch id commits to. ``round`` is the round the batch was built in, so the
-    proposer that built it is ``proposer(height, round)`` even when a later round re-proposes it."""
+    proposer that built it is ``proposer(height, round)`` even when a later round re-proposes it.
+
+    ``last_commit`` is a commit certificate of the parent (None at height 1), as CometBFT's
+    LastCommit: honest nodes may hold certificates of different rounds for one height, and
+    anything that must be identical everywhere (the failed rounds leader reputation reads) is
+    taken from this agreed one instead."""
 
     chain_id: str
     height: int
@@ -91,10 +96,15 @@ class BatchHeader:
     txs_digest: bytes
     evidence_digest: bytes
     validator_set_hash: bytes
+    last_commit: Certificate | None = None
 
     def __post_init__(self) -> None:
         _need(self.height >= 1 and self.round >= 0, "height must be >= 1 and round >= 0")
         _need(self.timestamp_ms >= 0, "timestamp must be >= 0")
+        _need(
+            self.last_commit is None or self.last_commit.height == self.height - 1,
+            "last commit must certify the parent height",
+        )
         for name in ("parent_id", "txs_digest", "evidence_digest", "validator_set_hash"):
             _need_size(getattr(self, name), DIGEST_SIZE, name)
         _need_size(self.proposer, PUBLIC_KEY_SIZE, "proposer")

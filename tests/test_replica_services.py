@@ -87,6 +87,7 @@ def batch_for(node: Replica, round: int = 0, txs: tuple[bytes, ...] = (), eviden
         txs_digest=txs_digest(txs),
         evidence_digest=evidence_digest(tuple(evidence)),
         validator_set_hash=node.validators.hash,
+        last_commit=parent.certificate if parent else None,
     )
     return Batch(header, txs, tuple(evidence))
 
@@ -322,18 +323,52 @@ def test_failed_rounds_pass_their_proposer_over_for_the_window() -> None:
     node = replica(reputation_window=3)
     failed = node.validators.proposer_for_round(0)
     commit(node, batch_for(node, round=1), round=1)  # round 0 failed
+    # Our own certificate says round 1, but only the next batch's last_commit is agreed on.
+    assert node.validators.skipped == frozenset()
+    commit(node, batch_for(node))
     assert node.validators.skipped == {failed.public_key}
     assert all(node.validators.proposer_for_round(r) != failed for r in range(8))
     assert node.censorship.proposers[failed.public_key].failed_rounds == 1
-    for _ in range(3):
+    for _ in range(2):
         commit(node, batch_for(node))
     assert node.validators.skipped == frozenset()
+
+
+def test_failed_rounds_come_from_the_agreed_last_commit_not_our_own_certificate() -> None:
+    """Two honest nodes commit one batch with certificates of different rounds (both valid):
+    once the next batch is committed they must agree on the proposer schedule."""
+    early, late = replica(reputation_window=3), replica(reputation_window=3)
+    first = batch_for(early)
+    commit(early, first, round=0)
+    commit(late, first, round=2)
+    second = batch_for(early)  # carries early's certificate: round 0, nothing failed
+    commit(early, second)
+    commit(late, second)
+    assert late.validators.skipped == early.validators.skipped == frozenset()
+    assert late.chain.proposer_failures(1) == early.chain.proposer_failures(1) == []
+
+
+def test_a_batch_whose_last_commit_is_not_a_quorum_for_the_parent_is_refused() -> None:
+    node = replica()
+    commit(node, batch_for(node))
+    good = batch_for(node)
+    cert = good.header.last_commit
+    assert cert is not None
+    for bad in (
+        replace(cert, signatures=cert.signatures[:2]),
+        replace(cert, round=cert.round + 1),
+        None,
+    ):
+        header = replace(good.header, last_commit=bad)
+        assert node._batch_problem(replace(good, header=header)) is not None
+    assert node._batch_problem(good) is None
 
 
 def test_restart_restores_the_skipped_proposers() -> None:
     chain = MemoryChainStore()
     node = replica(chain=chain, reputation_window=5)
     commit(node, batch_for(node, round=2), round=2)
+    commit(node, batch_for(node))
     restarted = replica(chain=chain, reputation_window=5)
     assert restarted.validators.skipped == node.validators.skipped
     # Two rounds failed, but skipping both would leave 20 of 40: only the latest is skipped.

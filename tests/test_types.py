@@ -333,6 +333,11 @@ def test_body_matches_header_detects_changed_evidence(
     assert not Batch(batch.header, (), (ev_vote,)).body_matches_header()
 
 
+def test_a_last_commit_must_certify_the_parent_height() -> None:
+    with pytest.raises(ValueError, match="last commit"):
+        dataclasses.replace(_header_for(()), last_commit=Certificate(3, 0, b"\x05" * 32, ()))
+
+
 def test_batch_id_is_header_id_and_commits_to_every_header_field() -> None:
     header = _header_for(())
     batch = Batch(header, (), ())
@@ -348,6 +353,7 @@ def test_batch_id_is_header_id_and_commits_to_every_header_field() -> None:
         "txs_digest": b"\x02" * 32,
         "evidence_digest": b"\x03" * 32,
         "validator_set_hash": b"\x04" * 32,
+        "last_commit": Certificate(2, 0, b"\x05" * 32, ()),
     }
     assert set(changes) == {f.name for f in dataclasses.fields(BatchHeader)}
     ids = {header.id}

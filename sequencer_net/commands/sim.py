@@ -130,7 +130,29 @@ def _run_sim(args: argparse.Namespace) -> int:
         if len(results) == 1:
             _print_chain(console, results[0])
         _print_summary(console, scenario, summary, wall)
+        if summary.failed:
+            console.print(f"reproduce one: {replay_command(args, summary.failed[0].seed)}")
     return 1 if summary.failed else 0
+
+
+def replay_command(args: argparse.Namespace, seed: int) -> str:
+    """The full command that replays ``seed`` alone, every scenario flag spelled out."""
+    parts = [
+        f"sequencer-net sim --nodes {args.nodes}",
+        f"--stake {','.join(map(str, args.stake))}" if args.stake else "",
+        f"--twins {args.twins}" if args.twins else "",
+        f"--mute {args.mute}" if args.mute else "",
+        f"--crash {args.crash}" if args.crash else "",
+        f"--drop {args.drop:g}" if args.drop else "",
+        f"--duplicate {args.duplicate:g}" if args.duplicate else "",
+        "--partitions" if args.partitions else "",
+        "" if args.slashing else "--no-slashing",
+        f"--gst-ms {args.gst_ms}" if args.gst_ms != -1 else "",
+        f"--heights {args.heights}",
+        "--allow-unsafe" if args.allow_unsafe else "",
+        f"--seeds 1 --seed {seed}",
+    ]
+    return " ".join(p for p in parts if p)
 
 
 def _collect(
@@ -233,5 +255,3 @@ def _print_summary(console: Console, scenario: Scenario, s: Summary, wall: float
         console.print(f"[red]seed {result.seed} FAILED[/red]")
         for violation in result.report.violations[:5]:
             console.print(f"  {violation}")
-    if s.failed:
-        console.print(f"reproduce one: sequencer-net sim ... --seeds 1 --seed {s.failed[0].seed}")

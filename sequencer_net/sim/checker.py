@@ -88,10 +88,20 @@ def check_run(
         if problem:
             violations.append(f"validity: {name} height {height}: {problem}")
 
-    for height in range(2, longest + 1):
+    for height in range(1, longest + 1):
         parent, child = reference.get(height - 1), reference.get(height)
-        if parent and child and child[1].batch.header.parent_id != parent[1].batch.id:
+        if (
+            height > 1
+            and parent
+            and child
+            and child[1].batch.header.parent_id != parent[1].batch.id
+        ):
             violations.append(f"validity: height {height} does not extend height {height - 1}")
+        if child and (height == 1 or parent):
+            parent_id = parent[1].batch.id if parent else GENESIS_PARENT
+            problem = _last_commit_problem(genesis, sets.get(height - 1), child[1], parent_id)
+            if problem:
+                violations.append(f"validity: {child[0]} height {height}: {problem}")
 
     for idx, inst in honest:
         height = inst.chain.last_height()
@@ -146,16 +156,20 @@ def check_run(
 def _validator_sets(genesis: Genesis, chain: list[CommittedBatch]) -> dict[int, ValidatorSet]:
     """The validator set of each height (and the one after the chain), derived independently
     from genesis and the chain: the evidence it carries, and the rounds that failed (leader
-    reputation passes their proposers over)."""
+    reputation passes their proposers over) as each batch's last_commit records them for its
+    parent: the agreed round, not any node's own certificate."""
     params = genesis.params
     sets = {1: genesis.validator_set}
     failures: list[tuple[int, bytes]] = []
     for height, entry in enumerate(chain, start=1):
         current = sets[height]
-        failures += [
-            (height, current.proposer_for_round(r).public_key)
-            for r in range(entry.certificate.round)
-        ]
+        last_commit = entry.batch.header.last_commit
+        if height > 1 and last_commit is not None:
+            previous = sets[height - 1]
+            failures += [
+                (height - 1, previous.proposer_for_round(r).public_key)
+                for r in range(last_commit.round)
+            ]
         offenders = [e.offender for e in entry.batch.evidence]
         if offenders:
             base = current.punish(offenders, params.slash_fraction_ppm)
@@ -164,6 +178,21 @@ def _validator_sets(genesis: Genesis, chain: list[CommittedBatch]) -> dict[int, 
         skipped = skipped_proposers(base, failures, height + 1, params.reputation_window)
         sets[height + 1] = base.skipping(skipped) if skipped else base
     return sets
+
+
+def _last_commit_problem(
+    genesis: Genesis, previous: ValidatorSet | None, entry: CommittedBatch, parent_id: bytes
+) -> str | None:
+    last_commit = entry.batch.header.last_commit
+    if previous is None:
+        return None if last_commit is None else "first batch carries a last commit"
+    if last_commit is None or last_commit.batch_id != parent_id:
+        return "last commit does not certify the parent"
+    try:
+        previous.verify_certificate(last_commit, genesis.chain_id)
+    except ValueError as exc:
+        return f"bad last commit: {exc}"
+    return None
 
 
 def _validity_problem(

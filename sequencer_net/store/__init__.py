@@ -29,7 +29,8 @@ class ChainStore(Protocol):
     ) -> None:
         """Store the next committed batch durably (height ``last_height() + 1``), with what its
         evidence did, the set for the next height (when it changed, or as a checkpoint) and the
-        proposers of the rounds that failed before it, by round."""
+        proposers of the rounds that failed at the *previous* height, by round, as the batch's
+        ``last_commit`` (the certificate the chain agreed on) records them."""
 
     def tx_location(self, txid: bytes) -> tuple[int, int] | None:
         """(height, position) of a committed transaction."""

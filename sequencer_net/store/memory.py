@@ -40,7 +40,7 @@ class MemoryChainStore:
         self._slashes.extend(slashes)
         if validators is not None:
             self._sets[entry.height + 1] = validators
-        self._failures.extend((entry.height, key) for key in failed_proposers)
+        self._failures.extend((entry.height - 1, key) for key in failed_proposers)
 
     def proposer_failures(self, since_height: int) -> list[tuple[int, bytes]]:
         return [f for f in self._failures if f[0] >= since_height]

@@ -28,7 +28,7 @@ from ..types import tx_id
 from ..validators import ValidatorSetSnapshot
 from .errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: batches carry last_commit; failed_rounds come from it
 T = TypeVar("T")
 
 _SCHEMA = (
@@ -155,7 +155,8 @@ class SqliteChainStore:
     ) -> None:
         """Store the next committed batch, index its transactions and record what its evidence
         did, the set it leads to (``validators``, for the next height) and the proposers of the
-        rounds that failed before it (by round), durably, atomically."""
+        rounds that failed at the previous height (by round, from the batch's ``last_commit``),
+        durably, atomically."""
         height = entry.height
         if height != self._last + 1:
             raise ValueError(f"expected height {self._last + 1}, got {height}")
@@ -180,7 +181,7 @@ class SqliteChainStore:
             )
             self._conn.executemany(
                 "INSERT INTO failed_rounds (height, round, proposer) VALUES (?, ?, ?)",
-                [(height, r, key) for r, key in enumerate(failed_proposers)],
+                [(height - 1, r, key) for r, key in enumerate(failed_proposers)],
             )
             if validators is not None:
                 self._conn.execute(
