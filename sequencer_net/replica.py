@@ -74,6 +74,9 @@ from .validators import ValidatorSet
 Peer = Hashable
 GENESIS_PARENT = bytes(32)
 CHECKPOINT_EVERY = 1_000  # heights between stored validator sets, bounding restart replay
+# Rounds above ours a message may claim: the proposer of round r costs up to r steps to find,
+# so a far-off claim is dropped before any work grows with it. Honest rounds stay much closer.
+MAX_ROUNDS_AHEAD = 1_000
 
 
 @dataclass(frozen=True)
@@ -303,6 +306,9 @@ class Replica:
             return []
         if height < self.height:
             return []
+        claimed = message.proposal.round if isinstance(message, ProposalMessage) else message.round
+        if claimed > self.round + MAX_ROUNDS_AHEAD:
+            return self._reject(peer, f"round {claimed} is too far ahead of ours")
         if isinstance(message, Vote):
             if message.validator not in self.validators:
                 return self._reject(peer, "vote from a key outside the validator set")
@@ -311,12 +317,15 @@ class Replica:
             self._echo_if_conflicting(message)
             return self.driver.step(VoteReceived(message))
         proposal, batch = message.proposal, message.batch
-        if proposal.proposer != self.validators.proposer_for_round(proposal.round).public_key:
-            return self._reject(peer, "proposal from a validator that is not the round's proposer")
+        # Cheap checks and the signature first; finding the round's proposer grows with it.
+        if proposal.proposer not in self.validators:
+            return self._reject(peer, "proposal from a key outside the validator set")
         if proposal.batch_id != batch.id:
             return self._reject(peer, "proposal signs a different batch than it carries")
         if not proposal.verify(self.chain_id):
             return self._reject(peer, "proposal with a bad signature")
+        if proposal.proposer != self.validators.proposer_for_round(proposal.round).public_key:
+            return self._reject(peer, "proposal from a validator that is not the round's proposer")
         problem = self._proposal_problem(proposal, batch)
         if problem:
             self._outputs.append(Rejected(peer, f"invalid batch: {problem}"))

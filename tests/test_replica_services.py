@@ -20,6 +20,7 @@ from sequencer_net.messages import (
 )
 from sequencer_net.replica import (
     GENESIS_PARENT,
+    MAX_ROUNDS_AHEAD,
     EvidenceFound,
     InclusionEnforced,
     Rejected,
@@ -442,3 +443,32 @@ def test_repeated_failures_double_the_time_a_proposer_is_passed_over() -> None:
     often = [(h, key) for h in (62, 64, 66, 68, 70)]  # 5 << 4 = 80, capped at the memory
     assert skipped_proposers(vs, often, 101, window=5) == {key}
     assert skipped_proposers(vs, often, 111, window=5) == frozenset()
+
+
+# ---- hostile peers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("round", [1_000_000, 2**62])
+def test_a_proposal_for_a_huge_round_costs_no_proposer_walk(round: int, monkeypatch) -> None:
+    """The proposer of round r takes up to r priority steps: a far-off or forged claim must be
+    refused before any of them (counted, not timed)."""
+    from sequencer_net import validators as validators_module
+
+    node = replica()
+    steps = []
+    real_step = validators_module._step
+    monkeypatch.setattr(validators_module, "_step", lambda *a: steps.append(1) or real_step(*a))
+    batch = batch_for(node)
+    stranger = PrivateKey.from_label("stranger")
+    for key in (stranger, next(iter(KEYS.values()))):
+        header = replace(batch.header, round=round, proposer=key.public_key)
+        forged = replace(batch, header=header)
+        proposal = sign_proposal(key, CHAIN, forged.height, round, -1, forged.id)
+        outputs = node.receive("peer", ProposalMessage(proposal, forged), 0)
+        assert any(isinstance(o, Rejected) for o in outputs)
+        bad = replace(proposal, round=5, signature=bytes(64))
+        assert any(
+            isinstance(o, Rejected) for o in node.receive("peer", ProposalMessage(bad, forged), 0)
+        )
+    assert len(steps) <= MAX_ROUNDS_AHEAD
+    assert len(steps) == 0
