@@ -306,3 +306,23 @@ ChainStoreComparison.TestCase.settings = settings(
     max_examples=25, stateful_step_count=15, deadline=None
 )
 TestChainStoreMatchesMemory = ChainStoreComparison.TestCase
+
+
+def test_pending_txs_survive_a_reopen_and_leave_once_committed(path: Path) -> None:
+    acked = encoded_txs(b"a", b"b", b"c")
+    with SqliteChainStore(path, CHAIN) as store:
+        store.add_pending(acked)
+        store.add_pending(acked[:1])  # acknowledged twice, stored once
+        store.append(make_entry(1, acked[:1]))  # committed: gone in the same transaction
+    with SqliteChainStore(path, CHAIN) as store:
+        assert sorted(store.pending()) == sorted(acked[1:])
+
+
+def test_a_pending_tx_written_after_its_commit_is_dropped_on_reload(
+    store: SqliteChainStore,
+) -> None:
+    acked = encoded_txs(b"late", b"open")
+    store.append(make_entry(1, acked[:1]))
+    store.add_pending(acked)
+    assert store.pending() == [acked[1]]
+    assert store.pending() == [acked[1]]

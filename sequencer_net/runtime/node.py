@@ -52,6 +52,7 @@ from ..store.signfile import FileSignStateStore
 from ..store.sqlite import SqliteChainStore
 from ..types import tx_id
 from .admin import AdminServer
+from .durable import GroupCommit
 from .peers import PeerInfo, PeerManager
 
 log = structlog.get_logger()
@@ -98,6 +99,7 @@ class Node:
         self._nursery: trio.Nursery | None = None
         self._subscribers: set[trio.MemorySendChannel[dict[str, Any]]] = set()
         self.commits = 0
+        self.acked = GroupCommit(self.chain.add_pending)
 
     # ---- running -------------------------------------------------------------------------
 
@@ -114,6 +116,7 @@ class Node:
                 assert self.config.admin_token is not None
                 admin = AdminServer(self.faults, self.config.admin_token, self._faults_changed)
                 await nursery.start(admin.serve, *parse_address(self.config.admin_address))
+            nursery.start_soon(self.acked.run)
             nursery.start_soon(self._send_delayed)
             nursery.start_soon(self._send_garbage)
             nursery.start_soon(self._write_metrics_periodically)
@@ -123,7 +126,14 @@ class Node:
             self._faults_changed()  # a crash height already reached stops the node here
             if not self.exit_code:
                 self._carry_out(self.replica.start(now_ms()))
+                self._reload_pending()
             task_status.started()
+
+    def _reload_pending(self) -> None:
+        """Put the transactions acknowledged before a crash back in the mempool, and gossip
+        them: they were perhaps held nowhere else."""
+        for encoded in self.chain.pending():
+            self._carry_out(self.replica.submit(encoded, now_ms())[1])
 
     def _new_replica(self) -> Replica:
         """The node logic over this node's chain and sign state (again after amnesia)."""
@@ -255,6 +265,7 @@ class Node:
         self.replica.omit = self.faults.omit
         log.warning("amnesia_restart", height=self.replica.height)
         self._carry_out(self.replica.start(max(now_ms(), proposed_at_ms + 1)))
+        self._reload_pending()
 
     def _faults_changed(self) -> None:
         """Apply what the fault layer cannot do alone: the replica's censor predicate, and a
@@ -307,6 +318,8 @@ class Node:
                 try:
                     request = unpack(await reader.receive())
                     answer = self._answer(request)
+                    if request.get("method") == "submit":
+                        await self.acked.durable()  # an ack promises the txs are on disk
                 except ApiError as exc:
                     await send_frame(stream, pack({"id": None, "error": str(exc)}))
                     return
@@ -414,6 +427,8 @@ class Node:
             txid, outputs = self.replica.submit(encoded, now)
             reason = next((o.reason for o in outputs if isinstance(o, Rejected)), None)
             self._carry_out(outputs)
+            if txid is not None:
+                self.acked.add(encoded)
             results.append((txid, None if txid is not None else reason or "refused"))
         return results
 

@@ -8,6 +8,10 @@ A batch and everything derived from it are written in one transaction, in WAL mo
 ``synchronous=FULL``: after a ``kill -9`` or power loss a height is either entirely there or
 entirely absent.
 
+Transactions a node acknowledged to a client but has not seen committed wait in
+``pending_txs``: written (many per transaction, one fsync) before the acknowledgement, deleted in
+the same transaction as the batch that commits them, and read back into the mempool on restart.
+
 The store assumes it is the only writer of its file (one node per data dir): the last height is
 cached in memory so :meth:`SqliteChainStore.last_height` costs nothing.
 """
@@ -60,6 +64,10 @@ _SCHEMA = (
         height INTEGER PRIMARY KEY,
         snapshot BLOB NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS pending_txs (
+        tx_id BLOB PRIMARY KEY,
+        encoded BLOB NOT NULL
+    ) WITHOUT ROWID""",
 )
 
 
@@ -188,7 +196,28 @@ class SqliteChainStore:
                     "INSERT INTO validator_sets (height, snapshot) VALUES (?, ?)",
                     (height + 1, codec.encode(validators)),
                 )
+            self._conn.executemany(
+                "DELETE FROM pending_txs WHERE tx_id = ?", [(txid,) for txid, _, _ in index]
+            )
         self._last = height
+
+    def add_pending(self, txs: Sequence[bytes]) -> None:
+        """Durably remember acknowledged transactions (encoded), all in one transaction."""
+        rows = [(tx_id(tx), tx) for tx in txs]
+        with self._errors("cannot store pending transactions"), self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO pending_txs (tx_id, encoded) VALUES (?, ?)", rows
+            )
+
+    def pending(self) -> list[bytes]:
+        """The acknowledged transactions not committed yet, after dropping those that were
+        (a transaction persisted after its batch had already been stored)."""
+        with self._errors("cannot read pending transactions"), self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("DELETE FROM pending_txs WHERE tx_id IN (SELECT tx_id FROM txs)")
+            rows = self._conn.execute("SELECT encoded FROM pending_txs").fetchall()
+        return [row[0] for row in rows]
 
     def tx_location(self, txid: bytes) -> tuple[int, int] | None:
         with self._errors("cannot read the tx index"):
