@@ -149,5 +149,6 @@ def test_unsafe_byzantine_stake_can_break_agreement(twins: int) -> None:
     to show the break (this is what `--allow-unsafe` demonstrates)."""
     scenario = Scenario(nodes=4, twins=twins, partitions=True)
     assert not scenario.byzantine_stake_is_safe()
-    broken = [s for s in range(60) if not simulate(scenario, s).ok]
-    assert broken, "60 seeds with half the stake equivocating broke nothing"
+    # Stop at the first broken seed: one is the whole point, the rest would only cost time.
+    broken = next((seed for seed in range(60) if not simulate(scenario, seed).ok), None)
+    assert broken is not None, "60 seeds with half the stake equivocating broke nothing"
