@@ -1,43 +1,87 @@
-"""The ``sequencer-net`` command."""
+"""The ``sequencer-net`` command.
+
+Command modules import trio, rich and the node code; ``--version`` is answered before any of
+them is imported, so it starts fast."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from importlib.metadata import version
 
-from .cluster.cli import add_cluster_commands
-from .commands.censorship import add_censorship_commands
-from .commands.client import add_client_commands
-from .commands.errors import UsageError
-from .commands.evidence import add_evidence_commands
-from .commands.fault import add_fault_commands
-from .commands.node import add_node_command
-from .commands.sim import add_sim_command
+from .commands.errors import EXIT_FAILED, EXIT_USAGE, Failure, UsageError, leaves
+
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in == ["--version"]:
+        from importlib.metadata import version
+
+        print(version("sequencer-net"))
+        return 0
+    try:
+        return _dispatch(args_in)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(argv: list[str]) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     try:
         return args.run(args)
-    except UsageError as exc:
-        print(f"sequencer-net {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except BaseException as exc:
+        return _report(args.command, exc)
+
+
+def _report(command: str, exc: BaseException) -> int:
+    """One line per known error inside ``exc`` (trio may group several); others re-raise."""
+    found = leaves(exc)
+    if any(isinstance(e, KeyboardInterrupt) for e in found):
+        raise KeyboardInterrupt from None
+    if any(isinstance(e, BrokenPipeError) for e in found):
+        raise BrokenPipeError from None
+    known = (UsageError, Failure, OSError)
+    if not all(isinstance(e, known) for e in found):
+        raise exc
+    for error in dict.fromkeys(str(e) for e in found):
+        print(f"sequencer-net {command}: error: {error}", file=sys.stderr)
+    return EXIT_USAGE if all(isinstance(e, UsageError) for e in found) else EXIT_FAILED
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (``| head``): stop quietly, and keep Python's exit-time flush of
+    stdout from raising again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_FAILED
 
 
 def _parser() -> argparse.ArgumentParser:
+    from importlib.metadata import version
+
+    from .cluster.cli import add_cluster_commands
+    from .commands.censorship import add_censorship_commands
+    from .commands.client import add_client_commands
+    from .commands.evidence import add_evidence_commands
+    from .commands.fault import add_fault_commands
+    from .commands.node import add_node_command
+    from .commands.sim import add_sim_command
+
     parser = argparse.ArgumentParser(
         prog="sequencer-net",
         description="A decentralized, staked sequencer set: Tendermint BFT with slashable "
         "evidence. Start with `sequencer-net sim` (simulated) or `sequencer-net cluster up` (real "
-        "processes on this machine).",
+        "processes on this machine). Exit status: 0 done, 1 what was asked did not happen, "
+        "2 usage error.",
     )
     parser.add_argument("--version", action="version", version=version("sequencer-net"))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -58,7 +58,9 @@ def running(spec: ClusterSpec, root: Path) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.down(timeout=5)
-        leftover = [p.name for p in cluster.processes() if p.state is not ProcState.DEAD]
+        leftover = [
+            p.name for p in cluster.processes() if p.state in (ProcState.ALIVE, ProcState.PAUSED)
+        ]
         assert not leftover, f"processes left running: {leftover}"
 
 

@@ -28,7 +28,7 @@ from sequencer_net.cluster.ports import free_ports
 from sequencer_net.cluster.probe import probe, probe_all
 from sequencer_net.cluster.procs import Proc, ProcState
 from sequencer_net.cluster.status import combine, gather_sync, table
-from sequencer_net.commands.errors import UsageError
+from sequencer_net.commands.errors import Failure, UsageError
 from sequencer_net.config import ClusterSpec, ConfigError, load_genesis, load_node_config
 from sequencer_net.net import FrameReader, send_frame
 
@@ -194,7 +194,7 @@ def test_up_status_pause_resume_kill_restart_down(cluster_dir: Path, started: li
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert json.loads((cluster_dir / "cluster.json").read_text()) == {"nodes": {}}
-    assert [(p.pid, p.state) for p in cluster.processes()] == [(None, ProcState.DEAD)] * 3
+    assert [(p.pid, p.state) for p in cluster.processes()] == [(None, ProcState.STOPPED)] * 3
     assert cluster.down() == ([], [])
 
     out = (cluster_dir / "n1" / "node.out").read_text()
@@ -362,9 +362,6 @@ def test_cli_init_from_flags_and_from_a_spec(
         (["init", "--nodes", "4", "--stake", "10,10"], "stakes: 2 stakes for 4 nodes"),
         (["init", "--nodes", "0"], "nodes: must be 1..100"),
         (["init", "missing.toml"], "missing.toml: file not found"),
-        (["status"], "no cluster started from here yet"),
-        (["kill", "n1"], "no cluster started from here yet"),
-        (["down", "."], "not a cluster dir"),
     ],
 )
 def test_cli_errors_are_usage_errors(
@@ -375,10 +372,26 @@ def test_cli_errors_are_usage_errors(
         cluster_command(*argv)
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["status"], "no cluster started from here yet"),
+        (["kill", "n1"], "no cluster started from here yet"),
+        (["down", "."], "not a cluster dir"),
+    ],
+)
+def test_cli_missing_clusters_are_failures_not_usage_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Failure, match=message):
+        cluster_command(*argv)
+
+
 def test_cli_init_refuses_a_non_empty_dir(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "keep").write_text("mine")
-    with pytest.raises(UsageError, match="not empty"):
+    with pytest.raises(Failure, match="not empty"):
         cluster_command("init", "--nodes", "2", "--dir", str(tmp_path / "x"))
 
 
@@ -407,6 +420,8 @@ def test_cli_detached_up_then_node_actions_and_down(
     assert cluster_command("kill", "n2", "--dir", str(root)) == 0
     assert "n2: killed" in capsys.readouterr().out
     assert gone(started[1].pid)
+    assert cluster_command("status") == 1  # a node that should run is dead
+    assert "dead (should run, but exited or was killed): n2" in capsys.readouterr().err
     assert cluster_command("restart", "n2") == 0
     assert cluster_command("status") == 0
     out = capsys.readouterr().out
@@ -414,6 +429,9 @@ def test_cli_detached_up_then_node_actions_and_down(
     assert cluster_command("down") == 0
     assert "stopped n1, n2" in capsys.readouterr().out
     assert all(gone(proc.pid) for proc in started)
+    assert cluster_command("status") == 0  # stopped cleanly: not dead
+    out = capsys.readouterr().out
+    assert "stopped" in out and "dead" not in out
     # A second `up` from the same spec gets a fresh dir (new keys, new ports).
     assert cluster_command("up", "--nodes", "2", "--detach") == 0
     assert Path(capsys.readouterr().out.strip()) == tmp_path / "runs" / "local-2-2"

@@ -347,4 +347,4 @@ def test_validators_by_address_without_a_cluster_leaves_genesis_stake_unknown(
 
 def test_validators_unreachable_node_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "validators", "--node", "127.0.0.1:1")
-    assert code == 2 and "cannot reach node at 127.0.0.1:1" in err and "Traceback" not in err
+    assert code == 1 and "cannot reach node at 127.0.0.1:1" in err and "Traceback" not in err

@@ -17,8 +17,9 @@ from sequencer_net import codec
 from sequencer_net.api_protocol import ApiError
 from sequencer_net.cli import main
 from sequencer_net.client import Client
-from sequencer_net.cluster import ClusterError, init_cluster
+from sequencer_net.cluster import init_cluster
 from sequencer_net.cluster.partition import partition_cuts
+from sequencer_net.commands.errors import UsageError
 from sequencer_net.config import (
     ClusterSpec,
     ConfigError,
@@ -554,7 +555,7 @@ def test_partition_groups_cut_each_named_node_off_from_the_other_groups() -> Non
         ("n1|n9", "no node 'n9'"),
         ("n1,n2|n2", "n2 named more than once"),
     ):
-        with pytest.raises(ClusterError, match=message):
+        with pytest.raises(UsageError, match=message):
             partition_cuts(text, nodes)
 
 
@@ -567,7 +568,11 @@ def test_fault_commands_give_one_clear_line(
         (["fault", "set", "n1", "nap"], "unknown fault behaviour 'nap'", 2),
         (["fault", "clear", "n1", "nap"], "unknown fault behaviour 'nap'", 2),
         (["fault", "set", "n9", "mute"], "no node 'n9'", 2),
-        (["fault", "set", "n1", "mute"], "n1: cannot reach node at 127.0.0.1:", 2),
+        (
+            ["fault", "set", "n1", "mute", "--allow-unsafe"],
+            "n1: cannot reach node at 127.0.0.1:",
+            1,
+        ),
         (["cluster", "partition", "n1|n7"], "no node 'n7'", 2),
     ):
         assert main([*argv, "--dir", root]) == code

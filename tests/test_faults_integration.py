@@ -55,7 +55,7 @@ def start(tmp_path: Path) -> Iterator[Callable[[ClusterSpec], Cluster]]:
     yield start
     for cluster in started:
         cluster.down(timeout=5)
-        leftover = [p.name for p in cluster.processes() if p.state.value != "dead"]
+        leftover = [p.name for p in cluster.processes() if p.state.value in ("alive", "paused")]
         assert not leftover, f"processes left running: {leftover}"
 
 

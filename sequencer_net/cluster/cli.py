@@ -16,7 +16,7 @@ import trio
 from rich.console import Console
 
 from ..api_protocol import ApiError
-from ..commands.errors import UsageError
+from ..commands.errors import Failure, UsageError
 from ..config import ClusterSpec, ConfigError, SpecError, load_cluster_spec, load_node_config
 from ..faults import Fault, unsafe_faults
 from . import state
@@ -76,14 +76,16 @@ def _print_help(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
 
 def _user_errors(run: Run) -> Run:
-    """Config and cluster problems become the CLI's one-line errors (exit 2)."""
+    """Config problems become usage errors (exit 2), cluster problems failures (exit 1)."""
 
     @functools.wraps(run)
     def wrapped(args: argparse.Namespace) -> int:
         try:
             return run(args)
-        except (ConfigError, ClusterError, SpecError) as exc:
+        except (ConfigError, SpecError) as exc:
             raise UsageError(str(exc)) from None
+        except ClusterError as exc:
+            raise Failure(str(exc)) from None
 
     return wrapped
 
@@ -326,7 +328,10 @@ def _run_status(args: argparse.Namespace) -> int:
         print(json.dumps({"dir": str(cluster.root), "nodes": nodes}, indent=2))
     else:
         Console().print(table(rows, f"cluster {cluster.root}"))
-    return 0
+    dead = [row.name for row in rows if row.state is ProcState.DEAD]
+    if dead:
+        print(f"dead (should run, but exited or was killed): {', '.join(dead)}", file=sys.stderr)
+    return 1 if dead else 0
 
 
 def _add_down(actions: argparse._SubParsersAction) -> None:

@@ -26,7 +26,7 @@ def node_command(config: Path) -> list[str]:
 
 @dataclass(frozen=True)
 class NodeProcess:
-    """What the OS says about one node: its last pid (None if never started) and state."""
+    """What the OS says about one node: its last pid (None if not recorded) and state."""
 
     name: str
     pid: int | None
@@ -58,7 +58,7 @@ class Cluster:
         for name in self.names:
             proc = recorded.get(name)
             if proc is None:
-                rows.append(NodeProcess(name, None, ProcState.DEAD))
+                rows.append(NodeProcess(name, None, ProcState.STOPPED))
             else:
                 rows.append(NodeProcess(name, proc.pid, procs.state(proc)))
         return rows

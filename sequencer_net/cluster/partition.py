@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .errors import ClusterError
+from ..commands.errors import UsageError
 
 
 def partition_cuts(text: str, names: Sequence[str]) -> dict[str, list[str]]:
@@ -12,16 +12,16 @@ def partition_cuts(text: str, names: Sequence[str]) -> dict[str, list[str]]:
     the other groups. Nodes not named are left out: they keep all their links."""
     groups = [[n.strip() for n in group.split(",")] for group in text.split("|")]
     if len(groups) < 2:
-        raise ClusterError(f"{text!r}: give at least two groups separated by '|', e.g. 'n1|n2,n3'")
+        raise UsageError(f"{text!r}: give at least two groups separated by '|', e.g. 'n1|n2,n3'")
     named: list[str] = [n for group in groups for n in group]
     if "" in named:
-        raise ClusterError(f"{text!r}: an empty node name or group")
+        raise UsageError(f"{text!r}: an empty node name or group")
     unknown = [n for n in named if n not in names]
     if unknown:
-        raise ClusterError(f"no node {unknown[0]!r} in this cluster; nodes: {', '.join(names)}")
+        raise UsageError(f"no node {unknown[0]!r} in this cluster; nodes: {', '.join(names)}")
     repeated = sorted({n for n in named if named.count(n) > 1})
     if repeated:
-        raise ClusterError(f"{text!r}: {', '.join(repeated)} named more than once")
+        raise UsageError(f"{text!r}: {', '.join(repeated)} named more than once")
     return {
         node: sorted(other for j, group in enumerate(groups) if j != i for other in group)
         for i, nodes in enumerate(groups)

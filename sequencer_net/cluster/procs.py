@@ -31,7 +31,8 @@ _children: dict[int, subprocess.Popen[bytes]] = {}
 class ProcState(StrEnum):
     ALIVE = "alive"
     PAUSED = "paused"
-    DEAD = "dead"
+    DEAD = "dead"  # recorded as started, gone without `cluster down`: crashed or killed
+    STOPPED = "stopped"  # not recorded as running: never started, or stopped by `cluster down`
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,12 @@ from .control import Cluster, NodeProcess
 from .probe import PROBE_TIMEOUT_S, probe_all
 from .procs import ProcState
 
-STATE_STYLE = {ProcState.ALIVE: "green", ProcState.PAUSED: "yellow", ProcState.DEAD: "red"}
+STATE_STYLE = {
+    ProcState.ALIVE: "green",
+    ProcState.PAUSED: "yellow",
+    ProcState.DEAD: "red",
+    ProcState.STOPPED: "dim",
+}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,11 @@ from ..cluster.probe import probe
 from ..cluster.state import current_cluster_dir
 from ..config import ConfigError, load_genesis
 from ..load import run_load
-from ..types import Tx
-from .errors import UsageError, find_cause
+from ..types import MAX_PAYLOAD, Tx
+from .errors import Failure, UsageError, find_cause
 
 STATUS_TIMEOUT_S = 2.0
+ALREADY_COMMITTED = "transaction already committed"  # the node's refusal of a repeat
 
 
 def add_client_commands(commands: argparse._SubParsersAction) -> None:
@@ -47,7 +49,10 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
     tx = commands.add_parser("tx", help="submit transactions and look them up")
     tx_commands = tx.add_subparsers(dest="tx_command", metavar="ACTION", required=True)
     p = tx_commands.add_parser("send", parents=[common], help="submit one transaction")
-    p.add_argument("payload", help="payload text (UTF-8)")
+    p.add_argument(
+        "payload", nargs="?", help="payload text (UTF-8), or - to read the payload from stdin"
+    )
+    p.add_argument("--file", type=Path, metavar="PATH", help="read the payload from PATH")
     p.add_argument("--namespace", default="rollup-a", help="rollup namespace (default rollup-a)")
     p.add_argument("--sender", default="cli", help="sender tag (default cli)")
     p.add_argument("--wait", action="store_true", help="wait until it commits (up to 30 s)")
@@ -120,7 +125,7 @@ def _run(async_fn, *args: Any) -> Any:
         cause = find_cause(exc, ApiError)
         if cause is None:
             raise
-        raise UsageError(str(cause)) from None
+        raise Failure(str(cause)) from None
 
 
 def _call(address: str, method: str, **params: Any) -> Any:
@@ -188,21 +193,46 @@ def _fanout_targets(args: argparse.Namespace) -> dict[str, str]:
     return {name: addresses[name] for name in chosen[: args.fanout]}
 
 
+def _payload(args: argparse.Namespace) -> bytes:
+    """From the argument, a file or stdin; never more than one byte past the limit is read."""
+    if (args.payload is None) == (args.file is None):
+        raise UsageError("give the payload (text, or - for stdin) or --file PATH, not both")
+    if args.file is not None:
+        try:
+            with args.file.open("rb") as f:
+                data = f.read(MAX_PAYLOAD + 1)
+        except OSError as exc:
+            raise UsageError(f"{args.file}: cannot read it: {exc.strerror or exc}") from None
+    elif args.payload == "-":
+        data = sys.stdin.buffer.read(MAX_PAYLOAD + 1)
+    else:
+        data = args.payload.encode()
+    if len(data) > MAX_PAYLOAD:
+        raise UsageError(f"payload exceeds {MAX_PAYLOAD} bytes")
+    return data
+
+
 def _tx_send(args: argparse.Namespace) -> int:
     targets = _fanout_targets(args)
     try:
-        tx = Tx(args.namespace, args.sender, args.payload.encode())
+        tx = Tx(args.namespace, args.sender, _payload(args))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
     results = _run(submit_fanout, list(targets.values()), tx.encoded)
     answers: dict[str, FanoutResult] = dict(zip(targets, results, strict=True))
-    accepted = [name for name, answer in answers.items() if answer.txid is not None]
+    # Submitting is idempotent: the same transaction again has the same id; it is reported
+    # where it was committed, not as an error.
+    accepted = [
+        name
+        for name, answer in answers.items()
+        if answer.txid is not None or answer.error == ALREADY_COMMITTED
+    ]
     if not accepted:
         if len(answers) == 1:
-            raise UsageError(results[0].error)
+            raise Failure(results[0].error)
         reasons = "; ".join(f"{name}: {answer.error}" for name, answer in answers.items())
-        raise UsageError(f"no node accepted the transaction ({reasons})")
+        raise Failure(f"no node accepted the transaction ({reasons})")
     via = accepted[0]
 
     async def follow() -> dict[str, Any]:
@@ -230,7 +260,7 @@ def _tx_send(args: argparse.Namespace) -> int:
         ]
         human = "\n".join([*lines, f"{human}, accepted by {len(accepted)} of {len(answers)}"])
     _print(args, result, human)
-    return 0
+    return 0 if result["status"] == "committed" or not args.wait else 1
 
 
 def _fanout_json(answer: FanoutResult) -> dict[str, Any]:
@@ -257,9 +287,11 @@ def _tx_status(args: argparse.Namespace) -> int:
 def _batch_show(args: argparse.Namespace) -> int:
     [(_, address)] = _targets(args).items()
 
+    if args.height < 0:
+        raise UsageError(f"height must be 0 or more, got {args.height}")
     batch = _call(address, "batch", height=args.height)
     if batch is None:
-        raise UsageError(f"height {args.height} is not committed yet")
+        raise Failure(f"height {args.height} is not committed yet")
     if args.json:
         print(json.dumps(batch, default=_jsonable))
         return 0
@@ -282,6 +314,8 @@ def _batch_show(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace) -> int:
     addresses = list(_targets(args, every=not args.node).values())
+    if not 0 < args.size <= MAX_PAYLOAD:
+        raise UsageError(f"--size must be 1..{MAX_PAYLOAD} bytes (the payload limit)")
     try:
         report = _run(run_load, addresses, args.rate, args.duration, args.size)
     except ValueError as exc:

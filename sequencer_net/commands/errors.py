@@ -1,5 +1,9 @@
-"""The one error type commands raise for bad input (shown as one line, exit status 2), and
-finding the real cause inside trio's exception groups."""
+"""The two error types commands raise, one per exit status, and finding the real cause inside
+trio's exception groups.
+
+Exit statuses: 0 done, 1 the thing asked for did not happen (a timeout, a node that is down or
+answers with an error, nothing found, a failed check), 2 usage error (bad arguments or values).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,17 @@ from typing import TypeVar
 
 E = TypeVar("E", bound=BaseException)
 
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
 
 class UsageError(Exception):
-    """A bad command line, config or unreachable node, reported without a traceback."""
+    """A bad command line, flag value or config, shown as one line; exit status 2."""
+
+
+class Failure(Exception):
+    """What was asked did not happen (unreachable node, refused request, timeout, nothing
+    found), shown as one line; exit status 1."""
 
 
 def find_cause(exc: BaseException, kind: type[E]) -> E | None:
@@ -23,3 +35,10 @@ def find_cause(exc: BaseException, kind: type[E]) -> E | None:
             if found is not None:
                 return found
     return None
+
+
+def leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside ``exc``'s (nested) groups, or ``[exc]`` itself."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in leaves(inner)]
+    return [exc]

@@ -18,8 +18,8 @@ from ..cluster.control import Cluster
 from ..cluster.errors import ClusterError
 from ..cluster.state import current_cluster_dir
 from ..config import ConfigError
-from ..faults import ACCEPTED, FaultSpecError, check_behaviour, parse_fault
-from .errors import UsageError
+from ..faults import ACCEPTED, Fault, FaultSpecError, check_behaviour, parse_fault, unsafe_faults
+from .errors import Failure, UsageError
 
 EXAMPLES = f"""\
 behaviours: {ACCEPTED}
@@ -57,6 +57,11 @@ def add_fault_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("node", metavar="NODE", help="node name, e.g. n2")
     p.add_argument("behaviour", metavar="BEHAVIOUR", help="e.g. mute, delay, censor")
     p.add_argument("params", nargs="*", metavar="PARAMS", help="e.g. 200 for `delay 200`")
+    p.add_argument(
+        "--allow-unsafe",
+        action="store_true",
+        help="accept faulty nodes (any fault) holding a third of the stake or more",
+    )
     p.set_defaults(run=_set)
 
     p = actions.add_parser(
@@ -78,13 +83,22 @@ def add_fault_commands(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_list)
 
 
-def _targets(args: argparse.Namespace) -> dict[str, AdminTarget]:
+def _cluster(args: argparse.Namespace) -> Cluster:
     root = args.dir or current_cluster_dir()
     if root is None:
         raise UsageError("no cluster started from here yet; pass --dir")
     try:
-        return admin_targets(Cluster(root))
-    except (ClusterError, ConfigError) as exc:
+        return Cluster(root)
+    except ClusterError as exc:
+        raise Failure(str(exc)) from None
+
+
+def _targets(args: argparse.Namespace) -> dict[str, AdminTarget]:
+    try:
+        return admin_targets(_cluster(args))
+    except ClusterError as exc:
+        raise Failure(str(exc)) from None
+    except ConfigError as exc:
         raise UsageError(str(exc)) from None
 
 
@@ -94,7 +108,7 @@ def _one(args: argparse.Namespace, method: str, **params: Any) -> int:
         raise UsageError(f"no node {args.node!r} in the cluster; nodes: {', '.join(targets)}")
     answer = call_each(targets, {args.node: (method, params)})[args.node]
     if isinstance(answer, ApiError):
-        raise UsageError(f"{args.node}: {answer}")
+        raise Failure(f"{args.node}: {answer}")
     print(f"{args.node}: {_describe(answer)}")
     return 0
 
@@ -110,7 +124,30 @@ def _set(args: argparse.Namespace) -> int:
         fault = parse_fault(" ".join([args.behaviour, *args.params]))
     except FaultSpecError as exc:
         raise UsageError(str(exc)) from None
+    if not args.allow_unsafe:
+        _check_budget(args, fault)
     return _one(args, "fault_set", spec=str(fault))
+
+
+def _check_budget(args: argparse.Namespace, fault: Fault) -> None:
+    """The same 1/3 guard as `cluster up` applies to configs: the faults every node runs
+    now, plus the new one, must leave faulty stake below a third."""
+    cluster = _cluster(args)
+    targets = _targets(args)
+    if args.node not in targets:
+        raise UsageError(f"no node {args.node!r} in the cluster; nodes: {', '.join(targets)}")
+    answers = call_each(targets, {name: ("fault_list", {}) for name in targets})
+    faults: dict[str, list[Fault]] = {}
+    for name, answer in answers.items():
+        if isinstance(answer, ApiError):
+            raise Failure(f"{name}: {answer} (its faults are needed to check the fault budget)")
+        faults[name] = [parse_fault(text) for text in answer["faults"]]
+    faults[args.node] = [f for f in faults[args.node] if f.behaviour != fault.behaviour]
+    faults[args.node].append(fault)
+    stakes = {v.name: v.power for v in cluster.genesis.genesis.validators}
+    problem = unsafe_faults(stakes, faults)
+    if problem:
+        raise UsageError(f"{problem}. Pass --allow-unsafe to set it anyway.")
 
 
 def _clear(args: argparse.Namespace) -> int:
