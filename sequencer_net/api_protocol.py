@@ -15,6 +15,9 @@ import msgpack
 
 MAX_CLIENT_FRAME = 32 * 1024 * 1024
 MAX_TXS_PER_SUBMIT = 20_000
+# The refusal of a transaction that is already in the chain: a repeat of a submit, which the
+# client reports as committed rather than as an error.
+ALREADY_COMMITTED = "transaction already committed"
 
 
 class ApiError(Exception):

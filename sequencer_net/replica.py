@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from . import censorship, codec, reputation, signstate
+from .api_protocol import ALREADY_COMMITTED
 from .censorship import FORCED_ROUNDS, CensorshipStats
 from .consensus import (
     CastVote,
@@ -521,7 +522,7 @@ class Replica:
         # and the mempool only holds uncommitted ones: only the others need checking here.
         unseen = [(i, tx) for i, tx in zip(ids, batch.txs, strict=True) if i not in self.mempool]
         if any(self.chain.tx_location(i) is not None for i, _ in unseen):
-            return "transaction already committed"
+            return ALREADY_COMMITTED
         for _, tx in unseen:
             try:
                 codec.decode(tx, Tx)
@@ -719,7 +720,7 @@ class Replica:
         txid = tx_id(encoded)
         if self.chain.tx_location(txid) is not None:
             if client:
-                self._outputs.append(Rejected(None, "transaction already committed"))
+                self._outputs.append(Rejected(None, ALREADY_COMMITTED))
             return None
         added = self.mempool.add(encoded, self.height, self._now_ms)
         if added is None and client and txid not in self.mempool:

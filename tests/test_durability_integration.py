@@ -93,4 +93,6 @@ async def test_every_acknowledged_tx_commits_exactly_once_across_kill_9(
         assert [t for t, n in seen.items() if n > 1] == [], f"{name}: a tx committed twice"
     seen = Counter(committed_tx_ids(cluster, "n1"))
     lost = [t.hex()[:16] for t in acked if t not in seen]
-    assert lost == [], f"{len(lost)} of {len(acked)} acknowledged txs never committed: {lost[:5]}"
+    assert lost == [], (
+        f"{len(lost)} of {len(acked)} acknowledged txs never committed: {lost[:5]} (SEED {SEED})"
+    )

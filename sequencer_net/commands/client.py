@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..api_protocol import ApiError
+from ..api_protocol import ALREADY_COMMITTED, ApiError
 from ..client import Client, FanoutResult, submit_fanout
 from ..cluster.probe import probe
 from ..cluster.state import current_cluster_dir
@@ -27,7 +27,6 @@ from ..types import MAX_PAYLOAD, Tx
 from .errors import Failure, UsageError, find_cause
 
 STATUS_TIMEOUT_S = 2.0
-ALREADY_COMMITTED = "transaction already committed"  # the node's refusal of a repeat
 
 
 def add_client_commands(commands: argparse._SubParsersAction) -> None:

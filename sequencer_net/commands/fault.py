@@ -93,19 +93,27 @@ def _cluster(args: argparse.Namespace) -> Cluster:
         raise Failure(str(exc)) from None
 
 
-def _targets(args: argparse.Namespace) -> dict[str, AdminTarget]:
+def _targets(cluster: Cluster) -> dict[str, AdminTarget]:
     try:
-        return admin_targets(_cluster(args))
+        return admin_targets(cluster)
     except ClusterError as exc:
         raise Failure(str(exc)) from None
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
 
 
-def _one(args: argparse.Namespace, method: str, **params: Any) -> int:
-    targets = _targets(args)
+def _resolve(args: argparse.Namespace) -> tuple[Cluster, dict[str, AdminTarget]]:
+    """The cluster and its nodes' admin ports, read once, with the named node checked."""
+    cluster = _cluster(args)
+    targets = _targets(cluster)
     if args.node not in targets:
         raise UsageError(f"no node {args.node!r} in the cluster; nodes: {', '.join(targets)}")
+    return cluster, targets
+
+
+def _send(
+    args: argparse.Namespace, targets: dict[str, AdminTarget], method: str, **params: Any
+) -> int:
     answer = call_each(targets, {args.node: (method, params)})[args.node]
     if isinstance(answer, ApiError):
         raise Failure(f"{args.node}: {answer}")
@@ -124,26 +132,25 @@ def _set(args: argparse.Namespace) -> int:
         fault = parse_fault(" ".join([args.behaviour, *args.params]))
     except FaultSpecError as exc:
         raise UsageError(str(exc)) from None
+    cluster, targets = _resolve(args)
     if not args.allow_unsafe:
-        _check_budget(args, fault)
-    return _one(args, "fault_set", spec=str(fault))
+        _check_budget(cluster, targets, args.node, fault)
+    return _send(args, targets, "fault_set", spec=str(fault))
 
 
-def _check_budget(args: argparse.Namespace, fault: Fault) -> None:
+def _check_budget(
+    cluster: Cluster, targets: dict[str, AdminTarget], node: str, fault: Fault
+) -> None:
     """The same 1/3 guard as `cluster up` applies to configs: the faults every node runs
     now, plus the new one, must leave faulty stake below a third."""
-    cluster = _cluster(args)
-    targets = _targets(args)
-    if args.node not in targets:
-        raise UsageError(f"no node {args.node!r} in the cluster; nodes: {', '.join(targets)}")
     answers = call_each(targets, {name: ("fault_list", {}) for name in targets})
     faults: dict[str, list[Fault]] = {}
     for name, answer in answers.items():
         if isinstance(answer, ApiError):
             raise Failure(f"{name}: {answer} (its faults are needed to check the fault budget)")
         faults[name] = [parse_fault(text) for text in answer["faults"]]
-    faults[args.node] = [f for f in faults[args.node] if f.behaviour != fault.behaviour]
-    faults[args.node].append(fault)
+    faults[node] = [f for f in faults[node] if f.behaviour != fault.behaviour]
+    faults[node].append(fault)
     stakes = {v.name: v.power for v in cluster.genesis.genesis.validators}
     problem = unsafe_faults(stakes, faults)
     if problem:
@@ -156,11 +163,12 @@ def _clear(args: argparse.Namespace) -> int:
             check_behaviour(args.behaviour)
         except FaultSpecError as exc:
             raise UsageError(str(exc)) from None
-    return _one(args, "fault_clear", behaviour=args.behaviour)
+    _, targets = _resolve(args)
+    return _send(args, targets, "fault_clear", behaviour=args.behaviour)
 
 
 def _list(args: argparse.Namespace) -> int:
-    targets = _targets(args)
+    targets = _targets(_cluster(args))
     answers = call_each(targets, {name: ("fault_list", {}) for name in targets})
     if args.json:
         document = {

@@ -90,18 +90,14 @@ def check_run(
 
     for height in range(1, longest + 1):
         parent, child = reference.get(height - 1), reference.get(height)
-        if (
-            height > 1
-            and parent
-            and child
-            and child[1].batch.header.parent_id != parent[1].batch.id
-        ):
+        if child is None or (height > 1 and parent is None):
+            continue
+        parent_id = parent[1].batch.id if parent else GENESIS_PARENT
+        if child[1].batch.header.parent_id != parent_id:
             violations.append(f"validity: height {height} does not extend height {height - 1}")
-        if child and (height == 1 or parent):
-            parent_id = parent[1].batch.id if parent else GENESIS_PARENT
-            problem = _last_commit_problem(genesis, sets.get(height - 1), child[1], parent_id)
-            if problem:
-                violations.append(f"validity: {child[0]} height {height}: {problem}")
+        problem = _last_commit_problem(genesis, sets.get(height - 1), child[1], parent_id)
+        if problem:
+            violations.append(f"validity: {child[0]} height {height}: {problem}")
 
     for idx, inst in honest:
         height = inst.chain.last_height()
