@@ -9,7 +9,7 @@ from typing import Any
 
 import msgpack
 import trio
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
@@ -65,6 +65,21 @@ def hostile_request(methods: list[str]) -> st.SearchStrategy[bytes]:
 
 
 STATUS = pack({"id": 0, "method": "status"})
+# Requests that once stopped a node or would without the schema, always tried first.
+KNOWN_KILLERS = (
+    [
+        pack({"id": 1, "method": "tx_status", "params": {"txid": value}})
+        for value in (2**63, 2**64 - 1, -1, [1, 2], {"a": 1}, "ab", b"\x00" * 31)
+    ]
+    + [
+        pack({"id": 2, "method": "batch", "params": {"height": value}})
+        for value in (2**63, -1, 0, "1", [1], None)
+    ]
+    + [
+        pack({"id": 3, "method": "submit", "params": {"txs": value}})
+        for value in ("tx", [1, "a", None], {"a": b"x"}, [b"\xff" * 8])
+    ]
+)
 
 
 def node_in(tmp_path: Path) -> Node:
@@ -90,6 +105,7 @@ def check_answer(message: dict[str, Any]) -> None:
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(requests=st.lists(hostile_request(CLIENT_METHODS), min_size=1, max_size=12))
+@example(requests=KNOWN_KILLERS)
 def test_the_client_api_answers_every_request_and_the_node_stays_up(
     tmp_path: Path, requests: list[bytes]
 ) -> None:
