@@ -58,6 +58,7 @@ from ..store.sqlite import SqliteChainStore
 from ..types import tx_id
 from .admin import AdminServer
 from .durable import GroupCommit
+from .liveness import Liveness
 from .peers import PeerInfo, PeerManager
 from .rpc import Limits, Method, NoParams, Reply, RpcServer
 
@@ -68,6 +69,11 @@ METRICS_FILE = "censorship.json"
 METRICS_INTERVAL_S = 1.0
 CRASH_EXIT_CODE = 3
 GARBAGE_INTERVAL_S = 0.2
+LIVENESS_INTERVAL_S = 1.0
+# A peer counts as connected if heard within this many rebroadcast intervals; a stall is
+# reported after this many round-0 rounds without a commit.
+HEARD_WITHIN_REBROADCASTS = 5
+STALL_AFTER_ROUNDS = 3
 
 
 def now_ms() -> int:
@@ -106,6 +112,12 @@ class Node:
         self._subscribers: set[trio.MemorySendChannel[dict[str, Any]]] = set()
         self.commits = 0
         self.acked = GroupCommit(self.chain.add_pending)
+        t = genesis.timeouts
+        self.liveness = Liveness(
+            now_ms(),
+            heard_within_ms=HEARD_WITHIN_REBROADCASTS * config.params.rebroadcast_ms,
+            stall_after_ms=STALL_AFTER_ROUNDS * (t.propose_ms + t.prevote_ms + t.precommit_ms),
+        )
         self.client_api = RpcServer(
             "client",
             {
@@ -137,6 +149,7 @@ class Node:
             nursery.start_soon(self._send_delayed)
             nursery.start_soon(self._send_garbage)
             nursery.start_soon(self._write_metrics_periodically)
+            nursery.start_soon(self._watch_for_stalls)
             log.info(
                 "node_started", chain_id=self.config.genesis.chain_id, height=self.replica.height
             )
@@ -165,6 +178,7 @@ class Node:
     async def _on_frame(self, peer: bytes, frame: bytes) -> None:
         if not self.faults.accepts_from(peer):
             return  # partitioned: the link stays up, but what comes over it is lost
+        self.liveness.heard(peer, now_ms())
         try:
             message = decode_message(frame)
         except codec.DecodeError as exc:
@@ -300,9 +314,29 @@ class Node:
             self.exit_code = CRASH_EXIT_CODE
             self._nursery.cancel_scope.cancel()
 
+    async def _watch_for_stalls(self) -> None:
+        """Warn when the chain stops: no commit for several rounds' worth of timeouts."""
+        while True:
+            await trio.sleep(LIVENESS_INTERVAL_S)
+            now = now_ms()
+            if self.liveness.stall_due(now):
+                log.warning(
+                    "no_commit",
+                    height=self.replica.height,
+                    round=self.replica.round,
+                    since_ms=self.liveness.commit_age_ms(now),
+                    peers_heard=self._heard_names(now),
+                )
+
+    def _heard_names(self, now: int) -> list[str]:
+        return sorted(self.names[k] for k in self.liveness.heard_peers(now))
+
     def _on_commit(self, entry: CommittedBatch) -> None:
         header = entry.batch.header
         self.commits += 1
+        stalled_ms = self.liveness.committed(now_ms())
+        if stalled_ms is not None:
+            log.info("commit_resumed", height=header.height, stalled_ms=stalled_ms)
         event = {
             "height": header.height,
             "batch_id": entry.batch.id,
@@ -355,7 +389,9 @@ class Node:
             "round": r.round,
             "step": r.step.name.lower(),
             "proposer": r.validators.proposer_for_round(r.round).name,
-            "peers": self.peers.connected(),
+            "peers": self._heard_names(now_ms()),
+            "links": self.peers.connected(),
+            "last_commit_age_ms": self.liveness.commit_age_ms(now_ms()),
             "mempool": len(r.mempool),
             "validators": [
                 {
