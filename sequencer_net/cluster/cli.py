@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import signal
 import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import trio
 from rich.console import Console
 
 from ..api_protocol import ApiError
-from ..commands.errors import Failure, UsageError
+from ..commands.errors import Failure, UsageError, find_cause
 from ..config import ClusterSpec, ConfigError, SpecError, load_cluster_spec, load_node_config
 from ..faults import Fault, unsafe_faults
 from . import state
@@ -26,11 +26,9 @@ from .errors import ClusterError
 from .init import fresh_dir, init_cluster
 from .partition import partition_cuts
 from .procs import ProcState
+from .startup import STARTUP_TIMEOUT_S, wait_ready
 from .status import gather_sync, table
 from .watch import REFRESH_S, watch
-
-STARTUP_GRACE_S = 1.0  # long enough for a node to fail on a bad config or a busy port
-TAIL_LINES = 5
 
 EXAMPLES = """\
 examples:
@@ -224,6 +222,14 @@ def _add_up(actions: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="stop the cluster after this many seconds (default: run until Ctrl-C)",
     )
+    p.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=STARTUP_TIMEOUT_S,
+        metavar="SECONDS",
+        help="how long every node may take to answer a status request before the start "
+        f"counts as failed and the cluster is stopped (default {STARTUP_TIMEOUT_S:g})",
+    )
     _add_allow_unsafe(p)
     p.set_defaults(run=_user_errors(_run_up))
 
@@ -246,6 +252,8 @@ def _up_root(args: argparse.Namespace) -> Path:
 def _run_up(args: argparse.Namespace) -> int:
     if args.load < 0 or (args.duration is not None and args.duration <= 0):
         raise UsageError("--load and --duration must be positive")
+    if args.startup_timeout <= 0:
+        raise UsageError("--startup-timeout must be positive")
     if args.detach and (args.load or args.duration):
         raise UsageError("--load and --duration watch the cluster; they do not go with --detach")
     cluster = Cluster(_up_root(args), node_command)
@@ -254,23 +262,36 @@ def _run_up(args: argparse.Namespace) -> int:
     _check_fault_budget(stakes, faults, args.allow_unsafe)
     cluster.up()
     state.set_current(cluster.root)
+    _wait_ready(cluster, args.startup_timeout)
     if args.detach:
         print(cluster.root)
-        time.sleep(STARTUP_GRACE_S)
-        return 1 if _report_dead(cluster) else 0
+        return 0
     return _foreground(cluster, Console(), args.load, args.duration)
 
 
-def _report_dead(cluster: Cluster) -> list[str]:
-    """Name the nodes that exited during start-up, with the end of their output."""
-    dead = [p.name for p in cluster.processes() if p.state is ProcState.DEAD]
-    for name in dead:
-        output = cluster.layout.output(name)
-        tail = output.read_text(errors="replace").splitlines()[-TAIL_LINES:]
-        print(f"{name} exited at start-up; the end of {output}:", file=sys.stderr)
-        for line in tail:
-            print(f"  {line}", file=sys.stderr)
-    return dead
+def _wait_ready(cluster: Cluster, timeout: float) -> None:
+    """Every node answers, or none is left running: a half-started cluster is no use."""
+    names = ", ".join(cluster.names)
+    print(f"waiting for {names} to answer (at most {timeout:g} s) ...", file=sys.stderr)
+    try:
+        trio.run(wait_ready, cluster, timeout)
+    except BaseException:
+        with _signals_ignored():
+            print("start failed; stopping the cluster ...", file=sys.stderr)
+            cluster.down()
+        raise
+    print(f"all {len(cluster.names)} nodes answer", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Stopping takes up to 5 s; a second Ctrl-C or a SIGTERM then must not orphan nodes."""
+    handlers = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 def _foreground(
@@ -284,14 +305,14 @@ def _foreground(
                 f"({report.committed_tps} tx/s), commit latency p50 {report.latency_p50_ms} ms, "
                 f"p99 {report.latency_p99_ms} ms"
             )
+    except Exception as exc:  # trio groups a task's error; a node lost under load is one
+        cause = find_cause(exc, ApiError)
+        if cause is None:
+            raise
+        raise Failure(f"load stopped: {cause}") from None
     finally:
-        # Stopping takes up to 5 s; a second Ctrl-C or a SIGTERM then must not orphan nodes.
-        handlers = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with _signals_ignored():
             _stop(cluster, console)
-        finally:
-            for signum, handler in handlers.items():
-                signal.signal(signum, handler)
     return 0
 
 
