@@ -1,0 +1,130 @@
+"""`sequencer-net cluster ...` as a user types it, with real node processes on 127.0.0.1: a
+start waits for every node, a node that cannot start fails the whole `up` in one line, and no
+command leaves a node running that it did not report. Every test stops what it started."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sequencer_net.client import parse_address
+from sequencer_net.cluster.control import Cluster
+from sequencer_net.config import load_genesis
+
+CLI_TIMEOUT_S = 180  # bounds a hung command; the commands finish far sooner
+
+
+def node_processes(root: Path) -> list[int]:
+    """Pids of live processes whose command line mentions ``root`` (its nodes' node.toml)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(root).encode() in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def sequencer_net(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sequencer_net", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+    )
+
+
+@pytest.fixture
+def stop_all(tmp_path: Path) -> Iterator[None]:
+    """Whatever a test leaves running under tmp_path is stopped, and then counted as a failure."""
+    yield
+    leftover = node_processes(tmp_path)
+    for root in tmp_path.rglob("genesis.toml"):
+        Cluster(root.parent).down()
+    assert not leftover, f"node processes left running: {leftover}"
+
+
+def test_detached_up_with_a_busy_port_exits_1_naming_node_and_port(
+    tmp_path: Path, stop_all: None
+) -> None:
+    init = sequencer_net("cluster", "init", "--nodes", "4", "--dir", "c", cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    root = tmp_path / "c"
+    host, port = parse_address(load_genesis(root / "genesis.toml").addresses["n3"].client)
+    with socket.socket() as blocker:
+        blocker.bind((host, port))
+        up = sequencer_net("cluster", "up", "c", "--detach", cwd=tmp_path)
+    assert up.returncode == 1, up.stderr
+    assert "Traceback" not in up.stderr and up.stdout == ""
+    [error] = [line for line in up.stderr.splitlines() if "error:" in line]
+    assert f"n3 (client {host}:{port}) exited at start-up" in error
+    assert f"in use by another program: client {host}:{port}" in error
+    assert "already in use" in error
+    assert node_processes(root) == []
+
+
+LATE_N4 = textwrap.dedent(
+    """
+    import runpy, socket, sys, time
+    from sequencer_net.client import parse_address
+    from sequencer_net.config import load_node_config
+
+    config = load_node_config(sys.argv[1])
+    if config.name == "n4":  # start only well after n1 listens, as a slow first start would
+        n1 = parse_address(config.addresses["n1"].client)
+        for _ in range(600):
+            try:
+                socket.create_connection(n1, timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(3)
+    sys.argv = ["sequencer-net", "node", "--config", sys.argv[1]]
+    runpy.run_module("sequencer_net", run_name="__main__")
+    """
+)
+
+
+def test_foreground_up_with_load_waits_for_a_late_node(tmp_path: Path, stop_all: None) -> None:
+    """The old `up --load` connected to every node as soon as n1 answered and died with an
+    ExceptionGroup ('cannot reach node') when another node was slower to start."""
+    script = tmp_path / "up.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            from sequencer_net import cli
+            from sequencer_net.cluster import cli as cluster_cli
+            cluster_cli.node_command = lambda config: [
+                sys.executable, "-c", {LATE_N4!r}, str(config)
+            ]
+            sys.exit(cli.main(sys.argv[1:]))
+            """
+        )
+    )
+    argv = ["cluster", "up", "--nodes", "4", "--dir", "c", "--load", "50", "--duration", "8"]
+    up = subprocess.run(
+        [sys.executable, str(script), *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    assert up.returncode == 0, up.stderr
+    assert "Traceback" not in up.stderr and "all 4 nodes answer" in up.stderr
+    assert "load: " in up.stdout and "stopped n1, n2, n3, n4" in up.stdout
+    assert node_processes(tmp_path / "c") == []
