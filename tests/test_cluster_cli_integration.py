@@ -4,6 +4,7 @@ command leaves a node running that it did not report. Every test stops what it s
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -44,6 +45,7 @@ def sequencer_net(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=CLI_TIMEOUT_S,
+        env={**os.environ, "COLUMNS": "250"},  # tables of long tmp paths stay one row a line
     )
 
 
@@ -128,3 +130,63 @@ def test_foreground_up_with_load_waits_for_a_late_node(tmp_path: Path, stop_all:
     assert "Traceback" not in up.stderr and "all 4 nodes answer" in up.stderr
     assert "load: " in up.stdout and "stopped n1, n2, n3, n4" in up.stdout
     assert node_processes(tmp_path / "c") == []
+
+
+def test_list_shows_every_cluster_and_a_second_up_of_a_running_config_is_refused(
+    tmp_path: Path, stop_all: None
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    spec = work / "pair.toml"
+    spec.write_text('[cluster]\nname = "pair"\nnodes = 2\n')
+    first = sequencer_net("cluster", "up", "pair.toml", "--detach", cwd=work)
+    assert first.returncode == 0, first.stderr
+    root = Path(first.stdout.strip())
+    assert root == work / "runs" / "pair"
+
+    again = sequencer_net("cluster", "up", "pair.toml", "--detach", cwd=work)
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert f"already running in {root}" in again.stderr
+    assert f"sequencer-net cluster down {root}" in again.stderr
+    assert not (work / "runs" / "pair-2").exists()  # refused before creating anything
+
+    elsewhere = tmp_path / "elsewhere"
+    other = sequencer_net(
+        "cluster", "up", "--nodes", "1", "--dir", str(elsewhere), "--detach", cwd=work
+    )
+    assert other.returncode == 0, other.stderr
+    assert sequencer_net("cluster", "down", str(root), cwd=work).returncode == 0
+
+    listed = sequencer_net("cluster", "list", "--json", cwd=work)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["clusters"] == [
+        {
+            "dir": str(root),
+            "config": str(spec),
+            "alive": 0,
+            "total": 2,
+            "state": "stopped",
+            "current": False,
+        },
+        {
+            "dir": str(elsewhere),
+            "config": "--nodes 1",
+            "alive": 1,
+            "total": 1,
+            "state": "running",
+            "current": True,
+        },
+    ]
+    table = sequencer_net("cluster", "list", cwd=work)
+    assert table.returncode == 0, table.stderr
+    [pair_row] = [line for line in table.stdout.splitlines() if "runs/pair " in line]
+    assert "pair.toml" in pair_row and "0/2" in pair_row and "stopped" in pair_row
+    [other_row] = [line for line in table.stdout.splitlines() if str(elsewhere) in line]
+    assert "*" in other_row and "1/1" in other_row and "running" in other_row
+
+    # Once the first is down, the same config starts again, in a fresh dir.
+    second = sequencer_net("cluster", "up", "pair.toml", "--detach", cwd=work)
+    assert second.returncode == 0, second.stderr
+    assert Path(second.stdout.strip()) == work / "runs" / "pair-2"
+    for running in (elsewhere, work / "runs" / "pair-2"):
+        assert sequencer_net("cluster", "down", str(running), cwd=work).returncode == 0

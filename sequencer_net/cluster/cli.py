@@ -14,12 +14,13 @@ from typing import Any
 
 import trio
 from rich.console import Console
+from rich.table import Table
 
 from ..api_protocol import ApiError
 from ..commands.errors import Failure, UsageError, find_cause
 from ..config import ClusterSpec, ConfigError, SpecError, load_cluster_spec, load_node_config
 from ..faults import Fault, unsafe_faults
-from . import state
+from . import registry, state
 from .admin import admin_targets, call_each
 from .control import STOP_TIMEOUT_S, Cluster, node_command
 from .errors import ClusterError
@@ -62,6 +63,7 @@ def add_cluster_commands(commands: argparse._SubParsersAction) -> None:
     _add_init(actions)
     _add_up(actions)
     _add_status(actions)
+    _add_list(actions)
     _add_down(actions)
     _add_node_actions(actions)
     _add_partition(actions)
@@ -108,6 +110,18 @@ def _add_spec_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chain-id", metavar="ID", help="chain id (default: the cluster name, local-N)")
 
 
+def _origin(path: Path | None, args: argparse.Namespace) -> str:
+    """What `cluster list` shows as a dir's config, and what a second `up` is matched on."""
+    if path is not None:
+        return str(path.resolve())
+    flags = f"--nodes {args.nodes}"
+    if args.stake:
+        flags += f" --stake {','.join(map(str, args.stake))}"
+    if args.chain_id:
+        flags += f" --chain-id {args.chain_id}"
+    return flags
+
+
 def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
     if path is not None:
         if args.nodes is not None or args.stake or args.chain_id:
@@ -123,10 +137,14 @@ def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
     )
 
 
-def _init(spec: ClusterSpec, dir: Path | None, allow_unsafe: bool) -> Path:
+def _init(path: Path | None, args: argparse.Namespace) -> Path:
+    spec = _spec(path, args)
     stakes = dict(zip(spec.node_names, spec.stakes, strict=True))
-    _check_fault_budget(stakes, spec.faults, allow_unsafe)
-    return init_cluster(spec, dir or fresh_dir(spec.name))
+    _check_fault_budget(stakes, spec.faults, args.allow_unsafe)
+    root = init_cluster(spec, args.dir or fresh_dir(spec.name))
+    registry.write_origin(Cluster(root).layout, _origin(path, args))
+    registry.remember(root)
+    return root
 
 
 def _add_allow_unsafe(p: argparse.ArgumentParser) -> None:
@@ -178,7 +196,7 @@ def _add_init(actions: argparse._SubParsersAction) -> None:
 
 
 def _run_init(args: argparse.Namespace) -> int:
-    root = _init(_spec(args.spec, args), args.dir, args.allow_unsafe)
+    root = _init(args.spec, args)
     print(root)
     print(f"start it with: sequencer-net cluster up {root}", file=sys.stderr)
     return 0
@@ -246,7 +264,18 @@ def _up_root(args: argparse.Namespace) -> Path:
         raise UsageError(f"{target}: no such cluster dir or spec file")
     if target is None and not flags:
         return _root(args.dir)
-    return _init(_spec(target, args), args.dir, args.allow_unsafe)
+    _refuse_a_second(_origin(target, args))
+    return _init(target, args)
+
+
+def _refuse_a_second(origin: str) -> None:
+    """A second cluster of one config would run unseen beside the first (new dir, new ports)."""
+    for other in registry.running_from(origin):
+        raise ClusterError(
+            f"a cluster of {origin} is already running in {other.dir} ({other.alive} of "
+            f"{other.total} nodes up); stop it with `sequencer-net cluster down {other.dir}` "
+            "(`cluster list` shows every cluster)"
+        )
 
 
 def _run_up(args: argparse.Namespace) -> int:
@@ -262,6 +291,7 @@ def _run_up(args: argparse.Namespace) -> int:
     _check_fault_budget(stakes, faults, args.allow_unsafe)
     cluster.up()
     state.set_current(cluster.root)
+    registry.remember(cluster.root)
     _wait_ready(cluster, args.startup_timeout)
     if args.detach:
         print(cluster.root)
@@ -353,6 +383,55 @@ def _run_status(args: argparse.Namespace) -> int:
     if dead:
         print(f"dead (should run, but exited or was killed): {', '.join(dead)}", file=sys.stderr)
     return 1 if dead else 0
+
+
+def _add_list(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "list",
+        help="show the clusters started or created from here, running or stopped",
+        description="Show every cluster this working directory knows: each dir under runs/, "
+        "and each dir elsewhere that `cluster init` or `cluster up` used from here (kept in "
+        "runs/.clusters). Per cluster: its dir, the config it was made from, and how many of "
+        "its nodes are alive; * marks the one commands use by default.",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.set_defaults(run=_user_errors(_run_list))
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    rows = [registry.describe(root) for root in registry.known()]
+    current = state.current_cluster_dir()
+    current = current.absolute() if current else None
+    if args.json:
+        clusters = [{**row.to_json(), "current": row.dir == current} for row in rows]
+        print(json.dumps({"clusters": clusters}, indent=2))
+        return 0
+    if not rows:
+        print("no clusters here yet; start one with `sequencer-net cluster up`", file=sys.stderr)
+        return 0
+    out = Table(title=f"clusters known in {Path.cwd()}", title_justify="left")
+    for column in ("", "dir", "config", "nodes alive", "state"):
+        out.add_column(column)
+    for row in rows:
+        out.add_row(
+            "*" if row.dir == current else "",
+            _near(row.dir),
+            _near(Path(row.config))
+            if row.config and row.config.endswith(".toml")
+            else row.config or "-",
+            "-" if row.total is None else f"{row.alive}/{row.total}",
+            row.state,
+        )
+    Console().print(out)
+    return 0
+
+
+def _near(path: Path) -> str:
+    """``path`` relative to the working directory when inside it: short enough for a table."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _add_down(actions: argparse._SubParsersAction) -> None:
