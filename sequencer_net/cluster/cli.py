@@ -36,6 +36,7 @@ examples:
   sequencer-net cluster up configs/local-4.toml   start 4 nodes, watch them; Ctrl-C stops all
   sequencer-net cluster up --nodes 4 --detach     start in the background, print the dir
   sequencer-net cluster status                    the cluster started last (runs/.current)
+  sequencer-net cluster list                      every cluster started here, running or not
   sequencer-net cluster kill n2                   crash a node (SIGKILL) ...
   sequencer-net cluster restart n2                ... and bring it back with its data
   sequencer-net cluster pause n3                  freeze a node (SIGSTOP); `resume n3` thaws it
@@ -211,9 +212,11 @@ def _add_up(actions: argparse._SubParsersAction) -> None:
         help="start every node of a cluster (creating it first if needed)",
         description="Start one process per node of an initialised cluster dir, or of a fresh "
         "one created from a spec file or from --nodes (under runs/NAME unless --dir). With "
-        "neither, the cluster started last is started again. In the foreground a live table "
-        "shows every node; Ctrl-C stops them all (SIGTERM, SIGKILL after 5 s). With --detach "
-        "the nodes keep running and the dir is printed.",
+        "neither, the cluster started last is started again. A config whose cluster still "
+        "runs is refused. The start counts only once every node answers a status request; if "
+        "one exits or never answers, every node is stopped and the exit status is 1. In the "
+        "foreground a live table then shows every node; Ctrl-C stops them all (SIGTERM, "
+        "SIGKILL after 5 s). With --detach the nodes keep running and the dir is printed.",
     )
     p.add_argument(
         "target",
@@ -411,7 +414,7 @@ def _run_list(args: argparse.Namespace) -> int:
         return 0
     out = Table(title=f"clusters known in {Path.cwd()}", title_justify="left")
     for column in ("", "dir", "config", "nodes alive", "state"):
-        out.add_column(column)
+        out.add_column(column, overflow="fold")  # a path cut short is no use
     for row in rows:
         out.add_row(
             "*" if row.dir == current else "",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ConfigError
+from . import state
 from .control import Cluster
 from .errors import ClusterError
 from .layout import Layout
@@ -41,10 +42,13 @@ def _registered(runs: Path) -> list[Path]:
 
 
 def known(runs: Path = RUNS) -> list[Path]:
-    """Every cluster dir that still exists: those under ``runs`` first, then the others."""
+    """Every cluster dir that still exists: those under ``runs`` first, then the others
+    (runs/.current too, which may predate runs/.clusters)."""
     under = sorted(p.parent.absolute() for p in runs.glob("*/genesis.toml"))
-    elsewhere = [p for p in _registered(runs) if (p / "genesis.toml").is_file()]
-    return list(dict.fromkeys([*under, *elsewhere]))
+    current = state.current_cluster_dir(runs)
+    elsewhere = [*_registered(runs), *([current.absolute()] if current else [])]
+    found = [*under, *(p for p in elsewhere if (p / "genesis.toml").is_file())]
+    return list(dict.fromkeys(found))
 
 
 def write_origin(layout: Layout, config: str) -> None:
