@@ -190,3 +190,29 @@ def test_list_shows_every_cluster_and_a_second_up_of_a_running_config_is_refused
     assert Path(second.stdout.strip()) == work / "runs" / "pair-2"
     for running in (elsewhere, work / "runs" / "pair-2"):
         assert sequencer_net("cluster", "down", str(running), cwd=work).returncode == 0
+
+
+def test_a_node_lost_under_load_ends_up_in_one_line_not_a_traceback(
+    tmp_path: Path, stop_all: None
+) -> None:
+    argv = ["cluster", "up", "--nodes", "4", "--dir", "c", "--load", "50", "--duration", "120"]
+    up = subprocess.Popen(
+        [sys.executable, "-m", "sequencer_net", *argv],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert up.stderr is not None
+        lines = iter(up.stderr.readline, "")
+        assert any(line.startswith("all 4 nodes answer") for line in lines)
+        killed = sequencer_net("cluster", "kill", "n2", "--dir", "c", cwd=tmp_path)
+        assert killed.returncode == 0, killed.stderr
+        _, err = up.communicate(timeout=CLI_TIMEOUT_S)
+    finally:
+        up.kill()
+        up.wait()
+    assert up.returncode == 1, err
+    assert "Traceback" not in err and "load stopped: " in err
+    assert node_processes(tmp_path / "c") == []

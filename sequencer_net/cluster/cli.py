@@ -273,7 +273,9 @@ def _up_root(args: argparse.Namespace) -> Path:
 
 def _refuse_a_second(origin: str) -> None:
     """A second cluster of one config would run unseen beside the first (new dir, new ports)."""
-    for other in registry.running_from(origin):
+    running = registry.running_from(origin)
+    if running:
+        other = running[0]
         raise ClusterError(
             f"a cluster of {origin} is already running in {other.dir} ({other.alive} of "
             f"{other.total} nodes up); stop it with `sequencer-net cluster down {other.dir}` "
