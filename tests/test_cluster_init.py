@@ -20,10 +20,11 @@ import pytest
 import trio
 
 from sequencer_net.api_protocol import MAX_CLIENT_FRAME, pack, unpack
-from sequencer_net.cluster import Cluster, ClusterError, init_cluster, procs, state
+from sequencer_net.cluster import Cluster, ClusterError, init_cluster, procs, registry, state
 from sequencer_net.cluster import cli as cluster_cli
 from sequencer_net.cluster.control import NodeProcess
 from sequencer_net.cluster.init import fresh_dir
+from sequencer_net.cluster.layout import Layout
 from sequencer_net.cluster.ports import free_ports
 from sequencer_net.cluster.probe import probe, probe_all
 from sequencer_net.cluster.procs import Proc, ProcState
@@ -368,8 +369,9 @@ def cluster_command(*argv: str) -> int:
 
 
 def test_cli_init_from_flags_and_from_a_spec(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # runs/.clusters goes here, not into the repo
     assert (
         cluster_command("init", "--nodes", "3", "--stake", "10,10,5", "--dir", str(tmp_path / "a"))
         == 0
@@ -381,6 +383,10 @@ def test_cli_init_from_flags_and_from_a_spec(
     spec = Path(__file__).resolve().parent.parent / "configs" / "weighted-7.toml"
     assert cluster_command("init", str(spec), "--dir", str(tmp_path / "b")) == 0
     assert len(load_genesis(tmp_path / "b" / "genesis.toml").genesis.validators) == 7
+    # Each dir remembers what it was made from, and `cluster list` finds both.
+    assert registry.read_origin(Layout(tmp_path / "a")) == "--nodes 3 --stake 10,10,5"
+    assert registry.read_origin(Layout(tmp_path / "b")) == str(spec)
+    assert registry.known() == [tmp_path / "a", tmp_path / "b"]
 
 
 @pytest.mark.parametrize(
