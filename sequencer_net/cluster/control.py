@@ -73,7 +73,8 @@ class Cluster:
             if running:
                 raise ClusterError(
                     f"{self.root} is already up ({', '.join(sorted(running))} running); "
-                    "run `cluster down` first, or `cluster restart NODE`"
+                    f"stop it with `sequencer-net cluster down {self.root}` first, or "
+                    "restart one node with `cluster restart NODE`"
                 )
             started: dict[str, Proc] = {}
             try:
