@@ -39,7 +39,7 @@ SLEEPER = "import time; time.sleep(60)"  # bounded, should a finalizer ever miss
 ANSWERING = textwrap.dedent(
     """
     import sys, trio
-    from sequencer_net.api_protocol import MAX_CLIENT_FRAME, pack, unpack
+    from sequencer_net.api_protocol import MAX_REQUEST_FRAME, pack, unpack
     from sequencer_net.client import parse_address
     from sequencer_net.config import load_node_config
     from sequencer_net.net import FrameReader, send_frame
@@ -48,7 +48,7 @@ ANSWERING = textwrap.dedent(
     host, port = parse_address(config.addresses[config.name].client)
 
     async def answer(stream):
-        reader = FrameReader(stream, MAX_CLIENT_FRAME)
+        reader = FrameReader(stream, MAX_REQUEST_FRAME)
         try:
             while True:
                 request = unpack(await reader.receive())
