@@ -14,6 +14,7 @@ import trio
 from test_integration import (
     addresses,
     assert_chains_agree,
+    assert_failed_rounds_agree,
     chains,
     evidence_logged,
     height_of,
@@ -183,6 +184,7 @@ async def test_network_faults_and_kill_9_keep_committing_without_evidence(
     assert_chains_agree(found, at_least=0)
     # A mute node cannot even ask for missed batches, so only the others must be complete.
     assert_chains_agree({n: c for n, c in found.items() if n != "n5"}, at_least=reached)
+    assert_failed_rounds_agree(cluster)
     assert evidence_logged(cluster) == []
     assert [e["fault"] for e in events(cluster, "n3", "fault_set")] == ["drop 0.05"] * 2
 
