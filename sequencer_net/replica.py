@@ -49,6 +49,7 @@ from .messages import (
     SyncResponse,
     TxGossip,
 )
+from .node_params import NodeParams
 from .reputation import skipped_proposers
 from .signstate import SignRecord, Verdict
 from .store import ChainStore, SignStateStore
@@ -78,20 +79,6 @@ CHECKPOINT_EVERY = 1_000  # heights between stored validator sets, bounding rest
 # Rounds above ours a message may claim: the proposer of round r costs up to r steps to find,
 # so a far-off claim is dropped before any work grows with it. Honest rounds stay much closer.
 MAX_ROUNDS_AHEAD = 1_000
-
-
-@dataclass(frozen=True)
-class NodeParams:
-    """Node-local limits and pacing (not part of consensus)."""
-
-    max_batch_txs: int = 10_000
-    max_batch_bytes: int = 4 * 1024 * 1024
-    mempool_max_txs: int = 200_000
-    mempool_max_bytes: int = 128 * 1024 * 1024
-    rebroadcast_ms: int = 1_000
-    sync_delay_ms: int = 300
-    gossip_interval_ms: int = 10
-    max_buffered_messages: int = 10_000
 
 
 # ---- outputs ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sequencer_net.config import (
     Addresses,
     ClusterSpec,
     ConfigError,
+    NodeParams,
     SpecError,
     load_cluster_spec,
     load_genesis,
@@ -28,7 +29,6 @@ from sequencer_net.config import (
 from sequencer_net.consensus.config import Timeouts
 from sequencer_net.crypto import PrivateKey
 from sequencer_net.genesis import Genesis
-from sequencer_net.replica import NodeParams
 from sequencer_net.validators import Validator
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"

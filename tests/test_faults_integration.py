@@ -25,10 +25,9 @@ from sequencer_net.client import Client
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.init import init_cluster
 from sequencer_net.cluster.procs import ProcState
-from sequencer_net.config import ClusterSpec
+from sequencer_net.config import ClusterSpec, NodeParams
 from sequencer_net.consensus.config import Timeouts
 from sequencer_net.faults import Crash, Delay, Drop, Mute
-from sequencer_net.replica import NodeParams
 
 FAST = Timeouts(
     propose_ms=300,

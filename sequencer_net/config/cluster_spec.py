@@ -1,0 +1,108 @@
+"""Cluster specs (configs/*.toml): what a user asks `cluster init/up` for, before any key exists.
+
+:class:`ClusterSpec` checks its own values, so a spec built from command-line flags and one
+loaded from a file are refused with the same :class:`SpecError`; the loader turns that into a
+:class:`~sequencer_net.config.schema.ConfigError` naming the file and key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..consensus.config import Timeouts
+from ..faults.spec import Fault
+from ..genesis import ChainParams
+from ..node_params import NodeParams
+from . import schema, sections
+from .schema import NAME_PATTERN, NAME_RULE, Table
+
+DEFAULT_STAKE = 10
+MAX_NODES = 100
+
+
+class SpecError(ValueError):
+    """A cluster spec value out of range; ``key`` says which, for file and flag errors alike."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """What a user asks for: how many validators, their stakes, and shared settings.
+    Empty ``stakes`` means DEFAULT_STAKE each; empty ``chain_id`` means the cluster name."""
+
+    name: str
+    nodes: int
+    stakes: tuple[int, ...] = ()
+    chain_id: str = ""
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    params: NodeParams = field(default_factory=NodeParams)
+    chain: ChainParams = field(default_factory=ChainParams)
+    faults: Mapping[str, tuple[Fault, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not NAME_PATTERN.fullmatch(self.name):
+            raise SpecError("name", f"{self.name!r} is not valid: use {NAME_RULE}")
+        if not 1 <= self.nodes <= MAX_NODES:
+            raise SpecError("nodes", f"must be 1..{MAX_NODES}, got {self.nodes}")
+        if self.stakes and len(self.stakes) != self.nodes:
+            raise SpecError("stakes", f"{len(self.stakes)} stakes for {self.nodes} nodes")
+        if any(s <= 0 for s in self.stakes):
+            raise SpecError("stakes", f"must be positive integers, got {list(self.stakes)}")
+        if not self.stakes:
+            object.__setattr__(self, "stakes", (DEFAULT_STAKE,) * self.nodes)
+        if not self.chain_id:
+            object.__setattr__(self, "chain_id", self.name)
+        if len(self.chain_id) > 64:
+            raise SpecError("chain_id", f"must be 1..64 characters, got {len(self.chain_id)}")
+        unknown = sorted(set(self.faults) - set(self.node_names))
+        if unknown:
+            raise SpecError(
+                "nodes", f"no node {unknown[0]!r} in this cluster (nodes are n1..n{self.nodes})"
+            )
+
+    @property
+    def node_names(self) -> list[str]:
+        """n1..nN, the names the simulator uses too."""
+        return [f"n{i}" for i in range(1, self.nodes + 1)]
+
+
+def load_cluster_spec(path: Path | str) -> ClusterSpec:
+    """Load a cluster spec (configs/*.toml): what `sequencer-net cluster init/up` start from."""
+    path = Path(path)
+    top = schema.load_table(path)
+    top.only(["cluster", "timeouts", "params", "chain", "nodes"])
+    if "cluster" not in top.data:
+        raise top.error("cluster", "missing (expected a [cluster] table with name and nodes)")
+    cluster = top.table("cluster")
+    cluster.only(["name", "nodes", "stakes", "chain_id"])
+    name = cluster.string("name")
+    nodes = cluster.integer("nodes")
+    stakes = tuple(cluster.integers("stakes", []))
+    chain_id = cluster.string("chain_id", "")
+    timeouts = sections.timeouts(top.table("timeouts"))
+    params = sections.params(top.table("params"))
+    chain = sections.chain_params(top.table("chain"))
+    faults = _node_faults(top.table("nodes"), nodes)
+    try:
+        return ClusterSpec(name, nodes, stakes, chain_id, timeouts, params, chain, faults)
+    except SpecError as exc:
+        raise cluster.error(exc.key, exc.problem) from None
+
+
+def _node_faults(table: Table, nodes: int) -> dict[str, tuple[Fault, ...]]:
+    """The [nodes.NAME] tables: per-node faults, e.g. ``[nodes.n1] faults = ["mute"]``."""
+    names = [f"n{i}" for i in range(1, nodes + 1)]
+    faults = {}
+    for name in table.data:
+        if name not in names:
+            raise table.error(name, f"no such node (this cluster has n1..n{nodes})")
+        node = table.table(name)
+        node.only(["faults"])
+        faults[name] = sections.faults(node)
+    return faults

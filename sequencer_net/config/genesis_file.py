@@ -1,0 +1,91 @@
+"""genesis.toml: the validator set, timeouts and chain rules, plus where each validator listens.
+
+Every node must read exactly the same file; the loader checks it whole (names, keys and
+addresses unique, addresses on loopback) and the writer spells out every value so nodes cannot
+disagree on a default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import tomli_w
+
+from ..genesis import Genesis
+from ..validators import Validator
+from . import schema, sections
+
+
+class Addresses(NamedTuple):
+    """Where one validator listens: ``peer`` for other validators, ``client`` for clients."""
+
+    peer: str
+    client: str
+
+
+@dataclass(frozen=True)
+class GenesisFile:
+    """A loaded genesis.toml: the consensus-relevant :class:`Genesis` plus where each
+    validator listens (addresses are not part of consensus, so Genesis does not hold them)."""
+
+    path: Path
+    genesis: Genesis
+    addresses: dict[str, Addresses]
+
+
+def load_genesis(path: Path | str) -> GenesisFile:
+    """Load and check genesis.toml: every node must read exactly the same validator set."""
+    path = Path(path)
+    top = schema.load_table(path)
+    top.only(["chain_id", "timeouts", "chain", "validators"])
+    chain_id = top.string("chain_id")
+    if not 1 <= len(chain_id) <= 64:
+        raise top.error("chain_id", f"must be 1..64 characters, got {len(chain_id)}")
+    timeouts = sections.timeouts(top.table("timeouts"))
+    params = sections.chain_params(top.table("chain"))
+    entries = top.tables("validators")
+    if not entries:
+        raise top.error("validators", "at least one [[validators]] entry is needed")
+    validators: list[Validator] = []
+    addresses: dict[str, Addresses] = {}
+    names: dict[object, str] = {}
+    keys: dict[object, str] = {}
+    ports: dict[object, str] = {}
+    for entry in entries:
+        entry.only(["name", "public_key", "power", "address", "client_address"])
+        name = schema.name(entry, "name")
+        schema.refuse_duplicate(entry, "name", name, names)
+        public_key = schema.public_key(entry, "public_key")
+        schema.refuse_duplicate(entry, "public_key", public_key, keys)
+        power = entry.integer("power")
+        if power <= 0:
+            raise entry.error("power", f"must be a positive integer, got {power}")
+        for key in ("address", "client_address"):
+            schema.refuse_duplicate(entry, key, schema.address(entry, key), ports)
+        validators.append(Validator(name, public_key, power))
+        addresses[name] = Addresses(entry.string("address"), entry.string("client_address"))
+    genesis = Genesis(chain_id, tuple(validators), timeouts, params)
+    return GenesisFile(path=path.resolve(), genesis=genesis, addresses=addresses)
+
+
+def write_genesis(path: Path, genesis: Genesis, addresses: Mapping[str, Addresses]) -> None:
+    """Write genesis.toml with every timeout spelled out, so nodes cannot disagree on defaults."""
+    document = {
+        "chain_id": genesis.chain_id,
+        "timeouts": asdict(genesis.timeouts),
+        "chain": sections.chain_document(genesis.params),
+        "validators": [
+            {
+                "name": v.name,
+                "public_key": v.public_key.hex(),
+                "power": v.power,
+                "address": addresses[v.name].peer,
+                "client_address": addresses[v.name].client,
+            }
+            for v in genesis.validators
+        ],
+    }
+    path.write_text(tomli_w.dumps(document))

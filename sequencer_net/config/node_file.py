@@ -1,0 +1,142 @@
+"""node.toml: one node's name, genesis, key, data dir, params, faults and admin API.
+
+The loader makes every path absolute (relative to node.toml, so a cluster dir can move),
+loads the genesis and the key, and checks the key is the one genesis gives this node's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from ..crypto import PrivateKey
+from ..faults.spec import Fault
+from ..genesis import Genesis
+from ..node_params import NodeParams
+from . import schema, sections
+from .genesis_file import Addresses, GenesisFile, load_genesis
+from .secrets import load_admin_token, load_key
+
+NODE_KEYS = (
+    "name",
+    "genesis",
+    "key_file",
+    "data_dir",
+    "params",
+    "faults",
+    "admin_address",
+    "admin_token_file",
+)
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """A loaded node.toml with every path made absolute and every reference checked."""
+
+    path: Path
+    name: str
+    genesis_file: GenesisFile
+    key_file: Path
+    key: PrivateKey
+    data_dir: Path
+    params: NodeParams = field(default_factory=NodeParams)
+    faults: tuple[Fault, ...] = ()
+    admin_address: str | None = None
+    admin_token: str | None = None
+
+    @property
+    def genesis(self) -> Genesis:
+        return self.genesis_file.genesis
+
+    @property
+    def addresses(self) -> dict[str, Addresses]:
+        """Every validator's addresses by name, this node's own included."""
+        return self.genesis_file.addresses
+
+
+def load_node_config(path: Path | str) -> NodeConfig:
+    """Load node.toml, its genesis and its key, and check the key is this node's genesis key."""
+    path = Path(path)
+    top = schema.load_table(path)
+    top.only(NODE_KEYS)
+    base = path.resolve().parent
+    name = schema.name(top, "name")
+    genesis_file = load_genesis(schema.resolve(base, top.string("genesis")))
+    key_file = schema.resolve(base, top.string("key_file"))
+    data_dir = schema.resolve(base, top.string("data_dir"))
+    params = sections.params(top.table("params"))
+    faults = sections.faults(top)
+    admin_address = admin_token = None
+    if "admin_address" in top.data or "admin_token_file" in top.data:
+        host, port = schema.address(top, "admin_address")  # checks it is loopback
+        admin_address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        admin_token = load_admin_token(schema.resolve(base, top.string("admin_token_file")), top)
+    validator = next((v for v in genesis_file.genesis.validators if v.name == name), None)
+    if validator is None:
+        raise top.error("name", f"{name!r} is not a validator in {genesis_file.path}")
+    key = load_key(key_file, top)
+    if key.public_key != validator.public_key:
+        owner = genesis_file.genesis.validator_set.get(key.public_key)
+        held = f"the key of {owner.name!r}" if owner else f"public key {key.public_key.hex()}"
+        raise top.error(
+            "key_file",
+            f"{key_file} holds {held}, but {genesis_file.path} gives {name!r} "
+            f"public key {validator.public_key.hex()}",
+        )
+    return NodeConfig(
+        path=path.resolve(),
+        name=name,
+        genesis_file=genesis_file,
+        key_file=key_file,
+        key=key,
+        data_dir=data_dir,
+        params=params,
+        faults=faults,
+        admin_address=admin_address,
+        admin_token=admin_token,
+    )
+
+
+def write_node_config(
+    path: Path,
+    name: str,
+    genesis: str = "../genesis.toml",
+    key_file: str = "key",
+    data_dir: str = "data",
+    params: NodeParams | None = None,
+    faults: Iterable[Fault] = (),
+    admin_address: str | None = None,
+    admin_token_file: str = "../admin_token",
+) -> None:
+    """Write node.toml; relative paths keep a cluster dir movable. Only the params that differ
+    from NodeParams' defaults are written, so a later change of a default still applies.
+    Without ``admin_address`` the node has no admin API (no runtime fault injection)."""
+    document: dict[str, Any] = {
+        "name": name,
+        "genesis": genesis,
+        "key_file": key_file,
+        "data_dir": data_dir,
+    }
+    if admin_address is not None:
+        document["admin_address"] = admin_address
+        document["admin_token_file"] = admin_token_file
+    fault_specs = [str(f) for f in faults]
+    if fault_specs:
+        document["faults"] = fault_specs
+    overrides = _non_default(params or NodeParams())
+    if overrides:
+        document["params"] = overrides
+    path.write_text(tomli_w.dumps(document))
+
+
+def _non_default(params: NodeParams) -> dict[str, int]:
+    defaults = NodeParams()
+    return {
+        f.name: getattr(params, f.name)
+        for f in fields(NodeParams)
+        if getattr(params, f.name) != getattr(defaults, f.name)
+    }

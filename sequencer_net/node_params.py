@@ -1,0 +1,24 @@
+"""NodeParams: one node's own limits and pacing, read from node.toml or a cluster spec.
+
+A leaf module (like ``ChainParams`` in ``genesis``), so both the replica that obeys these
+values and the config package that loads, checks and writes them can import it: the replica
+must not import ``config``, which imports ``faults``, which imports the replica.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NodeParams:
+    """Node-local limits and pacing (not part of consensus)."""
+
+    max_batch_txs: int = 10_000
+    max_batch_bytes: int = 4 * 1024 * 1024
+    mempool_max_txs: int = 200_000
+    mempool_max_bytes: int = 128 * 1024 * 1024
+    rebroadcast_ms: int = 1_000
+    sync_delay_ms: int = 300
+    gossip_interval_ms: int = 10
+    max_buffered_messages: int = 10_000
