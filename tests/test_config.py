@@ -104,6 +104,17 @@ def test_genesis_round_trip(tmp_path: Path) -> None:
     assert loaded.genesis.validator_set.total_power == 30
 
 
+def test_genesis_parses_every_address_once_for_the_runtime(tmp_path: Path) -> None:
+    document = genesis_document()
+    document["validators"][1]["address"] = "localhost:30002"
+    document["validators"][2]["client_address"] = "[::1]:30005"
+    loaded = load_genesis(write_toml(tmp_path / "genesis.toml", document))
+    assert loaded.endpoints["n1"] == (("127.0.0.1", 30000), ("127.0.0.1", 30001))
+    assert loaded.endpoints["n2"].peer == ("127.0.0.1", 30002)
+    assert loaded.endpoints["n3"].client == ("::1", 30005)
+    assert loaded.addresses["n2"].peer == "localhost:30002", "kept as written for people"
+
+
 def test_node_config_round_trip_resolves_paths_and_checks_the_key(tmp_path: Path) -> None:
     write_toml(tmp_path / "genesis.toml", genesis_document())
     (tmp_path / "n2").mkdir()

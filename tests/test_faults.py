@@ -468,6 +468,21 @@ def test_bad_fault_or_admin_settings_in_node_toml(
         assert fragment in str(caught.value)
 
 
+def test_the_admin_address_is_parsed_once_for_the_runtime(tmp_path: Path) -> None:
+    root = init_cluster(ClusterSpec("f", 1), tmp_path / "c")
+    path = root / "n1" / "node.toml"
+    assert load_node_config(path).admin_endpoint is not None
+    document = tomllib.loads(path.read_text())
+    document["admin_address"] = "[::1]:7000"
+    path.write_text(tomli_w.dumps(document))
+    config = load_node_config(path)
+    assert config.admin_endpoint == ("::1", 7000) and config.admin_address == "[::1]:7000"
+    del document["admin_address"], document["admin_token_file"]
+    path.write_text(tomli_w.dumps(document))
+    config = load_node_config(path)
+    assert config.admin_endpoint is None and config.admin_address is None
+
+
 def test_an_admin_token_others_can_read_is_refused(tmp_path: Path) -> None:
     root = init_cluster(ClusterSpec("f", 1), tmp_path / "c")
     os.chmod(root / "admin_token", 0o644)

@@ -17,6 +17,7 @@ import tomli_w
 from ..genesis import Genesis
 from ..validators import Validator
 from . import schema, sections
+from .schema import Endpoint
 
 
 class Addresses(NamedTuple):
@@ -26,14 +27,23 @@ class Addresses(NamedTuple):
     client: str
 
 
+class Endpoints(NamedTuple):
+    """The same two addresses parsed, for binding and dialling."""
+
+    peer: Endpoint
+    client: Endpoint
+
+
 @dataclass(frozen=True)
 class GenesisFile:
     """A loaded genesis.toml: the consensus-relevant :class:`Genesis` plus where each
-    validator listens (addresses are not part of consensus, so Genesis does not hold them)."""
+    validator listens (addresses are not part of consensus, so Genesis does not hold them).
+    ``addresses`` keeps them as written, for people and clients; ``endpoints`` parsed."""
 
     path: Path
     genesis: Genesis
     addresses: dict[str, Addresses]
+    endpoints: dict[str, Endpoints]
 
 
 def load_genesis(path: Path | str) -> GenesisFile:
@@ -51,6 +61,7 @@ def load_genesis(path: Path | str) -> GenesisFile:
         raise top.error("validators", "at least one [[validators]] entry is needed")
     validators: list[Validator] = []
     addresses: dict[str, Addresses] = {}
+    endpoints: dict[str, Endpoints] = {}
     names: dict[object, str] = {}
     keys: dict[object, str] = {}
     ports: dict[object, str] = {}
@@ -63,12 +74,15 @@ def load_genesis(path: Path | str) -> GenesisFile:
         power = entry.integer("power")
         if power <= 0:
             raise entry.error("power", f"must be a positive integer, got {power}")
-        for key in ("address", "client_address"):
-            schema.refuse_duplicate(entry, key, schema.address(entry, key), ports)
+        peer = schema.address(entry, "address")
+        schema.refuse_duplicate(entry, "address", peer, ports)
+        client = schema.address(entry, "client_address")
+        schema.refuse_duplicate(entry, "client_address", client, ports)
         validators.append(Validator(name, public_key, power))
         addresses[name] = Addresses(entry.string("address"), entry.string("client_address"))
+        endpoints[name] = Endpoints(peer, client)
     genesis = Genesis(chain_id, tuple(validators), timeouts, params)
-    return GenesisFile(path=path.resolve(), genesis=genesis, addresses=addresses)
+    return GenesisFile(path.resolve(), genesis, addresses, endpoints)
 
 
 def write_genesis(path: Path, genesis: Genesis, addresses: Mapping[str, Addresses]) -> None:

@@ -18,7 +18,8 @@ from ..faults.spec import Fault
 from ..genesis import Genesis
 from ..node_params import NodeParams
 from . import schema, sections
-from .genesis_file import Addresses, GenesisFile, load_genesis
+from .genesis_file import Addresses, Endpoints, GenesisFile, load_genesis
+from .schema import Endpoint
 from .secrets import load_admin_token, load_key
 
 NODE_KEYS = (
@@ -47,6 +48,7 @@ class NodeConfig:
     faults: tuple[Fault, ...] = ()
     admin_address: str | None = None
     admin_token: str | None = None
+    admin_endpoint: Endpoint | None = None
 
     @property
     def genesis(self) -> Genesis:
@@ -56,6 +58,11 @@ class NodeConfig:
     def addresses(self) -> dict[str, Addresses]:
         """Every validator's addresses by name, this node's own included."""
         return self.genesis_file.addresses
+
+    @property
+    def endpoints(self) -> dict[str, Endpoints]:
+        """Every validator's addresses parsed, for binding and dialling."""
+        return self.genesis_file.endpoints
 
 
 def load_node_config(path: Path | str) -> NodeConfig:
@@ -70,9 +77,9 @@ def load_node_config(path: Path | str) -> NodeConfig:
     data_dir = schema.resolve(base, top.string("data_dir"))
     params = sections.params(top.table("params"))
     faults = sections.faults(top)
-    admin_address = admin_token = None
+    admin_address = admin_token = admin_endpoint = None
     if "admin_address" in top.data or "admin_token_file" in top.data:
-        host, port = schema.address(top, "admin_address")  # checks it is loopback
+        admin_endpoint = host, port = schema.address(top, "admin_address")  # checks loopback
         admin_address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         admin_token = load_admin_token(schema.resolve(base, top.string("admin_token_file")), top)
     validator = next((v for v in genesis_file.genesis.validators if v.name == name), None)
@@ -98,6 +105,7 @@ def load_node_config(path: Path | str) -> NodeConfig:
         faults=faults,
         admin_address=admin_address,
         admin_token=admin_token,
+        admin_endpoint=admin_endpoint,
     )
 
 

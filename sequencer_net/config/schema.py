@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from ..crypto import PUBLIC_KEY_SIZE
 
@@ -24,6 +24,14 @@ T = TypeVar("T")
 
 class ConfigError(Exception):
     """A config file is missing or invalid; the message names the file and the key."""
+
+
+class Endpoint(NamedTuple):
+    """A checked loopback host (IPv6 without brackets, ``localhost`` as 127.0.0.1) and port,
+    ready to bind or dial: the runtime never parses an address string itself."""
+
+    host: str
+    port: int
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -126,7 +134,7 @@ def name(table: Table, key: str) -> str:
     return value
 
 
-def address(table: Table, key: str) -> tuple[str, int]:
+def address(table: Table, key: str) -> Endpoint:
     """Parse host:port (IPv6 as [::1]:port) and insist on a loopback host."""
     text = table.string(key)
     host, sep, port_text = text.rpartition(":")
@@ -140,7 +148,7 @@ def address(table: Table, key: str) -> tuple[str, int]:
     if not 1 <= port <= 65535:
         raise table.error(key, f"{text!r}: port must be 1..65535")
     if host.lower() == "localhost":
-        return "127.0.0.1", port
+        return Endpoint("127.0.0.1", port)
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
@@ -151,7 +159,7 @@ def address(table: Table, key: str) -> tuple[str, int]:
             f"{text!r}: host must be a loopback address (127.0.0.0/8, ::1 or localhost); "
             "sequencer-net runs local clusters only and never binds other interfaces",
         )
-    return str(ip), port
+    return Endpoint(str(ip), port)
 
 
 def public_key(table: Table, key: str) -> bytes:

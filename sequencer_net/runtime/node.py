@@ -28,7 +28,6 @@ from ..api_protocol import (
     SubmitParams,
     TxStatusParams,
 )
-from ..client import parse_address
 from ..config import NodeConfig
 from ..evidence import SlashRecord
 from ..evidence_log import FILENAME as EVIDENCE_LOG
@@ -93,7 +92,7 @@ class Node:
         peers = []
         for v in genesis.validators:
             if v.public_key != config.key.public_key:
-                host, port = parse_address(config.addresses[v.name].peer)
+                host, port = config.endpoints[v.name].peer
                 peers.append(PeerInfo(v.name, v.public_key, host, port))
         self.peers = PeerManager(config.key, genesis.chain_id, peers, self._on_frame)
         self.faults = FaultLayer(
@@ -133,18 +132,16 @@ class Node:
     # ---- running -------------------------------------------------------------------------
 
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        own = self.config.addresses[self.name]
-        peer_host, peer_port = parse_address(own.peer)
-        client_host, client_port = parse_address(own.client)
+        own = self.config.endpoints[self.name]
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            await nursery.start(self.peers.run, peer_host, peer_port)
-            listeners = await trio.open_tcp_listeners(client_port, host=client_host)
+            await nursery.start(self.peers.run, *own.peer)
+            listeners = await trio.open_tcp_listeners(own.client.port, host=own.client.host)
             nursery.start_soon(trio.serve_listeners, self.client_api.handle, listeners)
-            if self.config.admin_address is not None:
+            if self.config.admin_endpoint is not None:
                 assert self.config.admin_token is not None
                 admin = AdminServer(self.faults, self.config.admin_token, self._faults_changed)
-                await nursery.start(admin.serve, *parse_address(self.config.admin_address))
+                await nursery.start(admin.serve, *self.config.admin_endpoint)
             nursery.start_soon(self.acked.run)
             nursery.start_soon(self._send_delayed)
             nursery.start_soon(self._send_garbage)
