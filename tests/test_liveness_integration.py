@@ -42,6 +42,9 @@ async def test_a_halt_shows_in_status_and_in_the_log(tmp_path: Path) -> None:
             return (await row("n1")).peers == ["n2", "n3", "n4"]
 
         await wait_until(hears_all, "n1 hears every peer")
+        # A busy machine may have stalled briefly already: only what follows the pause counts.
+        stalls_before = len(events(cluster, "n1", "no_commit"))
+        resumes_before = len(events(cluster, "n1", "commit_resumed"))
         for name in ("n3", "n4"):
             cluster.pause(name)
             paused.append(name)
@@ -53,22 +56,22 @@ async def test_a_halt_shows_in_status_and_in_the_log(tmp_path: Path) -> None:
                 status.peers == ["n2"]
                 and age is not None
                 and age >= STALL_MS
-                and bool(events(cluster, "n1", "no_commit"))
+                and len(events(cluster, "n1", "no_commit")) > stalls_before
             )
 
         await wait_until(halted, "n1 logs no_commit and shows the halt in status")
-        [warning] = events(cluster, "n1", "no_commit")[:1]
+        warning = events(cluster, "n1", "no_commit")[stalls_before]
         assert warning["since_ms"] >= STALL_MS and "n2" in warning["peers_heard"]
-        assert not events(cluster, "n1", "commit_resumed")
+        assert len(events(cluster, "n1", "commit_resumed")) == resumes_before
         for name in paused:
             cluster.resume(name)
         paused.clear()
 
         async def resumed() -> bool:
-            return bool(events(cluster, "n1", "commit_resumed"))
+            return len(events(cluster, "n1", "commit_resumed")) > resumes_before
 
         await wait_until(resumed, "n1 logs commit_resumed")
-        [done] = events(cluster, "n1", "commit_resumed")[:1]
+        done = events(cluster, "n1", "commit_resumed")[resumes_before]
         assert done["stalled_ms"] >= STALL_MS
     finally:
         for name in paused:
