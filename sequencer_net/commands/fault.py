@@ -25,7 +25,7 @@ EXAMPLES = f"""\
 behaviours: {ACCEPTED}
 
 examples:
-  sequencer-net fault set n2 mute                 n2 stops sending to its peers
+  sequencer-net fault set n2 mute                 n2 only listens (and follows the chain)
   sequencer-net fault set n3 drop 0.3             n3 loses 30% of what it sends
   sequencer-net fault set n1 censor sender=alice  n1 omits alice's transactions
   sequencer-net fault clear n2 mute               back to honest (just mute)

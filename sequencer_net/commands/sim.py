@@ -36,7 +36,12 @@ def add_sim_command(commands: argparse._SubParsersAction) -> None:
         default=0,
         help="equivocating validators, each run as two instances sharing one key",
     )
-    p.add_argument("--mute", type=int, default=0, help="validators that never send anything")
+    p.add_argument(
+        "--mute",
+        type=int,
+        default=0,
+        help="validators that never propose, vote or gossip (they still follow the chain)",
+    )
     p.add_argument(
         "--crash", type=int, default=0, help="honest validators that crash and restart before GST"
     )
