@@ -92,7 +92,8 @@ def add_evidence_commands(commands: argparse._SubParsersAction) -> None:
         "id, the offender and reporter are genesis validators, stake before is the "
         "offender's genesis stake and stake after follows the slashing rule, the evidence "
         "age, and one slash per offender. Exit status: 0 if every record verifies, 1 if any "
-        "does not (or the log is malformed), 2 for a missing file or bad genesis.",
+        "does not (or the log is malformed, empty, or of another chain than the genesis), 2 "
+        "for a missing file or bad genesis.",
     )
     p.add_argument("file", type=Path, metavar="FILE", help=f"an evidence log ({FILENAME})")
     p.add_argument("--genesis", type=Path, required=True, help="the chain's genesis.toml")
@@ -279,12 +280,20 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         records = read_log(args.file)
     except EvidenceLogError as exc:
-        print(
-            json.dumps({"file": str(args.file), "ok": False, "error": str(exc)})
-            if args.json
-            else f"FAIL {exc}"
+        return _log_failed(args, str(exc))
+    if not records:  # nothing verified is not a pass
+        return _log_failed(args, f"{args.file}: no evidence records in the file")
+    claimed = sorted({c for r in records if isinstance(c := r.get("chain_id"), str)})
+    if claimed and genesis.chain_id not in claimed:
+        # One line, not a signature failure per record: the genesis is the wrong one.
+        chains = ", ".join(repr(c) for c in claimed)
+        return _log_failed(
+            args,
+            f"wrong chain: {args.file} holds evidence of chain {chains}, but {args.genesis} "
+            f"is the genesis of chain {genesis.chain_id!r}",
+            chain_id=genesis.chain_id,
+            record_chain_ids=claimed,
         )
-        return 1
     problems: dict[int, list[str]] = {}
     for problem in verify_records(records, genesis):
         problems.setdefault(problem.index, []).append(problem.message)
@@ -324,6 +333,15 @@ def _verify(args: argparse.Namespace) -> int:
             f"(chain {genesis.chain_id!r}, {args.genesis})"
         )
     return 0 if failed == 0 else 1
+
+
+def _log_failed(args: argparse.Namespace, error: str, **extra: object) -> int:
+    """The log as a whole does not verify: one line (or one JSON report), exit status 1."""
+    if args.json:
+        print(json.dumps({"file": str(args.file), "ok": False, "error": error, **extra}))
+    else:
+        print(f"FAIL {error}")
+    return 1
 
 
 # ---- validators --------------------------------------------------------------------------
