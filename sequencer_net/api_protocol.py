@@ -3,21 +3,39 @@
 Plain TCP (loopback), frames ``u32 length | msgpack``. A request is a map
 ``{"id": int, "method": str, "params": map}``; each answer is ``{"id", "result"}`` or
 ``{"id", "error"}``; a subscription answers once and then sends ``{"id", "event"}`` maps.
-Client traffic is not consensus data, so maps are fine here; the node still bounds every
-frame and refuses anything malformed with an error answer.
+Client traffic is not consensus data, so maps are fine here. The params of every method
+have a schema below; the node decodes each request against it before any work (see
+:mod:`sequencer_net.runtime.rpc`) and refuses anything else with an error answer.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgpack
+import msgspec
 
-MAX_CLIENT_FRAME = 32 * 1024 * 1024
+MAX_REQUEST_FRAME = 4 * 1024 * 1024  # what a node reads from a client; a submit fits ~25k txs
+MAX_ANSWER_FRAME = 32 * 1024 * 1024  # what a client reads: a batch with its transactions
 MAX_TXS_PER_SUBMIT = 20_000
+TXID_BYTES = 32
+MAX_HEIGHT = 2**63 - 1
 # The refusal of a transaction that is already in the chain: a repeat of a submit, which the
 # client reports as committed rather than as an error.
 ALREADY_COMMITTED = "transaction already committed"
+
+
+class SubmitParams(msgspec.Struct, forbid_unknown_fields=True):
+    txs: Annotated[list[bytes], msgspec.Meta(max_length=MAX_TXS_PER_SUBMIT)]
+
+
+class TxStatusParams(msgspec.Struct, forbid_unknown_fields=True):
+    txid: Annotated[bytes, msgspec.Meta(min_length=TXID_BYTES, max_length=TXID_BYTES)]
+
+
+class BatchParams(msgspec.Struct, forbid_unknown_fields=True):
+    height: Annotated[int, msgspec.Meta(ge=1, le=MAX_HEIGHT)]
+    with_txs: bool = False
 
 
 class ApiError(Exception):
@@ -31,7 +49,7 @@ def pack(message: dict[str, Any]) -> bytes:
 def unpack(data: bytes) -> dict[str, Any]:
     try:
         message = msgpack.unpackb(
-            data, raw=False, strict_map_key=True, max_bin_len=MAX_CLIENT_FRAME
+            data, raw=False, strict_map_key=True, max_bin_len=MAX_ANSWER_FRAME
         )
     except Exception as exc:
         raise ApiError(f"malformed frame: {exc}") from None

@@ -14,7 +14,7 @@ from typing import Any
 
 import trio
 
-from .api_protocol import MAX_CLIENT_FRAME, ApiError, pack, unpack
+from .api_protocol import MAX_ANSWER_FRAME, MAX_REQUEST_FRAME, ApiError, pack, unpack
 from .net import FrameReader, NetError, send_frame
 from .types import Tx
 
@@ -34,7 +34,7 @@ class Client:
     def __init__(self, stream: trio.SocketStream, address: str) -> None:
         self.address = address
         self._stream = stream
-        self._reader = FrameReader(stream, MAX_CLIENT_FRAME)
+        self._reader = FrameReader(stream, MAX_ANSWER_FRAME)
         self._ids = itertools.count(1)
         self._lock = trio.Lock()
 
@@ -59,10 +59,14 @@ class Client:
     async def call(self, method: str, **params: Any) -> Any:
         async with self._lock:
             request_id = next(self._ids)
-            try:
-                await send_frame(
-                    self._stream, pack({"id": request_id, "method": method, "params": params})
+            request = pack({"id": request_id, "method": method, "params": params})
+            if len(request) > MAX_REQUEST_FRAME:
+                raise ApiError(
+                    f"a {method} request of {len(request)} bytes is over the node's limit of "
+                    f"{MAX_REQUEST_FRAME} bytes; send it in parts"
                 )
+            try:
+                await send_frame(self._stream, request)
                 answer = unpack(await self._reader.receive())
             except (NetError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise ApiError(f"connection to {self.address} failed: {exc}") from None

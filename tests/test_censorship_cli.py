@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import trio
 
-from sequencer_net.api_protocol import MAX_CLIENT_FRAME, pack, unpack
+from sequencer_net.api_protocol import MAX_REQUEST_FRAME, pack, unpack
 from sequencer_net.cli import main
 from sequencer_net.client import submit_fanout
 from sequencer_net.cluster.control import Cluster
@@ -61,7 +61,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str
 
 async def fake_node(refusal: str | None, stream: trio.SocketStream) -> None:
     """Answers `submit` (accepting, or refusing with ``refusal``) and `tx_status` (pending)."""
-    reader = FrameReader(stream, MAX_CLIENT_FRAME)
+    reader = FrameReader(stream, MAX_REQUEST_FRAME)
     try:
         while True:
             request = unpack(await reader.receive())

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from sequencer_net.api_protocol import MAX_CLIENT_FRAME, pack, unpack
+from sequencer_net.api_protocol import MAX_REQUEST_FRAME, pack, unpack
 from sequencer_net.cluster import Cluster, ClusterError, init_cluster, procs, state
 from sequencer_net.cluster import cli as cluster_cli
 from sequencer_net.cluster.control import NodeProcess
@@ -291,7 +291,7 @@ async def test_probe_reads_a_status_answer_and_gives_up_on_a_silent_node() -> No
     status = {"name": "n1", "height": 7, "round": 1, "step": "prevote", "peers": ["n2"]}
 
     async def answering(stream: trio.SocketStream) -> None:
-        request = unpack(await FrameReader(stream, MAX_CLIENT_FRAME).receive())
+        request = unpack(await FrameReader(stream, MAX_REQUEST_FRAME).receive())
         await send_frame(stream, pack({"id": request["id"], "result": {**status, "mempool": 3}}))
 
     async def silent(stream: trio.SocketStream) -> None:

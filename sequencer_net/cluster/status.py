@@ -13,6 +13,7 @@ from .control import Cluster, NodeProcess
 from .probe import PROBE_TIMEOUT_S, probe_all
 from .procs import ProcState
 
+HALT_SHOWN_AFTER_MS = 5_000
 STATE_STYLE = {
     ProcState.ALIVE: "green",
     ProcState.PAUSED: "yellow",
@@ -34,6 +35,7 @@ class NodeStatus:
     step: str | None = None
     peers: list[str] | None = None
     mempool: int | None = None
+    last_commit_age_ms: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "state": str(self.state)}
@@ -61,6 +63,7 @@ def combine(
                 step=report.get("step") if isinstance(report.get("step"), str) else None,
                 peers=[str(p) for p in peers] if isinstance(peers, list) else None,
                 mempool=_int(report.get("mempool")),
+                last_commit_age_ms=_int(report.get("last_commit_age_ms")),
             )
         )
     return rows
@@ -86,7 +89,8 @@ def gather_sync(cluster: Cluster, timeout: float = PROBE_TIMEOUT_S) -> list[Node
 
 
 def table(rows: list[NodeStatus], title: str) -> Table:
-    """Compact enough for 80 columns; peer names and addresses are in --json."""
+    """Compact enough for 80 columns; peer names and addresses are in --json. Peers are
+    those heard from in the last few seconds, not merely linked: a partition shows."""
     out = Table(title=title, title_justify="left")
     out.add_column("node")
     out.add_column("pid", justify="right")
@@ -95,6 +99,7 @@ def table(rows: list[NodeStatus], title: str) -> Table:
     out.add_column("round", justify="right")
     out.add_column("step")
     out.add_column("peers", justify="right")
+    out.add_column("last commit", justify="right")
     out.add_column("mempool", justify="right")
     others = len(rows) - 1
     for row in rows:
@@ -106,9 +111,18 @@ def table(rows: list[NodeStatus], title: str) -> Table:
             _show(row.round),
             _show(row.step),
             "-" if row.peers is None else f"{len(row.peers)}/{others}",
+            commit_age(row.last_commit_age_ms),
             _show(row.mempool),
         )
     return out
+
+
+def commit_age(age_ms: object) -> str:
+    """How long ago the node last committed, in red once it is long enough to be a halt."""
+    if not isinstance(age_ms, int):
+        return "-"
+    text = f"{age_ms / 1000:.1f} s ago"
+    return f"[red]{text}[/]" if age_ms >= HALT_SHOWN_AFTER_MS else text
 
 
 def _show(value: object) -> str:

@@ -21,6 +21,7 @@ from ..api_protocol import ALREADY_COMMITTED, ApiError
 from ..client import Client, FanoutResult, submit_fanout
 from ..cluster.probe import probe
 from ..cluster.state import current_cluster_dir
+from ..cluster.status import commit_age
 from ..config import ConfigError, load_genesis
 from ..load import run_load
 from ..types import MAX_PAYLOAD, Tx
@@ -161,14 +162,16 @@ def _status(args: argparse.Namespace) -> int:
         print(json.dumps(answers, default=_jsonable))
         return 0 if all(answers.values()) else 1
     table = Table(title="sequencer-net status")
-    for column in ("node", "height", "round", "step", "proposer", "peers", "mempool"):
+    columns = ("node", "height", "round", "step", "proposer", "peers", "last commit", "mempool")
+    for column in columns:
         table.add_column(column)
     for name, s in answers.items():
         if s is None:
-            table.add_row(name, "unreachable", "", "", "", "", "")
+            table.add_row(name, "unreachable", *[""] * (len(columns) - 2))
         else:
             peers = f"{len(s['peers'])}: {','.join(s['peers'])}"
-            row = (s["height"], s["round"], s["step"], s["proposer"], peers, s["mempool"])
+            age = commit_age(s.get("last_commit_age_ms"))
+            row = (s["height"], s["round"], s["step"], s["proposer"], peers, age, s["mempool"])
             table.add_row(name, *map(str, row))
     Console().print(table)
     return 0 if all(answers.values()) else 1

@@ -16,18 +16,44 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated
 
+import msgspec
 import structlog
 import trio
 
-from ..api_protocol import ApiError, pack, unpack
-from ..faults import FaultLayer, FaultSpecError, check_behaviour, parse_fault
-from ..net import FrameReader, NetError, send_frame
+from ..faults import FaultLayer, check_behaviour, parse_fault
+from .rpc import Limits, Method, Refused, Reply, Request, RpcServer
 
 log = structlog.get_logger()
 
 MAX_ADMIN_FRAME = 64 * 1024  # requests are a method name, a token and a few words
+MAX_ADMIN_CONNECTIONS = 16
+Name = Annotated[str, msgspec.Meta(max_length=64)]
+
+
+class Authenticated(msgspec.Struct, forbid_unknown_fields=True):
+    """Every admin request's params carry the cluster's token."""
+
+    token: Annotated[str, msgspec.Meta(max_length=256)]
+
+
+class TokenOnly(msgspec.Struct):
+    """What the gate reads before anything else: the token, other fields ignored."""
+
+    token: object = None
+
+
+class FaultSetParams(Authenticated):
+    spec: Annotated[str, msgspec.Meta(max_length=256)]
+
+
+class FaultClearParams(Authenticated):
+    behaviour: Name | None = None  # None clears all
+
+
+class PartitionParams(Authenticated):
+    peers: Annotated[list[Name], msgspec.Meta(max_length=1024)]
 
 
 class AdminServer:
@@ -38,6 +64,19 @@ class AdminServer:
         self.layer = layer
         self._token = token.encode()
         self._on_change = on_change
+        self._token_reader = msgspec.msgpack.Decoder(TokenOnly)
+        self.rpc = RpcServer(
+            "admin",
+            {
+                "fault_set": Method(FaultSetParams, self._fault_set),
+                "fault_clear": Method(FaultClearParams, self._fault_clear),
+                "fault_list": Method(Authenticated, self._fault_list),
+                "partition": Method(PartitionParams, self._partition),
+                "heal": Method(Authenticated, self._heal),
+            },
+            Limits(MAX_ADMIN_FRAME, max_connections=MAX_ADMIN_CONNECTIONS),
+            gate=self._check_token,
+        )
 
     async def serve(
         self, host: str, port: int, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
@@ -47,54 +86,17 @@ class AdminServer:
             raise ValueError(f"the admin API listens on loopback only, not {host}")
         listeners = await trio.open_tcp_listeners(port, host=host)
         task_status.started(listeners[0].socket.getsockname()[1])
-        await trio.serve_listeners(self._handle, listeners)
+        await trio.serve_listeners(self.rpc.handle, listeners)
 
-    async def _handle(self, stream: trio.SocketStream) -> None:
-        reader = FrameReader(stream, MAX_ADMIN_FRAME)
+    def _check_token(self, request: Request) -> None:
+        """Refuse (and close) before the method or its params are looked at."""
         try:
-            while True:
-                try:
-                    request = unpack(await reader.receive())
-                except ApiError as exc:
-                    await send_frame(stream, pack({"id": None, "error": str(exc)}))
-                    return
-                params = request.get("params")
-                params = dict(params) if isinstance(params, dict) else {}
-                if not self._authorised(params.pop("token", None)):
-                    log.warning("admin_refused", reason="wrong or missing admin token")
-                    answer = {"id": request.get("id"), "error": "wrong or missing admin token"}
-                    await send_frame(stream, pack(answer))
-                    return
-                answer = self._answer(request, params)
-                await send_frame(stream, pack(answer))
-                if "result" in answer:
-                    # After the answer: a change may stop the node (a crash height passed).
-                    self._on_change()
-        except (NetError, trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-        finally:
-            await stream.aclose()
-
-    def _authorised(self, token: object) -> bool:
-        return isinstance(token, str) and hmac.compare_digest(token.encode(), self._token)
-
-    def _answer(self, request: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-        request_id = request.get("id")
-        method = request.get("method")
-        handler = {
-            "fault_set": self._fault_set,
-            "fault_clear": self._fault_clear,
-            "fault_list": lambda: None,
-            "partition": self._partition,
-            "heal": self.layer.heal,
-        }.get(method if isinstance(method, str) else "")
-        if handler is None:
-            return {"id": request_id, "error": f"unknown admin method {method!r}"}
-        try:
-            handler(**params)
-        except (TypeError, ValueError) as exc:  # FaultSpecError is a ValueError
-            return {"id": request_id, "error": f"{method}: {exc}"}
-        return {"id": request_id, "result": self.report()}
+            token = self._token_reader.decode(request.params).token
+        except msgspec.MsgspecError:
+            token = None
+        if not (isinstance(token, str) and hmac.compare_digest(token.encode(), self._token)):
+            log.warning("admin_refused", reason="wrong or missing admin token")
+            raise Refused("wrong or missing admin token")
 
     def report(self) -> dict[str, list[str]]:
         return {
@@ -102,17 +104,27 @@ class AdminServer:
             "partitioned_from": self.layer.partitioned_from,
         }
 
-    def _fault_set(self, spec: str) -> None:
-        if not isinstance(spec, str):
-            raise FaultSpecError("spec must be a string such as 'delay 200'")
-        self.layer.set(parse_fault(spec))
+    def _changed(self) -> Reply:
+        # After the answer: a change may stop the node (a crash height passed).
+        return Reply(self.report(), then=self._on_change)
 
-    def _partition(self, peers: list[str]) -> None:
-        if not isinstance(peers, list) or not all(isinstance(p, str) for p in peers):
-            raise ValueError("peers must be a list of node names")
-        self.layer.partition(peers)
+    async def _fault_set(self, params: FaultSetParams) -> Reply:
+        self.layer.set(parse_fault(params.spec))
+        return self._changed()
 
-    def _fault_clear(self, behaviour: str | None = None) -> None:
-        if behaviour is not None:
-            check_behaviour(behaviour)
-        self.layer.clear(behaviour)
+    async def _fault_clear(self, params: FaultClearParams) -> Reply:
+        if params.behaviour is not None:
+            check_behaviour(params.behaviour)
+        self.layer.clear(params.behaviour)
+        return self._changed()
+
+    async def _fault_list(self, _: Authenticated) -> Reply:
+        return self._changed()
+
+    async def _partition(self, params: PartitionParams) -> Reply:
+        self.layer.partition(params.peers)
+        return self._changed()
+
+    async def _heal(self, _: Authenticated) -> Reply:
+        self.layer.heal()
+        return self._changed()

@@ -14,6 +14,7 @@ import math
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,12 @@ import structlog
 import trio
 
 from .. import codec
-from ..api_protocol import MAX_CLIENT_FRAME, MAX_TXS_PER_SUBMIT, ApiError, pack, unpack
+from ..api_protocol import (
+    MAX_REQUEST_FRAME,
+    BatchParams,
+    SubmitParams,
+    TxStatusParams,
+)
 from ..client import parse_address
 from ..config import NodeConfig
 from ..evidence import SlashRecord
@@ -35,7 +41,6 @@ from ..messages import (
     decode_message,
     encode_message,
 )
-from ..net import FrameReader, NetError, send_frame
 from ..replica import (
     Committed,
     EvidenceFound,
@@ -53,7 +58,9 @@ from ..store.sqlite import SqliteChainStore
 from ..types import tx_id
 from .admin import AdminServer
 from .durable import GroupCommit
+from .liveness import Liveness
 from .peers import PeerInfo, PeerManager
+from .rpc import Limits, Method, NoParams, Reply, RpcServer
 
 log = structlog.get_logger()
 
@@ -62,6 +69,11 @@ METRICS_FILE = "censorship.json"
 METRICS_INTERVAL_S = 1.0
 CRASH_EXIT_CODE = 3
 GARBAGE_INTERVAL_S = 0.2
+LIVENESS_INTERVAL_S = 1.0
+# A peer counts as connected if heard within this many rebroadcast intervals; a stall is
+# reported after this many round-0 rounds without a commit.
+HEARD_WITHIN_REBROADCASTS = 5
+STALL_AFTER_ROUNDS = 3
 
 
 def now_ms() -> int:
@@ -100,6 +112,23 @@ class Node:
         self._subscribers: set[trio.MemorySendChannel[dict[str, Any]]] = set()
         self.commits = 0
         self.acked = GroupCommit(self.chain.add_pending)
+        t = genesis.timeouts
+        self.liveness = Liveness(
+            now_ms(),
+            heard_within_ms=HEARD_WITHIN_REBROADCASTS * config.params.rebroadcast_ms,
+            stall_after_ms=STALL_AFTER_ROUNDS * (t.propose_ms + t.prevote_ms + t.precommit_ms),
+        )
+        self.client_api = RpcServer(
+            "client",
+            {
+                "status": Method(NoParams, self._status),
+                "submit": Method(SubmitParams, self._submit),
+                "tx_status": Method(TxStatusParams, self._tx_status),
+                "batch": Method(BatchParams, self._batch),
+                "subscribe_commits": Method(NoParams, self._subscribe_commits),
+            },
+            Limits(MAX_REQUEST_FRAME),
+        )
 
     # ---- running -------------------------------------------------------------------------
 
@@ -111,7 +140,7 @@ class Node:
             self._nursery = nursery
             await nursery.start(self.peers.run, peer_host, peer_port)
             listeners = await trio.open_tcp_listeners(client_port, host=client_host)
-            nursery.start_soon(trio.serve_listeners, self._serve_client, listeners)
+            nursery.start_soon(trio.serve_listeners, self.client_api.handle, listeners)
             if self.config.admin_address is not None:
                 assert self.config.admin_token is not None
                 admin = AdminServer(self.faults, self.config.admin_token, self._faults_changed)
@@ -120,6 +149,7 @@ class Node:
             nursery.start_soon(self._send_delayed)
             nursery.start_soon(self._send_garbage)
             nursery.start_soon(self._write_metrics_periodically)
+            nursery.start_soon(self._watch_for_stalls)
             log.info(
                 "node_started", chain_id=self.config.genesis.chain_id, height=self.replica.height
             )
@@ -148,6 +178,7 @@ class Node:
     async def _on_frame(self, peer: bytes, frame: bytes) -> None:
         if not self.faults.accepts_from(peer):
             return  # partitioned: the link stays up, but what comes over it is lost
+        self.liveness.heard(peer, now_ms())
         try:
             message = decode_message(frame)
         except codec.DecodeError as exc:
@@ -283,9 +314,29 @@ class Node:
             self.exit_code = CRASH_EXIT_CODE
             self._nursery.cancel_scope.cancel()
 
+    async def _watch_for_stalls(self) -> None:
+        """Warn when the chain stops: no commit for several rounds' worth of timeouts."""
+        while True:
+            await trio.sleep(LIVENESS_INTERVAL_S)
+            now = now_ms()
+            if self.liveness.stall_due(now):
+                log.warning(
+                    "no_commit",
+                    height=self.replica.height,
+                    round=self.replica.round,
+                    since_ms=self.liveness.commit_age_ms(now),
+                    peers_heard=self._heard_names(now),
+                )
+
+    def _heard_names(self, now: int) -> list[str]:
+        return sorted(self.names[k] for k in self.liveness.heard_peers(now))
+
     def _on_commit(self, entry: CommittedBatch) -> None:
         header = entry.batch.header
         self.commits += 1
+        stalled_ms = self.liveness.committed(now_ms())
+        if stalled_ms is not None:
+            log.info("commit_resumed", height=header.height, stalled_ms=stalled_ms)
         event = {
             "height": header.height,
             "batch_id": entry.batch.id,
@@ -311,57 +362,25 @@ class Node:
 
     # ---- client API ----------------------------------------------------------------------
 
-    async def _serve_client(self, stream: trio.SocketStream) -> None:
-        reader = FrameReader(stream, MAX_CLIENT_FRAME)
-        try:
-            while True:
-                try:
-                    request = unpack(await reader.receive())
-                    answer = self._answer(request)
-                    if request.get("method") == "submit":
-                        await self.acked.durable()  # an ack promises the txs are on disk
-                except ApiError as exc:
-                    await send_frame(stream, pack({"id": None, "error": str(exc)}))
-                    return
-                await send_frame(stream, pack(answer))
-                if request.get("method") == "subscribe_commits" and "result" in answer:
-                    await self._stream_commits(stream, request.get("id"))
-                    return
-        except (NetError, trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-        finally:
-            await stream.aclose()
-
-    def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
-        request_id = request.get("id")
-        method = request.get("method")
-        params = request.get("params") or {}
-        handler = {
-            "status": self._status,
-            "submit": self._submit,
-            "tx_status": self._tx_status,
-            "batch": self._batch,
-            "subscribe_commits": lambda: "ok",
-        }.get(method if isinstance(method, str) else "")
-        if handler is None:
-            return {"id": request_id, "error": f"unknown method {method!r}"}
-        try:
-            return {"id": request_id, "result": handler(**params)}
-        except (TypeError, ValueError) as exc:
-            return {"id": request_id, "error": f"bad request for {method}: {exc}"}
-
-    async def _stream_commits(self, stream: trio.SocketStream, request_id: object) -> None:
-        """Forward commits to one subscriber; a subscriber too slow to keep up loses events
-        rather than slowing the node."""
+    async def _subscribe_commits(self, _: NoParams) -> Reply:
         send, receive = trio.open_memory_channel[dict[str, Any]](SUBSCRIBER_QUEUE)
         self._subscribers.add(send)
+        return Reply("ok", events=self._commit_events(send, receive))
+
+    async def _commit_events(
+        self,
+        send: trio.MemorySendChannel[dict[str, Any]],
+        receive: trio.MemoryReceiveChannel[dict[str, Any]],
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Commits for one subscriber; one too slow to keep up loses events rather than
+        slowing the node (``_on_commit`` drops what its full queue cannot take)."""
         try:
             async for event in receive:
-                await send_frame(stream, pack({"id": request_id, "event": event}))
+                yield event
         finally:
             self._subscribers.discard(send)
 
-    def _status(self) -> dict[str, Any]:
+    async def _status(self, _: NoParams) -> dict[str, Any]:
         r = self.replica
         return {
             "name": self.name,
@@ -370,7 +389,9 @@ class Node:
             "round": r.round,
             "step": r.step.name.lower(),
             "proposer": r.validators.proposer_for_round(r.round).name,
-            "peers": self.peers.connected(),
+            "peers": self._heard_names(now_ms()),
+            "links": self.peers.connected(),
+            "last_commit_age_ms": self.liveness.commit_age_ms(now_ms()),
             "mempool": len(r.mempool),
             "validators": [
                 {
@@ -413,26 +434,23 @@ class Node:
             await trio.sleep(METRICS_INTERVAL_S)
             self.write_metrics()
 
-    def _submit(self, txs: list[bytes]) -> list[tuple[bytes | None, str | None]]:
-        if not isinstance(txs, list) or len(txs) > MAX_TXS_PER_SUBMIT:
-            raise ValueError(
-                f"txs must be a list of at most {MAX_TXS_PER_SUBMIT} encoded transactions"
-            )
+    async def _submit(self, params: SubmitParams) -> list[tuple[bytes | None, str | None]]:
+        """Take the transactions, then answer once they are on disk: an ack promises a
+        transaction survives this node's crash."""
         results: list[tuple[bytes | None, str | None]] = []
         now = now_ms()
-        for encoded in txs:
-            if not isinstance(encoded, bytes):
-                results.append((None, "a transaction must be bytes"))
-                continue
+        for encoded in params.txs:
             txid, outputs = self.replica.submit(encoded, now)
             reason = next((o.reason for o in outputs if isinstance(o, Rejected)), None)
             self._carry_out(outputs)
             if txid is not None:
                 self.acked.add(encoded)
             results.append((txid, None if txid is not None else reason or "refused"))
+        await self.acked.durable()
         return results
 
-    def _tx_status(self, txid: bytes) -> dict[str, Any]:
+    async def _tx_status(self, params: TxStatusParams) -> dict[str, Any]:
+        txid = params.txid
         location = self.chain.tx_location(txid)
         if location is not None:
             return {"status": "committed", "height": location[0], "position": location[1]}
@@ -440,8 +458,8 @@ class Node:
             return {"status": "pending"}
         return {"status": "unknown"}
 
-    def _batch(self, height: int, with_txs: bool = False) -> dict[str, Any] | None:
-        entry = self.chain.get(height)
+    async def _batch(self, params: BatchParams) -> dict[str, Any] | None:
+        entry = self.chain.get(params.height)
         if entry is None:
             return None
         header, cert = entry.batch.header, entry.certificate
@@ -457,7 +475,7 @@ class Node:
             "tx_ids": [tx_id(tx) for tx in entry.batch.txs],
             "signers": [self.names.get(s.validator) for s in cert.signatures],
         }
-        if with_txs:
+        if params.with_txs:
             answer["txs"] = list(entry.batch.txs)
         return answer
 

@@ -1,0 +1,209 @@
+"""One framed request loop for a node's client and admin APIs: the schema first, then work.
+
+Every request is decoded against a msgspec schema, the envelope and then the method's params,
+before a handler sees it, so a wrong type, a bad length or an integer out of range gets an
+error answer and never becomes an exception inside the node. A handler that fails anyway is
+answered with an error and logged; the connection and the node go on.
+
+The loop also bounds what clients can make a node hold: at most ``max_connections`` at once,
+each request whole within ``request_timeout_s`` of the last (an idle or half-sent connection is
+closed), and the bytes of unfinished requests, summed over all connections, under
+``max_buffered_bytes``. Answers too must leave within the timeout, so a client that stops
+reading cannot pin its connection either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import msgspec
+import structlog
+import trio
+
+from ..api_protocol import pack
+from ..net import ConnectionLost, FrameDecoder, FrameError, NetError, send_frame
+
+log = structlog.get_logger()
+
+RECEIVE_CHUNK_BYTES = 64 * 1024
+EMPTY_MAP = msgspec.Raw(b"\x80")  # msgpack's empty map: a request without params
+MAX_REQUEST_ID = 2**63 - 1
+
+
+class Request(msgspec.Struct, forbid_unknown_fields=True):
+    """The envelope; ``params`` stays raw until the method's own schema decodes it."""
+
+    method: Annotated[str, msgspec.Meta(max_length=64)]
+    id: Annotated[int, msgspec.Meta(ge=0, le=MAX_REQUEST_ID)] | None = None
+    params: msgspec.Raw = EMPTY_MAP
+
+
+class NoParams(msgspec.Struct, forbid_unknown_fields=True):
+    """The params of a method that takes none."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A handler's answer with something to do after it is sent: ``then`` runs once the
+    answer left (a change that may stop the node), ``events`` turns the connection into a
+    stream of ``{"id", "event"}`` frames."""
+
+    result: Any
+    then: Callable[[], None] | None = None
+    events: AsyncIterator[Any] | None = None
+
+
+@dataclass(frozen=True)
+class Method:
+    params: type[msgspec.Struct]
+    handler: Callable[[Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_frame_bytes: int
+    max_connections: int = 64
+    max_buffered_bytes: int = 64 * 1024 * 1024
+    request_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one request frame led to: the answer to send, whether the connection stays
+    open, and the handler's reply (None for an error answer)."""
+
+    message: dict[str, Any]
+    keep_open: bool = True
+    reply: Reply | None = None
+
+
+class Refused(Exception):
+    """Raised by a gate: answer this error and close the connection."""
+
+
+class RpcServer:
+    """Serves ``methods`` on any trio stream. ``gate`` sees each request before its method
+    does (the admin token check) and may refuse it with :class:`Refused`."""
+
+    def __init__(
+        self,
+        api: str,
+        methods: Mapping[str, Method],
+        limits: Limits,
+        gate: Callable[[Request], None] | None = None,
+    ) -> None:
+        self.api = api
+        self.methods = dict(methods)
+        self.limits = limits
+        self._gate = gate
+        self._envelope = msgspec.msgpack.Decoder(Request)
+        self._params = {name: msgspec.msgpack.Decoder(m.params) for name, m in methods.items()}
+        self.connections = 0
+        self.buffered = 0
+
+    async def handle(self, stream: trio.abc.Stream) -> None:
+        """One connection, from its first request to its close."""
+        try:
+            if self.connections >= self.limits.max_connections:
+                log.warning("api_connection_refused", api=self.api, reason="too many connections")
+                limit = self.limits.max_connections
+                await self._send(stream, {"id": None, "error": f"too many connections ({limit})"})
+                return
+            self.connections += 1
+            try:
+                await self._serve(stream)
+            finally:
+                self.connections -= 1
+        except (NetError, trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    async def _serve(self, stream: trio.abc.Stream) -> None:
+        decoder = FrameDecoder(self.limits.max_frame_bytes)
+        try:
+            while True:
+                try:
+                    frame = await self._receive(stream, decoder)
+                except FrameError as exc:
+                    await self._send(stream, {"id": None, "error": f"bad frame: {exc}"})
+                    return
+                if frame is None:
+                    return
+                outcome = await self.answer(frame)
+                await self._send(stream, outcome.message)
+                reply = outcome.reply
+                if reply is not None and reply.then is not None:
+                    reply.then()
+                if reply is not None and reply.events is not None:
+                    await self._stream(stream, outcome.message["id"], reply.events)
+                    return
+                if not outcome.keep_open:
+                    return
+        finally:
+            self.buffered -= decoder.buffered
+
+    async def answer(self, frame: bytes) -> Outcome:
+        """The answer to one request frame: sans-IO except for the handler's own awaits."""
+        try:
+            request = self._envelope.decode(frame)
+        except msgspec.MsgspecError as exc:
+            return Outcome({"id": None, "error": f"malformed request: {exc}"}, keep_open=False)
+        request_id = request.id
+        if self._gate is not None:
+            try:
+                self._gate(request)
+            except Refused as exc:
+                return Outcome({"id": request_id, "error": str(exc)}, keep_open=False)
+        method = self.methods.get(request.method)
+        if method is None:
+            prefix = "unknown admin method" if self.api == "admin" else "unknown method"
+            return Outcome({"id": request_id, "error": f"{prefix} {request.method!r}"})
+        try:
+            params = self._params[request.method].decode(request.params)
+        except msgspec.MsgspecError as exc:
+            return Outcome({"id": request_id, "error": f"bad request for {request.method}: {exc}"})
+        try:
+            result = await method.handler(params)
+        except (TypeError, ValueError) as exc:
+            return Outcome({"id": request_id, "error": f"{request.method}: {exc}"})
+        except Exception as exc:  # a bug must cost one answer, never the node
+            log.error("api_request_failed", api=self.api, method=request.method, error=repr(exc))
+            error = f"{request.method} failed inside the node (logged as api_request_failed)"
+            return Outcome({"id": request_id, "error": error})
+        reply = result if isinstance(result, Reply) else Reply(result)
+        return Outcome({"id": request_id, "result": reply.result}, reply=reply)
+
+    async def _receive(self, stream: trio.abc.Stream, decoder: FrameDecoder) -> bytes | None:
+        """The next request frame, or None when the client closed or let the time run out.
+        Raises FrameError for an oversized frame or when the shared buffer budget is spent."""
+        held = decoder.buffered
+        try:
+            with trio.move_on_after(self.limits.request_timeout_s):
+                while (frame := decoder.next_frame()) is None:
+                    data = await stream.receive_some(RECEIVE_CHUNK_BYTES)
+                    if not data:
+                        return None
+                    if self.buffered + len(data) > self.limits.max_buffered_bytes:
+                        raise FrameError("the node holds too many unfinished requests; retry")
+                    decoder.feed(data)
+                    self.buffered += len(data)
+                    held += len(data)
+                return frame
+            return None
+        finally:
+            self.buffered -= held - decoder.buffered
+
+    async def _send(self, stream: trio.abc.Stream, message: dict[str, Any]) -> None:
+        with trio.move_on_after(self.limits.request_timeout_s) as scope:
+            await send_frame(stream, pack(message))
+        if scope.cancelled_caught:
+            raise ConnectionLost("the client stopped reading answers")
+
+    async def _stream(self, stream: trio.abc.Stream, request_id: Any, events: AsyncIterator[Any]):
+        async with contextlib.aclosing(events):  # type: ignore[type-var]
+            async for event in events:
+                await self._send(stream, {"id": request_id, "event": event})

@@ -1,0 +1,126 @@
+"""Hostile clients against a real node process: requests that once stopped a node, fuzzed
+requests, and many connections holding half-sent frames. The node answers each, keeps
+committing, and the memory it holds for unfinished requests stays bounded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_api_fuzz import CLIENT_METHODS, KNOWN_KILLERS, hostile_request
+from test_integration import addresses, height_of, wait_for_height
+
+from sequencer_net.api_protocol import MAX_REQUEST_FRAME, unpack
+from sequencer_net.client import parse_address
+from sequencer_net.cluster.control import Cluster
+from sequencer_net.cluster.init import init_cluster
+from sequencer_net.config import ClusterSpec
+from sequencer_net.net import FrameReader, NetError, encode_frame
+from sequencer_net.runtime.rpc import Limits
+
+GARBAGE = [b"\xc1", b"\x92\x01\x02", b"\x81\xa6method\xcf" + b"\xff" * 8, b"\x00" * 100]
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Cluster]:
+    started = Cluster(init_cluster(ClusterSpec(name="hostile", nodes=4), tmp_path / "cluster"))
+    started.up()
+    try:
+        yield started
+    finally:
+        started.down(timeout=5)
+        assert not [p.name for p in started.processes() if p.state.value == "alive"]
+
+
+def alive(cluster: Cluster, name: str) -> bool:
+    return any(p.name == name and p.state.value == "alive" for p in cluster.processes())
+
+
+async def send_each(address: str, frames: list[bytes]) -> list[dict | None]:
+    """Send each frame and read its answer; None where the node closed the connection
+    (it may, after a malformed request), then go on over a new one."""
+    answers: list[dict | None] = []
+    stream = None
+    for frame in frames:
+        if stream is None:
+            stream = await trio.open_tcp_stream(*parse_address(address))
+            reader = FrameReader(stream, 1 << 20)
+        try:
+            await stream.send_all(encode_frame(frame))
+            with trio.fail_after(10):
+                answers.append(unpack(await reader.receive()))
+        except (NetError, trio.BrokenResourceError):
+            answers.append(None)
+            await stream.aclose()
+            stream = None
+        assert await height_of(address) is not None, f"no status after {frame!r}"
+    if stream is not None:
+        await stream.aclose()
+    return answers
+
+
+async def test_requests_that_once_stopped_a_node_get_error_answers(running: Cluster) -> None:
+    target = addresses(running)["n1"]
+    start = await wait_for_height(target, 1)
+    answers = await send_each(target, KNOWN_KILLERS + GARBAGE)
+    for frame, answer in zip(KNOWN_KILLERS, answers, strict=False):
+        assert answer is not None, frame
+        refused = "error" in answer or all(error for _, error in answer["result"])
+        assert refused, (frame, answer)
+    assert alive(running, "n1")
+    await wait_for_height(target, start + 3)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(requests=st.lists(hostile_request(CLIENT_METHODS), min_size=1, max_size=8))
+def test_fuzzed_requests_never_stop_a_real_node(running: Cluster, requests: list[bytes]) -> None:
+    target = addresses(running)["n2"]
+
+    async def exercise() -> None:
+        await wait_for_height(target, 1)
+        await send_each(target, requests)
+
+    trio.run(exercise)
+    assert alive(running, "n2")
+
+
+def resident_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+async def test_half_sent_frames_on_many_connections_hold_bounded_memory(running: Cluster) -> None:
+    target = addresses(running)["n3"]
+    start = await wait_for_height(target, 1)
+    [pid] = [p.pid for p in running.processes() if p.name == "n3"]
+    before = resident_bytes(pid)
+    limits = Limits(MAX_REQUEST_FRAME)
+    connections = limits.max_connections + 16
+    body = bytes(3 * 1024 * 1024)  # 80 connections x 3 MiB: 240 MiB if nothing bounded it
+    streams = []
+    refused = 0
+    try:
+        for _ in range(connections):
+            stream = await trio.open_tcp_stream(*parse_address(target))
+            streams.append(stream)
+            try:
+                await stream.send_all((MAX_REQUEST_FRAME - 1).to_bytes(4, "big") + body)
+            except trio.BrokenResourceError:
+                refused += 1
+        await trio.sleep(0.5)  # let the node read what it will
+        grown = resident_bytes(pid) - before
+        assert grown < limits.max_buffered_bytes + 48 * 1024 * 1024, grown
+        assert await height_of(target) is not None  # a fresh client still gets answers
+    finally:
+        for stream in streams:
+            await stream.aclose()
+    assert alive(running, "n3")
+    await wait_for_height(target, start + 3)

@@ -1,0 +1,76 @@
+"""A halt is visible: with half the stake paused, the others log ``no_commit``, their status
+shows only the peers they still hear and how long ago they last committed, and the first
+commit after the halt logs ``commit_resumed``. Real processes; SIGSTOP and SIGCONT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+from test_faults_integration import FAST, events
+from test_integration import addresses, wait_for_height
+
+from sequencer_net.cluster.control import Cluster
+from sequencer_net.cluster.init import init_cluster
+from sequencer_net.cluster.status import gather
+from sequencer_net.config import ClusterSpec
+from sequencer_net.runtime.node import STALL_AFTER_ROUNDS
+
+STALL_MS = STALL_AFTER_ROUNDS * (FAST.propose_ms + FAST.prevote_ms + FAST.precommit_ms)
+
+
+async def wait_until(condition, what: str, timeout: float = 60) -> None:
+    with trio.move_on_after(timeout):
+        while not await condition():
+            await trio.sleep(0.2)
+        return
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+async def test_a_halt_shows_in_status_and_in_the_log(tmp_path: Path) -> None:
+    cluster = Cluster(init_cluster(ClusterSpec("halt", 4, timeouts=FAST), tmp_path / "c"))
+    cluster.up()
+    paused: list[str] = []
+    try:
+        client = addresses(cluster)
+        await wait_for_height(client["n1"], 3)
+
+        async def row(name: str):
+            return next(r for r in await gather(cluster) if r.name == name)
+
+        async def hears_all() -> bool:
+            return (await row("n1")).peers == ["n2", "n3", "n4"]
+
+        await wait_until(hears_all, "n1 hears every peer")
+        for name in ("n3", "n4"):
+            cluster.pause(name)
+            paused.append(name)
+
+        async def halted() -> bool:
+            status = await row("n1")
+            age = status.last_commit_age_ms
+            return (
+                status.peers == ["n2"]
+                and age is not None
+                and age >= STALL_MS
+                and bool(events(cluster, "n1", "no_commit"))
+            )
+
+        await wait_until(halted, "n1 logs no_commit and shows the halt in status")
+        [warning] = events(cluster, "n1", "no_commit")[:1]
+        assert warning["since_ms"] >= STALL_MS and "n2" in warning["peers_heard"]
+        assert not events(cluster, "n1", "commit_resumed")
+        for name in paused:
+            cluster.resume(name)
+        paused.clear()
+
+        async def resumed() -> bool:
+            return bool(events(cluster, "n1", "commit_resumed"))
+
+        await wait_until(resumed, "n1 logs commit_resumed")
+        [done] = events(cluster, "n1", "commit_resumed")[:1]
+        assert done["stalled_ms"] >= STALL_MS
+    finally:
+        for name in paused:
+            cluster.resume(name)
+        cluster.down(timeout=5)

@@ -1,0 +1,209 @@
+"""The shared request loop on memory streams, with trio's mock clock so timeouts are exact:
+the schema comes first, a failing handler costs one answer, and every connection is bounded
+in number, in buffered bytes and in how long it may stay idle or half-sent."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+import pytest
+import trio
+import trio.testing
+from structlog.testing import capture_logs
+
+from sequencer_net.api_protocol import pack, unpack
+from sequencer_net.net import FrameReader, encode_frame
+from sequencer_net.runtime.rpc import Limits, Method, NoParams, Refused, Reply, RpcServer
+
+TIMEOUT_S = 30.0
+
+
+class EchoParams(msgspec.Struct, forbid_unknown_fields=True):
+    n: Annotated[int, msgspec.Meta(ge=0, le=9)]
+
+
+async def echo(params: EchoParams) -> int:
+    return params.n
+
+
+async def broken(_: NoParams) -> None:
+    raise RuntimeError("a bug")
+
+
+async def refuses(_: NoParams) -> None:
+    raise ValueError("not like that")
+
+
+def server(**limits: int) -> RpcServer:
+    methods = {
+        "echo": Method(EchoParams, echo),
+        "broken": Method(NoParams, broken),
+        "refuses": Method(NoParams, refuses),
+    }
+    return RpcServer("client", methods, Limits(1024, request_timeout_s=TIMEOUT_S, **limits))
+
+
+async def ask(stream: trio.abc.Stream, reader: FrameReader, request: dict) -> dict:
+    await stream.send_all(encode_frame(pack(request)))
+    return unpack(await reader.receive())
+
+
+async def connect(nursery: trio.Nursery, rpc: RpcServer) -> tuple[trio.abc.Stream, FrameReader]:
+    client, served = trio.testing.memory_stream_pair()
+    nursery.start_soon(rpc.handle, served)
+    await trio.testing.wait_all_tasks_blocked()  # served in the order connected
+    return client, FrameReader(client, 1 << 20)
+
+
+async def closed(stream: trio.abc.Stream) -> bool:
+    with trio.move_on_after(1):
+        return await stream.receive_some(1) == b""
+    return False
+
+
+async def test_requests_are_checked_against_the_schema_before_the_handler() -> None:
+    rpc = server()
+    async with trio.open_nursery() as nursery:
+        client, reader = await connect(nursery, rpc)
+        assert await ask(client, reader, {"id": 1, "method": "echo", "params": {"n": 4}}) == {
+            "id": 1,
+            "result": 4,
+        }
+        for params in ({"n": 2**63}, {"n": [1]}, {"n": {"a": 1}}, {"n": "4"}, {"n": 1, "x": 0}, {}):
+            answer = await ask(client, reader, {"id": 2, "method": "echo", "params": params})
+            assert answer["id"] == 2 and answer["error"].startswith("bad request for echo")
+        answer = await ask(client, reader, {"id": 3, "method": "nope"})
+        assert answer == {"id": 3, "error": "unknown method 'nope'"}
+        answer = await ask(client, reader, {"id": 4, "method": "echo", "params": {"n": 9}})
+        assert answer["result"] == 9  # the connection survived every refusal
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_malformed_envelope_is_answered_then_the_connection_closed() -> None:
+    for frame in (b"\xc1", pack([1, 2]), pack({"id": 2**63, "method": "echo"}), pack({"m": 1})):
+        rpc = server()
+        async with trio.open_nursery() as nursery:
+            client, reader = await connect(nursery, rpc)
+            await client.send_all(encode_frame(frame))
+            answer = unpack(await reader.receive())
+            assert answer["id"] is None and answer["error"].startswith("malformed request")
+            assert await closed(client)
+
+
+async def test_a_failing_handler_costs_one_error_answer_and_a_log_line() -> None:
+    rpc = server()
+    async with trio.open_nursery() as nursery:
+        client, reader = await connect(nursery, rpc)
+        with capture_logs() as logs:
+            answer = await ask(client, reader, {"id": 1, "method": "broken"})
+        assert "failed inside the node" in answer["error"]
+        assert [e["event"] for e in logs] == ["api_request_failed"]
+        answer = await ask(client, reader, {"id": 2, "method": "refuses"})
+        assert answer == {"id": 2, "error": "refuses: not like that"}
+        assert (await ask(client, reader, {"id": 3, "method": "echo", "params": {"n": 1}}))[
+            "result"
+        ] == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_an_oversized_frame_is_refused_from_its_header() -> None:
+    rpc = server()
+    async with trio.open_nursery() as nursery:
+        client, reader = await connect(nursery, rpc)
+        await client.send_all((24 * 1024 * 1024).to_bytes(4, "big"))
+        answer = unpack(await reader.receive())
+        assert "exceeds the limit of 1024" in answer["error"]
+        assert await closed(client)
+        assert rpc.buffered == 0
+
+
+async def test_idle_and_half_sent_connections_are_closed_after_the_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    rpc = server()
+    async with trio.open_nursery() as nursery:
+        idle, _ = await connect(nursery, rpc)
+        half, _ = await connect(nursery, rpc)
+        await half.send_all(encode_frame(pack({"id": 1, "method": "echo"}))[:-3])
+        await trio.sleep(TIMEOUT_S / 2)
+        assert rpc.connections == 2 and rpc.buffered > 0
+        await trio.sleep(TIMEOUT_S)
+        assert rpc.connections == 0 and rpc.buffered == 0
+        assert await closed(idle) and await closed(half)
+
+
+async def test_connections_beyond_the_cap_are_refused(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    rpc = server(max_connections=2)
+    async with trio.open_nursery() as nursery:
+        first, first_reader = await connect(nursery, rpc)
+        await connect(nursery, rpc)
+        third, third_reader = await connect(nursery, rpc)
+        assert (await third_reader.receive()) and await closed(third)
+        assert rpc.connections == 2
+        answer = await ask(first, first_reader, {"id": 1, "method": "echo", "params": {"n": 3}})
+        assert answer["result"] == 3
+        nursery.cancel_scope.cancel()
+
+
+async def test_unfinished_requests_share_one_byte_budget() -> None:
+    rpc = server(max_buffered_bytes=1500)
+    async with trio.open_nursery() as nursery:
+        first, _ = await connect(nursery, rpc)
+        second, second_reader = await connect(nursery, rpc)
+        await first.send_all((1000).to_bytes(4, "big") + bytes(900))
+        await trio.testing.wait_all_tasks_blocked()
+        await second.send_all((1000).to_bytes(4, "big") + bytes(900))
+        answer = unpack(await second_reader.receive())
+        assert "too many unfinished requests" in answer["error"]
+        assert await closed(second)
+        assert rpc.buffered == 904  # the first connection's bytes only
+        nursery.cancel_scope.cancel()
+    assert rpc.buffered == 0
+
+
+async def test_a_gate_refusal_closes_the_connection_before_the_method_runs() -> None:
+    calls: list[int] = []
+
+    async def counted(params: EchoParams) -> int:
+        calls.append(params.n)
+        return params.n
+
+    def gate(request) -> None:
+        raise Refused("go away")
+
+    rpc = RpcServer("admin", {"echo": Method(EchoParams, counted)}, Limits(1024), gate=gate)
+    async with trio.open_nursery() as nursery:
+        client, reader = await connect(nursery, rpc)
+        answer = await ask(client, reader, {"id": 1, "method": "echo", "params": {"n": 1}})
+        assert answer == {"id": 1, "error": "go away"} and calls == []
+        assert await closed(client)
+
+
+async def test_a_reply_can_act_after_its_answer_and_stream_events() -> None:
+    done: list[str] = []
+
+    async def events():
+        for n in range(3):
+            yield n
+
+    async def subscribe(_: NoParams) -> Reply:
+        return Reply("ok", then=lambda: done.append("then"), events=events())
+
+    rpc = RpcServer("client", {"sub": Method(NoParams, subscribe)}, Limits(1024))
+    async with trio.open_nursery() as nursery:
+        client, reader = await connect(nursery, rpc)
+        assert await ask(client, reader, {"id": 7, "method": "sub"}) == {"id": 7, "result": "ok"}
+        assert [unpack(await reader.receive()) for _ in range(3)] == [
+            {"id": 7, "event": n} for n in range(3)
+        ]
+        assert done == ["then"] and await closed(client)
+
+
+@pytest.mark.parametrize("method", ["echo", "broken"])
+async def test_every_answer_carries_the_request_id(method: str) -> None:
+    rpc = server()
+    outcome = await rpc.answer(pack({"id": 42, "method": method, "params": {"n": 1}}))
+    assert outcome.message["id"] == 42
