@@ -10,24 +10,20 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import trio
-from rich.console import Console
-
-from ..api_protocol import ApiError
 from ..commands.errors import Failure, UsageError
-from ..config import ClusterSpec, ConfigError, SpecError, load_cluster_spec, load_node_config
-from ..faults import Fault, unsafe_faults
 from . import state
-from .admin import admin_targets, call_each
 from .control import STOP_TIMEOUT_S, Cluster, node_command
 from .errors import ClusterError
-from .init import fresh_dir, init_cluster
 from .partition import partition_cuts
 from .procs import ProcState
-from .status import gather_sync, table
-from .watch import REFRESH_S, watch
+
+if TYPE_CHECKING:  # the rest is imported where used, so `cluster --help` starts fast
+    from rich.console import Console
+
+    from ..config import ClusterSpec
+    from ..faults import Fault
 
 STARTUP_GRACE_S = 1.0  # long enough for a node to fail on a bad config or a busy port
 TAIL_LINES = 5
@@ -80,6 +76,8 @@ def _user_errors(run: Run) -> Run:
 
     @functools.wraps(run)
     def wrapped(args: argparse.Namespace) -> int:
+        from ..config import ConfigError, SpecError
+
         try:
             return run(args)
         except (ConfigError, SpecError) as exc:
@@ -111,6 +109,8 @@ def _add_spec_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
+    from ..config import ClusterSpec, load_cluster_spec
+
     if path is not None:
         if args.nodes is not None or args.stake or args.chain_id:
             raise UsageError("give a spec file or --nodes/--stake/--chain-id, not both")
@@ -126,6 +126,8 @@ def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
 
 
 def _init(spec: ClusterSpec, dir: Path | None, allow_unsafe: bool) -> Path:
+    from .init import fresh_dir, init_cluster
+
     stakes = dict(zip(spec.node_names, spec.stakes, strict=True))
     _check_fault_budget(stakes, spec.faults, allow_unsafe)
     return init_cluster(spec, dir or fresh_dir(spec.name))
@@ -142,6 +144,8 @@ def _add_allow_unsafe(p: argparse.ArgumentParser) -> None:
 def _check_fault_budget(
     stakes: dict[str, int], faults: Mapping[str, Sequence[Fault]], allow_unsafe: bool
 ) -> None:
+    from ..faults import unsafe_faults
+
     problem = unsafe_faults(stakes, faults)
     if problem and not allow_unsafe:
         raise UsageError(f"{problem}. Pass --allow-unsafe to run it anyway.")
@@ -244,6 +248,10 @@ def _up_root(args: argparse.Namespace) -> Path:
 
 
 def _run_up(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ..config import load_node_config
+
     if args.load < 0 or (args.duration is not None and args.duration <= 0):
         raise UsageError("--load and --duration must be positive")
     if args.detach and (args.load or args.duration):
@@ -276,6 +284,10 @@ def _report_dead(cluster: Cluster) -> list[str]:
 def _foreground(
     cluster: Cluster, console: Console, load_rate: int = 0, duration: float | None = None
 ) -> int:
+    import trio
+
+    from .watch import REFRESH_S, watch
+
     try:
         report = trio.run(watch, cluster, console, REFRESH_S, load_rate, duration)
         if report is not None:
@@ -321,6 +333,10 @@ def _add_status(actions: argparse._SubParsersAction) -> None:
 
 
 def _run_status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .status import gather_sync, table
+
     cluster = Cluster(_root(args.dir))
     rows = gather_sync(cluster)
     if args.json:
@@ -349,6 +365,8 @@ def _add_down(actions: argparse._SubParsersAction) -> None:
 
 
 def _run_down(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     _stop(Cluster(_root(args.dir)), Console())
     return 0
 
@@ -419,6 +437,8 @@ def _add_heal(actions: argparse._SubParsersAction) -> None:
 
 
 def _run_partition(args: argparse.Namespace) -> int:
+    from .admin import admin_targets, call_each
+
     cluster = Cluster(_root(args.dir))
     cuts = partition_cuts(args.groups, cluster.names)
     calls = {
@@ -429,6 +449,8 @@ def _run_partition(args: argparse.Namespace) -> int:
 
 
 def _run_heal(args: argparse.Namespace) -> int:
+    from .admin import admin_targets, call_each
+
     cluster = Cluster(_root(args.dir))
     return _report_admin(
         call_each(admin_targets(cluster), dict.fromkeys(cluster.names, ("heal", {})))
@@ -437,6 +459,8 @@ def _run_heal(args: argparse.Namespace) -> int:
 
 def _report_admin(answers: dict[str, Any]) -> int:
     """One line per node; exit status 1 when a node could not be reached."""
+    from ..api_protocol import ApiError
+
     for name, answer in answers.items():
         if isinstance(answer, ApiError):
             print(f"{name}: failed: {answer}", file=sys.stderr)

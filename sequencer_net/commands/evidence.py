@@ -12,20 +12,19 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from ..cluster.layout import Layout
 from ..cluster.state import current_cluster_dir
-from ..config import ConfigError, load_genesis
 from ..evidence_log import FILENAME, EvidenceLogError, read_log, verify_records
-from ..genesis import Genesis
 from .client import _call, _targets
 from .errors import UsageError
 from .selection import select_nodes
+
+if TYPE_CHECKING:  # rich and the config loader are imported where used: `--help` is fast
+    from rich.console import Console
+
+    from ..genesis import Genesis
 
 ID_SHOWN = 12
 
@@ -177,6 +176,8 @@ def _party(record: Mapping[str, Any], key: str) -> str:
 
 def _console() -> Console:
     """Record fields are data from a file anyone may edit: never interpret them as markup."""
+    from rich.console import Console
+
     return Console(markup=False)
 
 
@@ -192,6 +193,9 @@ def _nodes(entry: _Entry, total: int) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from rich import box
+    from rich.table import Table
+
     logs = _logs(args)
     entries = _merged(logs)
     if args.json:
@@ -221,6 +225,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
     prefix = args.id.lower()
     if not prefix or any(c not in "0123456789abcdef" for c in prefix):
         raise UsageError(f"{args.id!r} is not a hex evidence id")
@@ -267,6 +273,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _load_genesis(path: Path) -> Genesis:
+    from ..config import ConfigError, load_genesis
+
     try:
         return load_genesis(path).genesis
     except ConfigError as exc:
@@ -360,6 +368,8 @@ def _genesis_stakes(directory: Path | None, chain_id: str) -> dict[str, int]:
 
 
 def _validators(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
     [(node, address)] = _targets(args).items()
     status = _call(address, "status")
     stakes = _genesis_stakes(args.dir, status.get("chain_id"))
