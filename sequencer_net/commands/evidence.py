@@ -293,7 +293,7 @@ def _verify(args: argparse.Namespace) -> int:
         return _log_failed(args, f"{args.file}: no evidence records in the file")
     claimed = sorted({c for r in records if isinstance(c := r.get("chain_id"), str)})
     if claimed and genesis.chain_id not in claimed:
-        # One line, not a signature failure per record: the genesis is the wrong one.
+        # One line, not a signature failure per record: log and genesis are of two chains.
         chains = ", ".join(repr(c) for c in claimed)
         return _log_failed(
             args,
