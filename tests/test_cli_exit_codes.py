@@ -12,7 +12,7 @@ from sequencer_net.cli import main
 
 def test_negative_height_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["batch", "show", "--node", "127.0.0.1:1", "--", "-1"]) == 2
-    assert "height must be 0 or more" in capsys.readouterr().err
+    assert "height must be 1 or more" in capsys.readouterr().err
 
 
 def test_oversized_load_is_refused_up_front(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the rest is imported where used, so `--help` starts fast
     from ..client import FanoutResult
 
 STATUS_TIMEOUT_S = 2.0
+WAIT_TIMEOUT_S = 30.0
 
 
 def add_client_commands(commands: argparse._SubParsersAction) -> None:
@@ -45,7 +46,16 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--file", type=Path, metavar="PATH", help="read the payload from PATH")
     p.add_argument("--namespace", default="rollup-a", help="rollup namespace (default rollup-a)")
     p.add_argument("--sender", default="cli", help="sender tag (default cli)")
-    p.add_argument("--wait", action="store_true", help="wait until it commits (up to 30 s)")
+    p.add_argument(
+        "--wait", action="store_true", help="wait until it commits; exit 1 if it does not in time"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=WAIT_TIMEOUT_S,
+        metavar="S",
+        help=f"how long --wait waits, in seconds (default {WAIT_TIMEOUT_S:g})",
+    )
     p.add_argument(
         "--fanout",
         type=int,
@@ -230,6 +240,8 @@ def _tx_send(args: argparse.Namespace) -> int:
     from ..client import Client, submit_fanout
     from ..types import Tx
 
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout must be positive, got {args.timeout:g}")
     targets = _fanout_targets(args)
     try:
         tx = Tx(args.namespace, args.sender, _payload(args))
@@ -256,7 +268,7 @@ def _tx_send(args: argparse.Namespace) -> int:
         async with await Client.connect(targets[via]) as client:
             status = await client.tx_status(tx.id)
             if args.wait:
-                with trio.move_on_after(30):
+                with trio.move_on_after(args.timeout):
                     while status["status"] != "committed":
                         await trio.sleep(0.1)
                         status = await client.tx_status(tx.id)
@@ -285,11 +297,15 @@ def _fanout_json(answer: FanoutResult) -> dict[str, Any]:
 
 
 def _tx_status(args: argparse.Namespace) -> int:
+    from ..api_protocol import TXID_BYTES
+
     [(_, address)] = _targets(args).items()
     try:
         txid = bytes.fromhex(args.txid)
     except ValueError:
         raise UsageError(f"{args.txid!r} is not a hex transaction id") from None
+    if len(txid) != TXID_BYTES:
+        raise UsageError(f"a transaction id is {TXID_BYTES} bytes ({2 * TXID_BYTES} hex digits)")
 
     result = _call(address, "tx_status", txid=txid)
     where = (
@@ -307,8 +323,8 @@ def _batch_show(args: argparse.Namespace) -> int:
 
     [(_, address)] = _targets(args).items()
 
-    if args.height < 0:
-        raise UsageError(f"height must be 0 or more, got {args.height}")
+    if args.height < 1:
+        raise UsageError(f"height must be 1 or more, got {args.height}")
     batch = _call(address, "batch", height=args.height)
     if batch is None:
         raise Failure(f"height {args.height} is not committed yet")
