@@ -82,7 +82,7 @@ def start(
     demo: Demo, config: Path, directory: Path | None, allow_unsafe: bool
 ) -> tuple[Path | None, int]:
     """`cluster up CONFIG --detach`: the cluster dir it printed (None if it created none) and
-    its exit status (1 if a node died at start-up: the others then run and must be stopped)."""
+    its exit status (1 if a node did not start: `up` then stopped the others itself)."""
     argv = ["cluster", "up", shown(config), "--detach"]
     argv += ["--dir", shown(directory)] if directory else []
     argv += ["--allow-unsafe"] if allow_unsafe else []

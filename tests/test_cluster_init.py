@@ -20,10 +20,11 @@ import pytest
 import trio
 
 from sequencer_net.api_protocol import MAX_REQUEST_FRAME, pack, unpack
-from sequencer_net.cluster import Cluster, ClusterError, init_cluster, procs, state
+from sequencer_net.cluster import Cluster, ClusterError, init_cluster, procs, registry, state
 from sequencer_net.cluster import cli as cluster_cli
 from sequencer_net.cluster.control import NodeProcess
 from sequencer_net.cluster.init import fresh_dir
+from sequencer_net.cluster.layout import Layout
 from sequencer_net.cluster.ports import free_ports
 from sequencer_net.cluster.probe import probe, probe_all
 from sequencer_net.cluster.procs import Proc, ProcState
@@ -33,6 +34,35 @@ from sequencer_net.config import ClusterSpec, ConfigError, load_genesis, load_no
 from sequencer_net.net import FrameReader, send_frame
 
 SLEEPER = "import time; time.sleep(60)"  # bounded, should a finalizer ever miss one
+# A stand-in that answers every client API request with an empty result, so `cluster up` sees
+# it start; bounded like SLEEPER. Takes the node.toml path as its argument.
+ANSWERING = textwrap.dedent(
+    """
+    import sys, trio
+    from sequencer_net.api_protocol import MAX_REQUEST_FRAME, pack, unpack
+    from sequencer_net.client import parse_address
+    from sequencer_net.config import load_node_config
+    from sequencer_net.net import FrameReader, send_frame
+
+    config = load_node_config(sys.argv[1])
+    host, port = parse_address(config.addresses[config.name].client)
+
+    async def answer(stream):
+        reader = FrameReader(stream, MAX_REQUEST_FRAME)
+        try:
+            while True:
+                request = unpack(await reader.receive())
+                await send_frame(stream, pack({"id": request["id"], "result": {}}))
+        except Exception:
+            pass
+
+    async def main():
+        with trio.move_on_after(60):
+            await trio.serve_tcp(answer, port, host=host)
+
+    trio.run(main)
+    """
+)
 
 
 def stand_in(code: str = SLEEPER) -> Callable[[Path], list[str]]:
@@ -156,7 +186,7 @@ def test_up_status_pause_resume_kill_restart_down(cluster_dir: Path, started: li
     assert {name: entry["pid"] for name, entry in recorded.items()} == pids
     assert all(entry["started_at"].endswith("+00:00") for entry in recorded.values())
     assert [p.state for p in cluster.processes()] == [ProcState.ALIVE] * 3
-    with pytest.raises(ClusterError, match="already up"):
+    with pytest.raises(ClusterError, match=r"already up .* cluster down /"):
         cluster.up()
 
     assert cluster.pause("n2") == pids["n2"]
@@ -339,8 +369,9 @@ def cluster_command(*argv: str) -> int:
 
 
 def test_cli_init_from_flags_and_from_a_spec(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # runs/.clusters goes here, not into the repo
     assert (
         cluster_command("init", "--nodes", "3", "--stake", "10,10,5", "--dir", str(tmp_path / "a"))
         == 0
@@ -352,6 +383,10 @@ def test_cli_init_from_flags_and_from_a_spec(
     spec = Path(__file__).resolve().parent.parent / "configs" / "weighted-7.toml"
     assert cluster_command("init", str(spec), "--dir", str(tmp_path / "b")) == 0
     assert len(load_genesis(tmp_path / "b" / "genesis.toml").genesis.validators) == 7
+    # Each dir remembers what it was made from, and `cluster list` finds both.
+    assert registry.read_origin(Layout(tmp_path / "a")) == "--nodes 3 --stake 10,10,5"
+    assert registry.read_origin(Layout(tmp_path / "b")) == str(spec)
+    assert registry.known() == [tmp_path / "a", tmp_path / "b"]
 
 
 @pytest.mark.parametrize(
@@ -402,7 +437,7 @@ def test_cli_detached_up_then_node_actions_and_down(
     started: list[Proc],
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cluster_cli, "node_command", stand_in())
+    monkeypatch.setattr(cluster_cli, "node_command", stand_in(ANSWERING))
     assert cluster_command("up", "--nodes", "2", "--detach") == 0
     root = Path(capsys.readouterr().out.strip())
     assert root == tmp_path / "runs" / "local-2"
@@ -446,9 +481,29 @@ def test_cli_detached_up_reports_nodes_that_die_at_start(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cluster_cli, "node_command", stand_in("raise SystemExit('boom: bad port')"))
-    assert cluster_command("up", "--nodes", "1", "--detach") == 1
-    err = capsys.readouterr().err
-    assert "n1 exited at start-up" in err and "boom: bad port" in err
+    with pytest.raises(Failure, match=r"n1 \(client 127\.0\.0\.1:\d+\) exited at start-up.*boom"):
+        cluster_command("up", "--nodes", "1", "--detach")
+    assert capsys.readouterr().out == ""  # no dir printed: nothing was started
+
+
+def test_cli_up_stops_every_node_when_one_never_answers(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    started: list[Proc],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    silent_n2 = (
+        f"import sys; exec({SLEEPER!r} if sys.argv[1].endswith('n2/node.toml') else {ANSWERING!r})"
+    )
+    monkeypatch.setattr(cluster_cli, "node_command", stand_in(silent_n2))
+    with pytest.raises(Failure, match="did not answer a status request within 10 s") as failed:
+        cluster_command("up", "--nodes", "3", "--detach", "--startup-timeout", "10")
+    client = load_genesis(tmp_path / "runs" / "local-3" / "genesis.toml").addresses["n2"].client
+    assert f"n2 (client {client})" in str(failed.value)
+    assert len(started) == 3
+    assert all(gone(proc.pid) for proc in started)
+    assert "stopping the cluster" in capsys.readouterr().err
 
 
 def test_cli_foreground_up_stops_every_node_on_ctrl_c(tmp_path: Path) -> None:
@@ -459,7 +514,7 @@ def test_cli_foreground_up_stops_every_node_on_ctrl_c(tmp_path: Path) -> None:
             f"""
             import argparse, sys
             from sequencer_net.cluster import cli
-            cli.node_command = lambda config: [sys.executable, "-c", {SLEEPER!r}]
+            cli.node_command = lambda config: [sys.executable, "-c", {ANSWERING!r}, str(config)]
             parser = argparse.ArgumentParser()
             cli.add_cluster_commands(parser.add_subparsers())
             args = parser.parse_args(["cluster", "up", "--nodes", "3", "--dir", "c"])
@@ -482,6 +537,9 @@ def test_cli_foreground_up_stops_every_node_on_ctrl_c(tmp_path: Path) -> None:
             return len(recorded) == 3
 
         assert wait_until(all_started, timeout=20)
+        assert child.stdout is not None
+        lines = iter(child.stdout.readline, "")
+        assert any(line.startswith("all 3 nodes answer") for line in lines)
         time.sleep(0.7)  # let the live table draw at least once
         child.send_signal(signal.SIGINT)
         output, _ = child.communicate(timeout=20)

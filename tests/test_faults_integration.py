@@ -14,6 +14,7 @@ import trio
 from test_integration import (
     addresses,
     assert_chains_agree,
+    assert_failed_rounds_agree,
     chains,
     evidence_logged,
     height_of,
@@ -202,6 +203,7 @@ async def test_network_faults_and_kill_9_keep_committing_without_evidence(
         await wait_for_height(nodes[name], reached)
     cluster.down()
     assert_chains_agree(chains(cluster), at_least=reached)
+    assert_failed_rounds_agree(cluster)
     assert evidence_logged(cluster) == []
     assert [e["fault"] for e in events(cluster, "n3", "fault_set")] == ["drop 0.05"] * 2
 

@@ -75,6 +75,23 @@ def chains(cluster: Cluster) -> dict[str, list[bytes]]:
     return result
 
 
+def assert_failed_rounds_agree(cluster: Cluster) -> None:
+    """Leader reputation reads failed rounds, so every node must hold the same record of
+    them up to the height all have reached (nodes must be stopped)."""
+    genesis = load_genesis(cluster.root / "genesis.toml").genesis
+    records, heights = {}, {}
+    for name in addresses(cluster):
+        store = SqliteChainStore(cluster.root / name / "data" / "chain.sqlite", genesis.chain_id)
+        try:
+            heights[name] = store.last_height()
+            records[name] = store.proposer_failures(1)
+        finally:
+            store.close()
+    common = min(heights.values())
+    seen = {name: [f for f in r if f[0] < common] for name, r in records.items()}
+    assert len({tuple(r) for r in seen.values()}) == 1, seen
+
+
 def assert_chains_agree(found: dict[str, list[bytes]], at_least: int) -> None:
     shortest = min(len(c) for c in found.values())
     assert shortest >= at_least, {n: len(c) for n, c in found.items()}

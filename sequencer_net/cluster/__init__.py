@@ -3,8 +3,9 @@ disturb them (kill, pause, restart), and stop them all.
 
 Modules: ``layout`` (where files live), ``ports`` (free ports), ``init`` (create a dir),
 ``procs`` (process primitives), ``state`` (cluster.json and runs/.current), ``control`` (the
-:class:`Cluster` operations), ``probe`` and ``status`` (what the nodes report), ``watch`` (the
-live table), ``cli`` (the ``sequencer-net cluster`` commands).
+:class:`Cluster` operations), ``startup`` (wait until every node answers), ``registry`` (the
+clusters known here, for ``list``), ``probe`` and ``status`` (what the nodes report), ``watch``
+(the live table), ``cli`` (the ``sequencer-net cluster`` commands).
 """
 
 import importlib

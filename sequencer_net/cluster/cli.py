@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import signal
 import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..commands.errors import Failure, UsageError
-from . import state
-from .control import STOP_TIMEOUT_S, Cluster, node_command
+from ..commands.errors import Failure, UsageError, find_cause
+from . import registry, state
+from .control import STARTUP_TIMEOUT_S, STOP_TIMEOUT_S, Cluster, node_command
 from .errors import ClusterError
 from .partition import partition_cuts
 from .procs import ProcState
@@ -25,14 +25,12 @@ if TYPE_CHECKING:  # the rest is imported where used, so `cluster --help` starts
     from ..config import ClusterSpec
     from ..faults import Fault
 
-STARTUP_GRACE_S = 1.0  # long enough for a node to fail on a bad config or a busy port
-TAIL_LINES = 5
-
 EXAMPLES = """\
 examples:
   sequencer-net cluster up configs/local-4.toml   start 4 nodes, watch them; Ctrl-C stops all
   sequencer-net cluster up --nodes 4 --detach     start in the background, print the dir
   sequencer-net cluster status                    the cluster started last (runs/.current)
+  sequencer-net cluster list                      every cluster started here, running or not
   sequencer-net cluster kill n2                   crash a node (SIGKILL) ...
   sequencer-net cluster restart n2                ... and bring it back with its data
   sequencer-net cluster pause n3                  freeze a node (SIGSTOP); `resume n3` thaws it
@@ -60,6 +58,7 @@ def add_cluster_commands(commands: argparse._SubParsersAction) -> None:
     _add_init(actions)
     _add_up(actions)
     _add_status(actions)
+    _add_list(actions)
     _add_down(actions)
     _add_node_actions(actions)
     _add_partition(actions)
@@ -108,6 +107,18 @@ def _add_spec_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chain-id", metavar="ID", help="chain id (default: the cluster name, local-N)")
 
 
+def _origin(path: Path | None, args: argparse.Namespace) -> str:
+    """What `cluster list` shows as a dir's config, and what a second `up` is matched on."""
+    if path is not None:
+        return str(path.resolve())
+    flags = f"--nodes {args.nodes}"
+    if args.stake:
+        flags += f" --stake {','.join(map(str, args.stake))}"
+    if args.chain_id:
+        flags += f" --chain-id {args.chain_id}"
+    return flags
+
+
 def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
     from ..config import ClusterSpec, load_cluster_spec
 
@@ -125,12 +136,16 @@ def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
     )
 
 
-def _init(spec: ClusterSpec, dir: Path | None, allow_unsafe: bool) -> Path:
+def _init(path: Path | None, args: argparse.Namespace) -> Path:
     from .init import fresh_dir, init_cluster
 
+    spec = _spec(path, args)
     stakes = dict(zip(spec.node_names, spec.stakes, strict=True))
-    _check_fault_budget(stakes, spec.faults, allow_unsafe)
-    return init_cluster(spec, dir or fresh_dir(spec.name))
+    _check_fault_budget(stakes, spec.faults, args.allow_unsafe)
+    root = init_cluster(spec, args.dir or fresh_dir(spec.name))
+    registry.write_origin(Cluster(root).layout, _origin(path, args))
+    registry.remember(root)
+    return root
 
 
 def _add_allow_unsafe(p: argparse.ArgumentParser) -> None:
@@ -184,7 +199,7 @@ def _add_init(actions: argparse._SubParsersAction) -> None:
 
 
 def _run_init(args: argparse.Namespace) -> int:
-    root = _init(_spec(args.spec, args), args.dir, args.allow_unsafe)
+    root = _init(args.spec, args)
     print(root)
     print(f"start it with: sequencer-net cluster up {root}", file=sys.stderr)
     return 0
@@ -199,9 +214,11 @@ def _add_up(actions: argparse._SubParsersAction) -> None:
         help="start every node of a cluster (creating it first if needed)",
         description="Start one process per node of an initialised cluster dir, or of a fresh "
         "one created from a spec file or from --nodes (under runs/NAME unless --dir). With "
-        "neither, the cluster started last is started again. In the foreground a live table "
-        "shows every node; Ctrl-C stops them all (SIGTERM, SIGKILL after 5 s). With --detach "
-        "the nodes keep running and the dir is printed.",
+        "neither, the cluster started last is started again. A config whose cluster still "
+        "runs is refused. The start counts only once every node answers a status request; if "
+        "one exits or never answers, every node is stopped and the exit status is 1. In the "
+        "foreground a live table then shows every node; Ctrl-C stops them all (SIGTERM, "
+        "SIGKILL after 5 s). With --detach the nodes keep running and the dir is printed.",
     )
     p.add_argument(
         "target",
@@ -228,6 +245,14 @@ def _add_up(actions: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="stop the cluster after this many seconds (default: run until Ctrl-C)",
     )
+    p.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=STARTUP_TIMEOUT_S,
+        metavar="SECONDS",
+        help="how long every node may take to answer a status request before the start "
+        f"counts as failed and the cluster is stopped (default {STARTUP_TIMEOUT_S:g})",
+    )
     _add_allow_unsafe(p)
     p.set_defaults(run=_user_errors(_run_up))
 
@@ -244,7 +269,20 @@ def _up_root(args: argparse.Namespace) -> Path:
         raise UsageError(f"{target}: no such cluster dir or spec file")
     if target is None and not flags:
         return _root(args.dir)
-    return _init(_spec(target, args), args.dir, args.allow_unsafe)
+    _refuse_a_second(_origin(target, args))
+    return _init(target, args)
+
+
+def _refuse_a_second(origin: str) -> None:
+    """A second cluster of one config would run unseen beside the first (new dir, new ports)."""
+    running = registry.running_from(origin)
+    if running:
+        other = running[0]
+        raise ClusterError(
+            f"a cluster of {origin} is already running in {other.dir} ({other.alive} of "
+            f"{other.total} nodes up); stop it with `sequencer-net cluster down {other.dir}` "
+            "(`cluster list` shows every cluster)"
+        )
 
 
 def _run_up(args: argparse.Namespace) -> int:
@@ -254,6 +292,8 @@ def _run_up(args: argparse.Namespace) -> int:
 
     if args.load < 0 or (args.duration is not None and args.duration <= 0):
         raise UsageError("--load and --duration must be positive")
+    if args.startup_timeout <= 0:
+        raise UsageError("--startup-timeout must be positive")
     if args.detach and (args.load or args.duration):
         raise UsageError("--load and --duration watch the cluster; they do not go with --detach")
     cluster = Cluster(_up_root(args), node_command)
@@ -262,23 +302,41 @@ def _run_up(args: argparse.Namespace) -> int:
     _check_fault_budget(stakes, faults, args.allow_unsafe)
     cluster.up()
     state.set_current(cluster.root)
+    registry.remember(cluster.root)
+    _wait_ready(cluster, args.startup_timeout)
     if args.detach:
         print(cluster.root)
-        time.sleep(STARTUP_GRACE_S)
-        return 1 if _report_dead(cluster) else 0
+        return 0
     return _foreground(cluster, Console(), args.load, args.duration)
 
 
-def _report_dead(cluster: Cluster) -> list[str]:
-    """Name the nodes that exited during start-up, with the end of their output."""
-    dead = [p.name for p in cluster.processes() if p.state is ProcState.DEAD]
-    for name in dead:
-        output = cluster.layout.output(name)
-        tail = output.read_text(errors="replace").splitlines()[-TAIL_LINES:]
-        print(f"{name} exited at start-up; the end of {output}:", file=sys.stderr)
-        for line in tail:
-            print(f"  {line}", file=sys.stderr)
-    return dead
+def _wait_ready(cluster: Cluster, timeout: float) -> None:
+    """Every node answers, or none is left running: a half-started cluster is no use."""
+    import trio
+
+    from .startup import wait_ready
+
+    names = ", ".join(cluster.names)
+    print(f"waiting for {names} to answer (at most {timeout:g} s) ...", file=sys.stderr)
+    try:
+        trio.run(wait_ready, cluster, timeout)
+    except BaseException:
+        with _signals_ignored():
+            print("start failed; stopping the cluster ...", file=sys.stderr)
+            cluster.down()
+        raise
+    print(f"all {len(cluster.names)} nodes answer", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Stopping takes up to 5 s; a second Ctrl-C or a SIGTERM then must not orphan nodes."""
+    handlers = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 def _foreground(
@@ -286,6 +344,7 @@ def _foreground(
 ) -> int:
     import trio
 
+    from ..api_protocol import ApiError
     from .watch import REFRESH_S, watch
 
     try:
@@ -296,14 +355,14 @@ def _foreground(
                 f"({report.committed_tps} tx/s), commit latency p50 {report.latency_p50_ms} ms, "
                 f"p99 {report.latency_p99_ms} ms"
             )
+    except Exception as exc:  # trio groups a task's error; a node lost under load is one
+        cause = find_cause(exc, ApiError)
+        if cause is None:
+            raise
+        raise Failure(f"load stopped: {cause}") from None
     finally:
-        # Stopping takes up to 5 s; a second Ctrl-C or a SIGTERM then must not orphan nodes.
-        handlers = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with _signals_ignored():
             _stop(cluster, console)
-        finally:
-            for signum, handler in handlers.items():
-                signal.signal(signum, handler)
     return 0
 
 
@@ -348,6 +407,58 @@ def _run_status(args: argparse.Namespace) -> int:
     if dead:
         print(f"dead (should run, but exited or was killed): {', '.join(dead)}", file=sys.stderr)
     return 1 if dead else 0
+
+
+def _add_list(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "list",
+        help="show the clusters started or created from here, running or stopped",
+        description="Show every cluster this working directory knows: each dir under runs/, "
+        "and each dir elsewhere that `cluster init` or `cluster up` used from here (kept in "
+        "runs/.clusters). Per cluster: its dir, the config it was made from, and how many of "
+        "its nodes are alive; * marks the one commands use by default.",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.set_defaults(run=_user_errors(_run_list))
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = [registry.describe(root) for root in registry.known()]
+    current = state.current_cluster_dir()
+    current = current.absolute() if current else None
+    if args.json:
+        clusters = [{**row.to_json(), "current": row.dir == current} for row in rows]
+        print(json.dumps({"clusters": clusters}, indent=2))
+        return 0
+    if not rows:
+        print("no clusters here yet; start one with `sequencer-net cluster up`", file=sys.stderr)
+        return 0
+    out = Table(title=f"clusters known in {Path.cwd()}", title_justify="left")
+    for column in ("", "dir", "config", "nodes alive", "state"):
+        out.add_column(column, overflow="fold")  # a path cut short is no use
+    for row in rows:
+        out.add_row(
+            "*" if row.dir == current else "",
+            _near(row.dir),
+            _near(Path(row.config))
+            if row.config and row.config.endswith(".toml")
+            else row.config or "-",
+            "-" if row.total is None else f"{row.alive}/{row.total}",
+            row.state,
+        )
+    Console().print(out)
+    return 0
+
+
+def _near(path: Path) -> str:
+    """``path`` relative to the working directory when inside it: short enough for a table."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _add_down(actions: argparse._SubParsersAction) -> None:

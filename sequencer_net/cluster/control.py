@@ -15,6 +15,8 @@ from .procs import Proc, ProcState
 
 NodeCommand = Callable[[Path], list[str]]
 STOP_TIMEOUT_S = 5.0
+# Here, not in startup (which needs trio), so `cluster up --help` can show it cheaply.
+STARTUP_TIMEOUT_S = 60.0  # a first start on a busy 2-core machine takes a few seconds per node
 KILL_TIMEOUT_S = 2.0
 
 
@@ -76,7 +78,8 @@ class Cluster:
             if running:
                 raise ClusterError(
                     f"{self.root} is already up ({', '.join(sorted(running))} running); "
-                    "run `cluster down` first, or `cluster restart NODE`"
+                    f"stop it with `sequencer-net cluster down {self.root}` first, or "
+                    "restart one node with `cluster restart NODE`"
                 )
             started: dict[str, Proc] = {}
             try:

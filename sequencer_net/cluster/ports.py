@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Mapping
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
@@ -17,3 +18,19 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
         for sock in sockets:
             sock.bind((host, 0))
         return [sock.getsockname()[1] for sock in sockets]
+
+
+def in_use(addresses: Mapping[str, str]) -> dict[str, str]:
+    """The ``addresses`` (by role) that cannot be bound now because another socket holds them.
+
+    Binds as a listener would (SO_REUSEADDR), so a port left in TIME_WAIT does not count."""
+    busy = {}
+    for role, address in addresses.items():
+        host, _, port = address.rpartition(":")
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, int(port)))
+            except OSError:
+                busy[role] = address
+    return busy

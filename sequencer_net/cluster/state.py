@@ -8,7 +8,8 @@ DIR/cluster.json says which process runs each node of one cluster:
 It is written atomically (temp file, then rename), and changed only under the dir's lock.
 
 runs/.current (under the working directory) names the cluster `cluster up` started last, so
-`cluster status`, `cluster kill n2` and the client commands need no path."""
+`cluster status`, `cluster kill n2` and the client commands need no path. runs/.clusters, the
+clusters `cluster list` shows, belongs to ``registry``."""
 
 from __future__ import annotations
 

@@ -55,14 +55,10 @@ async def watch(
 async def _offer_load(
     cluster: Cluster, rate: int, duration: float | None, out: list[LoadReport]
 ) -> None:
-    """Submit ``rate`` tx/s to every node in turn, once the first node answers; the load stops
-    a few seconds before ``duration`` so its last transactions can commit."""
+    """Submit ``rate`` tx/s to every node in turn (`cluster up` waited until all answer); the
+    load stops a few seconds before ``duration`` so its last transactions can commit."""
     addresses = [cluster.genesis.addresses[name].client for name in cluster.names]
-    started = trio.current_time()
-    while await probe(addresses[0]) is None:
-        await trio.sleep(0.2)
-    remaining = (duration or LONG_LOAD_S) - (trio.current_time() - started)
-    seconds = max(1.0, remaining - LOAD_DRAIN_S)
+    seconds = max(1.0, (duration or LONG_LOAD_S) - LOAD_DRAIN_S)
     out.append(await run_load(addresses, rate, seconds, size=100, drain_s=LOAD_DRAIN_S - 0.5))
 
 
