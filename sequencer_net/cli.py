@@ -1,7 +1,8 @@
 """The ``sequencer-net`` command.
 
-Command modules import trio, rich and the node code; ``--version`` is answered before any of
-them is imported, so it starts fast."""
+Building the parser must stay cheap, since every command and every ``--help`` pays for it:
+command modules import trio, rich, PyNaCl, structlog and the node code inside the functions
+that run a command, never at module level (tests/test_cli_startup.py holds them to it)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,7 @@ EXIT_INTERRUPTED = 130
 def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else argv
     if args_in == ["--version"]:
-        from importlib.metadata import version
-
-        print(version("sequencer-net"))
+        print(_version())
         return 0
     try:
         return _dispatch(args_in)
@@ -65,9 +64,24 @@ def _quiet_broken_pipe() -> int:
     return EXIT_FAILED
 
 
-def _parser() -> argparse.ArgumentParser:
+def _version() -> str:
     from importlib.metadata import version
 
+    return version("sequencer-net")
+
+
+class _VersionAction(argparse.Action):
+    """argparse's version action, but the version is looked up only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(_version())
+        parser.exit()
+
+
+def _parser() -> argparse.ArgumentParser:
     from .cluster.cli import add_cluster_commands
     from .commands.censorship import add_censorship_commands
     from .commands.client import add_client_commands
@@ -83,7 +97,9 @@ def _parser() -> argparse.ArgumentParser:
         "processes on this machine). Exit status: 0 done, 1 what was asked did not happen, "
         "2 usage error.",
     )
-    parser.add_argument("--version", action="version", version=version("sequencer-net"))
+    parser.add_argument(
+        "--version", action=_VersionAction, help="show program's version number and exit"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_sim_command(commands)
     add_cluster_commands(commands)

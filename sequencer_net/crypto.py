@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 
-from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey, VerifyKey
+# PyNaCl is imported where keys are made or checked: a command that only parses its
+# arguments or prints help does not load it.
 
 DOMAIN = b"sequencer-net/v1"
 DIGEST_SIZE = 32
@@ -37,6 +37,8 @@ class PrivateKey:
     __slots__ = ("_key", "public_key")
 
     def __init__(self, seed: bytes) -> None:
+        from nacl.signing import SigningKey
+
         if len(seed) != 32:
             raise ValueError("an Ed25519 seed is 32 bytes")
         self._key = SigningKey(seed)
@@ -44,6 +46,8 @@ class PrivateKey:
 
     @classmethod
     def generate(cls) -> PrivateKey:
+        from nacl.signing import SigningKey
+
         return cls(bytes(SigningKey.generate()))
 
     @classmethod
@@ -61,6 +65,9 @@ class PrivateKey:
 
 @lru_cache(maxsize=1 << 16)
 def _verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    from nacl.exceptions import BadSignatureError
+    from nacl.signing import VerifyKey
+
     try:
         VerifyKey(public_key).verify(message, signature)
     except (BadSignatureError, ValueError, TypeError):

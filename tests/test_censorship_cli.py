@@ -19,11 +19,11 @@ import trio
 from sequencer_net.api_protocol import MAX_REQUEST_FRAME, pack, unpack
 from sequencer_net.cli import main
 from sequencer_net.client import submit_fanout
+from sequencer_net.cluster import probe as probe_module
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.init import init_cluster
 from sequencer_net.cluster.ports import free_ports
 from sequencer_net.cluster.probe import probe
-from sequencer_net.commands import censorship
 from sequencer_net.commands.censorship import FILENAME, NodeMetrics, Report
 from sequencer_net.config import ClusterSpec, load_cluster_spec, load_genesis
 from sequencer_net.net import FrameReader, NetError, send_frame
@@ -399,7 +399,7 @@ def test_live_status_first_then_the_file(
     ) -> dict[str, dict[str, Any] | None]:
         return {name: statuses[name] for name in addresses}
 
-    monkeypatch.setattr(censorship, "probe_all", fake_probe_all)
+    monkeypatch.setattr(probe_module, "probe_all", fake_probe_all)
     (stopped / "n3" / "data" / FILENAME).unlink()
     code, out, _ = run(capsys, "censorship", "report", "--dir", stopped, "--json")
     assert code == 1

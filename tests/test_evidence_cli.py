@@ -268,6 +268,39 @@ def test_verify_a_malformed_log_fails_naming_the_line(
     assert code == 1 and "line 2: not valid JSON" in out
 
 
+def test_verify_an_empty_log_fails_in_one_line(
+    tmp_path: Path, cluster: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing verified is not a pass: a script must not read an empty log as clean."""
+    log = tmp_path / FILENAME
+    log.write_bytes(b"")
+    genesis = cluster / "genesis.toml"
+    code, out, _ = run(capsys, "evidence", "verify", log, "--genesis", genesis)
+    assert code == 1 and out == f"FAIL {log}: no evidence records in the file\n"
+    code, out, _ = run(capsys, "evidence", "verify", log, "--genesis", genesis, "--json")
+    assert code == 1 and not json.loads(out)["ok"]
+
+
+def test_verify_against_another_chains_genesis_says_wrong_chain(
+    tmp_path: Path, cluster: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = cluster / "n1" / "data" / FILENAME
+    other = tmp_path / "other-genesis.toml"
+    ours = (cluster / "genesis.toml").read_text()
+    theirs = ours.replace(f'chain_id = "{GENESIS.chain_id}"', 'chain_id = "another-chain"')
+    assert theirs != ours
+    other.write_text(theirs)
+    code, out, _ = run(capsys, "evidence", "verify", log, "--genesis", other)
+    assert code == 1
+    [line] = out.splitlines()  # one line, not a signature failure for every record
+    assert line.startswith("FAIL wrong chain: ")
+    assert f"chain {GENESIS.chain_id!r}" in line and "chain 'another-chain'" in line
+    code, out, _ = run(capsys, "evidence", "verify", log, "--genesis", other, "--json")
+    report = json.loads(out)
+    assert code == 1 and not report["ok"]
+    assert (report["chain_id"], report["record_chain_ids"]) == ("another-chain", [GENESIS.chain_id])
+
+
 @pytest.mark.parametrize(
     ("file", "genesis", "message"),
     [

@@ -43,7 +43,13 @@ from sequencer_net.faults import (
     parse_fault,
     unsafe_faults,
 )
-from sequencer_net.messages import ProposalMessage, TxGossip, decode_message
+from sequencer_net.messages import (
+    ProposalMessage,
+    SyncRequest,
+    SyncResponse,
+    TxGossip,
+    decode_message,
+)
 from sequencer_net.replica import Send
 from sequencer_net.runtime.admin import AdminServer
 from sequencer_net.types import (
@@ -173,11 +179,15 @@ def test_without_faults_sends_pass_unchanged() -> None:
     assert layer().outgoing(send) == [send]
 
 
-def test_mute_sends_nothing_at_all() -> None:
+def test_mute_says_nothing_but_still_asks_to_catch_up() -> None:
     muted = layer(Mute())
-    for message in (vote(), own_proposal(), TxGossip((b"t",)), vote(KEYS["n3"])):
+    answer = SyncResponse(())
+    for message in (vote(), own_proposal(), TxGossip((b"t",)), vote(KEYS["n3"]), answer):
         assert muted.outgoing(Send(None, message)) == []
     assert muted.outgoing(Send(KEYS["n2"].public_key, vote())) == []
+    # A node that cannot ask for the heights it missed never follows the chain again.
+    ask = Send(KEYS["n2"].public_key, SyncRequest(7))
+    assert muted.outgoing(ask) == [ask]
 
 
 def test_withhold_drops_only_its_own_votes() -> None:
@@ -311,14 +321,22 @@ def test_crash_and_amnesia_triggers() -> None:
     crashing = layer(Crash(40))
     assert not crashing.crash_due(39) and crashing.crash_due(40) and crashing.crash_due(41)
     assert not layer().crash_due(10**6)
-    forgetful = layer(Amnesia())
+    forgetful = layer(Amnesia(), Delay(5))
     assert not forgetful.amnesia_due(vote())
     batch = own_proposal().batch
     other = sign_proposal(KEYS["n2"], CHAIN, 5, 0, -1, batch.id)
     assert not forgetful.amnesia_due(ProposalMessage(other, batch))
-    assert forgetful.amnesia_due(own_proposal(height=5))
-    assert not forgetful.amnesia_due(own_proposal(height=5, round=1))  # once per height
-    assert forgetful.amnesia_due(own_proposal(height=6))
+    assert [str(f) for f in forgetful.active] == ["amnesia", "delay 5"]
+    with capture_logs() as logs:
+        assert forgetful.amnesia_due(own_proposal(height=5))
+    # Amnesia fires once: it is gone, so `fault list` no longer shows it, and the restarted
+    # replica's proposals (this height and later ones) pass untouched.
+    assert [str(f) for f in forgetful.active] == ["delay 5"]
+    assert [(e["event"], e["fault"]) for e in logs] == [("fault_fired", "amnesia")]
+    assert not forgetful.amnesia_due(own_proposal(height=5, round=1))
+    assert not forgetful.amnesia_due(own_proposal(height=6))
+    forgetful.set(Amnesia())  # set again, it fires again
+    assert forgetful.amnesia_due(own_proposal(height=7))
     assert not layer().amnesia_due(own_proposal(height=7))
 
 

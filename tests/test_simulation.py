@@ -78,6 +78,17 @@ def test_seven_weighted_nodes_with_twin_and_mute_below_a_third() -> None:
     _assert_all_pass(scenario, range(40))
 
 
+def test_a_mute_validator_catches_up_on_what_it_missed_and_follows() -> None:
+    """Mute is silent, not deaf: cut off before GST, it must ask for the heights it missed
+    (the checker holds it to agreement and liveness like an honest node)."""
+    sim = Simulation(Scenario(nodes=4, mute=1, partitions=True), seed=0)  # n1 misses height 1
+    result = sim.run()
+    assert result.ok, result.report.violations
+    mute = sim.instances[0]
+    assert mute.role == "mute" and mute.chain.last_height() >= 20
+    _assert_all_pass(Scenario(nodes=4, mute=1, partitions=True, drop=0.1), range(40))
+
+
 def test_crashed_nodes_restart_from_persisted_state_and_catch_up() -> None:
     scenario = Scenario(nodes=4, crash=1, mute=0, drop=0.05, partitions=True)
     _assert_all_pass(scenario, range(40))

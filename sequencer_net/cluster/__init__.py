@@ -8,8 +8,24 @@ clusters known here, for ``list``), ``probe`` and ``status`` (what the nodes rep
 (the live table), ``cli`` (the ``sequencer-net cluster`` commands).
 """
 
-from .control import Cluster, node_command
+import importlib
+from typing import TYPE_CHECKING
+
 from .errors import ClusterError
-from .init import init_cluster
+
+if TYPE_CHECKING:
+    from .control import Cluster, node_command
+    from .init import init_cluster
+
+_LAZY = {"Cluster": "control", "node_command": "control", "init_cluster": "init"}
+
+
+def __getattr__(name: str) -> object:
+    """Load control and init (the config loader, keys) on first use: `cluster --help` and
+    the light commands start without them."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+
 
 __all__ = ["Cluster", "ClusterError", "init_cluster", "node_command"]

@@ -10,26 +10,20 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import trio
-from rich.console import Console
-from rich.table import Table
-
-from ..api_protocol import ApiError
 from ..commands.errors import Failure, UsageError, find_cause
-from ..config import ClusterSpec, ConfigError, SpecError, load_cluster_spec, load_node_config
-from ..faults import Fault, unsafe_faults
 from . import registry, state
-from .admin import admin_targets, call_each
-from .control import STOP_TIMEOUT_S, Cluster, node_command
+from .control import STARTUP_TIMEOUT_S, STOP_TIMEOUT_S, Cluster, node_command
 from .errors import ClusterError
-from .init import fresh_dir, init_cluster
 from .partition import partition_cuts
 from .procs import ProcState
-from .startup import STARTUP_TIMEOUT_S, wait_ready
-from .status import gather_sync, table
-from .watch import REFRESH_S, watch
+
+if TYPE_CHECKING:  # the rest is imported where used, so `cluster --help` starts fast
+    from rich.console import Console
+
+    from ..config import ClusterSpec
+    from ..faults import Fault
 
 EXAMPLES = """\
 examples:
@@ -81,6 +75,8 @@ def _user_errors(run: Run) -> Run:
 
     @functools.wraps(run)
     def wrapped(args: argparse.Namespace) -> int:
+        from ..config import ConfigError, SpecError
+
         try:
             return run(args)
         except (ConfigError, SpecError) as exc:
@@ -124,6 +120,8 @@ def _origin(path: Path | None, args: argparse.Namespace) -> str:
 
 
 def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
+    from ..config import ClusterSpec, load_cluster_spec
+
     if path is not None:
         if args.nodes is not None or args.stake or args.chain_id:
             raise UsageError("give a spec file or --nodes/--stake/--chain-id, not both")
@@ -139,6 +137,8 @@ def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
 
 
 def _init(path: Path | None, args: argparse.Namespace) -> Path:
+    from .init import fresh_dir, init_cluster
+
     spec = _spec(path, args)
     stakes = dict(zip(spec.node_names, spec.stakes, strict=True))
     _check_fault_budget(stakes, spec.faults, args.allow_unsafe)
@@ -159,6 +159,8 @@ def _add_allow_unsafe(p: argparse.ArgumentParser) -> None:
 def _check_fault_budget(
     stakes: dict[str, int], faults: Mapping[str, Sequence[Fault]], allow_unsafe: bool
 ) -> None:
+    from ..faults import unsafe_faults
+
     problem = unsafe_faults(stakes, faults)
     if problem and not allow_unsafe:
         raise UsageError(f"{problem}. Pass --allow-unsafe to run it anyway.")
@@ -284,6 +286,10 @@ def _refuse_a_second(origin: str) -> None:
 
 
 def _run_up(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ..config import load_node_config
+
     if args.load < 0 or (args.duration is not None and args.duration <= 0):
         raise UsageError("--load and --duration must be positive")
     if args.startup_timeout <= 0:
@@ -306,6 +312,10 @@ def _run_up(args: argparse.Namespace) -> int:
 
 def _wait_ready(cluster: Cluster, timeout: float) -> None:
     """Every node answers, or none is left running: a half-started cluster is no use."""
+    import trio
+
+    from .startup import wait_ready
+
     names = ", ".join(cluster.names)
     print(f"waiting for {names} to answer (at most {timeout:g} s) ...", file=sys.stderr)
     try:
@@ -332,6 +342,11 @@ def _signals_ignored() -> Iterator[None]:
 def _foreground(
     cluster: Cluster, console: Console, load_rate: int = 0, duration: float | None = None
 ) -> int:
+    import trio
+
+    from ..api_protocol import ApiError
+    from .watch import REFRESH_S, watch
+
     try:
         report = trio.run(watch, cluster, console, REFRESH_S, load_rate, duration)
         if report is not None:
@@ -377,6 +392,10 @@ def _add_status(actions: argparse._SubParsersAction) -> None:
 
 
 def _run_status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .status import gather_sync, table
+
     cluster = Cluster(_root(args.dir))
     rows = gather_sync(cluster)
     if args.json:
@@ -404,6 +423,9 @@ def _add_list(actions: argparse._SubParsersAction) -> None:
 
 
 def _run_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
     rows = [registry.describe(root) for root in registry.known()]
     current = state.current_cluster_dir()
     current = current.absolute() if current else None
@@ -454,6 +476,8 @@ def _add_down(actions: argparse._SubParsersAction) -> None:
 
 
 def _run_down(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     _stop(Cluster(_root(args.dir)), Console())
     return 0
 
@@ -524,6 +548,8 @@ def _add_heal(actions: argparse._SubParsersAction) -> None:
 
 
 def _run_partition(args: argparse.Namespace) -> int:
+    from .admin import admin_targets, call_each
+
     cluster = Cluster(_root(args.dir))
     cuts = partition_cuts(args.groups, cluster.names)
     calls = {
@@ -534,6 +560,8 @@ def _run_partition(args: argparse.Namespace) -> int:
 
 
 def _run_heal(args: argparse.Namespace) -> int:
+    from .admin import admin_targets, call_each
+
     cluster = Cluster(_root(args.dir))
     return _report_admin(
         call_each(admin_targets(cluster), dict.fromkeys(cluster.names, ("heal", {})))
@@ -542,6 +570,8 @@ def _run_heal(args: argparse.Namespace) -> int:
 
 def _report_admin(answers: dict[str, Any]) -> int:
     """One line per node; exit status 1 when a node could not be reached."""
+    from ..api_protocol import ApiError
+
     for name, answer in answers.items():
         if isinstance(answer, ApiError):
             print(f"{name}: failed: {answer}", file=sys.stderr)

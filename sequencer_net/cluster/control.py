@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import load_genesis, load_node_config
 from . import procs, state
 from .errors import ClusterError
 from .layout import Layout
@@ -16,6 +15,8 @@ from .procs import Proc, ProcState
 
 NodeCommand = Callable[[Path], list[str]]
 STOP_TIMEOUT_S = 5.0
+# Here, not in startup (which needs trio), so `cluster up --help` can show it cheaply.
+STARTUP_TIMEOUT_S = 60.0  # a first start on a busy 2-core machine takes a few seconds per node
 KILL_TIMEOUT_S = 2.0
 
 
@@ -44,6 +45,8 @@ class Cluster:
                 f"{self.layout.root} is not a cluster dir (no genesis.toml); "
                 "create one with `sequencer-net cluster init`"
             )
+        from ..config import load_genesis  # imported here: `cluster --help` needs no config
+
         self.genesis = load_genesis(self.layout.genesis)
         self.names = [v.name for v in self.genesis.genesis.validators]
         self.command = command
@@ -65,6 +68,8 @@ class Cluster:
 
     def up(self) -> dict[str, int]:
         """Start every node; refuses while any node of this dir still runs."""
+        from ..config import load_node_config
+
         for name in self.names:  # one clear config error now beats N dead processes later
             load_node_config(self.layout.node_config(name))
         with state.locked(self.layout.lock):
@@ -109,6 +114,8 @@ class Cluster:
 
     def restart(self, name: str) -> int:
         """Kill the node if it runs, then start it again from the same node.toml."""
+        from ..config import load_node_config
+
         self._check_name(name)
         load_node_config(self.layout.node_config(name))
         with state.locked(self.layout.lock):

@@ -14,7 +14,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import ConfigError
 from . import state
 from .control import Cluster
 from .errors import ClusterError
@@ -90,6 +89,8 @@ class Known:
 
 
 def describe(root: Path) -> Known:
+    from ..config import ConfigError  # imported here: `cluster --help` needs no config
+
     layout = Layout(root)
     try:
         processes = Cluster(root).processes()

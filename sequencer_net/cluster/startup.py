@@ -13,13 +13,12 @@ from typing import Any
 import trio
 
 from ..config import load_node_config
-from .control import Cluster
+from .control import STARTUP_TIMEOUT_S, Cluster
 from .errors import ClusterError
 from .ports import in_use
 from .probe import probe
 from .procs import ProcState
 
-STARTUP_TIMEOUT_S = 60.0  # a first start on a busy 2-core machine takes a few seconds per node
 RETRY_S = 0.2
 
 Probe = Callable[[str], Awaitable[dict[str, Any] | None]]

@@ -14,17 +14,15 @@ import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import trio
-from rich import box
-from rich.console import Console
-from rich.table import Table
-
-from ..cluster.probe import probe_all
 from .client import STATUS_TIMEOUT_S
 from .errors import UsageError
 from .selection import select_nodes
+
+if TYPE_CHECKING:  # trio, rich and the client are imported where used: `--help` is fast
+    from rich.console import Console
+    from rich.table import Table
 
 FILENAME = "censorship.json"
 COUNTS = ("proposals", "failed_rounds", "overdue_omitted")
@@ -131,7 +129,11 @@ class NodeMetrics:
 
 def collect(where: Sources, timeout: float = STATUS_TIMEOUT_S) -> list[NodeMetrics]:
     """Ask every node at once; fall back to its file for a node that does not answer."""
-    statuses = trio.run(probe_all, where.addresses, timeout) if where.addresses else {}
+    import trio
+
+    from ..cluster import probe
+
+    statuses = trio.run(probe.probe_all, where.addresses, timeout) if where.addresses else {}
     found = []
     for name in where.names:
         status = statuses.get(name)
@@ -308,6 +310,9 @@ class Report:
         return f"suspected censors: {named}"
 
     def _node_table(self) -> Table:
+        from rich import box
+        from rich.table import Table
+
         table = Table(
             title="inclusion delay per node (submit to commit)",
             caption="forced: the forced-inclusion rule, on (deadline in heights) or off; "
@@ -338,6 +343,9 @@ class Report:
         return table
 
     def _proposer_table(self) -> Table:
+        from rich import box
+        from rich.table import Table
+
         table = Table(
             title="proposers as each node saw them",
             caption="cells: proposals/failed rounds/overdue omitted",
@@ -380,5 +388,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json()))
     else:
+        from rich.console import Console
+
         report.render(Console(markup=False))
     return 0 if len(report.reporting) == len(report.nodes) else 1

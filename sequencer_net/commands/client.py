@@ -10,22 +10,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import trio
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from ..api_protocol import ALREADY_COMMITTED, TXID_BYTES, ApiError
-from ..client import Client, FanoutResult, submit_fanout
-from ..cluster.probe import probe
-from ..cluster.state import current_cluster_dir
-from ..cluster.status import commit_age
-from ..config import ConfigError, load_genesis
-from ..load import run_load
-from ..types import MAX_PAYLOAD, Tx
 from .errors import Failure, UsageError, find_cause
+
+if TYPE_CHECKING:  # the rest is imported where used, so `--help` starts fast
+    from ..client import FanoutResult
 
 STATUS_TIMEOUT_S = 2.0
 WAIT_TIMEOUT_S = 30.0
@@ -103,6 +93,9 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
 
 def cluster_addresses(directory: Path | None) -> dict[str, str]:
     """Node name -> client address, from a cluster directory's genesis file."""
+    from ..cluster.state import current_cluster_dir
+    from ..config import ConfigError, load_genesis
+
     directory = directory or current_cluster_dir()
     if directory is None:
         raise UsageError(
@@ -129,6 +122,10 @@ def _targets(args: argparse.Namespace, every: bool = False) -> dict[str, str]:
 
 
 def _run(async_fn, *args: Any) -> Any:
+    import trio
+
+    from ..api_protocol import ApiError
+
     try:
         return trio.run(async_fn, *args)
     except Exception as exc:
@@ -140,6 +137,7 @@ def _run(async_fn, *args: Any) -> Any:
 
 def _call(address: str, method: str, **params: Any) -> Any:
     """One request to one node, as a blocking call."""
+    from ..client import Client
 
     async def call() -> Any:
         async with await Client.connect(address) as client:
@@ -152,6 +150,8 @@ def _print(args: argparse.Namespace, data: Any, human: str) -> None:
     if args.json:
         print(json.dumps(data, default=_jsonable))
     else:
+        from rich.console import Console
+
         Console().print(human)
 
 
@@ -162,6 +162,12 @@ def _jsonable(value: object) -> object:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..cluster.probe import probe
+    from ..cluster.status import commit_age
+
     targets = _targets(args, every=args.all or not args.node)
 
     async def gather() -> dict[str, dict[str, Any] | None]:
@@ -207,6 +213,8 @@ def _fanout_targets(args: argparse.Namespace) -> dict[str, str]:
 
 def _payload(args: argparse.Namespace) -> bytes:
     """From the argument, a file or stdin; never more than one byte past the limit is read."""
+    from ..types import MAX_PAYLOAD
+
     if (args.payload is None) == (args.file is None):
         raise UsageError("give the payload (text, or - for stdin) or --file PATH, not both")
     if args.file is not None:
@@ -225,6 +233,13 @@ def _payload(args: argparse.Namespace) -> bytes:
 
 
 def _tx_send(args: argparse.Namespace) -> int:
+    import trio
+    from rich.markup import escape
+
+    from ..api_protocol import ALREADY_COMMITTED
+    from ..client import Client, submit_fanout
+    from ..types import Tx
+
     if not args.timeout > 0:
         raise UsageError(f"--timeout must be positive, got {args.timeout:g}")
     targets = _fanout_targets(args)
@@ -282,6 +297,8 @@ def _fanout_json(answer: FanoutResult) -> dict[str, Any]:
 
 
 def _tx_status(args: argparse.Namespace) -> int:
+    from ..api_protocol import TXID_BYTES
+
     [(_, address)] = _targets(args).items()
     try:
         txid = bytes.fromhex(args.txid)
@@ -301,6 +318,9 @@ def _tx_status(args: argparse.Namespace) -> int:
 
 
 def _batch_show(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
     [(_, address)] = _targets(args).items()
 
     if args.height < 1:
@@ -329,6 +349,9 @@ def _batch_show(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
+    from ..load import run_load
+    from ..types import MAX_PAYLOAD
+
     addresses = list(_targets(args, every=not args.node).values())
     if not 0 < args.size <= MAX_PAYLOAD:
         raise UsageError(f"--size must be 1..{MAX_PAYLOAD} bytes (the payload limit)")

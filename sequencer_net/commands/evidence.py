@@ -12,20 +12,19 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from ..cluster.layout import Layout
 from ..cluster.state import current_cluster_dir
-from ..config import ConfigError, load_genesis
 from ..evidence_log import FILENAME, EvidenceLogError, read_log, verify_records
-from ..genesis import Genesis
 from .client import _call, _targets
 from .errors import UsageError
 from .selection import select_nodes
+
+if TYPE_CHECKING:  # rich and the config loader are imported where used: `--help` is fast
+    from rich.console import Console
+
+    from ..genesis import Genesis
 
 ID_SHOWN = 12
 
@@ -92,7 +91,8 @@ def add_evidence_commands(commands: argparse._SubParsersAction) -> None:
         "id, the offender and reporter are genesis validators, stake before is the "
         "offender's genesis stake and stake after follows the slashing rule, the evidence "
         "age, and one slash per offender. Exit status: 0 if every record verifies, 1 if any "
-        "does not (or the log is malformed), 2 for a missing file or bad genesis.",
+        "does not (or the log is malformed, empty, or of another chain than the genesis), 2 "
+        "for a missing file or bad genesis.",
     )
     p.add_argument("file", type=Path, metavar="FILE", help=f"an evidence log ({FILENAME})")
     p.add_argument("--genesis", type=Path, required=True, help="the chain's genesis.toml")
@@ -176,6 +176,8 @@ def _party(record: Mapping[str, Any], key: str) -> str:
 
 def _console() -> Console:
     """Record fields are data from a file anyone may edit: never interpret them as markup."""
+    from rich.console import Console
+
     return Console(markup=False)
 
 
@@ -191,6 +193,9 @@ def _nodes(entry: _Entry, total: int) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from rich import box
+    from rich.table import Table
+
     logs = _logs(args)
     entries = _merged(logs)
     if args.json:
@@ -220,6 +225,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
     prefix = args.id.lower()
     if not prefix or any(c not in "0123456789abcdef" for c in prefix):
         raise UsageError(f"{args.id!r} is not a hex evidence id")
@@ -266,6 +273,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _load_genesis(path: Path) -> Genesis:
+    from ..config import ConfigError, load_genesis
+
     try:
         return load_genesis(path).genesis
     except ConfigError as exc:
@@ -279,12 +288,20 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         records = read_log(args.file)
     except EvidenceLogError as exc:
-        print(
-            json.dumps({"file": str(args.file), "ok": False, "error": str(exc)})
-            if args.json
-            else f"FAIL {exc}"
+        return _log_failed(args, str(exc))
+    if not records:  # nothing verified is not a pass
+        return _log_failed(args, f"{args.file}: no evidence records in the file")
+    claimed = sorted({c for r in records if isinstance(c := r.get("chain_id"), str)})
+    if claimed and genesis.chain_id not in claimed:
+        # One line, not a signature failure per record: log and genesis are of two chains.
+        chains = ", ".join(repr(c) for c in claimed)
+        return _log_failed(
+            args,
+            f"wrong chain: {args.file} holds evidence of chain {chains}, but {args.genesis} "
+            f"is the genesis of chain {genesis.chain_id!r}",
+            chain_id=genesis.chain_id,
+            record_chain_ids=claimed,
         )
-        return 1
     problems: dict[int, list[str]] = {}
     for problem in verify_records(records, genesis):
         problems.setdefault(problem.index, []).append(problem.message)
@@ -326,6 +343,15 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if failed == 0 else 1
 
 
+def _log_failed(args: argparse.Namespace, error: str, **extra: object) -> int:
+    """The log as a whole does not verify: one line (or one JSON report), exit status 1."""
+    if args.json:
+        print(json.dumps({"file": str(args.file), "ok": False, "error": error, **extra}))
+    else:
+        print(f"FAIL {error}")
+    return 1
+
+
 # ---- validators --------------------------------------------------------------------------
 
 
@@ -342,6 +368,8 @@ def _genesis_stakes(directory: Path | None, chain_id: str) -> dict[str, int]:
 
 
 def _validators(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
     [(node, address)] = _targets(args).items()
     status = _call(address, "status")
     stakes = _genesis_stakes(args.dir, status.get("chain_id"))

@@ -6,26 +6,22 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from ..api_protocol import ApiError
-from ..cluster.admin import AdminTarget, admin_targets, call_each
-from ..cluster.control import Cluster
 from ..cluster.errors import ClusterError
 from ..cluster.state import current_cluster_dir
-from ..config import ConfigError
 from ..faults import ACCEPTED, Fault, FaultSpecError, check_behaviour, parse_fault, unsafe_faults
 from .errors import Failure, UsageError
+
+if TYPE_CHECKING:  # rich, trio and the admin client are imported where used: `--help` is fast
+    from ..cluster.admin import AdminTarget
+    from ..cluster.control import Cluster
 
 EXAMPLES = f"""\
 behaviours: {ACCEPTED}
 
 examples:
-  sequencer-net fault set n2 mute                 n2 stops sending to its peers
+  sequencer-net fault set n2 mute                 n2 only listens (and follows the chain)
   sequencer-net fault set n3 drop 0.3             n3 loses 30% of what it sends
   sequencer-net fault set n1 censor sender=alice  n1 omits alice's transactions
   sequencer-net fault clear n2 mute               back to honest (just mute)
@@ -84,6 +80,8 @@ def add_fault_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _cluster(args: argparse.Namespace) -> Cluster:
+    from ..cluster.control import Cluster
+
     root = args.dir or current_cluster_dir()
     if root is None:
         raise UsageError("no cluster started from here yet; pass --dir")
@@ -94,6 +92,9 @@ def _cluster(args: argparse.Namespace) -> Cluster:
 
 
 def _targets(cluster: Cluster) -> dict[str, AdminTarget]:
+    from ..cluster.admin import admin_targets
+    from ..config import ConfigError
+
     try:
         return admin_targets(cluster)
     except ClusterError as exc:
@@ -114,6 +115,9 @@ def _resolve(args: argparse.Namespace) -> tuple[Cluster, dict[str, AdminTarget]]
 def _send(
     args: argparse.Namespace, targets: dict[str, AdminTarget], method: str, **params: Any
 ) -> int:
+    from ..api_protocol import ApiError
+    from ..cluster.admin import call_each
+
     answer = call_each(targets, {args.node: (method, params)})[args.node]
     if isinstance(answer, ApiError):
         raise Failure(f"{args.node}: {answer}")
@@ -143,6 +147,9 @@ def _check_budget(
 ) -> None:
     """The same 1/3 guard as `cluster up` applies to configs: the faults every node runs
     now, plus the new one, must leave faulty stake below a third."""
+    from ..api_protocol import ApiError
+    from ..cluster.admin import call_each
+
     answers = call_each(targets, {name: ("fault_list", {}) for name in targets})
     faults: dict[str, list[Fault]] = {}
     for name, answer in answers.items():
@@ -168,6 +175,13 @@ def _clear(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..api_protocol import ApiError
+    from ..cluster.admin import call_each
+
     targets = _targets(_cluster(args))
     answers = call_each(targets, {name: ("fault_list", {}) for name in targets})
     if args.json:

@@ -6,12 +6,6 @@ import argparse
 import errno
 from pathlib import Path
 
-import trio
-
-from ..config import ConfigError, load_node_config
-from ..evidence_log import EvidenceLogError
-from ..runtime.node import configure_logging, serve
-from ..store.errors import StoreError
 from .errors import UsageError, find_cause
 
 
@@ -27,6 +21,14 @@ def add_node_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_node(args: argparse.Namespace) -> int:
+    # The whole node (trio, structlog, sqlite) loads only here, not for every command.
+    import trio
+
+    from ..config import ConfigError, load_node_config
+    from ..evidence_log import EvidenceLogError
+    from ..runtime.node import configure_logging, serve
+    from ..store.errors import StoreError
+
     try:
         config = load_node_config(args.config)
     except ConfigError as exc:

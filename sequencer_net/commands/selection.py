@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..cluster.layout import Layout
 from ..cluster.state import current_cluster_dir
-from ..config import ConfigError, GenesisFile, load_genesis
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    from ..config import GenesisFile
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,8 @@ class Selection:
 
 
 def select_nodes(node: str | None, directory: Path | None) -> Selection:
+    from ..config import ConfigError, load_genesis  # the config loader, only when run
+
     root = directory or current_cluster_dir()
     if root is None:
         raise UsageError(

@@ -6,15 +6,16 @@ import argparse
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-from rich.table import Table
-
-from ..sim.batch import Summary, run_seeds, summarise
-from ..sim.runner import SimResult
-from ..sim.scenario import Scenario
 from .errors import UsageError
+
+if TYPE_CHECKING:  # imported where used: `sim --help` must not load rich, trio or the core
+    from rich.console import Console
+
+    from ..sim.batch import Summary
+    from ..sim.runner import SimResult
+    from ..sim.scenario import Scenario
 
 
 def add_sim_command(commands: argparse._SubParsersAction) -> None:
@@ -36,7 +37,12 @@ def add_sim_command(commands: argparse._SubParsersAction) -> None:
         default=0,
         help="equivocating validators, each run as two instances sharing one key",
     )
-    p.add_argument("--mute", type=int, default=0, help="validators that never send anything")
+    p.add_argument(
+        "--mute",
+        type=int,
+        default=0,
+        help="validators that never propose, vote or gossip (they still follow the chain)",
+    )
     p.add_argument(
         "--crash", type=int, default=0, help="honest validators that crash and restart before GST"
     )
@@ -91,6 +97,11 @@ def _stakes(text: str) -> tuple[int, ...]:
 
 
 def _run_sim(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ..sim.batch import summarise
+    from ..sim.scenario import Scenario
+
     try:
         scenario = Scenario(
             nodes=args.nodes,
@@ -158,6 +169,11 @@ def replay_command(args: argparse.Namespace, seed: int) -> str:
 def _collect(
     scenario: Scenario, seeds: range, workers: int | None, show_progress: bool
 ) -> list[SimResult]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from ..sim.batch import run_seeds
+
     results: list[SimResult] = []
     if not show_progress or len(seeds) == 1 or not sys.stderr.isatty():
         return list(run_seeds(scenario, seeds, workers))
@@ -191,6 +207,8 @@ def _describe(s: Scenario) -> dict[str, object]:
 
 
 def _print_chain(console: Console, result: SimResult) -> None:
+    from rich.table import Table
+
     table = Table(title=f"seed {result.seed}: committed chain (agreed by all honest nodes)")
     for column in ("height", "batch id", "proposer", "round", "txs"):
         table.add_column(
@@ -202,6 +220,8 @@ def _print_chain(console: Console, result: SimResult) -> None:
 
 
 def _print_summary(console: Console, scenario: Scenario, s: Summary, wall: float) -> None:
+    from rich.table import Table
+
     adversaries = (
         ", ".join(
             text

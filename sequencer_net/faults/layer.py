@@ -62,7 +62,6 @@ class FaultLayer:
         self._drop_rng = random.Random(f"{name}/drop")
         self._garbage_rng = random.Random(f"{name}/garbage")
         self._equivocated: set[tuple[str, int, int]] = set()
-        self._amnesia_height = 0
         for fault in faults:
             self.set(fault)
 
@@ -128,13 +127,13 @@ class FaultLayer:
         return crash is not None and height >= crash.height
 
     def amnesia_due(self, message: Message) -> bool:
-        """True once per height, when the node sends its own proposal under amnesia."""
-        if self.get(Amnesia) is None or not self._own_proposal(message):
+        """True when the node sends its own proposal under amnesia. The fault fires once, so
+        it is dropped here: `fault list` must not show a fault that no longer acts."""
+        amnesia = self.get(Amnesia)
+        if amnesia is None or not self._own_proposal(message):
             return False
-        assert isinstance(message, ProposalMessage)
-        if message.proposal.height <= self._amnesia_height:
-            return False
-        self._amnesia_height = message.proposal.height
+        del self._faults[amnesia.behaviour]
+        log.warning("fault_fired", fault=str(amnesia))
         return True
 
     # ---- rewriting -------------------------------------------------------------------------
@@ -145,7 +144,9 @@ class FaultLayer:
         if not self._faults and not self.cut_off:
             return [send]
         message = send.message
-        if self.get(Mute) or (self.get(Withhold) and self._own_vote(message)):
+        if self.get(Mute) and not Mute.lets_out(message):
+            return []
+        if self.get(Withhold) and self._own_vote(message):
             return []
         censor = self.get(Censor)
         if censor and isinstance(message, TxGossip):

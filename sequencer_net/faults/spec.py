@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from .. import codec
+from ..messages import Message, SyncRequest
 from ..types import MAX_NAME, Tx
 
 MAX_DELAY_MS = 60_000
@@ -38,12 +39,18 @@ class FaultSpecError(ValueError):
 
 @dataclass(frozen=True)
 class Mute:
-    """Send nothing to peers."""
+    """Say nothing: no proposal, vote, gossip, evidence or sync answer. The node still asks
+    for the batches it missed, so it follows the chain like a silent observer would; a sync
+    request carries no opinion a peer could count."""
 
     behaviour: ClassVar[str] = "mute"
 
     def __str__(self) -> str:
         return self.behaviour
+
+    @staticmethod
+    def lets_out(message: Message) -> bool:
+        return isinstance(message, SyncRequest)
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,8 @@ class Garbage:
 
 @dataclass(frozen=True)
 class Amnesia:
-    """Forget the sign state right after proposing, and propose again."""
+    """Once: forget the sign state right after the next own proposal, and propose again.
+    Having fired, the fault is gone (set it again for another double proposal)."""
 
     behaviour: ClassVar[str] = "amnesia"
 

@@ -5,6 +5,8 @@
   carries a certificate that is a quorum of valid precommits of that height's validator set.
 - Liveness: after GST every honest instance commits the target heights and at least
   ``liveness_heights`` more than it had at GST, within the scenario's bound.
+- Following: a mute instance runs honest node logic and only keeps quiet, so agreement and
+  liveness hold for it too: it catches up on what it missed and commits what the others do.
 - Accountability: every piece of evidence verifies and names a byzantine validator, never an
   honest one; no honest validator is ever jailed; evidence found well before the end of a live
   run has been committed and its offender jailed.
@@ -68,10 +70,11 @@ def check_run(
 ) -> Report:
     violations: list[str] = []
     honest = [(i, inst) for i, inst in enumerate(instances) if inst.honest]
-    longest = max((inst.chain.last_height() for _, inst in honest), default=0)
+    followers = [(i, inst) for i, inst in enumerate(instances) if inst.follows]
+    longest = max((inst.chain.last_height() for _, inst in followers), default=0)
 
     reference: dict[int, tuple[str, CommittedBatch]] = {}
-    for _, inst in honest:
+    for _, inst in followers:
         for height in range(1, inst.chain.last_height() + 1):
             entry = inst.chain.get(height)
             assert entry is not None
@@ -99,12 +102,13 @@ def check_run(
         if problem:
             violations.append(f"validity: {child[0]} height {height}: {problem}")
 
-    for idx, inst in honest:
+    for idx, inst in followers:
         height = inst.chain.last_height()
         after_gst = height - height_at_gst.get(idx, 0)
         if height < scenario.heights or after_gst < scenario.liveness_heights:
+            who = inst.name if inst.honest else f"{inst.role} {inst.name}"
             violations.append(
-                f"liveness: {inst.name} committed {height} heights ({after_gst} after GST), "
+                f"liveness: {who} committed {height} heights ({after_gst} after GST), "
                 f"needed {scenario.heights} and {scenario.liveness_heights} after GST "
                 f"within {scenario.liveness_bound_ms} ms of GST"
             )

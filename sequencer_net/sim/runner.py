@@ -18,6 +18,7 @@ import trio.testing
 from ..codec import DecodeError
 from ..consensus import HeightMachine
 from ..crypto import PrivateKey
+from ..faults.spec import Mute
 from ..genesis import ChainParams, Genesis
 from ..messages import decode_message, encode_message
 from ..replica import Committed, EvidenceFound, Output, Replica, RoundEntered, Send, SetTimer
@@ -37,7 +38,7 @@ class Instance:
 
     name: str
     validator: int
-    role: str  # "honest", "twin" or "mute"
+    role: str  # "honest", "twin" or "mute" (silent, but it asks to catch up and follows)
     chain: MemoryChainStore = field(default_factory=MemoryChainStore)  # survives crashes
     sign_state: MemorySignStateStore = field(default_factory=MemorySignStateStore)
     replica: Replica | None = None  # None while crashed
@@ -48,6 +49,11 @@ class Instance:
     @property
     def honest(self) -> bool:
         return self.role == "honest"
+
+    @property
+    def follows(self) -> bool:
+        """Runs honest node logic and must hold the agreed chain (a mute one only listens)."""
+        return self.role in ("honest", "mute")
 
 
 @dataclass(frozen=True)
@@ -197,7 +203,7 @@ class Simulation:
         for output in outputs:
             match output:
                 case Send(to, message):
-                    if instance.role == "mute":
+                    if instance.role == "mute" and not Mute.lets_out(message):
                         continue
                     data = encode_message(message)
                     targets = range(len(self.instances)) if to is None else (to,)
@@ -257,10 +263,11 @@ class Simulation:
             self._at(now + s.tx_interval_ms, "txs")
 
     def _done(self) -> bool:
-        """Every honest instance reached the target height and committed enough after GST."""
+        """Every honest (and mute) instance reached the target height and committed enough
+        after GST."""
         s = self.scenario
         for idx, instance in enumerate(self.instances):
-            if not instance.honest:
+            if not instance.follows:
                 continue
             height = instance.chain.last_height()
             if height < s.heights or height < self._height_at_gst.get(idx, 0) + s.liveness_heights:

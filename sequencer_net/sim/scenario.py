@@ -21,7 +21,7 @@ class Scenario:
     nodes: int = 4
     stakes: tuple[int, ...] = ()  # empty: every validator gets 10
     twins: int = 0  # validators run as two instances sharing one key (equivocators)
-    mute: int = 0  # validators that receive but never send
+    mute: int = 0  # validators that only listen (and ask to catch up): no proposal or vote
     crash: int = 0  # honest validators that crash (losing memory) and restart before GST
     drop: float = 0.0  # probability a message is lost before GST
     duplicate: float = 0.0  # probability a message is delivered twice
