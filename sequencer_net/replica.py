@@ -318,13 +318,14 @@ class Replica:
             self._echo_if_conflicting(message)
             return self.driver.step(VoteReceived(message))
         proposal, batch = message.proposal, message.batch
-        # Cheap checks and the signature first; finding the round's proposer grows with it.
+        # Cheap checks and the signature first: the batch id encodes the whole header (its
+        # certificate too), and finding the round's proposer grows with the round.
         if proposal.proposer not in self.validators:
             return self._reject(peer, "proposal from a key outside the validator set")
-        if proposal.batch_id != batch.id:
-            return self._reject(peer, "proposal signs a different batch than it carries")
         if not proposal.verify(self.chain_id):
             return self._reject(peer, "proposal with a bad signature")
+        if proposal.batch_id != batch.id:
+            return self._reject(peer, "proposal signs a different batch than it carries")
         if proposal.proposer != self.validators.proposer_for_round(proposal.round).public_key:
             return self._reject(peer, "proposal from a validator that is not the round's proposer")
         problem = self._proposal_problem(proposal, batch)
@@ -509,12 +510,13 @@ class Replica:
             return problem
         if header.proposer != self.validators.proposer_for_round(header.round).public_key:
             return "built by a validator that was not the proposer of its round"
-        if not batch.body_matches_header():
-            return "body does not match the header's digests"
+        # The limits before the digests, which hash every transaction.
         if len(batch.txs) > self.params.max_batch_txs:
             return "too many transactions"
         if sum(len(tx) for tx in batch.txs) > self.params.max_batch_bytes:
             return "transactions exceed the batch size limit"
+        if not batch.body_matches_header():
+            return "body does not match the header's digests"
         ids = batch.tx_ids
         if len(set(ids)) != len(ids):
             return "duplicate transaction"

@@ -24,7 +24,7 @@ from functools import cached_property
 
 from . import codec
 from .crypto import PUBLIC_KEY_SIZE, digest
-from .types import Certificate
+from .types import MAX_VALIDATORS, Certificate
 
 PRIORITY_WINDOW_FACTOR = 2  # CometBFT's PriorityWindowSizeFactor: spread kept within 2 * total
 PPM = 1_000_000
@@ -201,6 +201,8 @@ class ValidatorSet:
         ordered = tuple(sorted(validators, key=lambda v: v.public_key))
         _refuse_duplicates("public key", [v.public_key.hex() for v in ordered])
         _refuse_duplicates("name", [v.name for v in ordered])
+        if len(ordered) > MAX_VALIDATORS:
+            raise ValueError(f"at most {MAX_VALIDATORS} validators, got {len(ordered)}")
         total = sum(v.power for v in ordered if v.active)
         if total <= 0:
             raise ValueError("validator set has no active validator (all jailed or zero power)")

@@ -467,3 +467,10 @@ def test_a_schedule_that_does_not_repeat_soon_refuses_far_rounds(
     with pytest.raises(RoundTooFar):
         vs.proposer_for_round(2**62)
     assert vs._walk.steps == 50
+
+
+def test_a_set_larger_than_a_certificate_can_hold_is_refused() -> None:
+    many = [Validator(f"v{i}", digest(b"%d" % i), 1) for i in range(validators.MAX_VALIDATORS + 1)]
+    with pytest.raises(ValueError, match="at most 1000 validators"):
+        ValidatorSet(many)
+    assert len(ValidatorSet(many[:-1]).active) == validators.MAX_VALIDATORS
