@@ -78,6 +78,7 @@ CHECKPOINT_EVERY = 1_000  # heights between stored validator sets, bounding rest
 # Rounds above ours a message may claim: the proposer of round r costs up to r steps to find,
 # so a far-off claim is dropped before any work grows with it. Honest rounds stay much closer.
 MAX_ROUNDS_AHEAD = 1_000
+MAX_BUFFERED_PROPOSALS = 16  # early proposals kept for the next height (each up to a frame)
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,7 @@ class Replica:
         self._outputs: list[Output] = []
         self._own_messages: list[Message] = []
         self._next_height_messages: list[tuple[Peer, Message]] = []
+        self._buffered_proposals = 0  # of them
         self._gossip_queue: list[bytes] = []
         self._ahead: dict[Peer, int] = {}  # peers seen at a later height, and that height
         self._sync_requests = 0
@@ -301,8 +303,7 @@ class Replica:
         height = message.proposal.height if isinstance(message, ProposalMessage) else message.height
         if height > self.height:
             self._note_ahead(peer, height)
-            room = len(self._next_height_messages) < self.params.max_buffered_messages
-            if height == self.height + 1 and room:
+            if height == self.height + 1 and self._worth_buffering(message):
                 self._next_height_messages.append((peer, message))
             return []
         if height < self.height:
@@ -335,6 +336,24 @@ class Replica:
         if problem is None and self._first_proposal(proposal):
             acceptable = self._inclusion_verdict(proposal, batch)
         return self.driver.step(ProposalReceived(proposal, batch, problem is None, acceptable))
+
+    def _worth_buffering(self, message: ProposalMessage | Vote) -> bool:
+        """Keep an early message for the next height only if a validator signed it (the next
+        set's keys are a subset of ours: sets only jail), within bounds. A proposal carries
+        a batch of up to a whole frame, so at most MAX_BUFFERED_PROPOSALS of them are kept;
+        an honest proposer re-broadcasts anyway."""
+        buffered = self._next_height_messages
+        if len(buffered) >= self.params.max_buffered_messages:
+            return False
+        if isinstance(message, Vote):
+            return message.validator in self.validators and message.verify(self.chain_id)
+        proposal = message.proposal
+        if self._buffered_proposals >= MAX_BUFFERED_PROPOSALS:
+            return False
+        if proposal.proposer not in self.validators or not proposal.verify(self.chain_id):
+            return False
+        self._buffered_proposals += 1
+        return True
 
     def _first_proposal(self, proposal: Proposal) -> bool:
         """Count a fresh proposal the first time it arrives (rebroadcasts repeat it)."""
@@ -597,6 +616,7 @@ class Replica:
         self._outputs.append(SetTimer(NEXT_HEIGHT, 0))
         effects: list[Effect] = []
         early, self._next_height_messages = self._next_height_messages, []
+        self._buffered_proposals = 0
         for peer, message in early:
             effects.extend(self._consensus_message(peer, message))
         return effects

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,9 +50,11 @@ from sequencer_net.types import (
 HUGE = (1_000_000, 2**62)
 BASELINE_HEIGHTS = 12
 FUZZ_PASSES = 3
-# Generous: a busy machine adds rounds (and so CPU) to a height, fuzz or not.
-CPU_FACTOR = 5
-CPU_ALLOWANCE_S = 0.5
+# Generous: a busy machine adds rounds (and so CPU) to a height, fuzz or not; and a hostile
+# message may cost what decoding its bytes costs (a 1.5 MB batch: about 20 ms), no more.
+CPU_FACTOR = 3
+MESSAGE_CPU_S = 0.02
+FUZZ_GUARD_S = 120
 
 
 @pytest.fixture
@@ -111,40 +113,58 @@ def huge_certificate(rng: random.Random, height: int, batch_id: bytes) -> Certif
     return Certificate(height, 0, batch_id, sigs)
 
 
-def hostile(
-    key: PrivateKey, chain_id: str, height: int, rng: random.Random
-) -> Iterator[Message | bytes]:
-    """One pass of hostile messages for a target at ``height``."""
-    for round in HUGE:
-        yield signed_proposal(key, chain_id, height, round)
-        yield badly_signed(signed_proposal(key, chain_id, height, round), rng)
-        for kind in VoteKind:
-            yield sign_vote(key, chain_id, kind, height, round, digest(b"x"))
-        yield badly_signed_vote(rng, key.public_key, height, round)
-    for far in (height + 1, 2**62):
-        yield signed_proposal(key, chain_id, far, 0)
-        yield sign_vote(key, chain_id, VoteKind.PREVOTE, far, 0, None)
-        yield sign_vote(key, chain_id, VoteKind.PRECOMMIT, far, 2**62, None)
-    for round in range(3):
-        yield badly_signed(signed_proposal(key, chain_id, height, round), rng)
-        yield badly_signed_vote(rng, key.public_key, height, round)
+Hostile = Callable[[int], Message | bytes]
+
+
+def hostile(key: PrivateKey, chain_id: str, rng: random.Random) -> list[Hostile]:
+    """One pass of hostile messages, each built for the height the target decides when sent
+    (the chain moves on quickly, and a stale message is dropped before any check)."""
+    sign = sign_vote
+    out: list[Hostile] = []
+    for r in HUGE:
+        out.append(lambda h, r=r: signed_proposal(key, chain_id, h, r))
+        out.append(lambda h, r=r: badly_signed(signed_proposal(key, chain_id, h, r), rng))
+        out.extend(lambda h, r=r, k=k: sign(key, chain_id, k, h, r, digest(b"x")) for k in VoteKind)
+        out.append(lambda h, r=r: badly_signed_vote(rng, key.public_key, h, r))
+    # The proposer of round r was once r steps away: one walk per height, so repeat the claim.
+    out.extend(lambda h: signed_proposal(key, chain_id, h, HUGE[0]) for _ in range(5))
+    out.append(lambda h: signed_proposal(key, chain_id, h + 1, 0))
+    out.append(lambda h: sign(key, chain_id, VoteKind.PRECOMMIT, h + 1, 2**62, None))
+    out.append(lambda h: signed_proposal(key, chain_id, 2**62, 0))
+    out.append(lambda h: sign(key, chain_id, VoteKind.PREVOTE, 2**62, 2**62, None))
+    for r in range(3):
+        out.append(lambda h, r=r: badly_signed(signed_proposal(key, chain_id, h, r), rng))
+        out.append(lambda h, r=r: badly_signed_vote(rng, key.public_key, h, r))
     many = tuple(rng.randbytes(8) for _ in range(150_000))
-    yield badly_signed(signed_proposal(key, chain_id, height, 0, many), rng)
-    yield signed_proposal(key, chain_id, height, 2**62, many)
-    yield signed_proposal(key, chain_id, height, 1, many)
+    out.append(lambda h: badly_signed(signed_proposal(key, chain_id, h, 0, many), rng))
+    out.append(lambda h: signed_proposal(key, chain_id, h, 2**62, many))
+    out.append(lambda h: signed_proposal(key, chain_id, h, 1, many))
     tx = codec.encode(Tx("fuzz", "mallory", b""))
-    yield TxGossip((tx,) * 10_000)
+    out.append(lambda h: TxGossip((tx,) * 10_000))
     # A certificate of thousands of signatures: in a sync entry, and as a batch's last commit.
+    out.append(lambda h: sync_with_huge_certificate(key, chain_id, h, rng))
+    for r in (0, 2**62):
+        out.append(lambda h, r=r: with_huge_last_commit(key, chain_id, h, r, rng))
+        out.append(
+            lambda h, r=r: badly_signed(with_huge_last_commit(key, chain_id, h, r, rng), rng)
+        )
+    out.extend(lambda h: malformed_payload(rng) for _ in range(20))
+    return out
+
+
+def sync_with_huge_certificate(
+    key: PrivateKey, chain_id: str, height: int, rng: random.Random
+) -> SyncResponse:
     batch = Batch(header(key, chain_id, height, 0), (), ())
-    yield SyncResponse((CommittedBatch(batch, huge_certificate(rng, height, batch.id)),))
+    return SyncResponse((CommittedBatch(batch, huge_certificate(rng, height, batch.id)),))
+
+
+def with_huge_last_commit(
+    key: PrivateKey, chain_id: str, height: int, round: int, rng: random.Random
+) -> ProposalMessage:
     last = huge_certificate(rng, height - 1, digest(b"parent"))
-    for round in (0, 2**62):
-        with_cert = Batch(header(key, chain_id, height, round, last_commit=last), (), ())
-        proposal = sign_proposal(key, chain_id, height, round, NIL_ROUND, with_cert.id)
-        yield ProposalMessage(proposal, with_cert)
-        yield badly_signed(ProposalMessage(proposal, with_cert), rng)
-    for _ in range(20):
-        yield malformed_payload(rng)
+    batch = Batch(header(key, chain_id, height, round, last_commit=last), (), ())
+    return ProposalMessage(sign_proposal(key, chain_id, height, round, NIL_ROUND, batch.id), batch)
 
 
 async def fuzz(target: NodeConfig, sender: NodeConfig, passes: int) -> int:
@@ -155,29 +175,31 @@ async def fuzz(target: NodeConfig, sender: NodeConfig, passes: int) -> int:
     chain_id = target.genesis.chain_id
     rng = random.Random(9)
     sent = 0
-    for _ in range(passes):
-        height = await height_of(client)
-        assert height is not None
-        link = None
-        for item in hostile(sender.key, chain_id, height + 1, rng):
-            payload = item if isinstance(item, bytes) else encode_message(item)
-            for _attempt in range(5):
-                try:
-                    if link is None:
-                        stream = await trio.open_tcp_stream(host, port)
-                        link = await handshake(
-                            stream, sender.key, chain_id, {target.key.public_key}, True
-                        )
-                    await link.send(payload)
-                    sent += 1
-                    break
-                except (HandshakeError, NetError, OSError):
-                    if link is not None:
-                        await link.aclose()
-                    link = None
-                    await trio.sleep(0.1)
-        if link is not None:
-            await link.aclose()
+    link = None
+    committed = await height_of(client)
+    assert committed is not None
+    for build in hostile(sender.key, chain_id, rng) * passes:
+        # A busy target may miss a probe: keep the last height then (the CPU check judges).
+        committed = await height_of(client) or committed
+        item = build(committed + 1)
+        payload = item if isinstance(item, bytes) else encode_message(item)
+        for _attempt in range(5):
+            try:
+                if link is None:
+                    stream = await trio.open_tcp_stream(host, port)
+                    link = await handshake(
+                        stream, sender.key, chain_id, {target.key.public_key}, True
+                    )
+                await link.send(payload)
+                sent += 1
+                break
+            except (HandshakeError, NetError, OSError):
+                if link is not None:
+                    await link.aclose()
+                link = None
+                await trio.sleep(0.1)
+    if link is not None:
+        await link.aclose()
     return sent
 
 
@@ -204,14 +226,21 @@ async def test_a_byzantine_peer_cannot_stall_or_burn_a_node(cluster: Cluster) ->
 
     start = await wait_for_height(client, end)
     cpu_start = cpu_seconds(pid)
-    sent = await fuzz(target, sender, FUZZ_PASSES)
+    # Only a guard against a hang (a target stuck in work stops reading its link).
+    with trio.fail_after(FUZZ_GUARD_S):
+        sent = await fuzz(target, sender, FUZZ_PASSES)
     after = await height_of(client)
     assert after is not None
     end = await wait_for_height(client, max(after + 3, start + BASELINE_HEIGHTS), timeout=120)
     per_height = (cpu_seconds(pid) - cpu_start) / (end - start)
 
     reasons = rejections(cluster, target.name)
-    assert sum("too far ahead" in r for r in reasons) >= FUZZ_PASSES * len(HUGE)
-    assert sum("bad signature" in r for r in reasons) >= FUZZ_PASSES * 4
     assert sent >= FUZZ_PASSES * 40, "the hostile messages never reached the node"
-    assert per_height <= CPU_FACTOR * baseline + CPU_ALLOWANCE_S, (per_height, baseline)
+    assert any("too far ahead" in r for r in reasons)
+    assert any("bad signature" in r for r in reasons)
+    assert any("at most 1000 items" in r for r in reasons)
+    heights = end - start
+    assert per_height <= CPU_FACTOR * baseline + MESSAGE_CPU_S * sent / heights, (
+        f"{per_height * 1000:.1f} ms per height while fuzzed ({sent} messages, {heights} "
+        f"heights), {baseline * 1000:.1f} ms without"
+    )

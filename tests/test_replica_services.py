@@ -20,6 +20,7 @@ from sequencer_net.messages import (
 )
 from sequencer_net.replica import (
     GENESIS_PARENT,
+    MAX_BUFFERED_PROPOSALS,
     MAX_ROUNDS_AHEAD,
     EvidenceFound,
     InclusionEnforced,
@@ -506,3 +507,30 @@ def test_an_oversized_batch_is_refused_before_its_transactions_are_hashed(monkey
         o.reason for o in outputs if isinstance(o, Rejected)
     ]
     assert hashed == []
+
+
+def test_early_messages_for_the_next_height_are_buffered_only_when_signed_and_bounded() -> None:
+    """A proposal carries a batch of up to a frame: a peer must not fill memory with early
+    ones, nor with forgeries a validator never signed."""
+    node = replica()
+    member = KEYS["n1"]
+    early = node.height + 1
+    for round in range(MAX_BUFFERED_PROPOSALS + 5):
+        batch = replace(batch_for(node), header=replace(batch_for(node).header, height=early))
+        signed = sign_proposal(member, CHAIN, early, round, -1, batch.id)
+        node.receive("peer", ProposalMessage(signed, batch), 0)
+        node.receive("peer", ProposalMessage(replace(signed, signature=bytes(64)), batch), 0)
+        node.receive(
+            "peer",
+            replace(
+                sign_vote(member, CHAIN, VoteKind.PREVOTE, early, round, None), signature=bytes(64)
+            ),
+            0,
+        )
+    vote = sign_vote(member, CHAIN, VoteKind.PREVOTE, early, 0, None)
+    node.receive("peer", vote, 0)
+    buffered = [m for _, m in node._next_height_messages]
+    proposals = [m for m in buffered if isinstance(m, ProposalMessage)]
+    assert len(proposals) == MAX_BUFFERED_PROPOSALS
+    assert all(m.proposal.verify(CHAIN) for m in proposals)
+    assert [m for m in buffered if isinstance(m, Vote)] == [vote]
