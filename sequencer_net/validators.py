@@ -106,14 +106,14 @@ class _RoundWalk:
 
     Round r > 0 is r increments from the rescaled round-0 priorities; each step depends only
     on the priority vector, so once a vector repeats the schedule is periodic from there on.
-    It does repeat: a step keeps the sum, the rescale window keeps the spread bounded, and
-    priorities only change by multiples of the (integer) powers and total, so finitely many
-    vectors are reachable. The period is a multiple of total / gcd(powers) (each priority
-    moves by its power mod total per step), so small for the usual stakes. Repeats are found
-    Brent-style, comparing with a checkpoint renewed at every power of two, which finds a
-    cycle within a small multiple of its start plus its length. So the work for any round is
-    at most what it takes to detect the cycle, capped at :data:`MAX_WALK` steps, and each
-    round costs O(1) amortised when rounds are asked in order."""
+    It does repeat: a step keeps the sum, a priority only grows while it is not the largest
+    and drops by the total when it is, so each stays in a bounded band, and integer vectors
+    in a bounded box are finitely many. The period is a multiple of total / gcd(powers)
+    (each priority moves by its power mod total per step), so small for the usual stakes.
+    Repeats are found Brent-style, comparing with a checkpoint renewed at every power of
+    two, which finds a cycle within a small multiple of its start plus its length. So the
+    work for any round is at most what it takes to detect the cycle, capped at
+    :data:`MAX_WALK` steps, and each round costs O(1) amortised when rounds are asked in order."""
 
     def __init__(self, priorities: list[int], powers: list[int], total: int, first: int) -> None:
         self._powers = powers
