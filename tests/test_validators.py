@@ -474,3 +474,11 @@ def test_a_set_larger_than_a_certificate_can_hold_is_refused() -> None:
     with pytest.raises(ValueError, match="at most 1000 validators"):
         ValidatorSet(many)
     assert len(ValidatorSet(many[:-1]).active) == validators.MAX_VALIDATORS
+
+
+def test_a_skipping_view_and_its_set_share_one_walk_without_disturbing_each_other() -> None:
+    vs = make_set([30, 20, 15, 10, 10, 10, 5])
+    view = vs.skipping(frozenset([vs.active[0].public_key]))
+    assert view.proposer_for_round(5) != vs.active[0]  # the view walks first
+    expected = reference_schedule(vs, 40, frozenset())
+    assert [vs.proposer_for_round(r).public_key for r in range(40)] == expected
