@@ -5,7 +5,8 @@ object always yields the same bytes (no maps, no floats). Decoding is driven by 
 every field is checked against its declared type, input that is not the canonical encoding
 is refused, and any malformed input raises :class:`DecodeError` and nothing else. Supported
 field types: ``int``, ``bool``, ``str``, ``bytes``, ``IntEnum`` subclasses, ``X | None``,
-``tuple[X, ...]``, registered dataclasses and unions of registered dataclasses.
+``tuple[X, ...]`` (optionally ``Annotated[tuple[X, ...], MaxLen(n)]``: the length is checked
+before any item is decoded), registered dataclasses and unions of registered dataclasses.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ Decoder = Callable[[Any], Any]
 
 class DecodeError(ValueError):
     """Raised for any input that is not a well-formed encoding of the expected type."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MaxLen:
+    """``Annotated`` marker for a tuple field: at most ``limit`` items. Refused before the
+    items are decoded, so a peer cannot buy decoding work with a collection no check admits."""
+
+    limit: int
 
 
 _by_tag: dict[int, type] = {}
@@ -131,6 +140,10 @@ def _build_decoder(tp: Any) -> Decoder:
         return _union_decoder((tp,))
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
+    if origin is typing.Annotated:
+        bounds = [m.limit for m in tp.__metadata__ if isinstance(m, MaxLen)]
+        inner = _decoder_for(args[0])
+        return _bounded(inner, min(bounds)) if bounds else inner
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         return _tuple_decoder(args[0])
     if origin in (typing.Union, types.UnionType):
@@ -183,6 +196,15 @@ def _tuple_decoder(item_type: Any) -> Decoder:
     return check
 
 
+def _bounded(inner: Decoder, limit: int) -> Decoder:
+    def check(raw: Any) -> Any:
+        if type(raw) is list and len(raw) > limit:
+            raise DecodeError(f"at most {limit} items, got {len(raw)}")
+        return inner(raw)
+
+    return check
+
+
 def _union_decoder(members: tuple[type, ...]) -> Decoder:
     allowed = {_tag_of[m]: m for m in members}
 
@@ -211,7 +233,7 @@ _field_cache: dict[type, list[Decoder]] = {}
 def _field_decoders(cls: type) -> list[Decoder]:
     cached = _field_cache.get(cls)
     if cached is None:
-        hints = typing.get_type_hints(cls)
+        hints = typing.get_type_hints(cls, include_extras=True)
         cached = _field_cache[cls] = [
             _decoder_for(hints[f.name]) for f in dataclasses.fields(cls) if f.init
         ]

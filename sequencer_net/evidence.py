@@ -14,10 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import codec
-from .types import Evidence, evidence_id
+from .types import MAX_EVIDENCE_PER_BATCH, Evidence, evidence_id
 from .validators import ValidatorSet
 
-MAX_EVIDENCE_PER_BATCH = 16
 MAX_PENDING_EVIDENCE = 1_000
 
 

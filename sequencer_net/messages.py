@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from . import codec
 from .types import Batch, Certificate, Evidence, Proposal, Vote
@@ -23,7 +24,7 @@ class ProposalMessage:
 class TxGossip:
     """Encoded transactions relayed to make the mempool public."""
 
-    txs: tuple[bytes, ...]
+    txs: Annotated[tuple[bytes, ...], codec.MaxLen(MAX_TXS_PER_GOSSIP)]
 
     def __post_init__(self) -> None:
         if len(self.txs) > MAX_TXS_PER_GOSSIP:
@@ -58,7 +59,7 @@ class CommittedBatch:
 @codec.register(24)
 @dataclass(frozen=True)
 class SyncResponse:
-    entries: tuple[CommittedBatch, ...]
+    entries: Annotated[tuple[CommittedBatch, ...], codec.MaxLen(MAX_SYNC_ENTRIES)]
 
     def __post_init__(self) -> None:
         if len(self.entries) > MAX_SYNC_ENTRIES:

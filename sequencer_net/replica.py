@@ -79,6 +79,7 @@ CHECKPOINT_EVERY = 1_000  # heights between stored validator sets, bounding rest
 # Rounds above ours a message may claim: the proposer of round r costs up to r steps to find,
 # so a far-off claim is dropped before any work grows with it. Honest rounds stay much closer.
 MAX_ROUNDS_AHEAD = 1_000
+MAX_BUFFERED_PROPOSALS = 16  # early proposals kept for the next height (each up to a frame)
 
 
 # ---- outputs ---------------------------------------------------------------------------------
@@ -191,6 +192,7 @@ class Replica:
         self._outputs: list[Output] = []
         self._own_messages: list[Message] = []
         self._next_height_messages: list[tuple[Peer, Message]] = []
+        self._buffered_proposals = 0  # of them
         self._gossip_queue: list[bytes] = []
         self._ahead: dict[Peer, int] = {}  # peers seen at a later height, and that height
         self._sync_requests = 0
@@ -288,8 +290,7 @@ class Replica:
         height = message.proposal.height if isinstance(message, ProposalMessage) else message.height
         if height > self.height:
             self._note_ahead(peer, height)
-            room = len(self._next_height_messages) < self.params.max_buffered_messages
-            if height == self.height + 1 and room:
+            if height == self.height + 1 and self._worth_buffering(message):
                 self._next_height_messages.append((peer, message))
             return []
         if height < self.height:
@@ -305,13 +306,14 @@ class Replica:
             self._echo_if_conflicting(message)
             return self.driver.step(VoteReceived(message))
         proposal, batch = message.proposal, message.batch
-        # Cheap checks and the signature first; finding the round's proposer grows with it.
+        # Cheap checks and the signature first: the batch id encodes the whole header (its
+        # certificate too), and finding the round's proposer grows with the round.
         if proposal.proposer not in self.validators:
             return self._reject(peer, "proposal from a key outside the validator set")
-        if proposal.batch_id != batch.id:
-            return self._reject(peer, "proposal signs a different batch than it carries")
         if not proposal.verify(self.chain_id):
             return self._reject(peer, "proposal with a bad signature")
+        if proposal.batch_id != batch.id:
+            return self._reject(peer, "proposal signs a different batch than it carries")
         if proposal.proposer != self.validators.proposer_for_round(proposal.round).public_key:
             return self._reject(peer, "proposal from a validator that is not the round's proposer")
         problem = self._proposal_problem(proposal, batch)
@@ -321,6 +323,24 @@ class Replica:
         if problem is None and self._first_proposal(proposal):
             acceptable = self._inclusion_verdict(proposal, batch)
         return self.driver.step(ProposalReceived(proposal, batch, problem is None, acceptable))
+
+    def _worth_buffering(self, message: ProposalMessage | Vote) -> bool:
+        """Keep an early message for the next height only if a validator signed it (the next
+        set's keys are a subset of ours: sets only jail), within bounds. A proposal carries
+        a batch of up to a whole frame, so at most MAX_BUFFERED_PROPOSALS of them are kept;
+        an honest proposer re-broadcasts anyway."""
+        buffered = self._next_height_messages
+        if len(buffered) >= self.params.max_buffered_messages:
+            return False
+        if isinstance(message, Vote):
+            return message.validator in self.validators and message.verify(self.chain_id)
+        proposal = message.proposal
+        if self._buffered_proposals >= MAX_BUFFERED_PROPOSALS:
+            return False
+        if proposal.proposer not in self.validators or not proposal.verify(self.chain_id):
+            return False
+        self._buffered_proposals += 1
+        return True
 
     def _first_proposal(self, proposal: Proposal) -> bool:
         """Count a fresh proposal the first time it arrives (rebroadcasts repeat it)."""
@@ -496,12 +516,13 @@ class Replica:
             return problem
         if header.proposer != self.validators.proposer_for_round(header.round).public_key:
             return "built by a validator that was not the proposer of its round"
-        if not batch.body_matches_header():
-            return "body does not match the header's digests"
+        # The limits before the digests, which hash every transaction.
         if len(batch.txs) > self.params.max_batch_txs:
             return "too many transactions"
         if sum(len(tx) for tx in batch.txs) > self.params.max_batch_bytes:
             return "transactions exceed the batch size limit"
+        if not batch.body_matches_header():
+            return "body does not match the header's digests"
         ids = batch.tx_ids
         if len(set(ids)) != len(ids):
             return "duplicate transaction"
@@ -582,6 +603,7 @@ class Replica:
         self._outputs.append(SetTimer(NEXT_HEIGHT, 0))
         effects: list[Effect] = []
         early, self._next_height_messages = self._next_height_messages, []
+        self._buffered_proposals = 0
         for peer, message in early:
             effects.extend(self._consensus_message(peer, message))
         return effects

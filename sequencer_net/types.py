@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Annotated
 
 import msgpack
 
@@ -20,6 +21,9 @@ from .crypto import DIGEST_SIZE, PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, di
 MAX_NAME = 64
 MAX_PAYLOAD = 64 * 1024
 NIL_ROUND = -1
+# Wire bounds, checked before a collection's items are decoded: no honest message exceeds them.
+MAX_VALIDATORS = 1_000  # so a certificate holds at most this many (distinct) signatures
+MAX_EVIDENCE_PER_BATCH = 16
 
 
 def _need(cond: bool, message: str) -> None:
@@ -129,7 +133,7 @@ class Batch:
 
     header: BatchHeader
     txs: tuple[bytes, ...]
-    evidence: tuple[Evidence, ...]
+    evidence: Annotated[tuple[Evidence, ...], codec.MaxLen(MAX_EVIDENCE_PER_BATCH)]
 
     @property
     def id(self) -> bytes:
@@ -258,7 +262,7 @@ class Certificate:
     height: int
     round: int
     batch_id: bytes
-    signatures: tuple[CommitSig, ...]
+    signatures: Annotated[tuple[CommitSig, ...], codec.MaxLen(MAX_VALIDATORS)]
 
     def __post_init__(self) -> None:
         _need(self.height >= 1 and self.round >= 0, "height must be >= 1 and round >= 0")

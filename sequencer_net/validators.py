@@ -24,10 +24,11 @@ from functools import cached_property
 
 from . import codec
 from .crypto import PUBLIC_KEY_SIZE, digest
-from .types import Certificate
+from .types import MAX_VALIDATORS, Certificate
 
 PRIORITY_WINDOW_FACTOR = 2  # CometBFT's PriorityWindowSizeFactor: spread kept within 2 * total
 PPM = 1_000_000
+MAX_WALK = 1_000_000  # increments a proposer schedule may take to repeat (~4 s at worst)
 
 
 @codec.register(32)
@@ -95,6 +96,87 @@ def _step(priorities: list[int], powers: Sequence[int], total: int) -> int:
     return picked
 
 
+class RoundTooFar(ValueError):
+    """A round whose proposer would take more than :data:`MAX_WALK` steps to find."""
+
+
+class _RoundWalk:
+    """The CometBFT proposer of every round at one height, walked once and shared by the set
+    and its :meth:`ValidatorSet.skipping` views.
+
+    Round r > 0 is r increments from the rescaled round-0 priorities; each step depends only
+    on the priority vector, so once a vector repeats the schedule is periodic from there on.
+    It does repeat: a step keeps the sum, a priority only grows while it is not the largest
+    and drops by the total when it is, so each stays in a bounded band, and integer vectors
+    in a bounded box are finitely many. The period is a multiple of total / gcd(powers)
+    (each priority moves by its power mod total per step), so small for the usual stakes.
+    Repeats are found Brent-style, comparing with a checkpoint renewed at every power of
+    two, which finds a cycle within a small multiple of its start plus its length. So the
+    work for any round is at most what it takes to detect the cycle, capped at
+    :data:`MAX_WALK` steps, and each round costs O(1) amortised when rounds are asked in order."""
+
+    def __init__(self, priorities: list[int], powers: list[int], total: int, first: int) -> None:
+        self._powers = powers
+        self._total = total
+        self._state = list(priorities)
+        _prepare(self._state, total)
+        self.picks = [first]  # picks[r]: index of round r's proposer among the active
+        self._checkpoint: tuple[tuple[int, ...], int] = (tuple(self._state), 1)
+        self.cycle: tuple[int, int] | None = None  # (first round of the cycle, its length)
+        self.steps = 0  # increments computed so far, for tests of the bound
+
+    def pick(self, round: int) -> int:
+        while self.cycle is None and len(self.picks) <= round:
+            self._advance()
+        if self.cycle is not None and round >= len(self.picks):
+            start, length = self.cycle
+            round = start + (round - start) % length
+        return self.picks[round]
+
+    def _advance(self) -> None:
+        if self.steps >= MAX_WALK:
+            raise RoundTooFar(f"proposer schedule does not repeat within {MAX_WALK} rounds")
+        self.picks.append(_step(self._state, self._powers, self._total))
+        self.steps += 1
+        state, known_at = tuple(self._state), len(self.picks)
+        seen, seen_at = self._checkpoint
+        if state == seen:
+            # The vector before round seen_at recurs before round known_at: rounds repeat.
+            self.cycle = (seen_at, known_at - seen_at)
+        elif known_at & (known_at - 1) == 0:
+            self._checkpoint = (state, known_at)
+
+
+class _Eligible:
+    """The rounds of a :class:`_RoundWalk` whose proposer is eligible (not skipped), in order;
+    periodic with the walk, so also bounded in the round asked for."""
+
+    def __init__(self, walk: _RoundWalk, eligible: list[int]) -> None:
+        self._walk = walk
+        self._eligible = frozenset(eligible)
+        self._picks: list[int] = []  # eligible picks of rounds 0.. _examined - 1
+        self._examined = 0
+        self._period: tuple[int, list[int]] | None = None  # (index of the first, picks)
+
+    def pick(self, round: int) -> int:
+        picks = self._picks
+        while self._period is None and len(picks) <= round:
+            walk = self._walk
+            candidate = walk.pick(self._examined)
+            if walk.cycle is not None and self._examined == sum(walk.cycle):
+                first = sum(1 for p in walk.picks[: walk.cycle[0]] if p in self._eligible)
+                self._period = (first, picks[first:])
+                break
+            self._examined += 1
+            if candidate in self._eligible:
+                picks.append(candidate)
+        if round < len(picks):
+            return picks[round]
+        assert self._period is not None
+        first, pattern = self._period
+        return pattern[(round - first) % len(pattern)]
+
+
 def _refuse_duplicates(what: str, values: list[str]) -> None:
     duplicates = sorted(x for x, n in Counter(values).items() if n > 1)
     if duplicates:
@@ -119,6 +201,8 @@ class ValidatorSet:
         ordered = tuple(sorted(validators, key=lambda v: v.public_key))
         _refuse_duplicates("public key", [v.public_key.hex() for v in ordered])
         _refuse_duplicates("name", [v.name for v in ordered])
+        if len(ordered) > MAX_VALIDATORS:
+            raise ValueError(f"at most {MAX_VALIDATORS} validators, got {len(ordered)}")
         total = sum(v.power for v in ordered if v.active)
         if total <= 0:
             raise ValueError("validator set has no active validator (all jailed or zero power)")
@@ -140,13 +224,9 @@ class ValidatorSet:
         _prepare(priorities, self.total_power)
         picked = _step(priorities, powers, self.total_power)
         self._priorities = tuple(priorities)
-        # Round proposers are memoised: round r walks r increments from the rescaled priorities,
-        # so each new round costs one step from the previous round's state.
-        self._round_proposers = [self.active[picked]]
-        self._round_priorities: list[int] | None = None
+        self._walk = _RoundWalk(priorities, powers, self.total_power, picked)
         self._skipped: frozenset[bytes] = frozenset()
-        self._eligible_proposers: list[Validator] = []  # with skips: round -> proposer
-        self._walked = 0  # CometBFT rounds examined to fill _eligible_proposers
+        self._eligible: _Eligible | None = None
 
     @classmethod
     def _derived(cls, validators: tuple[Validator, ...], priorities: list[int]) -> ValidatorSet:
@@ -185,7 +265,7 @@ class ValidatorSet:
     @property
     def proposer(self) -> Validator:
         """The proposer of round 0 at this set's height."""
-        return self._round_proposers[0]
+        return self.active[self._walk.picks[0]]
 
     def skipping(self, proposers: frozenset[bytes]) -> ValidatorSet:
         """This set with ``proposers`` passed over when choosing who proposes (leader
@@ -197,8 +277,9 @@ class ValidatorSet:
             raise ValueError("cannot skip every active validator as proposer")
         view = copy.copy(self)
         view._skipped = frozenset(proposers)
-        view._eligible_proposers = []
-        view._walked = 0
+        view._eligible = _Eligible(
+            self._walk, [i for i, v in enumerate(self.active) if v.public_key not in view._skipped]
+        )
         return view
 
     @property
@@ -207,30 +288,15 @@ class ValidatorSet:
 
     def proposer_for_round(self, round: int) -> Validator:
         """The proposer for ``round``: CometBFT's (this set after IncrementProposerPriority
-        (round)), or with skipped proposers the ``round``-th eligible one of that sequence."""
+        (round)), or with skipped proposers the ``round``-th eligible one of that sequence.
+
+        Bounded in ``round``: see :class:`_RoundWalk`; raises :class:`RoundTooFar` only for a
+        round beyond :data:`MAX_WALK` steps when the schedule has not repeated by then."""
         if round < 0:
             raise ValueError(f"round must be >= 0, got {round}")
-        if not self._skipped:
-            return self._cometbft_proposer(round)
-        eligible = self._eligible_proposers
-        while len(eligible) <= round:
-            candidate = self._cometbft_proposer(self._walked)
-            self._walked += 1
-            if candidate.public_key not in self._skipped:
-                eligible.append(candidate)
-        return eligible[round]
-
-    def _cometbft_proposer(self, round: int) -> Validator:
-        proposers = self._round_proposers
-        if len(proposers) <= round:
-            walk = self._round_priorities
-            if walk is None:
-                walk = self._round_priorities = list(self._priorities)
-                _prepare(walk, self.total_power)
-            powers = [v.power for v in self.active]
-            while len(proposers) <= round:
-                proposers.append(self.active[_step(walk, powers, self.total_power)])
-        return proposers[round]
+        if self._eligible is None:
+            return self.active[self._walk.pick(round)]
+        return self.active[self._eligible.pick(round)]
 
     def next_height(self) -> ValidatorSet:
         """The set for the next height: same validators, priorities incremented once."""

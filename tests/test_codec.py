@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Annotated, Any
 
 import msgpack
 import pytest
@@ -11,8 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sequencer_net import codec
+from sequencer_net.messages import MAX_SYNC_ENTRIES, MAX_TXS_PER_GOSSIP, SyncResponse, TxGossip
 from sequencer_net.types import (
+    MAX_EVIDENCE_PER_BATCH,
     MAX_PAYLOAD,
+    MAX_VALIDATORS,
     Batch,
     BatchHeader,
     Certificate,
@@ -786,3 +789,52 @@ def test_non_canonical_encoding_is_rejected() -> None:
     assert non_minimal != codec.encode(tx)
     with pytest.raises(codec.DecodeError):
         codec.decode(non_minimal, Tx)
+
+
+# --- collection bounds: checked before the items are decoded --------------------------------
+
+
+@codec.register(900)
+@dataclasses.dataclass(frozen=True)
+class Bounded:
+    items: Annotated[tuple[int, ...], codec.MaxLen(3)]
+
+
+def test_a_bounded_tuple_is_refused_before_its_items_are_decoded() -> None:
+    assert codec.decode(codec.encode(Bounded((1, 2, 3))), Bounded) == Bounded((1, 2, 3))
+    # Items that would fail to decode: the length is refused first, so none were looked at.
+    with pytest.raises(codec.DecodeError, match="at most 3 items, got 4"):
+        codec.decode(msgpack.packb([900, ["x"] * 4]), Bounded)
+    with pytest.raises(codec.DecodeError, match="expected int"):
+        codec.decode(msgpack.packb([900, ["x"] * 3]), Bounded)
+
+
+def _commit_sig(i: int) -> list[Any]:
+    return [6, i.to_bytes(32, "big"), bytes(64)]
+
+
+@pytest.mark.parametrize(
+    ("wire", "expected", "limit"),
+    [
+        # A certificate cannot hold more distinct signers than a validator set has members.
+        (
+            lambda n: [7, 1, 0, bytes(32), [_commit_sig(i) for i in range(n)]],
+            Certificate,
+            MAX_VALIDATORS,
+        ),
+        (lambda n: [21, [b"tx"] * n], TxGossip, MAX_TXS_PER_GOSSIP),
+        (lambda n: [24, [[0]] * n], SyncResponse, MAX_SYNC_ENTRIES),
+    ],
+)
+def test_wire_collections_are_bounded_before_decoding(wire: Any, expected: Any, limit: int) -> None:
+    with pytest.raises(codec.DecodeError, match=f"at most {limit} items, got {limit + 1}"):
+        codec.decode(msgpack.packb(wire(limit + 1), use_bin_type=True), expected)
+
+
+def test_batch_evidence_is_bounded_before_decoding() -> None:
+    header = codec.to_wire(
+        BatchHeader("c", 1, 0, bytes(32), bytes(32), 0, bytes(32), bytes(32), bytes(32))
+    )
+    wire = [3, header, [], [[0]] * (MAX_EVIDENCE_PER_BATCH + 1)]
+    with pytest.raises(codec.DecodeError, match=f"at most {MAX_EVIDENCE_PER_BATCH} items"):
+        codec.decode(msgpack.packb(wire, use_bin_type=True), Batch)

@@ -20,6 +20,7 @@ from sequencer_net.messages import (
 )
 from sequencer_net.replica import (
     GENESIS_PARENT,
+    MAX_BUFFERED_PROPOSALS,
     MAX_ROUNDS_AHEAD,
     EvidenceFound,
     InclusionEnforced,
@@ -37,6 +38,7 @@ from sequencer_net.types import (
     CommitSig,
     DuplicateVote,
     Evidence,
+    Proposal,
     Tx,
     Vote,
     VoteKind,
@@ -472,3 +474,63 @@ def test_a_proposal_for_a_huge_round_costs_no_proposer_walk(round: int, monkeypa
         )
     assert len(steps) <= MAX_ROUNDS_AHEAD
     assert len(steps) == 0
+
+
+def test_a_badly_signed_proposal_is_refused_before_its_batch_id_is_computed() -> None:
+    """The batch id encodes the whole header, a certificate of up to MAX_VALIDATORS
+    signatures included: a forged signature must not buy that work."""
+    node = replica()
+    member = next(iter(KEYS.values()))
+    header = replace(batch_for(node).header, proposer=member.public_key)
+    batch = Batch(header, (), ())
+    forged = Proposal(node.height, 0, -1, bytes(32), member.public_key, bytes(64))
+    outputs = node.receive("peer", ProposalMessage(forged, batch), 0)
+    assert [o.reason for o in outputs if isinstance(o, Rejected)] == [
+        "proposal with a bad signature"
+    ]
+    assert "id" not in batch.header.__dict__, "the batch id was computed for a forgery"
+
+
+def test_an_oversized_batch_is_refused_before_its_transactions_are_hashed(monkeypatch) -> None:
+    from sequencer_net import types as types_module
+
+    node = replica()
+    txs = tuple(
+        codec.encode(Tx("ns", "s", b"%d" % i)) for i in range(node.params.max_batch_txs + 1)
+    )
+    batch = batch_for(node, txs=txs)
+    hashed = []
+    real = types_module.txs_digest
+    monkeypatch.setattr(types_module, "txs_digest", lambda t: hashed.append(1) or real(t))
+    outputs = propose(node, batch)
+    assert "invalid batch: too many transactions" in [
+        o.reason for o in outputs if isinstance(o, Rejected)
+    ]
+    assert hashed == []
+
+
+def test_early_messages_for_the_next_height_are_buffered_only_when_signed_and_bounded() -> None:
+    """A proposal carries a batch of up to a frame: a peer must not fill memory with early
+    ones, nor with forgeries a validator never signed."""
+    node = replica()
+    member = KEYS["n1"]
+    early = node.height + 1
+    for round in range(MAX_BUFFERED_PROPOSALS + 5):
+        batch = replace(batch_for(node), header=replace(batch_for(node).header, height=early))
+        signed = sign_proposal(member, CHAIN, early, round, -1, batch.id)
+        node.receive("peer", ProposalMessage(signed, batch), 0)
+        node.receive("peer", ProposalMessage(replace(signed, signature=bytes(64)), batch), 0)
+        node.receive(
+            "peer",
+            replace(
+                sign_vote(member, CHAIN, VoteKind.PREVOTE, early, round, None), signature=bytes(64)
+            ),
+            0,
+        )
+    vote = sign_vote(member, CHAIN, VoteKind.PREVOTE, early, 0, None)
+    node.receive("peer", vote, 0)
+    buffered = [m for _, m in node._next_height_messages]
+    proposals = [m for m in buffered if isinstance(m, ProposalMessage)]
+    assert len(proposals) == MAX_BUFFERED_PROPOSALS
+    assert all(m.proposal.verify(CHAIN) for m in proposals)
+    assert [m for m in buffered if isinstance(m, Vote)] == [vote]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import random
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sequencer_net import codec
+from sequencer_net import codec, validators
 from sequencer_net.crypto import PrivateKey, digest
 from sequencer_net.types import Certificate, CommitSig, VoteKind, sign_vote
-from sequencer_net.validators import Validator, ValidatorSet, ValidatorSetSnapshot
+from sequencer_net.validators import RoundTooFar, Validator, ValidatorSet, ValidatorSetSnapshot
 
 CHAIN = "test-chain"
 BATCH = digest(b"batch")
@@ -372,3 +376,109 @@ def test_genesis_may_hold_jailed_validators_who_never_propose() -> None:
     )
     assert vs.total_power == 2 and k0 not in vs
     assert {name for name in proposers_by_height(vs, 20)} == {"b", "c"}
+
+
+# --- proposer schedule: the fast walk against a plain one ------------------------------------
+
+
+def reference_schedule(vs: ValidatorSet, rounds: int, skipped: frozenset[bytes]) -> list[bytes]:
+    """CometBFT's proposer of each round, one increment at a time from the set's priorities
+    (rescale to 2 * total, centre by Euclidean average, then add-pick-charge per round),
+    passing over ``skipped``: the schedule :meth:`ValidatorSet.proposer_for_round` must keep."""
+    total = vs.total_power
+    keys_ = [v.public_key for v in vs.active]
+    powers = [v.power for v in vs.active]
+    prio = [vs.priorities()[k] for k in keys_]
+    spread = max(prio) - min(prio)
+    if spread > 2 * total:
+        ratio = -(-spread // (2 * total))
+        prio = [p // ratio if p >= 0 else -(-p // ratio) for p in prio]
+    average = sum(prio) // len(prio)
+    prio = [p - average for p in prio]
+    sequence = [vs.proposer.public_key] if vs.proposer.public_key not in skipped else []
+    while len(sequence) < rounds:
+        prio = [p + w for p, w in zip(prio, powers, strict=True)]
+        picked = max(range(len(prio)), key=lambda i: (prio[i], -i))
+        prio[picked] -= total
+        if keys_[picked] not in skipped:
+            sequence.append(keys_[picked])
+    return sequence[:rounds]
+
+
+@st.composite
+def sets_and_skips(draw: st.DrawFn) -> tuple[ValidatorSet, frozenset[bytes]]:
+    n = draw(st.integers(1, 7))
+    powers = draw(st.lists(st.integers(0, 200), min_size=n, max_size=n))
+    jailed = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    powers[0] = max(powers[0], 1)
+    jailed[0] = False
+    vs = ValidatorSet(
+        Validator(f"v{i}", k.public_key, p, j)
+        for i, (k, p, j) in enumerate(zip(keys(n), powers, jailed, strict=True))
+    )
+    for _ in range(draw(st.integers(0, 3))):
+        vs = vs.next_height()
+    active = [v.public_key for v in vs.active]
+    skipped = draw(st.sets(st.sampled_from(active), max_size=len(active) - 1))
+    return vs, frozenset(skipped)
+
+
+@settings(max_examples=60, deadline=None)
+@given(sets_and_skips(), st.integers(1, 3000), st.randoms(use_true_random=False))
+def test_proposer_for_round_keeps_the_step_by_step_schedule(
+    case: tuple[ValidatorSet, frozenset[bytes]], rounds: int, rng: random.Random
+) -> None:
+    vs, skipped = case
+    view = vs.skipping(skipped) if skipped else vs
+    expected = reference_schedule(vs, rounds, skipped)
+    # Asked out of order (far rounds first), so the periodic shortcut is what answers them.
+    order = sorted(range(rounds), key=lambda _: rng.random())
+    got = {r: view.proposer_for_round(r).public_key for r in order}
+    assert [got[r] for r in range(rounds)] == expected
+    assert [vs.proposer_for_round(r).public_key for r in range(rounds)] == reference_schedule(
+        vs, rounds, frozenset()
+    )
+
+
+@pytest.mark.parametrize("powers", [[10, 10, 10, 10], [30, 20, 15, 10, 10, 10, 5], [3, 1000]])
+def test_a_round_near_2_pow_62_costs_a_bounded_walk(powers: list[int]) -> None:
+    vs = make_set(powers)
+    view = vs.skipping(frozenset([vs.active[0].public_key]))
+    far = 2**62
+    # The schedule repeats, so the far round equals the one its period maps it to.
+    assert vs.proposer_for_round(far) in vs.active
+    assert view.proposer_for_round(far) != vs.active[0]
+    walk = vs._walk
+    assert walk.cycle is not None
+    start, length = walk.cycle
+    assert length % (sum(powers) // math.gcd(*powers)) == 0
+    assert walk.steps <= 4 * (start + length)
+    assert vs.proposer_for_round(far) == vs.proposer_for_round(start + (far - start) % length)
+    expected = reference_schedule(vs, start + 3 * length, frozenset())
+    assert [vs.proposer_for_round(r).public_key for r in range(len(expected))] == expected
+
+
+def test_a_schedule_that_does_not_repeat_soon_refuses_far_rounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(validators, "MAX_WALK", 50)
+    vs = make_set([1_000_003, 999_983, 7])  # coprime stakes: period over two million rounds
+    assert vs.proposer_for_round(49) in vs.active
+    with pytest.raises(RoundTooFar):
+        vs.proposer_for_round(2**62)
+    assert vs._walk.steps == 50
+
+
+def test_a_set_larger_than_a_certificate_can_hold_is_refused() -> None:
+    many = [Validator(f"v{i}", digest(b"%d" % i), 1) for i in range(validators.MAX_VALIDATORS + 1)]
+    with pytest.raises(ValueError, match="at most 1000 validators"):
+        ValidatorSet(many)
+    assert len(ValidatorSet(many[:-1]).active) == validators.MAX_VALIDATORS
+
+
+def test_a_skipping_view_and_its_set_share_one_walk_without_disturbing_each_other() -> None:
+    vs = make_set([30, 20, 15, 10, 10, 10, 5])
+    view = vs.skipping(frozenset([vs.active[0].public_key]))
+    assert view.proposer_for_round(5) != vs.active[0]  # the view walks first
+    expected = reference_schedule(vs, 40, frozenset())
+    assert [vs.proposer_for_round(r).public_key for r in range(40)] == expected
