@@ -4,7 +4,7 @@ committing, and the memory it holds for unfinished requests stays bounded."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,6 @@ from test_integration import addresses, height_of, wait_for_height
 from sequencer_net.api_protocol import MAX_REQUEST_FRAME, unpack
 from sequencer_net.client import parse_address
 from sequencer_net.cluster.control import Cluster
-from sequencer_net.cluster.init import init_cluster
 from sequencer_net.config import ClusterSpec
 from sequencer_net.net import FrameReader, NetError, encode_frame
 from sequencer_net.runtime.rpc import Limits
@@ -26,14 +25,8 @@ GARBAGE = [b"\xc1", b"\x92\x01\x02", b"\x81\xa6method\xcf" + b"\xff" * 8, b"\x00
 
 
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[Cluster]:
-    started = Cluster(init_cluster(ClusterSpec(name="hostile", nodes=4), tmp_path / "cluster"))
-    started.up()
-    try:
-        yield started
-    finally:
-        started.down(timeout=5)
-        assert not [p.name for p in started.processes() if p.state.value == "alive"]
+def running(start: Callable[[ClusterSpec], Cluster]) -> Cluster:
+    return start(ClusterSpec(name="hostile", nodes=4))
 
 
 def alive(cluster: Cluster, name: str) -> bool:

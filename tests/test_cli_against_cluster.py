@@ -4,35 +4,23 @@ stdin, a repeated payload, `--wait` that times out, a dead node in `cluster stat
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from test_integration import addresses, wait_for_height
 
 from sequencer_net.cluster.control import Cluster
-from sequencer_net.cluster.errors import ClusterError
-from sequencer_net.cluster.init import init_cluster
 from sequencer_net.config import ClusterSpec
 
 CLI = [sys.executable, "-m", "sequencer_net"]
 
 
 @pytest.fixture
-def four(tmp_path: Path) -> Iterator[Cluster]:
-    cluster = Cluster(init_cluster(ClusterSpec(name="cli", nodes=4), tmp_path / "cluster"))
-    cluster.up()
-    try:
-        yield cluster
-    finally:
-        for name in ("n2", "n3", "n4"):
-            with contextlib.suppress(ClusterError):  # not running: nothing to resume
-                cluster.resume(name)
-        cluster.down(timeout=5)
+def four(start: Callable[[ClusterSpec], Cluster]) -> Cluster:
+    return start(ClusterSpec(name="cli", nodes=4))
 
 
 def run(cluster: Cluster, *argv: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:

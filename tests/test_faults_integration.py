@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 import trio
 from test_integration import (
     addresses,
@@ -23,7 +21,6 @@ from test_integration import (
 
 from sequencer_net.client import Client
 from sequencer_net.cluster.control import Cluster
-from sequencer_net.cluster.init import init_cluster
 from sequencer_net.cluster.procs import ProcState
 from sequencer_net.config import ClusterSpec, NodeParams
 from sequencer_net.consensus.config import Timeouts
@@ -39,24 +36,6 @@ FAST = Timeouts(
 )
 # Lost messages come back at the next re-broadcast; a short one keeps lossy runs quick.
 QUICK_RESEND = NodeParams(rebroadcast_ms=200)
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator[Callable[[ClusterSpec], Cluster]]:
-    """Start clusters from specs; every one is stopped (and checked stopped) at the end."""
-    started: list[Cluster] = []
-
-    def start(spec: ClusterSpec) -> Cluster:
-        cluster = Cluster(init_cluster(spec, tmp_path / spec.name))
-        started.append(cluster)
-        cluster.up()
-        return cluster
-
-    yield start
-    for cluster in started:
-        cluster.down(timeout=5)
-        leftover = [p.name for p in cluster.processes() if p.state.value in ("alive", "paused")]
-        assert not leftover, f"processes left running: {leftover}"
 
 
 async def cli(cluster: Cluster, *argv: str) -> str:

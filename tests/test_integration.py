@@ -9,7 +9,7 @@ import random
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,16 +30,8 @@ from sequencer_net.types import VoteKind, sign_vote
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    root = init_cluster(ClusterSpec(name="it", nodes=4), tmp_path / "cluster")
-    running = Cluster(root)
-    running.up()
-    try:
-        yield running
-    finally:
-        running.down(timeout=5)
-        leftover = [p.name for p in running.processes() if p.pid and p.state.value == "alive"]
-        assert not leftover, f"processes left running: {leftover}"
+def cluster(start: Callable[[ClusterSpec], Cluster]) -> Cluster:
+    return start(ClusterSpec(name="it", nodes=4))
 
 
 def addresses(cluster: Cluster) -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,6 @@ from test_integration import height_of, wait_for_height
 from sequencer_net import codec
 from sequencer_net.client import parse_address
 from sequencer_net.cluster.control import Cluster
-from sequencer_net.cluster.init import init_cluster
 from sequencer_net.config import ClusterSpec, NodeConfig, load_node_config
 from sequencer_net.crypto import SIGNATURE_SIZE, PrivateKey, digest
 from sequencer_net.faults.forge import badly_signed_vote, malformed_payload
@@ -58,15 +57,8 @@ FUZZ_GUARD_S = 120
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    running = Cluster(init_cluster(ClusterSpec(name="fuzz", nodes=4), tmp_path / "cluster"))
-    running.up()
-    try:
-        yield running
-    finally:
-        running.down(timeout=5)
-        leftover = [p.name for p in running.processes() if p.pid and p.state.value == "alive"]
-        assert not leftover, f"processes left running: {leftover}"
+def cluster(start: Callable[[ClusterSpec], Cluster]) -> Cluster:
+    return start(ClusterSpec(name="fuzz", nodes=4))
 
 
 def cpu_seconds(pid: int) -> float:

@@ -1,0 +1,31 @@
+"""Fixtures shared by the tests that start real node processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sequencer_net.cluster.control import Cluster
+from sequencer_net.cluster.init import init_cluster
+from sequencer_net.config import ClusterSpec
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Callable[[ClusterSpec], Cluster]]:
+    """Start clusters from specs; every one is stopped (and checked stopped) at the end,
+    paused nodes included."""
+    started: list[Cluster] = []
+
+    def start(spec: ClusterSpec) -> Cluster:
+        cluster = Cluster(init_cluster(spec, tmp_path / spec.name))
+        started.append(cluster)
+        cluster.up()
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.down(timeout=5)
+        leftover = [p.name for p in cluster.processes() if p.state.value in ("alive", "paused")]
+        assert not leftover, f"processes left running: {leftover}"
