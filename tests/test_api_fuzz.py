@@ -115,11 +115,11 @@ def test_the_client_api_answers_every_request_and_the_node_stays_up(
             async with trio.open_nursery() as nursery:
                 await nursery.start(node.run)
                 for frame in requests:
-                    outcome = await node.client_api.answer(frame)
+                    outcome = await node.client_api.rpc.answer(frame)
                     check_answer(outcome.message)
                     if outcome.reply is not None and outcome.reply.events is not None:
                         await outcome.reply.events.aclose()  # type: ignore[attr-defined]
-                    status = await node.client_api.answer(STATUS)
+                    status = await node.client_api.rpc.answer(STATUS)
                     assert status.message["result"]["name"] == "n1"
                 assert node.exit_code == 0
                 nursery.cancel_scope.cancel()

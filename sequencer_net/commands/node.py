@@ -26,7 +26,8 @@ def _run_node(args: argparse.Namespace) -> int:
 
     from ..config import ConfigError, load_node_config
     from ..evidence_log import EvidenceLogError
-    from ..runtime.node import configure_logging, serve
+    from ..runtime.logs import configure_logging
+    from ..runtime.node import serve
     from ..store.errors import StoreError
 
     try:

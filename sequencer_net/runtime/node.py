@@ -8,26 +8,16 @@ to completion, and its outputs are carried out, before anything else runs.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import signal
-import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import structlog
 import trio
 
 from .. import codec
-from ..api_protocol import (
-    MAX_REQUEST_FRAME,
-    BatchParams,
-    SubmitParams,
-    TxStatusParams,
-)
 from ..config import NodeConfig
 from ..evidence import SlashRecord
 from ..evidence_log import FILENAME as EVIDENCE_LOG
@@ -54,16 +44,15 @@ from ..replica import (
 )
 from ..store.signfile import FileSignStateStore
 from ..store.sqlite import SqliteChainStore
-from ..types import tx_id
 from .admin import AdminServer
+from .client_api import ClientApi
+from .clock import now_ms
 from .durable import GroupCommit
 from .liveness import Liveness
 from .peers import PeerInfo, PeerManager
-from .rpc import Limits, Method, NoParams, Reply, RpcServer
 
 log = structlog.get_logger()
 
-SUBSCRIBER_QUEUE = 1024
 METRICS_FILE = "censorship.json"
 METRICS_INTERVAL_S = 1.0
 CRASH_EXIT_CODE = 3
@@ -73,10 +62,6 @@ LIVENESS_INTERVAL_S = 1.0
 # reported after this many round-0 rounds without a commit.
 HEARD_WITHIN_REBROADCASTS = 5
 STALL_AFTER_ROUNDS = 3
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Node:
@@ -108,7 +93,6 @@ class Node:
         self._delayed_pending = 0
         self.exit_code = 0
         self._nursery: trio.Nursery | None = None
-        self._subscribers: set[trio.MemorySendChannel[dict[str, Any]]] = set()
         self.commits = 0
         self.acked = GroupCommit(self.chain.add_pending)
         t = genesis.timeouts
@@ -117,17 +101,7 @@ class Node:
             heard_within_ms=HEARD_WITHIN_REBROADCASTS * config.params.rebroadcast_ms,
             stall_after_ms=STALL_AFTER_ROUNDS * (t.propose_ms + t.prevote_ms + t.precommit_ms),
         )
-        self.client_api = RpcServer(
-            "client",
-            {
-                "status": Method(NoParams, self._status),
-                "submit": Method(SubmitParams, self._submit),
-                "tx_status": Method(TxStatusParams, self._tx_status),
-                "batch": Method(BatchParams, self._batch),
-                "subscribe_commits": Method(NoParams, self._subscribe_commits),
-            },
-            Limits(MAX_REQUEST_FRAME),
-        )
+        self.client_api = ClientApi(self)
 
     # ---- running -------------------------------------------------------------------------
 
@@ -137,7 +111,7 @@ class Node:
             self._nursery = nursery
             await nursery.start(self.peers.run, *own.peer)
             listeners = await trio.open_tcp_listeners(own.client.port, host=own.client.host)
-            nursery.start_soon(trio.serve_listeners, self.client_api.handle, listeners)
+            nursery.start_soon(trio.serve_listeners, self.client_api.rpc.handle, listeners)
             if self.config.admin_endpoint is not None:
                 assert self.config.admin_token is not None
                 admin = AdminServer(self.faults, self.config.admin_token, self._faults_changed)
@@ -152,7 +126,7 @@ class Node:
             )
             self._faults_changed()  # a crash height already reached stops the node here
             if not self.exit_code:
-                self._carry_out(self.replica.start(now_ms()))
+                self.carry_out(self.replica.start(now_ms()))
                 self._reload_pending()
             task_status.started()
 
@@ -160,7 +134,7 @@ class Node:
         """Put the transactions acknowledged before a crash back in the mempool, and gossip
         them: they were perhaps held nowhere else."""
         for encoded in self.chain.pending():
-            self._carry_out(self.replica.submit(encoded, now_ms())[1])
+            self.carry_out(self.replica.submit(encoded, now_ms())[1])
 
     def _new_replica(self) -> Replica:
         """The node logic over this node's chain and sign state (again after amnesia)."""
@@ -181,9 +155,9 @@ class Node:
         except codec.DecodeError as exc:
             log.warning("peer_message_rejected", peer=self.names.get(peer), reason=str(exc))
             return
-        self._carry_out(self.replica.receive(peer, message, now_ms()))
+        self.carry_out(self.replica.receive(peer, message, now_ms()))
 
-    def _carry_out(self, outputs: list[Output]) -> None:
+    def carry_out(self, outputs: list[Output]) -> None:
         for output in outputs:
             match output:
                 case Send():
@@ -243,7 +217,7 @@ class Node:
     async def _timer(self, replica: Replica, key: tuple[object, ...], delay_ms: int) -> None:
         await trio.sleep(delay_ms / 1000)
         if replica is self.replica:  # else an amnesia restart replaced the replica that set it
-            self._carry_out(replica.on_timer(key, now_ms()))
+            self.carry_out(replica.on_timer(key, now_ms()))
 
     # ---- faults --------------------------------------------------------------------------
 
@@ -292,7 +266,7 @@ class Node:
         self.replica = self._new_replica()
         self.replica.omit = self.faults.omit
         log.warning("amnesia_restart", height=self.replica.height)
-        self._carry_out(self.replica.start(max(now_ms(), proposed_at_ms + 1)))
+        self.carry_out(self.replica.start(max(now_ms(), proposed_at_ms + 1)))
         self._reload_pending()
 
     def _faults_changed(self) -> None:
@@ -322,10 +296,10 @@ class Node:
                     height=self.replica.height,
                     round=self.replica.round,
                     since_ms=self.liveness.commit_age_ms(now),
-                    peers_heard=self._heard_names(now),
+                    peers_heard=self.heard_names(now),
                 )
 
-    def _heard_names(self, now: int) -> list[str]:
+    def heard_names(self, now: int) -> list[str]:
         return sorted(self.names[k] for k in self.liveness.heard_peers(now))
 
     def _on_commit(self, entry: CommittedBatch) -> None:
@@ -351,59 +325,9 @@ class Node:
             proposer=event["proposer"],
             batch_id=entry.batch.id.hex()[:16],
         )
-        for subscriber in self._subscribers:
-            with contextlib.suppress(trio.WouldBlock):
-                subscriber.send_nowait(event)
+        self.client_api.publish(event)
         if self.faults.crash_due(header.height):
             self._crash()
-
-    # ---- client API ----------------------------------------------------------------------
-
-    async def _subscribe_commits(self, _: NoParams) -> Reply:
-        send, receive = trio.open_memory_channel[dict[str, Any]](SUBSCRIBER_QUEUE)
-        self._subscribers.add(send)
-        return Reply("ok", events=self._commit_events(send, receive))
-
-    async def _commit_events(
-        self,
-        send: trio.MemorySendChannel[dict[str, Any]],
-        receive: trio.MemoryReceiveChannel[dict[str, Any]],
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Commits for one subscriber; one too slow to keep up loses events rather than
-        slowing the node (``_on_commit`` drops what its full queue cannot take)."""
-        try:
-            async for event in receive:
-                yield event
-        finally:
-            self._subscribers.discard(send)
-
-    async def _status(self, _: NoParams) -> dict[str, Any]:
-        r = self.replica
-        return {
-            "name": self.name,
-            "chain_id": self.config.genesis.chain_id,
-            "height": r.chain.last_height(),
-            "round": r.round,
-            "step": r.step.name.lower(),
-            "proposer": r.validators.proposer_for_round(r.round).name,
-            "peers": self._heard_names(now_ms()),
-            "links": self.peers.connected(),
-            "last_commit_age_ms": self.liveness.commit_age_ms(now_ms()),
-            "mempool": len(r.mempool),
-            "validators": [
-                {
-                    "name": v.name,
-                    "power": v.power,
-                    "jailed": v.jailed,
-                    "slashed": r.slashes[v.public_key] > 0,
-                    "evidence": r.slashes[v.public_key],
-                }
-                for v in r.validators.validators
-            ],
-            "dropped_frames": self.peers.dropped(),
-            "refused_peers": self.peers.refused,
-            "censorship": self.censorship_metrics(),
-        }
 
     def censorship_metrics(self) -> dict[str, Any]:
         """Inclusion delays and per-proposer counts as this node saw them, with the rules."""
@@ -431,51 +355,6 @@ class Node:
             await trio.sleep(METRICS_INTERVAL_S)
             self.write_metrics()
 
-    async def _submit(self, params: SubmitParams) -> list[tuple[bytes | None, str | None]]:
-        """Take the transactions, then answer once they are on disk: an ack promises a
-        transaction survives this node's crash."""
-        results: list[tuple[bytes | None, str | None]] = []
-        now = now_ms()
-        for encoded in params.txs:
-            txid, outputs = self.replica.submit(encoded, now)
-            reason = next((o.reason for o in outputs if isinstance(o, Rejected)), None)
-            self._carry_out(outputs)
-            if txid is not None:
-                self.acked.add(encoded)
-            results.append((txid, None if txid is not None else reason or "refused"))
-        await self.acked.durable()
-        return results
-
-    async def _tx_status(self, params: TxStatusParams) -> dict[str, Any]:
-        txid = params.txid
-        location = self.chain.tx_location(txid)
-        if location is not None:
-            return {"status": "committed", "height": location[0], "position": location[1]}
-        if txid in self.replica.mempool:
-            return {"status": "pending"}
-        return {"status": "unknown"}
-
-    async def _batch(self, params: BatchParams) -> dict[str, Any] | None:
-        entry = self.chain.get(params.height)
-        if entry is None:
-            return None
-        header, cert = entry.batch.header, entry.certificate
-        answer = {
-            "height": header.height,
-            "batch_id": entry.batch.id,
-            "parent_id": header.parent_id,
-            "proposer": self.names.get(header.proposer),
-            "built_round": header.round,
-            "commit_round": cert.round,
-            "timestamp_ms": header.timestamp_ms,
-            "tx_count": len(entry.batch.txs),
-            "tx_ids": [tx_id(tx) for tx in entry.batch.txs],
-            "signers": [self.names.get(s.validator) for s in cert.signatures],
-        }
-        if params.with_txs:
-            answer["txs"] = list(entry.batch.txs)
-        return answer
-
 
 async def serve(config: NodeConfig) -> int:
     """Run a node until SIGTERM or SIGINT, then stop cleanly. Returns the exit status: 0, or
@@ -501,19 +380,3 @@ async def serve(config: NodeConfig) -> int:
     node.write_metrics()
     node.chain.close()
     return node.exit_code
-
-
-def configure_logging(log_path: Path, name: str) -> None:
-    """JSON lines, one file per node, every record carrying the node's name."""
-    log_file = log_path.open("a", buffering=1)
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer(),
-        ],
-        logger_factory=structlog.WriteLoggerFactory(file=log_file),
-        cache_logger_on_first_use=True,
-    )
-    structlog.contextvars.bind_contextvars(node=name)

@@ -1,0 +1,139 @@
+"""What a node answers on its client API: status, submit, tx_status, batch and
+subscribe_commits. Each handler gets params its schema (in :mod:`..api_protocol`) already
+checked; the framing, limits and error answers are :mod:`.rpc`'s."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ..api_protocol import MAX_REQUEST_FRAME, BatchParams, SubmitParams, TxStatusParams
+from ..replica import Rejected
+from ..types import tx_id
+from .clock import now_ms
+from .rpc import Limits, Method, NoParams, Reply, RpcServer
+
+if TYPE_CHECKING:
+    from .node import Node
+
+SUBSCRIBER_QUEUE = 1024
+
+Event = dict[str, Any]
+
+
+class ClientApi:
+    """The handlers over one node, and the commit subscribers they serve."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._subscribers: set[trio.MemorySendChannel[Event]] = set()
+        self.rpc = RpcServer(
+            "client",
+            {
+                "status": Method(NoParams, self._status),
+                "submit": Method(SubmitParams, self._submit),
+                "tx_status": Method(TxStatusParams, self._tx_status),
+                "batch": Method(BatchParams, self._batch),
+                "subscribe_commits": Method(NoParams, self._subscribe_commits),
+            },
+            Limits(MAX_REQUEST_FRAME),
+        )
+
+    def publish(self, event: Event) -> None:
+        """Hand a commit to every subscriber; a full queue loses it rather than slowing the
+        node."""
+        for subscriber in self._subscribers:
+            with contextlib.suppress(trio.WouldBlock):
+                subscriber.send_nowait(event)
+
+    async def _subscribe_commits(self, _: NoParams) -> Reply:
+        send, receive = trio.open_memory_channel[Event](SUBSCRIBER_QUEUE)
+        self._subscribers.add(send)
+        return Reply("ok", events=self._commit_events(send, receive))
+
+    async def _commit_events(
+        self, send: trio.MemorySendChannel[Event], receive: trio.MemoryReceiveChannel[Event]
+    ) -> AsyncIterator[Event]:
+        try:
+            async for event in receive:
+                yield event
+        finally:
+            self._subscribers.discard(send)
+
+    async def _status(self, _: NoParams) -> dict[str, Any]:
+        node, r = self._node, self._node.replica
+        now = now_ms()
+        return {
+            "name": node.name,
+            "chain_id": node.config.genesis.chain_id,
+            "height": r.chain.last_height(),
+            "round": r.round,
+            "step": r.step.name.lower(),
+            "proposer": r.validators.proposer_for_round(r.round).name,
+            "peers": node.heard_names(now),
+            "links": node.peers.connected(),
+            "last_commit_age_ms": node.liveness.commit_age_ms(now),
+            "mempool": len(r.mempool),
+            "validators": [
+                {
+                    "name": v.name,
+                    "power": v.power,
+                    "jailed": v.jailed,
+                    "slashed": r.slashes[v.public_key] > 0,
+                    "evidence": r.slashes[v.public_key],
+                }
+                for v in r.validators.validators
+            ],
+            "dropped_frames": node.peers.dropped(),
+            "refused_peers": node.peers.refused,
+            "censorship": node.censorship_metrics(),
+        }
+
+    async def _submit(self, params: SubmitParams) -> list[tuple[bytes | None, str | None]]:
+        """Take the transactions, then answer once they are on disk: an ack promises a
+        transaction survives this node's crash."""
+        node = self._node
+        results: list[tuple[bytes | None, str | None]] = []
+        now = now_ms()
+        for encoded in params.txs:
+            txid, outputs = node.replica.submit(encoded, now)
+            reason = next((o.reason for o in outputs if isinstance(o, Rejected)), None)
+            node.carry_out(outputs)
+            if txid is not None:
+                node.acked.add(encoded)
+            results.append((txid, None if txid is not None else reason or "refused"))
+        await node.acked.durable()
+        return results
+
+    async def _tx_status(self, params: TxStatusParams) -> dict[str, Any]:
+        location = self._node.chain.tx_location(params.txid)
+        if location is not None:
+            return {"status": "committed", "height": location[0], "position": location[1]}
+        if params.txid in self._node.replica.mempool:
+            return {"status": "pending"}
+        return {"status": "unknown"}
+
+    async def _batch(self, params: BatchParams) -> dict[str, Any] | None:
+        entry = self._node.chain.get(params.height)
+        if entry is None:
+            return None
+        header, cert = entry.batch.header, entry.certificate
+        names = self._node.names
+        answer = {
+            "height": header.height,
+            "batch_id": entry.batch.id,
+            "parent_id": header.parent_id,
+            "proposer": names.get(header.proposer),
+            "built_round": header.round,
+            "commit_round": cert.round,
+            "timestamp_ms": header.timestamp_ms,
+            "tx_count": len(entry.batch.txs),
+            "tx_ids": [tx_id(tx) for tx in entry.batch.txs],
+            "signers": [names.get(s.validator) for s in cert.signatures],
+        }
+        if params.with_txs:
+            answer["txs"] = list(entry.batch.txs)
+        return answer
