@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..sim.batch import Summary, run_seeds, summarise
 from ..sim.runner import SimResult
-from ..sim.scenario import Scenario
+from ..sim.scenario import SCHEDULES, Scenario
 from .errors import UsageError
 
 
@@ -50,6 +50,14 @@ def add_sim_command(commands: argparse._SubParsersAction) -> None:
         "--partitions",
         action="store_true",
         help="random partitions that change until GST, then heal",
+    )
+    p.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default="auto",
+        help="twins: before GST, plan rounds so twins split honest votes (lock one node, then "
+        "offer the rest a conflicting value); random: partitions only; auto (default): twins "
+        "whenever --twins is set",
     )
     p.add_argument(
         "--no-slashing",
@@ -101,6 +109,7 @@ def _run_sim(args: argparse.Namespace) -> int:
             drop=args.drop,
             duplicate=args.duplicate,
             partitions=args.partitions,
+            schedule=args.schedule,
             slashing=args.slashing,
             heights=args.heights,
             gst_ms=args.gst_ms,
@@ -146,6 +155,7 @@ def replay_command(args: argparse.Namespace, seed: int) -> str:
         f"--drop {args.drop:g}" if args.drop else "",
         f"--duplicate {args.duplicate:g}" if args.duplicate else "",
         "--partitions" if args.partitions else "",
+        f"--schedule {args.schedule}" if args.schedule != "auto" else "",
         "" if args.slashing else "--no-slashing",
         f"--gst-ms {args.gst_ms}" if args.gst_ms != -1 else "",
         f"--heights {args.heights}",
@@ -185,6 +195,7 @@ def _describe(s: Scenario) -> dict[str, object]:
         "drop": s.drop,
         "duplicate": s.duplicate,
         "partitions": s.partitions,
+        "schedule": "twins" if s.adversarial_schedule else "random",
         "gst_ms": s.stabilisation_ms,
         "heights": s.heights,
     }
@@ -212,6 +223,7 @@ def _print_summary(console: Console, scenario: Scenario, s: Summary, wall: float
                 (f"drop {scenario.drop}", scenario.drop),
                 (f"duplicate {scenario.duplicate}", scenario.duplicate),
                 ("partitions", scenario.partitions),
+                ("twins schedule", scenario.adversarial_schedule),
             )
             if on
         )
