@@ -63,35 +63,35 @@ class TwinsAdversary:
         self.nodes = nodes
         self.twins = twins
         self.honest = tuple(honest)
-        self.keys = {key: i for i, key in enumerate(keys)}
+        self.keys = tuple(keys)
+        self.index = {key: i for i, key in enumerate(keys)}
         self.progress = progress
-        self._plans: dict[int, Plan | None] = {}
-        self._finished: set[int] = set()
+        self._planned: set[int] = set()  # heights looked at, attacked or not
+        self._active: list[Plan] = []
         self.attacks = 0
-
-    def copies(self, validator: int) -> tuple[int, int]:
-        return validator, self.nodes + validator
 
     def verdict(
         self, src: int, dst: int, message: Message, validators: ValidatorSet | None
     ) -> bool | None:
         where = height_round(message)
-        if where is not None and where[0] not in self._plans and validators is not None:
-            self._plans[where[0]] = self._plan(where[0], where[1], validators)
-        active = [p for p in self._plans.values() if p is not None and self._active(p)]
-        for plan in active:
+        if where is not None and where[0] not in self._planned and validators is not None:
+            self._planned.add(where[0])
+            plan = self._plan(where[0], where[1], validators)
+            if plan is not None:
+                self._active.append(plan)
+        self._active = [p for p in self._active if self._in_progress(p)]
+        for plan in self._active:
             if where is not None and where[0] == plan.height:
                 return self._round_rule(plan, where[1], src, dst, message)
-        for plan in active:
-            if self._crosses(plan, src, dst):
-                return False
+        if any(self._crosses(plan, src, dst) for plan in self._active):
+            return False
         return None
 
     # ---- planning --------------------------------------------------------------------------
 
     def _plan(self, height: int, first_round: int, vs: ValidatorSet) -> Plan | None:
-        twins = [i for i in range(self.twins) if vs.power_of(self._key(i)) > 0]
-        honest = [i for i in self.honest if vs.power_of(self._key(i)) > 0]
+        twins = [i for i in range(self.twins) if vs.power_of(self.keys[i]) > 0]
+        honest = [i for i in self.honest if vs.power_of(self.keys[i]) > 0]
         if not twins:
             return None
         for r in range(first_round, first_round + MAX_WITHHELD_ROUNDS + 1):
@@ -110,29 +110,32 @@ class TwinsAdversary:
         twins: list[int],
         honest: list[int],
     ) -> Plan | None:
-        proposer = self.keys.get(vs.proposer_for_round(r).public_key)
-        next_proposer = self.keys.get(vs.proposer_for_round(r + 1).public_key)
+        proposer = self.index.get(vs.proposer_for_round(r).public_key)
+        next_proposer = self.index.get(vs.proposer_for_round(r + 1).public_key)
         if next_proposer not in honest and next_proposer not in twins:
             return None
         if proposer not in honest and proposer not in twins:
             return None
         if proposer == next_proposer and proposer in honest:
             return None  # it would propose X again, or be locked on it
-        power = _power_fn(vs, self._key)
+
+        def power(validators: list[int]) -> int:
+            return sum(vs.power_of(self.keys[i]) for i in validators)
+
         locked: list[int] = [proposer] if proposer in honest else []
         others = [i for i in honest if i not in locked and i != next_proposer]
         self.rng.shuffle(others)
         while not vs.is_quorum(power(locked + twins)) and others:
             locked.append(others.pop())
         outside = [i for i in honest if i not in locked]
-        if not vs.is_quorum(power(locked + twins)) or vs.is_quorum(power(locked)):
+        if not locked or not vs.is_quorum(power(locked + twins)) or vs.is_quorum(power(locked)):
             return None
         decider = self.rng.choice(locked)
         rest = [i for i in locked if i != decider]
         if not vs.is_quorum(power(rest + outside + twins)):
             return None
-        first = frozenset(self.copies(t)[0] for t in twins)
-        second = frozenset(self.copies(t)[1] for t in twins)
+        first = frozenset(twins)  # instance i is twin i's first copy, nodes + i its second
+        second = frozenset(self.nodes + t for t in twins)
         return Plan(
             height,
             range(first_round, r),
@@ -143,14 +146,10 @@ class TwinsAdversary:
             frozenset(rest + outside) | second,
         )
 
-    def _key(self, validator: int) -> bytes:
-        return next(k for k, i in self.keys.items() if i == validator)
-
     # ---- delivery --------------------------------------------------------------------------
 
-    def _active(self, plan: Plan) -> bool:
-        if plan.height in self._finished:
-            return False
+    def _in_progress(self, plan: Plan) -> bool:
+        """Until every node of the second side is past the split round (or down)."""
         for idx in plan.split_side:
             where = self.progress(idx)
             if where is None:
@@ -158,7 +157,6 @@ class TwinsAdversary:
             height, round = where
             if height < plan.height or (height == plan.height and round <= plan.lock_round + 1):
                 return True
-        self._finished.add(plan.height)
         return False
 
     def _round_rule(
@@ -176,7 +174,7 @@ class TwinsAdversary:
         same_side = (src in plan.lock_side) == (dst in plan.lock_side)
         if isinstance(message, ProposalMessage | ProposalEcho):
             return same_side
-        twin = src >= self.nodes or src < self.twins
+        twin = src < self.twins or src >= self.nodes
         precommit = isinstance(message, Vote) and message.kind is VoteKind.PRECOMMIT
         if precommit and src in plan.first_copies:
             return dst == plan.decider
@@ -193,7 +191,3 @@ def height_round(message: Message) -> tuple[int, int] | None:
         case Vote():
             return message.height, message.round
     return None
-
-
-def _power_fn(vs: ValidatorSet, key: Callable[[int], bytes]) -> Callable[[list[int]], int]:
-    return lambda validators: sum(vs.power_of(key(i)) for i in validators)
