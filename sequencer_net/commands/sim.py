@@ -54,10 +54,10 @@ def add_sim_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--schedule",
         choices=SCHEDULES,
-        default="auto",
-        help="twins: before GST, plan rounds so twins split honest votes (lock one node, then "
-        "offer the rest a conflicting value); random: partitions only; auto (default): twins "
-        "whenever --twins is set",
+        default="twins",
+        help="twins (default, with --twins): before GST, plan rounds so twins split honest "
+        "votes (lock some nodes, let one commit, offer the rest a conflicting value); "
+        "random: only the random partitions",
     )
     p.add_argument(
         "--no-slashing",
@@ -155,7 +155,7 @@ def replay_command(args: argparse.Namespace, seed: int) -> str:
         f"--drop {args.drop:g}" if args.drop else "",
         f"--duplicate {args.duplicate:g}" if args.duplicate else "",
         "--partitions" if args.partitions else "",
-        f"--schedule {args.schedule}" if args.schedule != "auto" else "",
+        f"--schedule {args.schedule}" if args.schedule != "twins" else "",
         "" if args.slashing else "--no-slashing",
         f"--gst-ms {args.gst_ms}" if args.gst_ms != -1 else "",
         f"--heights {args.heights}",

@@ -235,10 +235,10 @@ class Simulation:
         if self.adversary is None or now >= self.network.gst:
             return None
         replica = self.instances[src].replica
-        validators = replica.validators if replica is not None else None
         where = height_round(message)
-        if replica is not None and (where is None or where[0] != replica.height):
-            validators = None
+        validators = None  # the sender's set (its proposer schedule) at the message's height
+        if replica is not None and where is not None and where[0] == replica.height:
+            validators = replica.validators
         return self.adversary.verdict(src, dst, message, validators)
 
     def _progress(self, idx: int) -> tuple[int, int] | None:

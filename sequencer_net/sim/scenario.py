@@ -14,7 +14,7 @@ SIM_TIMEOUTS = Timeouts(
     precommit_ms=200,
     precommit_delta_ms=100,
 )
-SCHEDULES = ("auto", "twins", "random")
+SCHEDULES = ("twins", "random")
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,9 @@ class Scenario:
     drop: float = 0.0  # probability a message is lost before GST
     duplicate: float = 0.0  # probability a message is delivered twice
     partitions: bool = False  # changing partitions before GST
-    # "twins": the adversarial round-by-round schedule of sim/twins.py before GST; "random":
-    # only the partitions above; "auto": twins whenever there are twins.
-    schedule: str = "auto"
+    # "twins": with twins, also the adversarial round-by-round schedule of sim/twins.py before
+    # GST; "random": only the partitions above.
+    schedule: str = "twins"
     slashing: bool = True  # False: equivocators are never jailed (and keep equivocating)
     heights: int = 20  # every honest node must commit at least this many heights
     gst_ms: int = -1  # global stabilisation time; -1 picks a default from the adversaries
@@ -77,7 +77,7 @@ class Scenario:
 
     @property
     def adversarial_schedule(self) -> bool:
-        return self.twins > 0 and self.schedule in ("auto", "twins")
+        return self.twins > 0 and self.schedule == "twins"
 
     @property
     def stabilisation_ms(self) -> int:
