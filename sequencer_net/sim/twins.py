@@ -12,8 +12,9 @@ copies where they split the honest votes. For each height it attacks it plans tw
   twin, so it has no valid value and proposes a fresh Y. A correct node of L, locked on X,
   prevotes nil and Y gets no quorum; a core that ignores its lock prevotes Y and commits it.
 
-The lock round is the first round whose next proposer is unlocked (in O or a twin); rounds
-before it have their proposal withheld, so every node prevotes nil and moves on. While the
+The lock round is the first round with an honest proposer whose next proposer is unlocked (in O
+or a twin); rounds before it have their proposal withheld and their votes delivered promptly, so
+every node prevotes nil and all move on together. While the
 split round is in progress nothing else crosses the two sides (no sync that would hand X over).
 The plan covers consensus messages only before GST; once the second side has left the split
 round, or at GST, the network's ordinary rules apply again.
@@ -114,15 +115,15 @@ class TwinsAdversary:
         next_proposer = self.index.get(vs.proposer_for_round(r + 1).public_key)
         if next_proposer not in honest and next_proposer not in twins:
             return None
-        if proposer not in honest and proposer not in twins:
-            return None
+        if proposer not in honest:
+            return None  # a twin's second copy might build the same batch and lock on it too
         if proposer == next_proposer and proposer in honest:
             return None  # it would propose X again, or be locked on it
 
         def power(validators: list[int]) -> int:
             return sum(vs.power_of(self.keys[i]) for i in validators)
 
-        locked: list[int] = [proposer] if proposer in honest else []
+        locked = [proposer]
         others = [i for i in honest if i not in locked and i != next_proposer]
         self.rng.shuffle(others)
         while not vs.is_quorum(power(locked + twins)) and others:
@@ -149,11 +150,12 @@ class TwinsAdversary:
     # ---- delivery --------------------------------------------------------------------------
 
     def _in_progress(self, plan: Plan) -> bool:
-        """Until every node of the second side is past the split round (or down)."""
+        """Until every node of the second side is past the split round. A node not running
+        (not started yet, or crashed) will come back no further than it was."""
         for idx in plan.split_side:
             where = self.progress(idx)
             if where is None:
-                continue
+                return True
             height, round = where
             if height < plan.height or (height == plan.height and round <= plan.lock_round + 1):
                 return True
@@ -163,7 +165,7 @@ class TwinsAdversary:
         self, plan: Plan, round: int, src: int, dst: int, message: Message
     ) -> bool | None:
         if round in plan.withheld:
-            return False if isinstance(message, ProposalMessage | ProposalEcho) else None
+            return not isinstance(message, ProposalMessage | ProposalEcho)
         if round == plan.lock_round:
             return self._lock_round(plan, src, dst, message)
         if round == plan.lock_round + 1:
@@ -173,7 +175,7 @@ class TwinsAdversary:
     def _lock_round(self, plan: Plan, src: int, dst: int, message: Message) -> bool:
         same_side = (src in plan.lock_side) == (dst in plan.lock_side)
         if isinstance(message, ProposalMessage | ProposalEcho):
-            return same_side
+            return src in plan.lock_side and dst in plan.lock_side
         twin = src < self.twins or src >= self.nodes
         precommit = isinstance(message, Vote) and message.kind is VoteKind.PRECOMMIT
         if precommit and src in plan.first_copies:
