@@ -5,16 +5,17 @@ adversary instead fixes, per round of a height, who hears whom, and places each 
 copies where they split the honest votes. For each height it attacks it plans two rounds:
 
 - the *lock round* r: the proposal reaches a set L of honest nodes and the first copy of every
-  twin; L plus the twins hold a prevote quorum, so L locks on the value X. Every precommit is
-  delivered except the first copies', which reach only one node D of L: D alone commits X.
+  twin; L plus the twins hold a prevote quorum, so L locks on the value X. Twin copies' votes
+  stay on their side, and the first copies' precommits reach only one node D of L: D alone
+  commits X. Honest votes reach everyone, so every node can time out of the round.
 - the *split round* r + 1: {D, first copies} and {the rest of L, the other honest nodes O, the
   second copies} hear only their own side. The proposer of r + 1 is chosen to be in O or a
   twin, so it has no valid value and proposes a fresh Y. A correct node of L, locked on X,
   prevotes nil and Y gets no quorum; a core that ignores its lock prevotes Y and commits it.
 
-The lock round is the first round with an honest proposer whose next proposer is unlocked (in O
-or a twin); rounds before it have their proposal withheld and their votes delivered promptly, so
-every node prevotes nil and all move on together. While the
+The lock round is the first round with an honest proposer (a twin's two copies may build the
+same batch) whose next proposer is unlocked; rounds before it have their proposal withheld and
+their votes delivered promptly, so every node prevotes nil and all move on together. While the
 split round is in progress nothing else crosses the two sides (no sync that would hand X over).
 The plan covers consensus messages only before GST; once the second side has left the split
 round, or at GST, the network's ordinary rules apply again.
