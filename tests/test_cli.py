@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from sequencer_net.cli import main
+from sequencer_net.cli import _parser, main
+from sequencer_net.commands.sim import replay_command
 
 
 def test_sim_json_summary_for_several_seeds(capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,3 +60,17 @@ def test_failing_invariant_exits_nonzero_and_names_the_seed() -> None:
             break
     assert found is not None, "half the stake equivocating never broke an invariant in 40 seeds"
     assert found["failed_seeds"][0]["seed"] == seed
+
+
+def test_replay_command_keeps_a_non_default_schedule() -> None:
+    args = _parser().parse_args(["sim", "--twins", "1", "--schedule", "random"])
+    assert "--twins 1 --schedule random" in replay_command(args, 5)
+    args = _parser().parse_args(["sim", "--twins", "1"])
+    assert "--schedule" not in replay_command(args, 5)
+
+
+def test_the_cli_offers_exactly_the_simulator_schedules() -> None:
+    from sequencer_net.commands import sim as sim_command
+    from sequencer_net.sim import scenario
+
+    assert sim_command.SCHEDULES == scenario.SCHEDULES

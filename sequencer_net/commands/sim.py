@@ -10,6 +10,10 @@ from typing import TYPE_CHECKING
 
 from .errors import UsageError
 
+# The simulator's own list (sim.scenario.SCHEDULES), repeated so `sim --help` needs no sim
+# import; tests/test_cli.py checks the two agree.
+SCHEDULES = ("twins", "random")
+
 if TYPE_CHECKING:  # imported where used: `sim --help` must not load rich, trio or the core
     from rich.console import Console
 
@@ -56,6 +60,14 @@ def add_sim_command(commands: argparse._SubParsersAction) -> None:
         "--partitions",
         action="store_true",
         help="random partitions that change until GST, then heal",
+    )
+    p.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default="twins",
+        help="twins (default, with --twins): before GST, plan rounds so twins split honest "
+        "votes (lock some nodes, let one commit, offer the rest a conflicting value); "
+        "random: only the random partitions",
     )
     p.add_argument(
         "--no-slashing",
@@ -112,6 +124,7 @@ def _run_sim(args: argparse.Namespace) -> int:
             drop=args.drop,
             duplicate=args.duplicate,
             partitions=args.partitions,
+            schedule=args.schedule,
             slashing=args.slashing,
             heights=args.heights,
             gst_ms=args.gst_ms,
@@ -157,6 +170,7 @@ def replay_command(args: argparse.Namespace, seed: int) -> str:
         f"--drop {args.drop:g}" if args.drop else "",
         f"--duplicate {args.duplicate:g}" if args.duplicate else "",
         "--partitions" if args.partitions else "",
+        f"--schedule {args.schedule}" if args.schedule != "twins" else "",
         "" if args.slashing else "--no-slashing",
         f"--gst-ms {args.gst_ms}" if args.gst_ms != -1 else "",
         f"--heights {args.heights}",
@@ -201,6 +215,7 @@ def _describe(s: Scenario) -> dict[str, object]:
         "drop": s.drop,
         "duplicate": s.duplicate,
         "partitions": s.partitions,
+        "schedule": "twins" if s.adversarial_schedule else "random",
         "gst_ms": s.stabilisation_ms,
         "heights": s.heights,
     }
@@ -232,6 +247,7 @@ def _print_summary(console: Console, scenario: Scenario, s: Summary, wall: float
                 (f"drop {scenario.drop}", scenario.drop),
                 (f"duplicate {scenario.duplicate}", scenario.duplicate),
                 ("partitions", scenario.partitions),
+                ("twins schedule", scenario.adversarial_schedule),
             )
             if on
         )

@@ -34,15 +34,20 @@ class Network:
             groups[b] = 1 - groups[a]
         return groups
 
-    def delivery_delays(self, src: int, dst: int, now: int) -> list[int]:
-        """Delays (ms) of each copy of one message from ``src`` to ``dst``; empty if lost."""
+    def delivery_delays(
+        self, src: int, dst: int, now: int, scheduled: bool | None = None
+    ) -> list[int]:
+        """Delays (ms) of each copy of one message from ``src`` to ``dst``; empty if lost.
+        ``scheduled`` is an adversarial schedule's word before GST: True delivers it promptly
+        across any partition, False drops it, None leaves it to the partition."""
         self.sent += 1
         s = self.scenario
         before_gst = now < self.gst
-        if self._group[src] != self._group[dst] or (before_gst and self.rng.random() < s.drop):
+        cut = self._group[src] != self._group[dst] if scheduled is None else not scheduled
+        if cut or (before_gst and self.rng.random() < s.drop):
             self.dropped += 1
             return []
-        high = s.pre_gst_max_delay_ms if before_gst else s.max_delay_ms
+        high = s.pre_gst_max_delay_ms if before_gst and not scheduled else s.max_delay_ms
         delays = [self.rng.randint(s.min_delay_ms, high)]
         if self.rng.random() < s.duplicate:
             self.duplicated += 1

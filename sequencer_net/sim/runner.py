@@ -20,7 +20,7 @@ from ..consensus import HeightMachine
 from ..crypto import PrivateKey
 from ..faults.spec import Mute
 from ..genesis import ChainParams, Genesis
-from ..messages import decode_message, encode_message
+from ..messages import Message, decode_message, encode_message
 from ..replica import Committed, EvidenceFound, Output, Replica, RoundEntered, Send, SetTimer
 from ..store.memory import MemoryChainStore, MemorySignStateStore
 from ..types import Tx, evidence_id
@@ -28,6 +28,7 @@ from ..validators import Validator
 from .checker import Report, check_run
 from .network import Network
 from .scenario import Scenario
+from .twins import TwinsAdversary, height_round
 
 PARTITION_MIN_MS, PARTITION_MAX_MS = 300, 1_500
 
@@ -94,6 +95,18 @@ class Simulation:
         )
         self.instances = self._make_instances()
         self.network = Network(scenario, self.rng, len(self.instances))
+        self.adversary = (
+            TwinsAdversary(
+                self.rng,
+                scenario.nodes,
+                scenario.twins,
+                [i for i, inst in enumerate(self.instances) if inst.honest],
+                [k.public_key for k in keys],
+                self._progress,
+            )
+            if scenario.adversarial_schedule
+            else None
+        )
         self._heap: list[tuple[int, int, str, tuple[object, ...]]] = []
         self._seq = 0
         self._txs_sent = 0
@@ -209,7 +222,8 @@ class Simulation:
                     targets = range(len(self.instances)) if to is None else (to,)
                     for dst in targets:
                         if dst != idx:
-                            for delay in self.network.delivery_delays(idx, dst, now):
+                            scheduled = self._scheduled(idx, dst, message, now)
+                            for delay in self.network.delivery_delays(idx, dst, now, scheduled):
                                 self._at(now + delay, "deliver", dst, idx, data)
                 case SetTimer(key, delay_ms):
                     self._at(now + delay_ms, "timer", idx, instance.epoch, key)
@@ -221,6 +235,21 @@ class Simulation:
                     pass  # the chain store is the record; the checker reads it
 
     # ---- adversaries -----------------------------------------------------------------------
+
+    def _scheduled(self, src: int, dst: int, message: Message, now: int) -> bool | None:
+        """The adversarial schedule's word on one message, before GST only."""
+        if self.adversary is None or now >= self.network.gst:
+            return None
+        replica = self.instances[src].replica
+        where = height_round(message)
+        validators = None  # the sender's set (its proposer schedule) at the message's height
+        if replica is not None and where is not None and where[0] == replica.height:
+            validators = replica.validators
+        return self.adversary.verdict(src, dst, message, validators)
+
+    def _progress(self, idx: int) -> tuple[int, int] | None:
+        replica = self.instances[idx].replica
+        return (replica.height, replica.round) if replica is not None else None
 
     def _plan_adversaries(self, gst: int) -> None:
         s = self.scenario

@@ -14,6 +14,7 @@ SIM_TIMEOUTS = Timeouts(
     precommit_ms=200,
     precommit_delta_ms=100,
 )
+SCHEDULES = ("twins", "random")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class Scenario:
     drop: float = 0.0  # probability a message is lost before GST
     duplicate: float = 0.0  # probability a message is delivered twice
     partitions: bool = False  # changing partitions before GST
+    # "twins": with twins, also the adversarial round-by-round schedule of sim/twins.py before
+    # GST; "random": only the partitions above.
+    schedule: str = "twins"
     slashing: bool = True  # False: equivocators are never jailed (and keep equivocating)
     heights: int = 20  # every honest node must commit at least this many heights
     gst_ms: int = -1  # global stabilisation time; -1 picks a default from the adversaries
@@ -52,6 +56,8 @@ class Scenario:
             raise ValueError("more twin, mute and crash roles than nodes")
         if not (0 <= self.drop < 1 and 0 <= self.duplicate < 1):
             raise ValueError("--drop and --duplicate are probabilities in [0, 1)")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"--schedule must be one of {', '.join(SCHEDULES)}")
         if self.heights < 1:
             raise ValueError("--heights must be at least 1")
 
@@ -68,6 +74,10 @@ class Scenario:
     def crashing(self) -> range:
         start = self.twins + self.mute
         return range(start, start + self.crash)
+
+    @property
+    def adversarial_schedule(self) -> bool:
+        return self.twins > 0 and self.schedule == "twins"
 
     @property
     def stabilisation_ms(self) -> int:
