@@ -1,0 +1,79 @@
+"""`sequencer-net risk`: the sequencer-risk Monte Carlo, and `risk calibrate` to measure its
+protocol-side numbers from a cluster run. numpy, matplotlib and rich load only when a risk
+command runs, so `--help` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .errors import UsageError
+
+DEFAULT_TRIALS = 100_000
+MAX_TRIALS = 10_000_000
+
+EXAMPLES = """\
+examples:
+  sequencer-net risk configs/risk-4.toml                     the table, 100000 trials
+  sequencer-net risk configs/risk-4.toml --trials 1000000 --seed 7 --json
+  sequencer-net risk configs/risk-4.toml --report risk-report   plots and index.html too
+  sequencer-net risk calibrate runs/local-4                  fit recovery etc. from a run
+
+The model, its formulas and the sources of the defaults: docs/risk-model.md.
+"""
+
+
+def add_risk_command(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "risk",
+        help="Monte Carlo of downtime, censorship delay and position losses",
+        description="Simulate a year (the scenario's horizon) of sequencer failures, many "
+        "times, for a single sequencer and for the scenario's BFT set and its variants, and "
+        "report downtime, outage durations, a censored transaction's delay and the book's "
+        "expected loss, VaR and CVaR side by side. `risk calibrate DIR` instead reads a "
+        "cluster run's node logs and prints the protocol parameters measured there.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "target",
+        nargs="+",
+        metavar="SCENARIO.toml | calibrate DIR",
+        help="a scenario file (see configs/risk-*.toml), or `calibrate` and a cluster dir",
+    )
+    p.add_argument(
+        "--trials", type=_trials, default=DEFAULT_TRIALS, help=f"trials (default {DEFAULT_TRIALS})"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--report", type=Path, metavar="D", help="also write PNG plots and index.html to D"
+    )
+    p.set_defaults(run=_run)
+
+
+def _trials(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 1 <= value <= MAX_TRIALS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_TRIALS}, got {value}")
+    return value
+
+
+def _run(args: argparse.Namespace) -> int:
+    target = args.target
+    if target[0] == "calibrate":
+        if len(target) != 2:
+            raise UsageError("usage: sequencer-net risk calibrate DIR")
+        if args.report is not None:
+            raise UsageError("--report goes with a scenario, not with calibrate")
+        from ..risk.calibrate import run_calibrate
+
+        return run_calibrate(Path(target[1]), args.json)
+    if len(target) != 1:
+        raise UsageError(f"expected one scenario file, got {len(target)} arguments")
+    from ..risk.report import run_scenario
+
+    return run_scenario(Path(target[0]), args.trials, args.seed, args.json, args.report)

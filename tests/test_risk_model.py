@@ -1,0 +1,140 @@
+"""The risk Monte Carlo against what can be worked out by hand: the binomial chance of no
+quorum, a lone sequencer's downtime MTTR/(MTBF+MTTR), no losses without volatility, and
+reproducibility from a seed."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sequencer_net.risk.censor import censored_delays
+from sequencer_net.risk.exposure import risk_measures
+from sequencer_net.risk.model import run, simulate, variants
+from sequencer_net.risk.outages import halts
+from sequencer_net.risk.scenario import Protocol, Scenario, parse_scenario
+
+
+def scenario_data(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "scenario": {"name": "t", "horizon_days": 30},
+        "single": {"mtbf_days": 1.0, "mttr_minutes": 360},
+        "set": {"stakes": [10, 10, 10, 10], "mtbf_days": 1.0, "mttr_minutes": 360},
+        "protocol": {"recovery_s": 0.0},
+        "escape": {"forced_inclusion_delay_hours": 24},
+        "exposure": {
+            "annual_volatility": 0.8,
+            "oracle_grace_s": 0,
+            "positions": [{"notional": 1000.0, "leverage": 50, "liquidation_threshold": 0.02}],
+        },
+    }
+    for key, value in changes.items():
+        data[key] = {**data.get(key, {}), **value}
+    return data
+
+
+def scenario(**changes: Any) -> Scenario:
+    return parse_scenario(scenario_data(**changes), "test.toml")
+
+
+def no_quorum_probability(stakes: list[int], p_down: float) -> float:
+    """The chance that the down nodes leave two thirds of the stake or less, by enumeration."""
+    total = sum(stakes)
+    chance = 0.0
+    for down in itertools.product((False, True), repeat=len(stakes)):
+        live = sum(s for s, d in zip(stakes, down, strict=True) if not d)
+        if 3 * live <= 2 * total:
+            k = sum(down)
+            chance += p_down**k * (1 - p_down) ** (len(stakes) - k)
+    return chance
+
+
+def halted_fraction(s: Scenario, name: str, trials: int, seed: int) -> tuple[float, float]:
+    """Mean fraction of the horizon halted, and its Monte Carlo standard error."""
+    variant = next(v for v in variants(s) if v.name == name)
+    result = simulate(variant, trials, np.random.default_rng(seed))
+    fraction = result.downtime_s / s.horizon_s
+    return float(fraction.mean()), float(fraction.std() / math.sqrt(trials))
+
+
+@pytest.mark.parametrize("stakes", [[10, 10, 10, 10], [30, 10, 10, 10], [5, 5, 5, 5, 5, 5, 5]])
+def test_no_quorum_probability_matches_the_binomial_formula(stakes: list[int]) -> None:
+    s = scenario(set={"stakes": stakes})
+    expected = no_quorum_probability(stakes, 360 / (1440 + 360))
+    mean, error = halted_fraction(s, "set", 4000, seed=1)
+    assert abs(mean - expected) < 4 * error + 1e-4, (mean, expected, error)
+
+
+def test_single_sequencer_downtime_is_mttr_over_mtbf_plus_mttr() -> None:
+    s = scenario(single={"mtbf_days": 2.0, "mttr_minutes": 90})
+    expected = 90 / (2 * 1440 + 90)
+    mean, error = halted_fraction(s, "single sequencer", 8000, seed=2)
+    assert abs(mean - expected) < 4 * error, (mean, expected, error)
+
+
+def test_recovery_time_is_added_to_every_halt_and_joins_close_ones() -> None:
+    zeros = np.zeros((1, 1))
+    one = np.ones(2, dtype=np.int8)
+
+    def node(i: int, start: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        members = np.zeros(4, dtype=np.int8)
+        members[i] = 1
+        return zeros + start, zeros + end, members
+
+    comps = [node(0, 10, 20), node(1, 15, 30), node(2, 19, 25), node(3, 50, 60)]
+    found = halts(comps, np.full(4, 10), np.zeros(4, bool), 1000.0, recovery_s=2.0)
+    # Two down from 15 to 25 (n1 and n2 overlap n0 and each other), then 2 s to recover.
+    assert found.start.tolist() == [15.0] and found.duration.tolist() == [12.0]
+    # A group holding n0 and n1 down covers n0's own outage: no stake counted twice.
+    group = (zeros + 0, zeros + 100, np.concatenate([one, np.zeros(2, np.int8)]))
+    found = halts([node(0, 10, 20), group], np.full(4, 10), np.zeros(4, bool), 1000.0, 0.0)
+    assert found.start.tolist() == [0.0] and found.duration.tolist() == [100.0]
+    found = halts([node(0, 10, 20)], np.full(4, 10), np.array([0, 0, 0, 1], bool), 1000.0, 0.0)
+    assert found.duration.tolist() == [10.0]  # a byzantine node never counts as live
+
+
+def test_no_losses_without_volatility() -> None:
+    s = scenario(exposure={"annual_volatility": 0.0})
+    for result in run(s, 2000, seed=3):
+        assert result.durations_s.size > 0, result.name  # there were outages to lose on
+        assert not result.losses.any(), result.name
+    with_volatility = run(scenario(), 2000, seed=3)
+    assert any(r.losses.any() for r in with_volatility)
+
+
+def test_the_same_seed_gives_the_same_numbers() -> None:
+    s = scenario(set={"censors": ["n4"]})
+    first = [r.summary() for r in run(s, 3000, seed=11)]
+    assert first == [r.summary() for r in run(s, 3000, seed=11)]
+    assert first != [r.summary() for r in run(s, 3000, seed=12)]
+
+
+def test_grace_period_lowers_losses() -> None:
+    s = scenario()
+    graced = replace(s, exposure=replace(s.exposure, oracle_grace_s=3600.0))
+    plain, saved = run(s, 3000, seed=5)[0], run(graced, 3000, seed=5)[0]
+    assert saved.losses.sum() < plain.losses.sum()
+
+
+def test_forced_inclusion_bounds_a_censored_transactions_delay() -> None:
+    rng = np.random.default_rng(0)
+    rules = Protocol(block_time_s=1.0, round_timeout_s=3.0, inclusion_deadline=3)
+    bounded = censored_delays(0.3, rules, 1, 100_000, rng)
+    assert bounded.max() <= 3 * 1.0 + 1 * 3.0  # deadline heights, then one skipped round
+    free = censored_delays(0.3, replace(rules, forced_inclusion=False), 1, 100_000, rng)
+    assert free.max() > bounded.max()
+    assert np.mean(free) == pytest.approx(0.3 / 0.7, rel=0.05)  # geometric mean
+    assert (censored_delays(0.3, rules, 1, 5, rng, escape_delay_s=43200.0) == 43200.0).all()
+
+
+def test_risk_measures_of_a_known_sample() -> None:
+    losses = np.concatenate([np.zeros(90), np.full(9, 10.0), [100.0]])
+    found = risk_measures(losses)
+    assert found["expected_loss"] == pytest.approx(1.9)
+    assert found["cvar_99"] == 100.0
+    assert found["cvar_95"] == pytest.approx((4 * 10 + 100) / 5)
+    assert found["var_95"] == 10.0
