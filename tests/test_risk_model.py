@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sequencer_net.risk import outages
 from sequencer_net.risk.censor import censored_delays
 from sequencer_net.risk.exposure import risk_measures
 from sequencer_net.risk.model import run, simulate, variants
-from sequencer_net.risk.outages import halts
+from sequencer_net.risk.outages import Component, halts
 from sequencer_net.risk.scenario import Protocol, Scenario, parse_scenario
 
 
@@ -77,24 +78,40 @@ def test_single_sequencer_downtime_is_mttr_over_mtbf_plus_mttr() -> None:
 
 
 def test_recovery_time_is_added_to_every_halt_and_joins_close_ones() -> None:
-    zeros = np.zeros((1, 1))
-    one = np.ones(2, dtype=np.int8)
+    def outage(members: list[int], start: float, end: float) -> Component:
+        vector = np.zeros(4, dtype=np.int8)
+        vector[members] = 1
+        return np.array([0]), np.array([float(start)]), np.array([float(end)]), vector
 
-    def node(i: int, start: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        members = np.zeros(4, dtype=np.int8)
-        members[i] = 1
-        return zeros + start, zeros + end, members
-
-    comps = [node(0, 10, 20), node(1, 15, 30), node(2, 19, 25), node(3, 50, 60)]
-    found = halts(comps, np.full(4, 10), np.zeros(4, bool), 1000.0, recovery_s=2.0)
+    stakes, honest = np.full(4, 10), np.zeros(4, bool)
+    comps = [outage([0], 10, 20), outage([1], 15, 30), outage([2], 19, 25), outage([3], 50, 60)]
+    found = halts(comps, stakes, honest, 1, 1000.0, recovery_s=2.0)
     # Two down from 15 to 25 (n1 and n2 overlap n0 and each other), then 2 s to recover.
     assert found.start.tolist() == [15.0] and found.duration.tolist() == [12.0]
+    # Halts 16 s apart (15-20 and 36-40) are one when recovery takes longer than the gap.
+    comps = [outage([0], 10, 20), outage([1], 15, 30), outage([2], 35, 40), outage([3], 36, 50)]
+    assert halts(comps, stakes, honest, 1, 1000.0, 0.0).duration.tolist() == [5.0, 4.0]
+    assert halts(comps, stakes, honest, 1, 1000.0, 6.0).duration.tolist() == [11.0, 10.0]
+    assert halts(comps, stakes, honest, 1, 1000.0, 20.0).duration.tolist() == [45.0]
     # A group holding n0 and n1 down covers n0's own outage: no stake counted twice.
-    group = (zeros + 0, zeros + 100, np.concatenate([one, np.zeros(2, np.int8)]))
-    found = halts([node(0, 10, 20), group], np.full(4, 10), np.zeros(4, bool), 1000.0, 0.0)
+    found = halts([outage([0], 10, 20), outage([0, 1], 0, 100)], stakes, honest, 1, 1000.0, 0.0)
     assert found.start.tolist() == [0.0] and found.duration.tolist() == [100.0]
-    found = halts([node(0, 10, 20)], np.full(4, 10), np.array([0, 0, 0, 1], bool), 1000.0, 0.0)
-    assert found.duration.tolist() == [10.0]  # a byzantine node never counts as live
+    byzantine = np.array([0, 0, 0, 1], bool)  # never counts as live
+    assert halts([outage([0], 10, 20)], stakes, byzantine, 1, 1000.0, 0.0).duration.tolist() == [
+        10.0
+    ]
+
+
+def test_only_trials_that_can_halt_are_swept() -> None:
+    """The pre-check may not drop a trial that halts: compare with every trial forced in."""
+    s = scenario(set={"stakes": [30, 10, 10, 10, 5]})
+    variant = next(v for v in variants(s) if v.name == "set, one shared provider")
+    quick = simulate(variant, 3000, np.random.default_rng(9))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(outages, "_may_halt", lambda _c, _s, _h, trials, _z: np.ones(trials, bool))
+        full = simulate(variant, 3000, np.random.default_rng(9))
+    assert quick.outages.sum() > 100
+    assert np.array_equal(quick.downtime_s, full.downtime_s)
 
 
 def test_no_losses_without_volatility() -> None:

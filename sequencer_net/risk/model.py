@@ -94,19 +94,20 @@ def _chunk(variant: Variant, trials: int, rng: np.random.Generator) -> dict[str,
     components, timeouts = [], np.zeros(trials)
     share = stakes / stakes.sum()
     for i in range(n):
-        starts, ends = down_intervals(s.failures, scenario.horizon_s, trials, rng)
-        components.append((starts, ends, np.eye(n, dtype=np.int8)[i]))
-        timeouts += _timeouts(ends - starts, share[i], variant)
+        trial, start, end = down_intervals(s.failures, scenario.horizon_s, trials, rng)
+        components.append((trial, start, end, np.eye(n, dtype=np.int8)[i]))
+        timeouts += _timeouts(trial, end - start, share[i], variant, trials)
     for group in s.groups:
-        starts, ends = down_intervals(group.failures, scenario.horizon_s, trials, rng)
+        trial, start, end = down_intervals(group.failures, scenario.horizon_s, trials, rng)
         members = np.zeros(n, dtype=np.int8)
         members[list(group.members)] = 1
-        components.append((starts, ends, members))
-        timeouts += sum(_timeouts(ends - starts, share[m], variant) for m in group.members)
+        components.append((trial, start, end, members))
+        for m in group.members:
+            timeouts += _timeouts(trial, end - start, share[m], variant, trials)
     byzantine = np.zeros(n, dtype=bool)
     byzantine[list(s.byzantine)] = True
     recovery = 0.0 if variant.single else protocol.recovery_s
-    found = halts(components, stakes, byzantine, scenario.horizon_s, recovery)
+    found = halts(components, stakes, byzantine, trials, scenario.horizon_s, recovery)
     windows = np.minimum(found.duration, scenario.escape_delay_s)
     losses = np.bincount(
         found.trial, weights=outage_losses(scenario.exposure, windows, rng), minlength=trials
@@ -130,14 +131,16 @@ def _chunk(variant: Variant, trials: int, rng: np.random.Generator) -> dict[str,
     }
 
 
-def _timeouts(durations: np.ndarray, share: float, variant: Variant) -> np.ndarray:
-    """Seconds of failed rounds a down proposer costs (the chain still runs, slower): its
-    turns during the outage, each a round timeout, or only the first ``reputation_window``
-    of them when reputation skips it."""
+def _timeouts(
+    trial: np.ndarray, durations: np.ndarray, share: float, variant: Variant, trials: int
+) -> np.ndarray:
+    """Seconds of failed rounds a down proposer costs, per trial (the chain still runs,
+    slower): its turns during each outage, each a round timeout, or only the first
+    ``reputation_window`` of them when reputation skips it."""
     if variant.single:
-        return np.zeros(durations.shape[0])
+        return np.zeros(trials)
     protocol = variant.scenario.protocol
     turns = durations / protocol.block_time_s * share
     if protocol.reputation:
         turns = np.minimum(turns, protocol.reputation_window)
-    return (turns * protocol.round_timeout_s).sum(axis=1)
+    return np.bincount(trial, weights=turns * protocol.round_timeout_s, minlength=trials)

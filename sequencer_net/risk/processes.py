@@ -30,29 +30,27 @@ def repair_times(
 
 def down_intervals(
     failures: Failures, horizon_s: float, trials: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(starts, ends)``, each ``(trials, K)``, clipped to ``[0, horizon_s]``; slots past
-    the horizon are empty (start == end == horizon). A block of slots sized a little above
-    the mean number of failures is drawn for every trial, and further blocks only for the
-    trials whose last failure is still inside the horizon."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(trial, start, end)``: every outage of the component inside the horizon, clipped to
+    it, in no particular order. A block of failures a little above the mean count is drawn
+    for every trial, and further blocks only for the trials whose last failure is still
+    inside the horizon."""
     expected = horizon_s / failures.mtbf_s
     slots = math.ceil(expected + 2 * math.sqrt(expected) + 2)
     p_down = failures.mttr_s / (failures.mtbf_s + failures.mttr_s)
-    first = repair_times(failures, rng, (trials, 1))
-    first *= (rng.random(trials) < p_down)[:, None]  # starts down, or up (an empty outage)
-    blocks_s, blocks_e = [np.zeros((trials, 1))], [first]
-    rows, clock = np.arange(trials), first[:, 0]
+    first = repair_times(failures, rng, (trials,))
+    first *= rng.random(trials) < p_down  # starts down, or up (an empty outage)
+    found = [(np.arange(trials), np.zeros(trials), first)]
+    rows, clock = np.arange(trials), first
     while len(rows):
         up = rng.exponential(failures.mtbf_s, (len(rows), slots))
         down = repair_times(failures, rng, (len(rows), slots))
         starts = clock[:, None] + np.cumsum(up, axis=1)
         starts[:, 1:] += np.cumsum(down[:, :-1], axis=1)
         ends = starts + down
-        for block, values in ((blocks_s, starts), (blocks_e, ends)):
-            full = np.full((trials, slots), horizon_s)
-            full[rows] = values
-            block.append(full)
+        found.append((np.repeat(rows, slots), starts.ravel(), ends.ravel()))
         more = starts[:, -1] < horizon_s
         rows, clock = rows[more], ends[more, -1]
-    starts, ends = np.concatenate(blocks_s, axis=1), np.concatenate(blocks_e, axis=1)
-    return np.minimum(starts, horizon_s), np.minimum(ends, horizon_s)
+    trial, start, end = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    keep = (start < horizon_s) & (end > start)
+    return trial[keep], start[keep], np.minimum(end[keep], horizon_s)
