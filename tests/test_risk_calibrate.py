@@ -61,7 +61,7 @@ def test_parameters_come_from_the_logs(tmp_path: Path) -> None:
     assert p["recovery_s"]["value"] == pytest.approx(1.0)  # height 9 at t=11
     assert p["block_time_s"]["value"] == pytest.approx(1.0)
     assert p["round_timeout_s"]["value"] == pytest.approx(1.5)  # height 6 took 2.5 s
-    assert p["reputation_window"]["value"] == 1
+    assert p["rounds_lost_per_outage"]["value"] == 1
     assert p["halt_s"]["value"] == pytest.approx(4.0)
     assert not p["forced_inclusions"]["measured"]
     assert all(v["measured"] for k, v in p.items() if k != "forced_inclusions")

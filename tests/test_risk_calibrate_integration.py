@@ -101,7 +101,7 @@ async def test_calibration_measures_the_recovery_a_killed_node_showed(
         - datetime.fromisoformat(second_start["timestamp"])
     ).total_seconds()
     assert abs(recovery["value"] - expect) < 0.01
-    rounds = found["parameters"]["reputation_window"]
+    rounds = found["parameters"]["rounds_lost_per_outage"]
     assert rounds["measured"] and rounds["value"] >= 1  # n2's turn failed at least once
 
     # The command prints the same, and says what was measured.

@@ -15,7 +15,7 @@ import pytest
 from sequencer_net.risk import outages
 from sequencer_net.risk.censor import censored_delays
 from sequencer_net.risk.exposure import risk_measures
-from sequencer_net.risk.model import run, simulate, variants
+from sequencer_net.risk.model import failed_turns, run, simulate, variants
 from sequencer_net.risk.outages import Component, halts
 from sequencer_net.risk.scenario import Protocol, Scenario, parse_scenario
 
@@ -155,3 +155,10 @@ def test_risk_measures_of_a_known_sample() -> None:
     assert found["cvar_99"] == 100.0
     assert found["cvar_95"] == pytest.approx((4 * 10 + 100) / 5)
     assert found["var_95"] == 10.0
+
+
+def test_reputation_doubles_the_skip_of_a_down_proposer() -> None:
+    # A quarter of the stake proposes every 4 heights; window 50: skips of 50, 100, 200, 400,
+    # then 400 heights for good, each followed by one more failed turn.
+    heights = np.array([2.0, 4.0, 57.0, 58.0, 162.0, 7200.0])
+    assert failed_turns(heights, 0.25, 50).tolist() == [0.5, 1, 1, 2, 3, 20]

@@ -5,8 +5,8 @@ logs, so they are measured rather than assumed, and say which ones the run could
   it commits a height no other node had committed when it started: the catch-up a returning
   node needs before it counts toward a quorum again;
 - block_time_s: the median time between consecutive round-0 commits;
-- rounds lost per failed proposer (the model's reputation_window): the rounds beyond round 0
-  the chain needed, per outage of a node, while that node was down;
+- rounds lost per outage of a proposer: the rounds beyond round 0 the chain needed while a
+  node was down (the model derives them from reputation_window; this checks it);
 - round_timeout_s: the extra time a height that needed rounds beyond 0 took, per round;
 - halt durations: ``commit_resumed`` records' ``stalled_ms`` (after a partition heals);
 - forced inclusions: ``inclusion_enforced`` records."""
@@ -120,7 +120,7 @@ def calibrate(logs: dict[str, NodeLog]) -> dict[str, Any]:
                 f"median extra time per round of {len(slow)} heights that needed round > 0",
                 "no height needed a second round",
             ),
-            "reputation_window": param(
+            "rounds_lost_per_outage": param(
                 statistics.median(lost) if back else None,
                 f"median rounds beyond round 0 on {ref.name} while a node was down "
                 f"({len(back)} outage(s))",
@@ -169,12 +169,11 @@ def run_calibrate(directory: Path, as_json: bool) -> int:
     if usable:
         console.print("for the scenario's [protocol] table (measured values only):")
         for key, value in usable.items():
-            shown = round(value) if key == "reputation_window" else value
-            print(f"{key} = {max(1, shown) if key == 'reputation_window' else shown}")
+            print(f"{key} = {value}")
     return 0
 
 
-PROTOCOL_KEYS = ("recovery_s", "block_time_s", "round_timeout_s", "reputation_window")
+PROTOCOL_KEYS = ("recovery_s", "block_time_s", "round_timeout_s")
 
 
 def _seconds(value: float | None) -> str:

@@ -2,7 +2,8 @@
 (proposers drawn by stake, independently per height). With forced inclusion, once the
 transaction is ``inclusion_deadline`` heights old honest nodes refuse proposals without it, so
 each further censoring proposer costs a failed round instead of a block; leader reputation
-then skips a proposer after ``reputation_window`` failed rounds. A lone sequencer that censors
+then skips a censor whose round failed for ``reputation_window`` heights, far longer than
+the wait, so each censor costs at most one failed round. A lone sequencer that censors
 is only bypassed by the L1 forced-inclusion delay."""
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def censored_delays(
     deadline = protocol.inclusion_deadline
     failed = np.maximum(censored - deadline, 0)
     if protocol.reputation:
-        failed = np.minimum(failed, censors * protocol.reputation_window)
+        failed = np.minimum(failed, censors)
     return (
         np.minimum(censored, deadline) * protocol.block_time_s + failed * protocol.round_timeout_s
     )

@@ -15,6 +15,7 @@ from .processes import down_intervals
 from .scenario import Group, Scenario, SequencerSet
 
 CHUNK = 20_000
+MEMORY = 8  # the longest reputation skip, in windows (sequencer_net/reputation.py)
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,27 @@ def _timeouts(
     trial: np.ndarray, durations: np.ndarray, share: float, variant: Variant, trials: int
 ) -> np.ndarray:
     """Seconds of failed rounds a down proposer costs, per trial (the chain still runs,
-    slower): its turns during each outage, each a round timeout, or only the first
-    ``reputation_window`` of them when reputation skips it."""
+    slower): one round timeout per turn it fails to propose."""
     if variant.single:
         return np.zeros(trials)
     protocol = variant.scenario.protocol
-    turns = durations / protocol.block_time_s * share
+    heights = durations / protocol.block_time_s
     if protocol.reputation:
-        turns = np.minimum(turns, protocol.reputation_window)
+        turns = failed_turns(heights, share, protocol.reputation_window)
+    else:
+        turns = heights * share
     return np.bincount(trial, weights=turns * protocol.round_timeout_s, minlength=trials)
+
+
+def failed_turns(heights: np.ndarray, share: float, window: int) -> np.ndarray:
+    """Turns a proposer down for ``heights`` fails under leader reputation
+    (sequencer_net/reputation.py): its turn comes every 1/share heights; after its k-th
+    failure it is skipped for min(2^(k-1), 8) windows, then fails again at its next turn."""
+    gap = 1 / share
+    skips = [min(2**j, MEMORY) * window + gap for j in range(4)]  # after failures 1..4
+    covered = np.cumsum(skips)
+    x = heights - gap  # heights after the first failed turn
+    within = np.searchsorted(covered, x, side="right")
+    beyond = 4 + np.floor((x - covered[-1]) / (MEMORY * window + gap))
+    later = np.where(x < covered[-1], within, beyond)
+    return np.where(x < 0, heights * share, 1 + later)

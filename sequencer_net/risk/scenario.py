@@ -44,7 +44,7 @@ class Protocol:
     block_time_s: float = 1.0
     round_timeout_s: float = 1.0
     reputation: bool = True
-    reputation_window: int = 1
+    reputation_window: int = 50  # heights, as the genesis parameter
     forced_inclusion: bool = True
     inclusion_deadline: int = 3
 
