@@ -4,6 +4,8 @@ carries every variant, and a bad scenario is one line naming the file and key, e
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,6 +85,14 @@ def write(tmp_path: Path, text: str) -> Path:
             "exposure.positions[3].side",
         ),
         ("x = [", None, "not valid TOML"),
+        (
+            "",
+            (
+                "mtbf_days = 180\nmttr_minutes = 134\nrepair",
+                "mtbf_days = 0.01\nmttr_minutes = 134\nrepair",
+            ),
+            "single.mtbf_days: 36,500 failures expected in the horizon",
+        ),
     ],
 )
 def test_a_bad_scenario_names_file_and_key(
@@ -111,3 +121,16 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit) as exit_:
         main(["risk", str(CONFIGS / "risk-4.toml"), "--trials", "0"])
     assert exit_.value.code == 2
+
+
+def test_without_the_risk_extra_one_line_says_what_to_install(tmp_path: Path) -> None:
+    probe = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "from sequencer_net.cli import main\n"
+        f"sys.exit(main(['risk', {str(CONFIGS / 'risk-4.toml')!r}]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert done.stderr == "sequencer-net risk: error: needs numpy: pip install -e '.[risk]'\n"

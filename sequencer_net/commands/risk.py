@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import Failure, UsageError
 
 DEFAULT_TRIALS = 100_000
-MAX_TRIALS = 10_000_000
+MAX_TRIALS = 2_000_000  # about 650 MB for four variants
 
 EXAMPLES = """\
 examples:
@@ -63,6 +63,15 @@ def _trials(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    try:
+        return _dispatch(args)
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("numpy", "matplotlib"):
+            raise
+        raise Failure(f"needs {exc.name}: pip install -e '.[risk]'") from None
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     target = args.target
     if target[0] == "calibrate":
         if len(target) != 2:

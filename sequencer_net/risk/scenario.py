@@ -14,6 +14,7 @@ from ..commands.errors import UsageError
 
 REPAIRS = ("exponential", "lognormal", "pareto")
 SIDES = ("long", "short")
+MAX_FAILURES = 2_000  # per component and horizon
 
 
 @dataclass(frozen=True)
@@ -183,34 +184,38 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
     single = top.table("single")
     assert single is not None
     single.unknown({"mtbf_days", "mttr_minutes", "repair", "shape"})
-    sequencers = _sequencer_set(top)
+    horizon_s = meta.positive("horizon_days", 365.0) * 86400
     return Scenario(
         name=name,
-        horizon_s=meta.positive("horizon_days", 365.0) * 86400,
-        single=_failures(single),
-        sequencers=sequencers,
+        horizon_s=horizon_s,
+        single=_failures(single, horizon_s),
+        sequencers=_sequencer_set(top, horizon_s),
         protocol=_protocol(top.table("protocol", required=False)),
         escape_delay_s=_escape(top),
         exposure=_exposure(top),
     )
 
 
-def _failures(table: _Table) -> Failures:
+def _failures(table: _Table, horizon_s: float) -> Failures:
+    """A failure process; more than MAX_FAILURES expected in the horizon is refused (the
+    trials would not fit in memory, and no real system fails that often)."""
     repair = table.choice("repair", "exponential", REPAIRS)
     shape = table.positive("shape", 1.0 if repair == "lognormal" else 2.0)
     if repair == "pareto" and shape <= 1:
         raise table.error(
             "shape", f"a pareto repair needs alpha > 1 for a finite mean, got {shape}"
         )
-    return Failures(
-        mtbf_s=table.positive("mtbf_days") * 86400,
-        mttr_s=table.positive("mttr_minutes") * 60,
-        repair=repair,
-        shape=shape,
-    )
+    mtbf_s = table.positive("mtbf_days") * 86400
+    if horizon_s / mtbf_s > MAX_FAILURES:
+        raise table.error(
+            "mtbf_days",
+            f"{horizon_s / mtbf_s:,.0f} failures expected in the horizon (at most "
+            f"{MAX_FAILURES:,}): use a longer time between failures or a shorter horizon",
+        )
+    return Failures(mtbf_s, table.positive("mttr_minutes") * 60, repair, shape)
 
 
-def _sequencer_set(top: _Table) -> SequencerSet:
+def _sequencer_set(top: _Table, horizon_s: float) -> SequencerSet:
     table = top.table("set")
     assert table is not None
     table.unknown(
@@ -228,11 +233,13 @@ def _sequencer_set(top: _Table) -> SequencerSet:
     for group in top.tables("groups"):
         group.unknown({"name", "members", "mtbf_days", "mttr_minutes", "repair", "shape"})
         gname = group.data.get("name", group.path)
-        groups.append(Group(str(gname), _members(group, "members", names), _failures(group)))
+        groups.append(
+            Group(str(gname), _members(group, "members", names), _failures(group, horizon_s))
+        )
     return SequencerSet(
         names=names,
         stakes=tuple(stakes),
-        failures=_failures(table),
+        failures=_failures(table, horizon_s),
         groups=tuple(groups),
         byzantine=_members(table, "byzantine", names, required=False),
         censors=_members(table, "censors", names, required=False),
