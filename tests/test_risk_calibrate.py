@@ -13,6 +13,8 @@ from sequencer_net.cli import main
 from sequencer_net.risk.calibrate import calibrate
 from sequencer_net.risk.runlog import read_run
 
+CONFIGS = Path(__file__).parent.parent / "configs"
+
 
 def stamp(seconds: float) -> str:
     return datetime.fromtimestamp(1_800_000_000 + seconds, UTC).isoformat().replace("+00:00", "Z")
@@ -34,7 +36,7 @@ def commit(t: float, height: int, rnd: int = 0) -> tuple[float, str, dict]:
     return (t, "committed", {"height": height, "round": rnd})
 
 
-def test_parameters_come_from_the_logs(tmp_path: Path) -> None:
+def recorded_run(root: Path) -> None:
     # n1 commits a height a second; n2 dies after height 3 and restarts at t=10; height 6
     # (n2's turn) needs a second round; n2 catches up on 1..9 at t=11 and commits 10 at 12.
     n1 = [(0, "node_started", {"height": 1})]
@@ -43,13 +45,17 @@ def test_parameters_come_from_the_logs(tmp_path: Path) -> None:
     n2 = [(0, "node_started", {"height": 1}), *(commit(h, h) for h in range(1, 4))]
     n2 += [(10, "node_started", {"height": 4})]
     n2 += [commit(11, h) for h in range(4, 10)] + [commit(11.5, 10), commit(12.5, 11)]
-    write_log(tmp_path, "n1", n1)
-    write_log(tmp_path, "n2", n2, torn=True)
+    write_log(root, "n1", n1)
+    write_log(root, "n2", n2, torn=True)
     write_log(
-        tmp_path,
+        root,
         "n3",
         [(0, "node_started", {}), (9, "commit_resumed", {"height": 9, "stalled_ms": 4000})],
     )
+
+
+def test_parameters_come_from_the_logs(tmp_path: Path) -> None:
+    recorded_run(tmp_path)
     found = calibrate(read_run(tmp_path))
     assert found["unreadable_lines"] == 1
     assert found["reference_node"] == "n1"
@@ -82,3 +88,15 @@ def test_a_directory_without_logs_is_a_usage_error(
     assert "no node logs" in capsys.readouterr().err
     assert main(["risk", "calibrate", str(tmp_path / "missing")]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_a_scenario_runs_with_the_measured_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorded_run(tmp_path)
+    argv = ["risk", str(CONFIGS / "risk-4.toml"), "--trials", "500", "--json"]
+    assert main([*argv, "--calibrated", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["measured"] == {"recovery_s": 1.0, "block_time_s": 1.0, "round_timeout_s": 1.5}
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["measured"] == {}

@@ -18,6 +18,7 @@ examples:
   sequencer-net risk configs/risk-4.toml --trials 1000000 --seed 7 --json
   sequencer-net risk configs/risk-4.toml --report risk-report   plots and index.html too
   sequencer-net risk calibrate runs/local-4                  fit recovery etc. from a run
+  sequencer-net risk configs/risk-4.toml --calibrated runs/local-4   ...and use them
 
 The model, its formulas and the sources of the defaults: docs/risk-model.md.
 """
@@ -49,6 +50,12 @@ def add_risk_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--report", type=Path, metavar="D", help="also write PNG plots and index.html to D"
     )
+    p.add_argument(
+        "--calibrated",
+        type=Path,
+        metavar="DIR",
+        help="use the protocol numbers `risk calibrate DIR` measures in place of the scenario's",
+    )
     p.set_defaults(run=_run)
 
 
@@ -76,8 +83,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if target[0] == "calibrate":
         if len(target) != 2:
             raise UsageError("usage: sequencer-net risk calibrate DIR")
-        if args.report is not None:
-            raise UsageError("--report goes with a scenario, not with calibrate")
+        if args.report is not None or args.calibrated is not None:
+            raise UsageError("--report and --calibrated go with a scenario, not with calibrate")
         from ..risk.calibrate import run_calibrate
 
         return run_calibrate(Path(target[1]), args.json)
@@ -85,4 +92,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         raise UsageError(f"expected one scenario file, got {len(target)} arguments")
     from ..risk.report import run_scenario
 
-    return run_scenario(Path(target[0]), args.trials, args.seed, args.json, args.report)
+    return run_scenario(
+        Path(target[0]), args.trials, args.seed, args.json, args.report, args.calibrated
+    )

@@ -140,6 +140,12 @@ def calibrate(logs: dict[str, NodeLog]) -> dict[str, Any]:
     }
 
 
+def measured_protocol(directory: Path) -> dict[str, float]:
+    """The protocol numbers ``directory``'s run measured, by [protocol] key."""
+    found = calibrate(read_run(directory))["parameters"]
+    return {k: found[k]["value"] for k in PROTOCOL_KEYS if found[k]["measured"]}
+
+
 def run_calibrate(directory: Path, as_json: bool) -> int:
     found = calibrate(read_run(directory))
     if as_json:

@@ -28,12 +28,26 @@ COLUMNS = (
 )
 
 
-def run_scenario(path: Path, trials: int, seed: int, as_json: bool, report: Path | None) -> int:
+def run_scenario(
+    path: Path,
+    trials: int,
+    seed: int,
+    as_json: bool,
+    report: Path | None,
+    calibrated: Path | None = None,
+) -> int:
     scenario = load_scenario(path)
+    measured: dict[str, float] = {}
+    if calibrated is not None:
+        from .calibrate import measured_protocol
+
+        measured = measured_protocol(calibrated)
+        scenario = scenario.with_protocol(**measured)
     began = time.perf_counter()
     results = run(scenario, trials, seed)
     elapsed = time.perf_counter() - began
     summary = to_json(scenario, results, trials, seed, elapsed)
+    summary["measured"] = measured
     if report is not None:
         from .plots import write_report
 
@@ -74,5 +88,8 @@ def _print_table(summary: dict[str, Any]) -> None:
         table.add_row(name, *(fmt.format(numbers[key]) for key, _, fmt in COLUMNS))
     console = Console(markup=False, width=200)
     console.print(table)
+    if summary["measured"]:
+        shown = ", ".join(f"{k} = {v:g}" for k, v in summary["measured"].items())
+        console.print(f"measured by risk calibrate: {shown}")
     if "report" in summary:
         console.print(f"report: {summary['report']}")
