@@ -5,11 +5,13 @@ command runs, so `--help` stays fast."""
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 
 from .errors import Failure, UsageError
 
 DEFAULT_TRIALS = 100_000
+WIDTH = 88  # the description, wrapped by hand: the examples need the raw formatter
 MAX_TRIALS = 2_000_000  # about 650 MB for four variants
 
 EXAMPLES = """\
@@ -28,20 +30,23 @@ def add_risk_command(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "risk",
         help="Monte Carlo of downtime, censorship delay and position losses",
-        description="Simulate a year (the scenario's horizon) of sequencer failures, many "
-        "times, for a single sequencer and for the scenario's BFT set and its variants, and "
-        "report downtime, outage durations, a censored transaction's delay and the book's "
-        "expected loss, VaR and CVaR side by side. `risk calibrate DIR` instead reads a "
-        "cluster run's node logs and prints the protocol parameters measured there.",
+        description=textwrap.fill(
+            "Simulate a year (the scenario's horizon) of sequencer failures, many times, for a "
+            "single sequencer and for the scenario's BFT set and its variants, and report "
+            "downtime, outage durations, a censored transaction's delay and the book's "
+            "expected loss, VaR and CVaR side by side. `risk calibrate DIR` instead reads a "
+            "cluster run's node logs and prints the protocol parameters measured there.",
+            WIDTH,
+        ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "target",
-        nargs="+",
-        metavar="SCENARIO.toml | calibrate DIR",
-        help="a scenario file (see configs/risk-*.toml), or `calibrate` and a cluster dir",
+        metavar="SCENARIO.toml|calibrate",
+        help="a scenario file (see configs/risk-*.toml), or `calibrate` to read a run",
     )
+    p.add_argument("dir", nargs="?", metavar="DIR", help="with calibrate: a cluster run dir")
     p.add_argument(
         "--trials", type=_trials, default=DEFAULT_TRIALS, help=f"trials (default {DEFAULT_TRIALS})"
     )
@@ -79,19 +84,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    target = args.target
-    if target[0] == "calibrate":
-        if len(target) != 2:
+    if args.target == "calibrate":
+        if args.dir is None:
             raise UsageError("usage: sequencer-net risk calibrate DIR")
         if args.report is not None or args.calibrated is not None:
             raise UsageError("--report and --calibrated go with a scenario, not with calibrate")
         from ..risk.calibrate import run_calibrate
 
-        return run_calibrate(Path(target[1]), args.json)
-    if len(target) != 1:
-        raise UsageError(f"expected one scenario file, got {len(target)} arguments")
+        return run_calibrate(Path(args.dir), args.json)
+    if args.dir is not None:
+        raise UsageError(f"expected one scenario file, got also {args.dir!r}")
     from ..risk.report import run_scenario
 
     return run_scenario(
-        Path(target[0]), args.trials, args.seed, args.json, args.report, args.calibrated
+        Path(args.target), args.trials, args.seed, args.json, args.report, args.calibrated
     )
