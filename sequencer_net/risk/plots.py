@@ -68,10 +68,15 @@ def cdf(values: np.ndarray) -> tuple[list[float], list[float]]:
 
 
 def exceedance(values: np.ndarray) -> tuple[list[float], list[float]]:
-    """``(x, P(X > x))`` for the positive values: the tail a loss plot shows."""
-    x, p = cdf(values)
-    keep = [(a, 1 - b) for a, b in zip(x, p, strict=True) if a > 0 and b < 1]
-    return [a for a, _ in keep], [b for _, b in keep]
+    """``(x, P(X >= x))`` at the distinct positive values (at most CDF_POINTS of them): the
+    tail a loss plot shows. Losses take few distinct values (a breach costs a fixed amount),
+    and most trials lose nothing, so thinning by rank would leave almost no points."""
+    ordered = np.sort(values)
+    levels = np.unique(ordered[ordered > 0])
+    if len(levels) > CDF_POINTS:
+        levels = levels[np.linspace(0, len(levels) - 1, CDF_POINTS).round().astype(int)]
+    at_least = 1 - np.searchsorted(ordered, levels, side="left") / len(ordered)
+    return levels.tolist(), at_least.tolist()
 
 
 def plot_data(
@@ -123,12 +128,21 @@ def draw(directory: Path, data: dict[str, dict[str, Any]]) -> dict[str, str]:
 
     pictures = {}
 
-    def lines(name: str, series: dict[str, Any], xlabel: str, ylabel: str, caption: str) -> None:
+    def lines(
+        name: str,
+        series: dict[str, Any],
+        xlabel: str,
+        ylabel: str,
+        caption: str,
+        log_y: bool = False,
+    ) -> None:
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for i, (label, (x, y)) in enumerate(series.items()):
             if x:  # dashes keep variants with the same numbers (e.g. reputation) visible
                 ax.step(x, y, where="post", label=label, linestyle=STYLES[i % len(STYLES)])
         ax.set_xscale("log")
+        if log_y:
+            ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
@@ -158,8 +172,9 @@ def draw(directory: Path, data: dict[str, dict[str, Any]]) -> dict[str, str]:
         "losses.png",
         data["loss_exceedance"],
         "annual loss of the book",
-        "P(loss > x)",
+        "P(loss >= x)",
         "Annual loss exceedance (tail of the loss distribution)",
+        log_y=True,
     )
     sens = data["sensitivity"]
     fig, axes = plt.subplots(2, 3, figsize=(12, 7), sharex=True)
