@@ -47,6 +47,9 @@ def recorded_run(root: Path) -> None:
     n2 += [commit(11, h) for h in range(4, 10)] + [commit(11.5, 10), commit(12.5, 11)]
     write_log(root, "n1", n1)
     write_log(root, "n2", n2, torn=True)
+    delays = {"count": 3, "heights": {"p50": 1, "p99": 2, "max": 2}, "ms": {"p99": 2500}}
+    (root / "n1" / "data" / "censorship.json").write_text(json.dumps({"inclusion_delay": delays}))
+    (root / "n2" / "data" / "censorship.json").write_text('{"inclusion_de')  # torn
     write_log(
         root,
         "n3",
@@ -70,6 +73,7 @@ def test_parameters_come_from_the_logs(tmp_path: Path) -> None:
     assert p["rounds_lost_per_outage"]["value"] == 1
     assert p["halt_s"]["value"] == pytest.approx(4.0)
     assert not p["forced_inclusions"]["measured"]
+    assert p["inclusion_delay_p99_s"]["value"] == 2.5
     assert all(v["measured"] for k, v in p.items() if k != "forced_inclusions")
 
 

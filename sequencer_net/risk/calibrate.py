@@ -9,7 +9,9 @@ logs, so they are measured rather than assumed, and say which ones the run could
   node was down (the model derives them from reputation_window; this checks it);
 - round_timeout_s: the extra time a height that needed rounds beyond 0 took, per round;
 - halt durations: ``commit_resumed`` records' ``stalled_ms`` (after a partition heals);
-- forced inclusions: ``inclusion_enforced`` records."""
+- forced inclusions: ``inclusion_enforced`` records;
+- inclusion delay: the largest p99 of the inclusion delays the nodes measured
+  (data/censorship.json), a check of the model's censored-transaction delay."""
 
 from __future__ import annotations
 
@@ -83,6 +85,8 @@ def calibrate(logs: dict[str, NodeLog]) -> dict[str, Any]:
     ]
     stalls = [r["stalled_ms"] / 1000 for log in logs.values() for r in log.events("commit_resumed")]
     enforced = sum(len(log.events("inclusion_enforced")) for log in logs.values())
+    delays = [_delay_p99_s(log) for log in logs.values()]
+    delays = [d for d in delays if d is not None]
 
     def param(value: float | None, how: str, default_note: str) -> dict[str, Any]:
         if value is None:
@@ -136,8 +140,21 @@ def calibrate(logs: dict[str, NodeLog]) -> dict[str, Any]:
                 "inclusion_enforced records across the nodes",
                 "no forced inclusion happened",
             ),
+            "inclusion_delay_p99_s": param(
+                max(delays) if delays else None,
+                f"largest p99 inclusion delay in {len(delays)} node(s)' censorship.json",
+                "no node measured an inclusion delay (no transactions, or no censorship.json)",
+            ),
         },
     }
+
+
+def _delay_p99_s(log: NodeLog) -> float | None:
+    try:
+        delay = log.censorship["inclusion_delay"]  # type: ignore[index]
+        return float(delay["ms"]["p99"]) / 1000 if delay["count"] > 0 else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def measured_protocol(directory: Path) -> dict[str, float]:

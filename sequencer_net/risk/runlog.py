@@ -18,6 +18,7 @@ class NodeLog:
     name: str
     records: list[dict[str, Any]] = field(default_factory=list)  # each with "t", seconds
     unreadable: int = 0
+    censorship: dict[str, Any] | None = None  # data/censorship.json, when readable
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return [r for r in self.records if r["event"] == name]
@@ -30,7 +31,19 @@ def read_run(directory: Path) -> dict[str, NodeLog]:
     paths = sorted(directory.glob("*/data/node.log"))
     if not paths:
         raise UsageError(f"{directory}: no node logs (expected DIR/NAME/data/node.log)")
-    return {p.parent.parent.name: _read(p.parent.parent.name, p) for p in paths}
+    logs = {p.parent.parent.name: _read(p.parent.parent.name, p) for p in paths}
+    for log in logs.values():
+        log.censorship = _censorship(directory / log.name / "data" / "censorship.json")
+    return logs
+
+
+def _censorship(path: Path) -> dict[str, Any] | None:
+    """The node's censorship metrics (written about once a second); None if absent or torn."""
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def _read(name: str, path: Path) -> NodeLog:
