@@ -22,7 +22,7 @@ CONFIGS = Path(__file__).parent.parent / "configs"
 
 def test_plot_data_is_the_models_numbers() -> None:
     s = scenario()
-    results = run(s, 1500, seed=4)
+    results = run(s, 600, seed=4)
     data = plots.plot_data(s, results, seed=4)
     for r in results:
         x, p = data["outage_cdf"][r.name]
@@ -33,7 +33,7 @@ def test_plot_data_is_the_models_numbers() -> None:
         lx, lp = data["loss_exceedance"][r.name]
         assert all(v > 0 for v in lx) and lp == sorted(lp, reverse=True)
     sens = data["sensitivity"]
-    assert sens["trials"] == 1500 and sens["factors"][2] == 1.0
+    assert sens["trials"] == 600 and sens["factors"][2] == 1.0
     for lines in sens["lines"].values():
         for r in results:  # at factor 1 the sensitivity run is the base run (same seed)
             assert lines[r.name][2] == pytest.approx(r.losses.mean())
@@ -68,7 +68,7 @@ def test_report_draws_that_data_into_non_blank_pngs(
                 "risk",
                 str(CONFIGS / "risk-4.toml"),
                 "--trials",
-                "3000",
+                "800",
                 "--report",
                 str(out_dir),
                 "--json",
