@@ -17,7 +17,8 @@ from sequencer_net.risk.censor import censored_delays
 from sequencer_net.risk.exposure import risk_measures
 from sequencer_net.risk.model import failed_turns, run, simulate, variants
 from sequencer_net.risk.outages import Component, halts
-from sequencer_net.risk.scenario import Protocol, Scenario, parse_scenario
+from sequencer_net.risk.processes import repair_times
+from sequencer_net.risk.scenario import Failures, Protocol, Scenario, parse_scenario
 
 
 def scenario_data(**changes: Any) -> dict[str, Any]:
@@ -162,3 +163,15 @@ def test_reputation_doubles_the_skip_of_a_down_proposer() -> None:
     # then 400 heights for good, each followed by one more failed turn.
     heights = np.array([2.0, 4.0, 57.0, 58.0, 162.0, 7200.0])
     assert failed_turns(heights, 0.25, 50).tolist() == [0.5, 1, 1, 2, 3, 20]
+
+
+@pytest.mark.parametrize(
+    ("repair", "shape"), [("exponential", 1.0), ("lognormal", 1.0), ("pareto", 2.5)]
+)
+def test_every_repair_shape_has_the_configured_mean(repair: str, shape: float) -> None:
+    failures = Failures(mtbf_s=86400.0, mttr_s=3600.0, repair=repair, shape=shape)
+    draws = repair_times(failures, np.random.default_rng(6), (400_000,))
+    error = draws.std() / math.sqrt(len(draws))
+    assert abs(draws.mean() - 3600.0) < 5 * error, (draws.mean(), error)
+    if repair == "pareto":  # heavy tailed: far more mass beyond ten means than exponential
+        assert (draws > 36000).mean() > 100 * math.exp(-10)
