@@ -65,6 +65,7 @@ def test_parameters_come_from_the_logs(tmp_path: Path) -> None:
     (restart,) = found["restarts"]
     assert restart["node"] == "n2" and restart["down_s"] == pytest.approx(7.0)
     assert restart["first_commit_s"] == pytest.approx(1.0)
+    assert restart["rounds_lost"] == 1 and restart["model_rounds_lost"] is None  # no genesis
     # When n2 started (t=10) the others had committed up to height 8 (9 came at t=10.5).
     p = found["parameters"]
     assert p["recovery_s"]["value"] == pytest.approx(1.0)  # height 9 at t=11

@@ -18,7 +18,7 @@ from test_integration import addresses, height_of, wait_for_height
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.config import ClusterSpec
 from sequencer_net.consensus.config import Timeouts
-from sequencer_net.risk.calibrate import calibrate
+from sequencer_net.risk.calibrate import calibrate, genesis_view
 from sequencer_net.risk.runlog import read_run
 
 FAST = Timeouts(
@@ -72,7 +72,7 @@ async def test_calibration_measures_the_recovery_a_killed_node_showed(
     seen_caught_up = time.time()
     cluster.down()
 
-    found = calibrate(read_run(cluster.root))
+    found = calibrate(read_run(cluster.root), genesis_view(cluster.root))
     (restart,) = found["restarts"]
     assert restart["node"] == "n2"
     recovery = found["parameters"]["recovery_s"]
@@ -103,6 +103,8 @@ async def test_calibration_measures_the_recovery_a_killed_node_showed(
     assert abs(recovery["value"] - expect) < 0.01
     rounds = found["parameters"]["rounds_lost_per_outage"]
     assert rounds["measured"] and rounds["value"] >= 1  # n2's turn failed at least once
+    assert restart["rounds_lost"] == rounds["value"]
+    assert restart["model_rounds_lost"] >= 1  # the model, from genesis stakes and window
 
     # The command prints the same, and says what was measured.
     done = subprocess.run(

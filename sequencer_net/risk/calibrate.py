@@ -58,14 +58,46 @@ def restarts(logs: dict[str, NodeLog]) -> list[Restart]:
     return sorted(found, key=lambda r: r.started)
 
 
+def genesis_view(directory: Path) -> tuple[dict[str, float], int] | None:
+    """Each validator's stake share and the reputation window, from DIR/genesis.toml; None
+    when the run has none that loads (calibration then skips the model's prediction)."""
+    from ..config import load_genesis
+    from ..config.schema import ConfigError
+
+    path = directory / "genesis.toml"
+    if not path.is_file():
+        return None
+    try:
+        genesis = load_genesis(path).genesis
+    except (ConfigError, OSError, ValueError):
+        return None
+    total = sum(v.power for v in genesis.validators)
+    shares = {v.name: v.power / total for v in genesis.validators}
+    return shares, genesis.params.reputation_window
+
+
+def predicted_rounds(down_s: float, share: float, window: int, block_time_s: float) -> float:
+    """The model's failed rounds for a proposer down ``down_s`` seconds."""
+    import numpy as np
+
+    from .model import failed_turns
+
+    heights = np.array([down_s / block_time_s])
+    turns = failed_turns(heights, share, window) if window > 0 else heights * share
+    return float(turns[0])
+
+
 def _reference(logs: dict[str, NodeLog]) -> NodeLog:
     """The node that committed the most heights: up for (nearly) the whole run."""
     return max(logs.values(), key=lambda log: len(log.events("committed")))
 
 
-def calibrate(logs: dict[str, NodeLog]) -> dict[str, Any]:
+def calibrate(
+    logs: dict[str, NodeLog], chain: tuple[dict[str, float], int] | None = None
+) -> dict[str, Any]:
     """Every parameter: its value (None when the run could not show it) and where it came
-    from."""
+    from. With ``chain`` (stake shares and reputation window) each restart also carries the
+    rounds the model predicts its outage lost, beside what the run shows."""
     ref = _reference(logs)
     commits = {r["height"]: r for r in ref.events("committed")}
     heights = sorted(commits)
@@ -104,8 +136,17 @@ def calibrate(logs: dict[str, NodeLog]) -> dict[str, Any]:
                 "down_s": round(r.started - r.down_from, 3),
                 "first_commit_s": r.first_commit_s,
                 "caught_up_s": r.caught_up_s,
+                "rounds_lost": lost_here,
+                "model_rounds_lost": None
+                if chain is None or block_time is None or r.node not in chain[0]
+                else round(
+                    predicted_rounds(
+                        r.started - r.down_from, chain[0][r.node], chain[1], block_time
+                    ),
+                    1,
+                ),
             }
-            for r in back
+            for r, lost_here in zip(back, lost, strict=True)
         ],
         "parameters": {
             "recovery_s": param(
@@ -159,12 +200,12 @@ def _delay_p99_s(log: NodeLog) -> float | None:
 
 def measured_protocol(directory: Path) -> dict[str, float]:
     """The protocol numbers ``directory``'s run measured, by [protocol] key."""
-    found = calibrate(read_run(directory))["parameters"]
+    found = calibrate(read_run(directory), genesis_view(directory))["parameters"]
     return {k: found[k]["value"] for k in PROTOCOL_KEYS if found[k]["measured"]}
 
 
 def run_calibrate(directory: Path, as_json: bool) -> int:
-    found = calibrate(read_run(directory))
+    found = calibrate(read_run(directory), genesis_view(directory))
     if as_json:
         print(json.dumps(found))
         return 0
@@ -185,7 +226,13 @@ def run_calibrate(directory: Path, as_json: bool) -> int:
     for r in found["restarts"]:
         console.print(
             f"restart of {r['node']}: down {r['down_s']:.2f} s, first commit after "
-            f"{_seconds(r['first_commit_s'])}, caught up after {_seconds(r['caught_up_s'])}"
+            f"{_seconds(r['first_commit_s'])}, caught up after {_seconds(r['caught_up_s'])}; "
+            f"{r['rounds_lost']} rounds lost"
+            + (
+                ""
+                if r["model_rounds_lost"] is None
+                else f" (the model predicts {r['model_rounds_lost']:g})"
+            )
         )
     measured = {k: p["value"] for k, p in found["parameters"].items() if p["measured"]}
     usable = {k: v for k, v in measured.items() if k in PROTOCOL_KEYS}
