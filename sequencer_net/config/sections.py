@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..consensus.config import Timeouts
 from ..faults.spec import Fault, FaultSpecError, parse_fault
@@ -18,7 +18,10 @@ from ..node_params import NodeParams
 from ..validators import PPM
 from .schema import ConfigError, Table, describe
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def _int_fields(table: Table, cls: type[T], minimum: Callable[[str], int]) -> T:
@@ -66,7 +69,14 @@ def chain_params(table: Table) -> ChainParams:
         least = 0 if name == "reputation_window" else 1
         if value < least:
             raise table.error(name, f"must be at least {least}, got {value}")
-    return ChainParams(slash_fraction_ppm=round(fraction * PPM), **flags, **values)
+    return ChainParams(
+        slash_fraction_ppm=round(fraction * PPM),
+        max_evidence_age=values["max_evidence_age"],
+        slashing=flags["slashing"],
+        forced_inclusion=flags["forced_inclusion"],
+        inclusion_deadline=values["inclusion_deadline"],
+        reputation_window=values["reputation_window"],
+    )
 
 
 def chain_document(params: ChainParams) -> dict[str, Any]:
