@@ -253,7 +253,7 @@ def _params(table: _Table) -> NodeParams:
 def _chain_params(table: _Table) -> ChainParams:
     """The [chain] table: slashing and inclusion rules, the same for every node."""
     switches = ("slashing", "forced_inclusion")
-    counts = ("max_evidence_age", "inclusion_deadline", "reputation_window")
+    counts = ("max_evidence_age", "inclusion_deadline", "inclusion_grace_ms", "reputation_window")
     table.only(["slash_fraction", *counts, *switches])
     defaults = ChainParams()
     fraction = table.data.get("slash_fraction", defaults.slash_fraction_ppm / PPM)
@@ -269,7 +269,7 @@ def _chain_params(table: _Table) -> ChainParams:
             raise table.error(name, f"expected true or false, got {_describe(flag)}")
     values = {name: table.integer(name, getattr(defaults, name)) for name in counts}
     for name, value in values.items():
-        least = 0 if name == "reputation_window" else 1
+        least = 0 if name in ("reputation_window", "inclusion_grace_ms") else 1
         if value < least:
             raise table.error(name, f"must be at least {least}, got {value}")
     return ChainParams(slash_fraction_ppm=round(fraction * PPM), **flags, **values)
@@ -281,6 +281,7 @@ def _chain_document(params: ChainParams) -> dict[str, Any]:
         "max_evidence_age": params.max_evidence_age,
         "slashing": params.slashing,
         "inclusion_deadline": params.inclusion_deadline,
+        "inclusion_grace_ms": params.inclusion_grace_ms,
         "reputation_window": params.reputation_window,
         "forced_inclusion": params.forced_inclusion,
     }

@@ -36,7 +36,7 @@ from .consensus import (
 from .crypto import PrivateKey
 from .evidence import MAX_EVIDENCE_PER_BATCH, EvidencePool, SlashRecord, evidence_problem
 from .genesis import Genesis
-from .mempool import Mempool
+from .mempool import Mempool, PendingTx
 from .messages import (
     MAX_SYNC_ENTRIES,
     MAX_TXS_PER_GOSSIP,
@@ -211,6 +211,7 @@ class Replica:
         self._echoed_rounds: set[int] = set()
         self._deferred: list[Effect] = []
         self._now_ms = 0
+        self._entered_ms = 0  # when this node entered the current height (forced inclusion)
 
     @property
     def height(self) -> int:
@@ -229,7 +230,7 @@ class Replica:
 
     def start(self, now_ms: int) -> list[Output]:
         """Begin (or, after a restart, resume) consensus at the next height."""
-        self._now_ms = now_ms
+        self._now_ms = self._entered_ms = now_ms
         record = self.sign_state.load()
         current = record if record and record.height == self.height else None
         restored = current.lock if current else None
@@ -347,7 +348,7 @@ class Replica:
         """Forced inclusion: False (prevote nil) when the batch leaves out a transaction
         overdue here although it had room, in the first rounds of a height."""
         params = self.genesis.params
-        due = censorship.overdue(self.mempool, self.height, params.inclusion_deadline)
+        due = self._overdue()
         omitted = censorship.omits(
             batch, due, self.params.max_batch_txs, self.params.max_batch_bytes
         )
@@ -361,6 +362,16 @@ class Replica:
             InclusionEnforced(self.height, proposal.round, proposal.proposer, omitted)
         )
         return False
+
+    def _overdue(self) -> list[tuple[bytes, PendingTx]]:
+        params = self.genesis.params
+        return censorship.overdue(
+            self.mempool,
+            self.height,
+            params.inclusion_deadline,
+            self._entered_ms,
+            params.inclusion_grace_ms,
+        )
 
     def _reject(self, peer: Peer, reason: str) -> list[Effect]:
         self._outputs.append(Rejected(peer, reason))
@@ -407,8 +418,7 @@ class Replica:
         self._outputs.extend(Send(None, EvidenceGossip(e)) for e in self.evidence.pending())
         # The oldest overdue transactions again, in case a proposer missed them the first time;
         # only a few, so a saturated node does not resend its whole backlog every second.
-        deadline = self.genesis.params.inclusion_deadline
-        due = censorship.overdue(self.mempool, self.height, deadline)[: censorship.REGOSSIP]
+        due = self._overdue()[: censorship.REGOSSIP]
         if due:
             self._outputs.append(Send(None, TxGossip(tuple(p.encoded for _, p in due))))
         machine = self.driver.machine
@@ -591,6 +601,7 @@ class Replica:
         self._outputs.extend(Slashed(r) for r in slashes)
         # The new height's first effects wait for a zero-delay timer: a validator that decides
         # alone (a one-node set) would otherwise commit height after height in this one call.
+        self._entered_ms = self._now_ms
         self._deferred.extend(self.driver.start_height(self.height, self.validators))
         self._outputs.append(SetTimer(NEXT_HEIGHT, 0))
         effects: list[Effect] = []

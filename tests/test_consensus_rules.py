@@ -522,8 +522,31 @@ def test_l47_mixed_precommit_quorum_schedules_precommit_timeout_once(m: HeightMa
 def test_l47_round_of_timeout_follows_current_round(m: HeightMachine) -> None:
     advance(m)
     advance(m)
-    effects = feed(m, *(precommit(k, 2, None) for k in OTHERS))
+    effects = feed(m, precommit(OTHERS[0], 2, B), precommit(OTHERS[1], 2, None))
+    assert effects == []
+    effects = feed(m, precommit(OTHERS[2], 2, C))
     assert effects == [ScheduleTimeout(Step.PRECOMMIT, HEIGHT, 2, 240)]
+
+
+def test_a_quorum_of_nil_precommits_starts_the_next_round_without_the_timeout(
+    m: HeightMachine,
+) -> None:
+    """No value can be decided in a round with a quorum of nil precommits: waiting
+    timeoutPrecommit there only made every failed round (a censor's one) cost a timeout."""
+    lock_current_round(m, B)
+    effects = feed(m, *(precommit(k, 0, None) for k in OTHERS))
+    assert effects[0] == RoundStarted(HEIGHT, 1)
+    assert sched(Step.PRECOMMIT, 0) not in effects
+    assert (m.round, m.step, m.locked_value, m.locked_round) == (1, Step.PROPOSE, B, 0)
+    assert m.decision is None
+    assert feed(m, timeout(Step.PRECOMMIT, 0)) == []  # the stale timeout does nothing
+
+
+def test_nil_precommits_short_of_a_quorum_wait_for_the_timeout(m: HeightMachine) -> None:
+    lock_current_round(m, B)
+    nils = (precommit(k, 0, None) for k in OTHERS[:2])
+    assert feed(m, precommit(ME, 0, B), *nils) == [sched(Step.PRECOMMIT, 0)]
+    assert m.round == 0
 
 
 # ---- L49: decide -----------------------------------------------------------------------------
@@ -705,7 +728,8 @@ def test_l65_precommit_timeout_starts_next_round_only_for_current_round(
 
 def test_l65_after_a_real_round_keeps_lock_and_valid(m: HeightMachine) -> None:
     lock_current_round(m, B)
-    assert feed(m, *(precommit(k, 0, None) for k in OTHERS)) == [sched(Step.PRECOMMIT, 0)]
+    others = (precommit(ME, 0, B), precommit(OTHERS[0], 0, None), precommit(OTHERS[1], 0, C))
+    assert feed(m, *others) == [sched(Step.PRECOMMIT, 0)]
     assert feed(m, timeout(Step.PRECOMMIT, 0)) == [RoundStarted(HEIGHT, 1), sched(Step.PROPOSE, 1)]
     assert (m.round, m.step, m.locked_value, m.locked_round) == (1, Step.PROPOSE, B, 0)
     assert (m.valid_value, m.valid_round) == (B, 0)

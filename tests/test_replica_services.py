@@ -93,7 +93,7 @@ def batch_for(node: Replica, round: int = 0, txs: tuple[bytes, ...] = (), eviden
     return Batch(header, txs, tuple(evidence))
 
 
-def commit(node: Replica, batch: Batch, round: int = 0) -> list[object]:
+def commit(node: Replica, batch: Batch, round: int = 0, now_ms: int = 0) -> list[object]:
     """Feed ``node`` a certified commit of ``batch`` (as catch-up would)."""
     signers = [BY_KEY[v.public_key] for v in node.validators.active]
     votes = [
@@ -103,7 +103,8 @@ def commit(node: Replica, batch: Batch, round: int = 0) -> list[object]:
         sorted((CommitSig(v.validator, v.signature) for v in votes), key=lambda s: s.validator)
     )
     certificate = Certificate(batch.height, round, batch.id, signatures)
-    outputs = node.receive("peer", SyncResponse((CommittedBatch(batch, certificate),)), 0)
+    entry = CommittedBatch(batch, certificate)
+    outputs = node.receive("peer", SyncResponse((entry,)), now_ms)
     rejected = [o for o in outputs if isinstance(o, Rejected)]
     assert not rejected, rejected
     return outputs
@@ -268,14 +269,41 @@ def test_an_echoed_conflicting_proposal_is_evidence() -> None:
 # ---- forced inclusion ------------------------------------------------------------------------
 
 
+GRACE_MS = 50
+
+
 def overdue_node(**params: object) -> tuple[Replica, bytes]:
-    """n2 holding a transaction since height 1, now at height 1 + deadline."""
-    node = replica(inclusion_deadline=2, reputation_window=0, **params)
+    """n2 holding a transaction since height 1, now at height 1 + deadline, entered long
+    after the grace."""
+    node = replica(inclusion_deadline=2, inclusion_grace_ms=GRACE_MS, reputation_window=0, **params)
     held = tx("alice", 1)
     node.submit(held, 0)
-    for _ in range(2):
-        commit(node, batch_for(node))
+    for i in range(2):
+        commit(node, batch_for(node), now_ms=1000 * (i + 1))
     return node, held
+
+
+def test_a_transaction_that_may_not_have_reached_the_proposer_is_not_held_against_it() -> None:
+    """Gossip lag: held for the deadline in heights, but it arrived just before this node
+    entered the height, when the proposer was already building. An honest proposer that
+    omits it is neither accused nor refused."""
+    node = replica(inclusion_deadline=1, inclusion_grace_ms=GRACE_MS, reputation_window=0)
+    node.submit(tx("alice", 1), 1000 - GRACE_MS + 1)
+    commit(node, batch_for(node), now_ms=1000)
+    batch = batch_for(node)
+    outputs = propose(node, batch)
+    assert own_prevote(outputs, node).value == batch.id
+    assert node.censorship.proposers[batch.header.proposer].overdue_omitted == 0
+    assert not any(isinstance(o, InclusionEnforced) for o in outputs)
+
+
+def test_past_the_deadline_and_the_grace_an_omission_is_refused_and_counted() -> None:
+    node = replica(inclusion_deadline=1, inclusion_grace_ms=GRACE_MS, reputation_window=0)
+    node.submit(tx("alice", 1), 1000 - GRACE_MS)
+    commit(node, batch_for(node), now_ms=1000)
+    batch = batch_for(node)
+    assert own_prevote(propose(node, batch), node).value is None
+    assert node.censorship.proposers[batch.header.proposer].overdue_omitted == 1
 
 
 def test_a_proposal_leaving_out_an_overdue_transaction_gets_a_nil_prevote() -> None:

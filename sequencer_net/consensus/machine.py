@@ -166,7 +166,7 @@ class HeightMachine:
         while self.decision is None:
             if self._l49_decide():
                 return
-            if self._l55_skip_round():
+            if self._l55_skip_round() or self._skip_lost_round():
                 continue
             self._l34_schedule_prevote_timeout()
             self._l47_schedule_precommit_timeout()
@@ -269,6 +269,17 @@ class HeightMachine:
         quorum = self.votes.has_quorum_of_any(self.round, VoteKind.PRECOMMIT)
         if quorum and self._first_time("l47", self.round):
             self._schedule(Step.PRECOMMIT, self.round)
+
+    def _skip_lost_round(self) -> bool:
+        """A quorum of precommits for nil in this round: no value can be decided in it, so
+        start the next round now rather than after timeoutPrecommit (L47, L65). Starting a
+        round early is the timeout expiring early, which the paper's safety never relies on;
+        the wait only serves to collect late precommits for a value, and here none can win.
+        Without this every failed round (a censor's among them) costs a full timeout."""
+        if not self.votes.has_quorum_for(self.round, VoteKind.PRECOMMIT, None):
+            return False
+        self._start_round(self.round + 1)
+        return True
 
     def _l49_decide(self) -> bool:
         """L49: a quorum of precommits for a value in any round whose proposal we hold."""
