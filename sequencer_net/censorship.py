@@ -32,11 +32,15 @@ def overdue(
     mempool: Mempool, height: int, deadline: int, entered_ms: int, grace_ms: int
 ) -> list[tuple[bytes, PendingTx]]:
     """Transactions overdue at ``height``, oldest first: first seen at ``height - deadline``
-    or earlier, and at least ``grace_ms`` before this node entered ``height`` (at
-    ``entered_ms``), so the proposer could have had them when it built its batch."""
+    or earlier, and shared with the peers at least ``grace_ms`` before this node entered
+    ``height`` (at ``entered_ms``), so the proposer could have had them when it built its
+    batch."""
     cutoff = entered_ms - grace_ms
-    held = mempool.held_since(height - deadline)
-    return [(txid, pending) for txid, pending in held if pending.first_seen_ms <= cutoff]
+    return [
+        (txid, pending)
+        for txid, pending in mempool.held_since(height - deadline)
+        if pending.shared_ms is not None and pending.shared_ms <= cutoff
+    ]
 
 
 def omits(batch: Batch, due: list[tuple[bytes, PendingTx]], max_txs: int, max_bytes: int) -> int:

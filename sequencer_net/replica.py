@@ -290,6 +290,7 @@ class Replica:
                 self._request_sync()
             case ("gossip",):
                 queued, self._gossip_queue = self._gossip_queue, []
+                self.mempool.mark_shared(map(tx_id, queued), now_ms)  # forced inclusion
                 for i in range(0, len(queued), MAX_TXS_PER_GOSSIP):
                     self._outputs.append(
                         Send(None, TxGossip(tuple(queued[i : i + MAX_TXS_PER_GOSSIP])))
@@ -733,7 +734,7 @@ class Replica:
             if client:
                 self._outputs.append(Rejected(None, ALREADY_COMMITTED))
             return None
-        added = self.mempool.add(encoded, self.height, self._now_ms)
+        added = self.mempool.add(encoded, self.height, self._now_ms, shared=not client)
         if added is None and client and txid not in self.mempool:
             self._outputs.append(Rejected(None, "mempool full"))
             return None

@@ -20,6 +20,7 @@ from sequencer_net.messages import (
 )
 from sequencer_net.replica import (
     GENESIS_PARENT,
+    GOSSIP,
     MAX_ROUNDS_AHEAD,
     EvidenceFound,
     InclusionEnforced,
@@ -272,12 +273,18 @@ def test_an_echoed_conflicting_proposal_is_evidence() -> None:
 GRACE_MS = 50
 
 
+def submit_and_gossip(node: Replica, encoded: bytes, now_ms: int, sent_ms: int = -1) -> None:
+    """A client's transaction, and the gossip timer that sends it to the peers."""
+    node.submit(encoded, now_ms)
+    node.on_timer(GOSSIP, now_ms if sent_ms < 0 else sent_ms)
+
+
 def overdue_node(**params: object) -> tuple[Replica, bytes]:
     """n2 holding a transaction since height 1, now at height 1 + deadline, entered long
     after the grace."""
     node = replica(inclusion_deadline=2, inclusion_grace_ms=GRACE_MS, reputation_window=0, **params)
     held = tx("alice", 1)
-    node.submit(held, 0)
+    submit_and_gossip(node, held, 0)
     for i in range(2):
         commit(node, batch_for(node), now_ms=1000 * (i + 1))
     return node, held
@@ -288,7 +295,7 @@ def test_a_transaction_that_may_not_have_reached_the_proposer_is_not_held_agains
     entered the height, when the proposer was already building. An honest proposer that
     omits it is neither accused nor refused."""
     node = replica(inclusion_deadline=1, inclusion_grace_ms=GRACE_MS, reputation_window=0)
-    node.submit(tx("alice", 1), 1000 - GRACE_MS + 1)
+    submit_and_gossip(node, tx("alice", 1), 1000 - GRACE_MS + 1)
     commit(node, batch_for(node), now_ms=1000)
     batch = batch_for(node)
     outputs = propose(node, batch)
@@ -297,9 +304,20 @@ def test_a_transaction_that_may_not_have_reached_the_proposer_is_not_held_agains
     assert not any(isinstance(o, InclusionEnforced) for o in outputs)
 
 
+def test_a_clients_transaction_counts_from_when_this_node_gossiped_it() -> None:
+    """The submitting node has a client's transaction before anyone else, and on a busy node
+    its gossip can leave late: until it has, no proposer could have had it."""
+    node = replica(inclusion_deadline=1, inclusion_grace_ms=GRACE_MS, reputation_window=0)
+    submit_and_gossip(node, tx("alice", 1), 0, sent_ms=1000 - GRACE_MS + 1)
+    commit(node, batch_for(node), now_ms=1000)
+    batch = batch_for(node)
+    assert own_prevote(propose(node, batch), node).value == batch.id
+    assert node.censorship.proposers[batch.header.proposer].overdue_omitted == 0
+
+
 def test_past_the_deadline_and_the_grace_an_omission_is_refused_and_counted() -> None:
     node = replica(inclusion_deadline=1, inclusion_grace_ms=GRACE_MS, reputation_window=0)
-    node.submit(tx("alice", 1), 1000 - GRACE_MS)
+    submit_and_gossip(node, tx("alice", 1), 1000 - GRACE_MS)
     commit(node, batch_for(node), now_ms=1000)
     batch = batch_for(node)
     assert own_prevote(propose(node, batch), node).value is None
