@@ -211,7 +211,6 @@ class Replica:
         self._echoed_rounds: set[int] = set()
         self._deferred: list[Effect] = []
         self._now_ms = 0
-        self._entered_ms = 0  # when this node entered the current height (forced inclusion)
 
     @property
     def height(self) -> int:
@@ -230,7 +229,7 @@ class Replica:
 
     def start(self, now_ms: int) -> list[Output]:
         """Begin (or, after a restart, resume) consensus at the next height."""
-        self._now_ms = self._entered_ms = now_ms
+        self._now_ms = now_ms
         record = self.sign_state.load()
         current = record if record and record.height == self.height else None
         restored = current.lock if current else None
@@ -349,7 +348,9 @@ class Replica:
         """Forced inclusion: False (prevote nil) when the batch leaves out a transaction
         overdue here although it had room, in the first rounds of a height."""
         params = self.genesis.params
-        due = self._overdue()
+        # When the batch was built, by its header (every node judges one proposal alike); a
+        # proposer that backdates it only moves the cutoff back towards its parent's time.
+        due = self._overdue(min(batch.header.timestamp_ms, self._now_ms))
         omitted = censorship.omits(
             batch, due, self.params.max_batch_txs, self.params.max_batch_bytes
         )
@@ -364,15 +365,10 @@ class Replica:
         )
         return False
 
-    def _overdue(self) -> list[tuple[bytes, PendingTx]]:
+    def _overdue(self, built_ms: int) -> list[tuple[bytes, PendingTx]]:
         params = self.genesis.params
-        return censorship.overdue(
-            self.mempool,
-            self.height,
-            params.inclusion_deadline,
-            self._entered_ms,
-            params.inclusion_grace_ms,
-        )
+        deadline, grace = params.inclusion_deadline, params.inclusion_grace_ms
+        return censorship.overdue(self.mempool, self.height, deadline, built_ms, grace)
 
     def _reject(self, peer: Peer, reason: str) -> list[Effect]:
         self._outputs.append(Rejected(peer, reason))
@@ -419,7 +415,7 @@ class Replica:
         self._outputs.extend(Send(None, EvidenceGossip(e)) for e in self.evidence.pending())
         # The oldest overdue transactions again, in case a proposer missed them the first time;
         # only a few, so a saturated node does not resend its whole backlog every second.
-        due = self._overdue()[: censorship.REGOSSIP]
+        due = self._overdue(self._now_ms)[: censorship.REGOSSIP]
         if due:
             self._outputs.append(Send(None, TxGossip(tuple(p.encoded for _, p in due))))
         machine = self.driver.machine
@@ -602,7 +598,6 @@ class Replica:
         self._outputs.extend(Slashed(r) for r in slashes)
         # The new height's first effects wait for a zero-delay timer: a validator that decides
         # alone (a one-node set) would otherwise commit height after height in this one call.
-        self._entered_ms = self._now_ms
         self._deferred.extend(self.driver.start_height(self.height, self.validators))
         self._outputs.append(SetTimer(NEXT_HEIGHT, 0))
         effects: list[Effect] = []
