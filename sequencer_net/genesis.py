@@ -19,7 +19,7 @@ class ChainParams:
     (experiments: what does slashing buy?).
     ``reputation_window``: heights a proposer that failed a round is passed over (0: never).
     ``inclusion_deadline``: heights an honest node holds a transaction before it prevotes nil on
-    a proposal that leaves it out; ``inclusion_grace_ms``: how long before entering the height
+    a proposal that leaves it out; ``inclusion_grace_ms``: how long before the batch was built
     it must have had it too, so gossip lag cannot make an honest proposer look like a censor;
     ``forced_inclusion = False`` turns the rule off (experiments).
     """

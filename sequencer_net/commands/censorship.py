@@ -35,7 +35,7 @@ RULE = (
     "A proposer is a suspected censor when more than half of the other reporting nodes each "
     "count at least one overdue omission against it: a proposal of its that left out, although "
     "the batch had room, a transaction the node had held for inclusion_deadline heights and "
-    "since inclusion_grace_ms before the height began. A proposer's own view never counts for "
+    "since inclusion_grace_ms before the batch was built. A proposer's own view never counts for "
     "or against it (it never accuses itself, so counting it would only raise the bar). One "
     "node's count alone may come from slow gossip; a majority of independent observers does not."
 )
