@@ -50,7 +50,7 @@ def params(table: Table) -> NodeParams:
 def chain_params(table: Table) -> ChainParams:
     """The [chain] table: slashing and inclusion rules, the same for every node."""
     switches = ("slashing", "forced_inclusion")
-    counts = ("max_evidence_age", "inclusion_deadline", "reputation_window")
+    counts = ("max_evidence_age", "inclusion_deadline", "inclusion_grace_ms", "reputation_window")
     table.only(["slash_fraction", *counts, *switches])
     defaults = ChainParams()
     fraction = table.data.get("slash_fraction", defaults.slash_fraction_ppm / PPM)
@@ -66,7 +66,7 @@ def chain_params(table: Table) -> ChainParams:
             raise table.error(name, f"expected true or false, got {describe(flag)}")
     values = {name: table.integer(name, getattr(defaults, name)) for name in counts}
     for name, value in values.items():
-        least = 0 if name == "reputation_window" else 1
+        least = 0 if name in ("reputation_window", "inclusion_grace_ms") else 1
         if value < least:
             raise table.error(name, f"must be at least {least}, got {value}")
     return ChainParams(
@@ -75,6 +75,7 @@ def chain_params(table: Table) -> ChainParams:
         slashing=flags["slashing"],
         forced_inclusion=flags["forced_inclusion"],
         inclusion_deadline=values["inclusion_deadline"],
+        inclusion_grace_ms=values["inclusion_grace_ms"],
         reputation_window=values["reputation_window"],
     )
 
@@ -86,6 +87,7 @@ def chain_document(params: ChainParams) -> dict[str, Any]:
         "max_evidence_age": params.max_evidence_age,
         "slashing": params.slashing,
         "inclusion_deadline": params.inclusion_deadline,
+        "inclusion_grace_ms": params.inclusion_grace_ms,
         "reputation_window": params.reputation_window,
         "forced_inclusion": params.forced_inclusion,
     }
