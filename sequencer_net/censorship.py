@@ -1,11 +1,18 @@
 """Forced inclusion and the censorship measurements every node keeps.
 
-A transaction this node has held for ``inclusion_deadline`` heights is *overdue*: a fresh
-proposal that leaves one out, although the batch had room, earns a nil prevote (the proposal
-is still valid; see ``ProposalReceived.acceptable``). The rule only bites in the first
-:data:`FORCED_ROUNDS` rounds of a height: a censor's round fails and the next proposer includes
-the transaction, while a node whose mempool is ahead of everyone else's (a transaction not yet
-gossiped to the proposer) can cost at most those rounds, never the height.
+A transaction is *overdue* at a proposal for height h when this node has held it for
+``inclusion_deadline`` heights and shared it (received it, or gossiped a client's one) at least
+``inclusion_grace_ms`` before the batch was built (its header's timestamp). The second condition
+is what keeps gossip lag out: at idle speed a height lasts a few tens of ms, so a transaction
+that reached this node just before a commit would otherwise be "overdue" at a proposer it had
+not reached yet, and an honest proposer would be accused and its round failed. The build time
+comes from the proposal, not from this node's clock, so the honest nodes judge one proposal
+alike: when they disagree, two prevoting nil and two not, the round waits out a timeout.
+A fresh proposal that leaves an overdue transaction out, although the batch had room, earns a
+nil prevote (the proposal is still valid; see ``ProposalReceived.acceptable``). The rule only
+bites in the first :data:`FORCED_ROUNDS` rounds of a height: a censor's round fails and the next
+proposer includes the transaction, while a node whose mempool is ahead of everyone else's can
+cost at most those rounds, never the height.
 """
 
 from __future__ import annotations
@@ -23,9 +30,18 @@ REGOSSIP = 256  # overdue transactions re-sent per rebroadcast, oldest first
 DELAY_SAMPLES = 10_000
 
 
-def overdue(mempool: Mempool, height: int, deadline: int) -> list[tuple[bytes, PendingTx]]:
-    """Transactions held since ``height - deadline`` or earlier, oldest first."""
-    return mempool.held_since(height - deadline)
+def overdue(
+    mempool: Mempool, height: int, deadline: int, built_ms: int, grace_ms: int
+) -> list[tuple[bytes, PendingTx]]:
+    """Transactions overdue at ``height``, oldest first: first seen at ``height - deadline``
+    or earlier, and shared with the peers at least ``grace_ms`` before ``built_ms``, so the
+    proposer could have had them when it built its batch."""
+    cutoff = built_ms - grace_ms
+    return [
+        (txid, pending)
+        for txid, pending in mempool.held_since(height - deadline)
+        if pending.shared_ms is not None and pending.shared_ms <= cutoff
+    ]
 
 
 def omits(batch: Batch, due: list[tuple[bytes, PendingTx]], max_txs: int, max_bytes: int) -> int:

@@ -80,8 +80,8 @@ class Client:
     async def submit(self, tx: Tx) -> bytes:
         """Submit one transaction; returns its id."""
         [(txid, error)] = await self.submit_encoded([tx.encoded])
-        if error:
-            raise ApiError(error)
+        if txid is None:
+            raise ApiError(error or "refused")
         return txid
 
     async def submit_encoded(self, txs: Sequence[bytes]) -> list[tuple[bytes | None, str | None]]:
@@ -125,7 +125,8 @@ async def submit_fanout(
     results: dict[int, FanoutResult] = {}
 
     async def one(index: int, address: str) -> None:
-        txid, error = None, f"no answer within {timeout:g} s"
+        txid: bytes | None = None
+        error: str | None = f"no answer within {timeout:g} s"
         with trio.move_on_after(timeout):
             try:
                 async with await Client.connect(address) as client:

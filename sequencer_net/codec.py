@@ -148,10 +148,11 @@ def _build_decoder(tp: Any) -> Decoder:
         return _tuple_decoder(args[0])
     if origin in (typing.Union, types.UnionType):
         members = tuple(a for a in args if a is not type(None))
-        inner = _union_decoder(members) if all(m in _tag_of for m in members) else None
-        if inner is None and len(members) == 1:
+        if all(m in _tag_of for m in members):
+            inner = _union_decoder(members)
+        elif len(members) == 1:
             inner = _decoder_for(members[0])
-        if inner is None:
+        else:
             raise TypeError(f"unsupported union {tp!r}")
         return _optional(inner) if type(None) in args else inner
     raise TypeError(f"unsupported field type {tp!r}")

@@ -19,7 +19,9 @@ class ChainParams:
     (experiments: what does slashing buy?).
     ``reputation_window``: heights a proposer that failed a round is passed over (0: never).
     ``inclusion_deadline``: heights an honest node holds a transaction before it prevotes nil on
-    a proposal that leaves it out; ``forced_inclusion = False`` turns the rule off (experiments).
+    a proposal that leaves it out; ``inclusion_grace_ms``: how long before the batch was built
+    it must have had it too, so gossip lag cannot make an honest proposer look like a censor;
+    ``forced_inclusion = False`` turns the rule off (experiments).
     """
 
     slash_fraction_ppm: int = 50_000
@@ -27,6 +29,7 @@ class ChainParams:
     slashing: bool = True
     reputation_window: int = 50
     inclusion_deadline: int = 3
+    inclusion_grace_ms: int = 50
     forced_inclusion: bool = True
 
     def __post_init__(self) -> None:
@@ -38,6 +41,8 @@ class ChainParams:
             raise ValueError(f"reputation_window must be >= 0, got {self.reputation_window}")
         if self.inclusion_deadline < 1:
             raise ValueError(f"inclusion_deadline must be >= 1, got {self.inclusion_deadline}")
+        if self.inclusion_grace_ms < 0:
+            raise ValueError(f"inclusion_grace_ms must be >= 0, got {self.inclusion_grace_ms}")
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,15 @@
 """The public mempool: deduplicated, bounded, oldest first.
 
 Each transaction remembers when this node first saw it (height and milliseconds), which is what
-forced inclusion and inclusion-delay metrics are measured from.
+forced inclusion and inclusion-delay metrics are measured from, and when the other nodes could
+first have had it (``shared_ms``): on arrival for gossip, but only once this node has gossiped
+it for a client's transaction, whose gossip may leave late on a busy node.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .types import tx_id
 
@@ -17,6 +19,7 @@ class PendingTx:
     encoded: bytes
     first_seen_height: int
     first_seen_ms: int
+    shared_ms: int | None  # None: a client's transaction this node has not gossiped yet
 
 
 class Mempool:
@@ -38,14 +41,15 @@ class Mempool:
     def size_bytes(self) -> int:
         return self._bytes
 
-    def add(self, encoded: bytes, height: int, now_ms: int) -> bytes | None:
-        """Admit a transaction; returns its id, or None if already held or the pool is full."""
+    def add(self, encoded: bytes, height: int, now_ms: int, shared: bool = True) -> bytes | None:
+        """Admit a transaction; returns its id, or None if already held or the pool is full.
+        ``shared = False`` for a client's transaction, until :meth:`mark_shared`."""
         txid = tx_id(encoded)
         if txid in self._pending:
             return None
         if len(self._pending) >= self.max_txs or self._bytes + len(encoded) > self.max_bytes:
             return None
-        self._pending[txid] = PendingTx(encoded, height, now_ms)
+        self._pending[txid] = PendingTx(encoded, height, now_ms, now_ms if shared else None)
         self._bytes += len(encoded)
         return txid
 
@@ -76,6 +80,13 @@ class Mempool:
                 break
             held.append((txid, pending))
         return held
+
+    def mark_shared(self, txids: Iterable[bytes], now_ms: int) -> None:
+        """The transactions went out to the peers now (kept in place: order is arrival)."""
+        for txid in txids:
+            pending = self._pending.get(txid)
+            if pending is not None and pending.shared_ms is None:
+                self._pending[txid] = replace(pending, shared_ms=now_ms)
 
     def remove(self, txids: Iterable[bytes]) -> None:
         for txid in txids:

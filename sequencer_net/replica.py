@@ -36,7 +36,7 @@ from .consensus import (
 from .crypto import PrivateKey
 from .evidence import MAX_EVIDENCE_PER_BATCH, EvidencePool, SlashRecord, evidence_problem
 from .genesis import Genesis
-from .mempool import Mempool
+from .mempool import Mempool, PendingTx
 from .messages import (
     MAX_SYNC_ENTRIES,
     MAX_TXS_PER_GOSSIP,
@@ -278,6 +278,7 @@ class Replica:
                 self._request_sync()
             case ("gossip",):
                 queued, self._gossip_queue = self._gossip_queue, []
+                self.mempool.mark_shared(map(tx_id, queued), now_ms)  # forced inclusion
                 for i in range(0, len(queued), MAX_TXS_PER_GOSSIP):
                     self._outputs.append(
                         Send(None, TxGossip(tuple(queued[i : i + MAX_TXS_PER_GOSSIP])))
@@ -354,7 +355,9 @@ class Replica:
         """Forced inclusion: False (prevote nil) when the batch leaves out a transaction
         overdue here although it had room, in the first rounds of a height."""
         params = self.genesis.params
-        due = censorship.overdue(self.mempool, self.height, params.inclusion_deadline)
+        # When the batch was built, by its header (every node judges one proposal alike); a
+        # proposer that backdates it only moves the cutoff back towards its parent's time.
+        due = self._overdue(min(batch.header.timestamp_ms, self._now_ms))
         omitted = censorship.omits(
             batch, due, self.params.max_batch_txs, self.params.max_batch_bytes
         )
@@ -368,6 +371,11 @@ class Replica:
             InclusionEnforced(self.height, proposal.round, proposal.proposer, omitted)
         )
         return False
+
+    def _overdue(self, built_ms: int) -> list[tuple[bytes, PendingTx]]:
+        params = self.genesis.params
+        deadline, grace = params.inclusion_deadline, params.inclusion_grace_ms
+        return censorship.overdue(self.mempool, self.height, deadline, built_ms, grace)
 
     def _reject(self, peer: Peer, reason: str) -> list[Effect]:
         self._outputs.append(Rejected(peer, reason))
@@ -414,8 +422,7 @@ class Replica:
         self._outputs.extend(Send(None, EvidenceGossip(e)) for e in self.evidence.pending())
         # The oldest overdue transactions again, in case a proposer missed them the first time;
         # only a few, so a saturated node does not resend its whole backlog every second.
-        deadline = self.genesis.params.inclusion_deadline
-        due = censorship.overdue(self.mempool, self.height, deadline)[: censorship.REGOSSIP]
+        due = self._overdue(self._now_ms)[: censorship.REGOSSIP]
         if due:
             self._outputs.append(Send(None, TxGossip(tuple(p.encoded for _, p in due))))
         machine = self.driver.machine
@@ -731,7 +738,7 @@ class Replica:
             if client:
                 self._outputs.append(Rejected(None, ALREADY_COMMITTED))
             return None
-        added = self.mempool.add(encoded, self.height, self._now_ms)
+        added = self.mempool.add(encoded, self.height, self._now_ms, shared=not client)
         if added is None and client and txid not in self.mempool:
             self._outputs.append(Rejected(None, "mempool full"))
             return None

@@ -29,3 +29,11 @@ def start(tmp_path: Path) -> Iterator[Callable[[ClusterSpec], Cluster]]:
         cluster.down(timeout=5)
         leftover = [p.name for p in cluster.processes() if p.state.value in ("alive", "paused")]
         assert not leftover, f"processes left running: {leftover}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start real node processes (files named *_integration.py) are `slow`, so
+    `pytest -m "not slow"` is a quick loop while developing; plain `pytest` runs them all."""
+    for item in items:
+        if item.path.name.endswith("_integration.py"):
+            item.add_marker(pytest.mark.slow)

@@ -300,9 +300,9 @@ def stopped(cluster_dir: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("seen_by", "suspect"),
-    [(["n2", "n3", "n4"], True), (["n2", "n3"], False), (["n2"], False), ([], False)],
+    [(["n2", "n3", "n4"], True), (["n2", "n3"], True), (["n2"], False), ([], False)],
 )
-def test_a_suspect_needs_a_strict_majority_of_reporting_nodes(
+def test_a_suspect_needs_a_strict_majority_of_the_other_reporting_nodes(
     seen_by: list[str], suspect: bool
 ) -> None:
     nodes = [
@@ -317,10 +317,26 @@ def test_the_majority_counts_only_nodes_that_reported() -> None:
     nodes = [
         NodeMetrics("n1", None, None, "not answering"),
         NodeMetrics("n2", "live", metrics({"n3": 1})),
-        NodeMetrics("n3", "live", metrics({"n3": 1})),
+        NodeMetrics("n3", "live", metrics()),
+        NodeMetrics("n4", "live", metrics({"n3": 1})),
+    ]
+    assert Report(nodes).suspects() == ["n3"]  # 2 of the 2 others that reported
+
+
+def test_a_proposers_own_view_neither_accuses_nor_clears_it() -> None:
+    """The censor's own metrics (here: it accuses everyone else) are left out of the vote
+    on each proposer; so is an accused node's silence about itself."""
+    censor = {"n2": 1, "n3": 1, "n4": 1}
+    nodes = [
+        NodeMetrics("n1", "live", metrics(censor)),
+        NodeMetrics("n2", "live", metrics({"n1": 2})),
+        NodeMetrics("n3", "live", metrics({"n1": 1})),
         NodeMetrics("n4", "live", metrics()),
     ]
-    assert Report(nodes).suspects() == ["n3"]  # 2 of 3 reporting
+    report = Report(nodes)
+    assert report.omitting_seen_by("n1") == ["n2", "n3"]
+    assert report.omitting_seen_by("n2") == ["n1"]
+    assert report.suspects() == ["n1"]  # 2 of its 3 others; the censor's word alone is 1 of 3
 
 
 def test_report_from_a_stopped_cluster_names_the_censor(
@@ -331,11 +347,11 @@ def test_report_from_a_stopped_cluster_names_the_censor(
     rows = [" ".join(line.split()) for line in out.splitlines()]
     assert "n1 on (3) 40 2/5/6 120.5/480/510 0 - file" in rows  # the censor counts nothing
     assert "n2 on (3) 40 2/5/6 120.5/480/510 3 n1 file" in rows
-    assert "n1 10/0/0 10/3/3 10/3/3 10/3/3 3 of 4 suspect" in rows
-    assert "n2 10/0/0 10/0/0 10/0/0 10/0/0 0 of 4" in rows
+    assert "n1 10/0/0 10/3/3 10/3/3 10/3/3 3 of 3 suspect" in rows
+    assert "n2 10/0/0 10/0/0 10/0/0 10/0/0 0 of 3" in rows
     assert "total 40/0/0 40/3/3 40/3/3 40/3/3" in rows
     assert rows[-1] == (
-        "suspected censors: n1 (3 of 4 reporting nodes saw it omit overdue transactions)"
+        "suspected censors: n1 (3 of the 3 other reporting nodes saw it omit overdue transactions)"
     )
 
 
@@ -355,7 +371,8 @@ def test_report_json_is_one_object(stopped: Path, capsys: pytest.CaptureFixture[
     assert report["totals"]["n2"] == {"proposals": 40, "failed_rounds": 3, "overdue_omitted": 3}
     assert report["nodes"]["n4"]["censorship"]["excluded_proposers"] == ["n1"]
     assert report["nodes"]["n4"]["source"] == str(stopped / "n4" / "data" / FILENAME)
-    assert "more than half of the reporting nodes" in report["rule"]
+    assert report["proposers"]["n1"]["observers"] == ["n2", "n3", "n4"]
+    assert "more than half of the other reporting nodes" in report["rule"]
 
 
 def test_one_node_of_a_cluster_and_a_node_data_dir(
@@ -378,7 +395,7 @@ def test_a_node_without_metrics_is_shown_and_exits_1(
     code, out, _ = run(capsys, "censorship", "report", "--dir", stopped)
     assert code == 1
     assert "no metrics from n4: not answering, and no censorship.json in its data dir" in out
-    assert "n1 (2 of 3 reporting nodes" in out
+    assert "n1 (2 of the 2 other reporting nodes" in out
 
 
 def test_live_status_first_then_the_file(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -118,7 +118,7 @@ async def censored_run(
 async def test_one_censor_of_four_cannot_delay_past_the_deadline_with_forced_inclusion(
     tmp_path: Path, clusters: list[Cluster]
 ) -> None:
-    chain = ChainParams(inclusion_deadline=1)
+    chain = ChainParams(inclusion_deadline=1, inclusion_grace_ms=20)  # as configs/censor-4.toml
     found, by_height, metrics = await censored_run(tmp_path / "on", clusters, (10,) * 4, chain)
     # Submitted after height s, a transaction is first seen at s + 1 at the latest; it commits
     # within the deadline plus the two rounds forced inclusion may fail.
@@ -128,7 +128,7 @@ async def test_one_censor_of_four_cannot_delay_past_the_deadline_with_forced_inc
     delayed_on = censor_heights_while_pending(found, by_height)
 
     # The same run without the rule: the censor's batches commit while alice waits.
-    off = ChainParams(inclusion_deadline=1, forced_inclusion=False)
+    off = replace(chain, forced_inclusion=False)
     found, by_height, metrics = await censored_run(tmp_path / "off", clusters, (10,) * 4, off)
     delayed_off = censor_heights_while_pending(found, by_height)
     assert metrics["inclusion_nil_prevotes"] == 0

@@ -405,13 +405,44 @@ def test_l28_invalid_reproposal_with_pol_quorum_prevotes_nil(m: HeightMachine) -
 def test_l34_mixed_prevote_quorum_schedules_prevote_timeout_once(m: HeightMachine) -> None:
     assert feed(m, proposal(0, B)) == [my_prevote(0, B)]
     assert feed(m, prevote(OTHERS[0], 0, B), prevote(OTHERS[1], 0, None)) == []
-    assert feed(m, prevote(OTHERS[2], 0, C)) == [sched(Step.PREVOTE, 0)]
-    assert feed(m, prevote(ME, 0, B)) == []
+    assert feed(m, prevote(OTHERS[2], 0, B)) == [sched(Step.PREVOTE, 0)]  # B still reachable
     assert m.step == Step.PREVOTE
 
 
+def test_a_prevote_split_no_value_can_win_precommits_nil_without_the_timeout(
+    m: HeightMachine,
+) -> None:
+    """Two for B, two for nil: no value can reach a quorum, so waiting timeoutPrevote only
+    delays the round's failure (as a forced-inclusion split near the deadline did)."""
+    assert feed(m, proposal(0, B)) == [my_prevote(0, B)]
+    assert feed(m, prevote(ME, 0, B), prevote(OTHERS[0], 0, B)) == []
+    assert feed(m, prevote(OTHERS[1], 0, None)) == [sched(Step.PREVOTE, 0)]
+    assert feed(m, prevote(OTHERS[2], 0, None)) == [my_precommit(0, None)]
+
+
+def test_from_round_2_a_prevote_split_waits_for_the_timeout_again(m: HeightMachine) -> None:
+    """Later rounds keep the paper's timeout, so rounds something keeps splitting cannot race
+    at message speed (the nil-precommit skip would start each next one at once)."""
+    advance(m)
+    advance(m)
+    assert m.round == 2
+    feed(m, proposal(2, B))
+    assert feed(m, prevote(ME, 2, B), prevote(OTHERS[0], 2, B)) == []
+    effects = feed(m, prevote(OTHERS[1], 2, None), prevote(OTHERS[2], 2, None))
+    assert effects == [sched(Step.PREVOTE, 2)]
+    assert m.step == Step.PREVOTE
+
+
+def test_a_value_the_unheard_stake_could_still_lift_keeps_the_prevote_step(
+    m: HeightMachine,
+) -> None:
+    assert feed(m, proposal(0, B)) == [my_prevote(0, B)]
+    assert feed(m, prevote(OTHERS[0], 0, None), prevote(OTHERS[1], 0, B)) == []
+    assert m.step == Step.PREVOTE  # ME and OTHERS[2] unheard: B could still reach 3 of 4
+
+
 def test_l34_waits_for_the_prevote_step(m: HeightMachine) -> None:
-    mixed = [prevote(OTHERS[0], 0, B), prevote(OTHERS[1], 0, None), prevote(OTHERS[2], 0, C)]
+    mixed = [prevote(OTHERS[0], 0, B), prevote(OTHERS[1], 0, None), prevote(OTHERS[2], 0, B)]
     assert feed(m, *mixed) == []
     assert feed(m, timeout(Step.PROPOSE, 0)) == [my_prevote(0, None), sched(Step.PREVOTE, 0)]
 
@@ -419,7 +450,7 @@ def test_l34_waits_for_the_prevote_step(m: HeightMachine) -> None:
 def test_l34_uses_the_round_in_the_timeout(m: HeightMachine) -> None:
     advance(m)
     feed(m, timeout(Step.PROPOSE, 1))
-    effects = feed(m, prevote(OTHERS[0], 1, B), prevote(OTHERS[1], 1, None), prevote(ME, 1, C))
+    effects = feed(m, prevote(OTHERS[0], 1, B), prevote(OTHERS[1], 1, B), prevote(ME, 1, C))
     assert effects == [ScheduleTimeout(Step.PREVOTE, HEIGHT, 1, 330)]
 
 
@@ -492,9 +523,12 @@ def test_l36_quorum_in_a_past_round_does_not_lock(m: HeightMachine) -> None:
 
 
 def test_l44_nil_prevote_quorum_precommits_nil(m: HeightMachine) -> None:
+    """A nil quorum implies no value can win, so of four equal validators the second nil
+    prevote already precommits nil (the split rule), before L44's quorum is there."""
     assert feed(m, timeout(Step.PROPOSE, 0)) == [my_prevote(0, None)]
-    assert feed(m, prevote(OTHERS[0], 0, None), prevote(OTHERS[1], 0, None)) == []
-    assert feed(m, prevote(OTHERS[2], 0, None)) == [sched(Step.PREVOTE, 0), my_precommit(0, None)]
+    assert feed(m, prevote(ME, 0, None)) == []
+    assert feed(m, prevote(OTHERS[0], 0, None)) == [my_precommit(0, None)]
+    assert feed(m, prevote(OTHERS[1], 0, None)) == []
     assert m.step == Step.PRECOMMIT
     assert m.locked_value is None
 
@@ -522,8 +556,31 @@ def test_l47_mixed_precommit_quorum_schedules_precommit_timeout_once(m: HeightMa
 def test_l47_round_of_timeout_follows_current_round(m: HeightMachine) -> None:
     advance(m)
     advance(m)
-    effects = feed(m, *(precommit(k, 2, None) for k in OTHERS))
+    effects = feed(m, precommit(OTHERS[0], 2, B), precommit(OTHERS[1], 2, None))
+    assert effects == []
+    effects = feed(m, precommit(OTHERS[2], 2, C))
     assert effects == [ScheduleTimeout(Step.PRECOMMIT, HEIGHT, 2, 240)]
+
+
+def test_a_quorum_of_nil_precommits_starts_the_next_round_without_the_timeout(
+    m: HeightMachine,
+) -> None:
+    """No value can be decided in a round with a quorum of nil precommits: waiting
+    timeoutPrecommit there only made every failed round (a censor's one) cost a timeout."""
+    lock_current_round(m, B)
+    effects = feed(m, *(precommit(k, 0, None) for k in OTHERS))
+    assert effects[0] == RoundStarted(HEIGHT, 1)
+    assert sched(Step.PRECOMMIT, 0) not in effects
+    assert (m.round, m.step, m.locked_value, m.locked_round) == (1, Step.PROPOSE, B, 0)
+    assert m.decision is None
+    assert feed(m, timeout(Step.PRECOMMIT, 0)) == []  # the stale timeout does nothing
+
+
+def test_nil_precommits_short_of_a_quorum_wait_for_the_timeout(m: HeightMachine) -> None:
+    lock_current_round(m, B)
+    nils = (precommit(k, 0, None) for k in OTHERS[:2])
+    assert feed(m, precommit(ME, 0, B), *nils) == [sched(Step.PRECOMMIT, 0)]
+    assert m.round == 0
 
 
 # ---- L49: decide -----------------------------------------------------------------------------
@@ -705,7 +762,8 @@ def test_l65_precommit_timeout_starts_next_round_only_for_current_round(
 
 def test_l65_after_a_real_round_keeps_lock_and_valid(m: HeightMachine) -> None:
     lock_current_round(m, B)
-    assert feed(m, *(precommit(k, 0, None) for k in OTHERS)) == [sched(Step.PRECOMMIT, 0)]
+    others = (precommit(ME, 0, B), precommit(OTHERS[0], 0, None), precommit(OTHERS[1], 0, C))
+    assert feed(m, *others) == [sched(Step.PRECOMMIT, 0)]
     assert feed(m, timeout(Step.PRECOMMIT, 0)) == [RoundStarted(HEIGHT, 1), sched(Step.PROPOSE, 1)]
     assert (m.round, m.step, m.locked_value, m.locked_round) == (1, Step.PROPOSE, B, 0)
     assert (m.valid_value, m.valid_round) == (B, 0)

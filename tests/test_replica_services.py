@@ -20,6 +20,7 @@ from sequencer_net.messages import (
 )
 from sequencer_net.replica import (
     GENESIS_PARENT,
+    GOSSIP,
     MAX_BUFFERED_PROPOSALS,
     MAX_ROUNDS_AHEAD,
     EvidenceFound,
@@ -77,7 +78,9 @@ def double_vote(name: str, height: int = 1) -> DuplicateVote:
     return evidence
 
 
-def batch_for(node: Replica, round: int = 0, txs: tuple[bytes, ...] = (), evidence=()) -> Batch:
+def batch_for(
+    node: Replica, round: int = 0, txs: tuple[bytes, ...] = (), evidence=(), built_ms: int = 0
+) -> Batch:
     """A batch the proposer of ``round`` could build on ``node``'s chain."""
     parent = node.chain.get(node.height - 1)
     header = BatchHeader(
@@ -86,7 +89,7 @@ def batch_for(node: Replica, round: int = 0, txs: tuple[bytes, ...] = (), eviden
         round=round,
         parent_id=parent.batch.id if parent else GENESIS_PARENT,
         proposer=node.validators.proposer_for_round(round).public_key,
-        timestamp_ms=node.height * 1000,
+        timestamp_ms=built_ms or node.height * 1000,
         txs_digest=txs_digest(txs),
         evidence_digest=evidence_digest(tuple(evidence)),
         validator_set_hash=node.validators.hash,
@@ -95,7 +98,7 @@ def batch_for(node: Replica, round: int = 0, txs: tuple[bytes, ...] = (), eviden
     return Batch(header, txs, tuple(evidence))
 
 
-def commit(node: Replica, batch: Batch, round: int = 0) -> list[object]:
+def commit(node: Replica, batch: Batch, round: int = 0, now_ms: int = 0) -> list[object]:
     """Feed ``node`` a certified commit of ``batch`` (as catch-up would)."""
     signers = [BY_KEY[v.public_key] for v in node.validators.active]
     votes = [
@@ -105,16 +108,19 @@ def commit(node: Replica, batch: Batch, round: int = 0) -> list[object]:
         sorted((CommitSig(v.validator, v.signature) for v in votes), key=lambda s: s.validator)
     )
     certificate = Certificate(batch.height, round, batch.id, signatures)
-    outputs = node.receive("peer", SyncResponse((CommittedBatch(batch, certificate),)), 0)
+    entry = CommittedBatch(batch, certificate)
+    outputs = node.receive("peer", SyncResponse((entry,)), now_ms)
     rejected = [o for o in outputs if isinstance(o, Rejected)]
     assert not rejected, rejected
     return outputs
 
 
-def propose(node: Replica, batch: Batch, round: int = 0) -> list[object]:
+def propose(node: Replica, batch: Batch, round: int = 0, now_ms: int = 0) -> list[object]:
+    """``batch`` proposed in ``round``, arriving at ``now_ms`` (just after it was built)."""
     proposer = BY_KEY[batch.header.proposer]
     proposal = sign_proposal(proposer, CHAIN, batch.height, round, -1, batch.id)
-    return node.receive("peer", ProposalMessage(proposal, batch), 0)
+    message = ProposalMessage(proposal, batch)
+    return node.receive("peer", message, now_ms or batch.header.timestamp_ms + 1)
 
 
 def own_prevote(outputs: list[object], node: Replica) -> Vote:
@@ -270,14 +276,70 @@ def test_an_echoed_conflicting_proposal_is_evidence() -> None:
 # ---- forced inclusion ------------------------------------------------------------------------
 
 
+GRACE_MS = 50
+
+
+def submit_and_gossip(node: Replica, encoded: bytes, now_ms: int, sent_ms: int = -1) -> None:
+    """A client's transaction, and the gossip timer that sends it to the peers."""
+    node.submit(encoded, now_ms)
+    node.on_timer(GOSSIP, now_ms if sent_ms < 0 else sent_ms)
+
+
 def overdue_node(**params: object) -> tuple[Replica, bytes]:
-    """n2 holding a transaction since height 1, now at height 1 + deadline."""
-    node = replica(inclusion_deadline=2, reputation_window=0, **params)
+    """n2 holding a transaction since height 1, now at height 1 + deadline, entered long
+    after the grace."""
+    node = replica(inclusion_deadline=2, inclusion_grace_ms=GRACE_MS, reputation_window=0, **params)
     held = tx("alice", 1)
-    node.submit(held, 0)
-    for _ in range(2):
-        commit(node, batch_for(node))
+    submit_and_gossip(node, held, 0)
+    for i in range(2):
+        commit(node, batch_for(node), now_ms=1000 * (i + 1))
     return node, held
+
+
+def test_a_transaction_that_may_not_have_reached_the_proposer_is_not_held_against_it() -> None:
+    """Gossip lag: held for the deadline in heights, but it arrived just before this node
+    entered the height, when the proposer was already building. An honest proposer that
+    omits it is neither accused nor refused."""
+    node = replica(inclusion_deadline=1, inclusion_grace_ms=GRACE_MS, reputation_window=0)
+    submit_and_gossip(node, tx("alice", 1), 1000 - GRACE_MS + 1)
+    commit(node, batch_for(node, built_ms=500), now_ms=1000)
+    batch = batch_for(node, built_ms=1000)
+    outputs = propose(node, batch)
+    assert own_prevote(outputs, node).value == batch.id
+    assert node.censorship.proposers[batch.header.proposer].overdue_omitted == 0
+    assert not any(isinstance(o, InclusionEnforced) for o in outputs)
+
+
+def test_a_clients_transaction_counts_from_when_this_node_gossiped_it() -> None:
+    """The submitting node has a client's transaction before anyone else, and on a busy node
+    its gossip can leave late: until it has, no proposer could have had it."""
+    node = replica(inclusion_deadline=1, inclusion_grace_ms=GRACE_MS, reputation_window=0)
+    submit_and_gossip(node, tx("alice", 1), 0, sent_ms=1000 - GRACE_MS + 1)
+    commit(node, batch_for(node, built_ms=500), now_ms=1000)
+    batch = batch_for(node, built_ms=1000)
+    assert own_prevote(propose(node, batch), node).value == batch.id
+    assert node.censorship.proposers[batch.header.proposer].overdue_omitted == 0
+
+
+def test_a_lagging_node_judges_a_proposal_by_when_it_was_built() -> None:
+    """This node entered the height (and got the proposal) 2 s after the batch was built: by
+    its own clock the transaction is long overdue, but the proposer could not have had it, and
+    the nodes that kept up judge the same proposal by the same build time."""
+    node = replica(inclusion_deadline=1, inclusion_grace_ms=GRACE_MS, reputation_window=0)
+    submit_and_gossip(node, tx("alice", 1), 1000 - GRACE_MS + 1)
+    commit(node, batch_for(node, built_ms=500), now_ms=3000)
+    batch = batch_for(node, built_ms=1000)
+    assert own_prevote(propose(node, batch, now_ms=3001), node).value == batch.id
+    assert node.censorship.proposers[batch.header.proposer].overdue_omitted == 0
+
+
+def test_past_the_deadline_and_the_grace_an_omission_is_refused_and_counted() -> None:
+    node = replica(inclusion_deadline=1, inclusion_grace_ms=GRACE_MS, reputation_window=0)
+    submit_and_gossip(node, tx("alice", 1), 1000 - GRACE_MS)
+    commit(node, batch_for(node, built_ms=500), now_ms=1000)
+    batch = batch_for(node, built_ms=1000)
+    assert own_prevote(propose(node, batch), node).value is None
+    assert node.censorship.proposers[batch.header.proposer].overdue_omitted == 1
 
 
 def test_a_proposal_leaving_out_an_overdue_transaction_gets_a_nil_prevote() -> None:

@@ -48,6 +48,7 @@ def test_fault_free_cluster_commits_every_height_in_round_zero() -> None:
     assert sum(row.txs for row in result.report.chain) > 0
 
 
+@pytest.mark.slow
 def test_200_seeds_twins_partitions_and_drops_keep_every_invariant() -> None:
     _assert_all_pass(Scenario(nodes=4, twins=1, partitions=True, drop=0.05), range(200))
 

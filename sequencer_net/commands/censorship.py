@@ -30,10 +30,12 @@ PERCENTILES = ("p50", "p99", "max")
 WIDTH = 88  # help text, wrapped by hand: the examples need the raw formatter
 
 RULE = (
-    "A proposer is a suspected censor when more than half of the reporting nodes each count "
-    "at least one overdue omission against it: a proposal of its that left out a transaction "
-    "the node had held for inclusion_deadline heights or more. One node's count alone may "
-    "come from slow gossip or a full batch; a majority of independent observers does not."
+    "A proposer is a suspected censor when more than half of the other reporting nodes each "
+    "count at least one overdue omission against it: a proposal of its that left out, although "
+    "the batch had room, a transaction the node had held for inclusion_deadline heights and "
+    "since inclusion_grace_ms before the batch was built. A proposer's own view never counts for "
+    "or against it (it never accuses itself, so counting it would only raise the bar). One "
+    "node's count alone may come from slow gossip; a majority of independent observers does not."
 )
 
 EXAMPLES = f"""\
@@ -253,17 +255,24 @@ class Report:
         seen = node.metrics["proposers"].get(proposer, {})
         return {key: seen.get(key, 0) for key in COUNTS}
 
+    def observers(self, proposer: str) -> list[NodeMetrics]:
+        """The reporting nodes other than ``proposer`` itself: the only views that count."""
+        return [node for node in self.reporting if node.name != proposer]
+
     def omitting_seen_by(self, proposer: str) -> list[str]:
         return [
             node.name
-            for node in self.reporting
+            for node in self.observers(proposer)
             if self.counts(node, proposer)["overdue_omitted"] > 0
         ]
 
     def suspects(self) -> list[str]:
-        """Proposers a strict majority of the reporting nodes saw omit overdue transactions."""
+        """Proposers a strict majority of the other reporting nodes saw omit overdue
+        transactions."""
         return [
-            p for p in self.proposers() if 2 * len(self.omitting_seen_by(p)) > len(self.reporting)
+            p
+            for p in self.proposers()
+            if 2 * len(self.omitting_seen_by(p)) > len(self.observers(p))
         ]
 
     def totals(self, node: NodeMetrics) -> dict[str, int]:
@@ -277,6 +286,7 @@ class Report:
             "proposers": {
                 p: {
                     "seen_by": {node.name: self.counts(node, p) for node in self.reporting},
+                    "observers": [node.name for node in self.observers(p)],
                     "omitting_seen_by": self.omitting_seen_by(p),
                     "suspect": p in suspects,
                 }
@@ -295,16 +305,15 @@ class Report:
         console.print(self.verdict())
 
     def verdict(self) -> str:
-        total = len(self.reporting)
         suspects = self.suspects()
         if not suspects:
             return (
-                f"suspected censors: none (no proposer seen omitting overdue transactions "
-                f"by a majority of the {total} reporting node(s))"
+                "suspected censors: none (no proposer seen omitting overdue transactions "
+                "by a majority of the other reporting nodes)"
             )
         named = "; ".join(
-            f"{p} ({len(self.omitting_seen_by(p))} of {total} reporting nodes saw it omit "
-            "overdue transactions)"
+            f"{p} ({len(self.omitting_seen_by(p))} of the {len(self.observers(p))} other "
+            "reporting nodes saw it omit overdue transactions)"
             for p in suspects
         )
         return f"suspected censors: {named}"
@@ -360,7 +369,7 @@ class Report:
         suspects = self.suspects()
         for p in self.proposers():
             cells = [_cell(self.counts(node, p)) for node in self.reporting]
-            seen = f"{len(self.omitting_seen_by(p))} of {len(self.reporting)}"
+            seen = f"{len(self.omitting_seen_by(p))} of {len(self.observers(p))}"
             table.add_row(p, *cells, f"{seen}{'  suspect' if p in suspects else ''}")
         table.add_section()
         table.add_row("total", *(_cell(self.totals(node)) for node in self.reporting), "")

@@ -305,7 +305,7 @@ def _verify(args: argparse.Namespace) -> int:
     problems: dict[int, list[str]] = {}
     for problem in verify_records(records, genesis):
         problems.setdefault(problem.index, []).append(problem.message)
-    results = [
+    results: list[dict[str, Any]] = [
         {
             "line": i + 1,
             "id": record.get("id"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..consensus.config import Timeouts
 from ..faults.spec import Fault, FaultSpecError, parse_fault
@@ -18,7 +18,10 @@ from ..node_params import NodeParams
 from ..validators import PPM
 from .schema import ConfigError, Table, describe
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def _int_fields(table: Table, cls: type[T], minimum: Callable[[str], int]) -> T:
@@ -47,7 +50,7 @@ def params(table: Table) -> NodeParams:
 def chain_params(table: Table) -> ChainParams:
     """The [chain] table: slashing and inclusion rules, the same for every node."""
     switches = ("slashing", "forced_inclusion")
-    counts = ("max_evidence_age", "inclusion_deadline", "reputation_window")
+    counts = ("max_evidence_age", "inclusion_deadline", "inclusion_grace_ms", "reputation_window")
     table.only(["slash_fraction", *counts, *switches])
     defaults = ChainParams()
     fraction = table.data.get("slash_fraction", defaults.slash_fraction_ppm / PPM)
@@ -63,10 +66,18 @@ def chain_params(table: Table) -> ChainParams:
             raise table.error(name, f"expected true or false, got {describe(flag)}")
     values = {name: table.integer(name, getattr(defaults, name)) for name in counts}
     for name, value in values.items():
-        least = 0 if name == "reputation_window" else 1
+        least = 0 if name in ("reputation_window", "inclusion_grace_ms") else 1
         if value < least:
             raise table.error(name, f"must be at least {least}, got {value}")
-    return ChainParams(slash_fraction_ppm=round(fraction * PPM), **flags, **values)
+    return ChainParams(
+        slash_fraction_ppm=round(fraction * PPM),
+        max_evidence_age=values["max_evidence_age"],
+        slashing=flags["slashing"],
+        forced_inclusion=flags["forced_inclusion"],
+        inclusion_deadline=values["inclusion_deadline"],
+        inclusion_grace_ms=values["inclusion_grace_ms"],
+        reputation_window=values["reputation_window"],
+    )
 
 
 def chain_document(params: ChainParams) -> dict[str, Any]:
@@ -76,6 +87,7 @@ def chain_document(params: ChainParams) -> dict[str, Any]:
         "max_evidence_age": params.max_evidence_age,
         "slashing": params.slashing,
         "inclusion_deadline": params.inclusion_deadline,
+        "inclusion_grace_ms": params.inclusion_grace_ms,
         "reputation_window": params.reputation_window,
         "forced_inclusion": params.forced_inclusion,
     }

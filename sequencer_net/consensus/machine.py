@@ -41,6 +41,9 @@ from .events import (
 )
 from .votekeeper import VoteKeeper
 
+# Rounds of a height in which a prevote split that no value can win ends without timeoutPrevote.
+SPLIT_ROUNDS = 2
+
 
 @codec.register(31)
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ class HeightMachine:
         while self.decision is None:
             if self._l49_decide():
                 return
-            if self._l55_skip_round():
+            if self._l55_skip_round() or self._skip_lost_round():
                 continue
             self._l34_schedule_prevote_timeout()
             self._l47_schedule_precommit_timeout()
@@ -175,6 +178,7 @@ class HeightMachine:
                 or self._l28_prevote_repeated_proposal()
                 or self._l36_lock_and_precommit()
                 or self._l44_precommit_nil()
+                or self._precommit_nil_without_a_polka()
             )
             if not fired:
                 return
@@ -264,11 +268,42 @@ class HeightMachine:
         self._precommit(None)
         return True
 
+    def _precommit_nil_without_a_polka(self) -> bool:
+        """In the prevote step of the first :data:`SPLIT_ROUNDS` rounds, once no value can
+        reach a quorum of prevotes any more (the stake still unheard would not lift any value
+        to one), precommit nil now rather than at timeoutPrevote (L61). Precommitting nil is
+        always safe, and it is what the timeout would do; in a round where every honest
+        validator prevotes one value it never fires, as that value stays reachable until the
+        last honest prevote is in. It saves a timeout when honest validators split, as a
+        forced-inclusion verdict near its deadline can (that rule acts in rounds 0 and 1).
+        Later rounds wait, as the paper does: with the nil-precommit skip, rounds that
+        something keeps splitting (an unsafe equivocating stake) would otherwise race at
+        message speed and inflate every later timeout."""
+        if self.step != Step.PREVOTE or self.round >= SPLIT_ROUNDS:
+            return False
+        unheard = self.validators.total_power - self.votes.total(self.round, VoteKind.PREVOTE)
+        best = self.votes.max_value_power(self.round, VoteKind.PREVOTE)
+        if self.validators.is_quorum(best + unheard):
+            return False
+        self._precommit(None)
+        return True
+
     def _l47_schedule_precommit_timeout(self) -> None:
         """L47: a quorum of precommits for anything in this round, for the first time."""
         quorum = self.votes.has_quorum_of_any(self.round, VoteKind.PRECOMMIT)
         if quorum and self._first_time("l47", self.round):
             self._schedule(Step.PRECOMMIT, self.round)
+
+    def _skip_lost_round(self) -> bool:
+        """A quorum of precommits for nil in this round: no value can be decided in it, so
+        start the next round now rather than after timeoutPrecommit (L47, L65). Starting a
+        round early is the timeout expiring early, which the paper's safety never relies on;
+        the wait only serves to collect late precommits for a value, and here none can win.
+        Without this every failed round (a censor's among them) costs a full timeout."""
+        if not self.votes.has_quorum_for(self.round, VoteKind.PRECOMMIT, None):
+            return False
+        self._start_round(self.round + 1)
+        return True
 
     def _l49_decide(self) -> bool:
         """L49: a quorum of precommits for a value in any round whose proposal we hold."""

@@ -335,6 +335,7 @@ class Node:
         return {
             "forced_inclusion": params.forced_inclusion,
             "inclusion_deadline": params.inclusion_deadline,
+            "inclusion_grace_ms": params.inclusion_grace_ms,
             **replica.censorship.to_json(self.names),
             "excluded_proposers": sorted(self.names[k] for k in replica.validators.skipped),
         }

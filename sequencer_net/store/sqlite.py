@@ -121,9 +121,7 @@ class SqliteChainStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {doing}: {exc}") from None
 
-    def _decode(
-        self, height: int, blob: bytes, kind: type[T] = CommittedBatch, what: str = "batch"
-    ) -> T:
+    def _decode(self, height: int, blob: bytes, kind: type[T], what: str) -> T:
         try:
             return codec.decode(blob, kind)
         except codec.DecodeError as exc:
@@ -139,7 +137,7 @@ class SqliteChainStore:
             row = self._conn.execute(
                 "SELECT entry FROM batches WHERE height = ?", (height,)
             ).fetchone()
-        return None if row is None else self._decode(height, row[0])
+        return None if row is None else self._decode(height, row[0], CommittedBatch, "batch")
 
     def get_many(self, from_height: int, limit: int) -> list[CommittedBatch]:
         """The stored batches among heights ``from_height .. from_height + limit - 1``, in
@@ -152,7 +150,7 @@ class SqliteChainStore:
                 "SELECT height, entry FROM batches WHERE height BETWEEN ? AND ? ORDER BY height",
                 (low, high),
             ).fetchall()
-        return [self._decode(height, blob) for height, blob in rows]
+        return [self._decode(height, blob, CommittedBatch, "batch") for height, blob in rows]
 
     def append(
         self,
