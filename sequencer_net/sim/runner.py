@@ -21,9 +21,18 @@ from ..crypto import PrivateKey
 from ..faults.spec import Mute
 from ..genesis import ChainParams, Genesis
 from ..messages import Message, decode_message, encode_message
-from ..replica import Committed, EvidenceFound, Output, Replica, RoundEntered, Send, SetTimer
+from ..replica import (
+    Committed,
+    EvidenceFound,
+    Output,
+    PeerId,
+    Replica,
+    RoundEntered,
+    Send,
+    SetTimer,
+)
 from ..store.memory import MemoryChainStore, MemorySignStateStore
-from ..types import Tx, evidence_id
+from ..types import Evidence, Tx, evidence_id
 from ..validators import Validator
 from .checker import Report, check_run
 from .network import Network
@@ -31,6 +40,15 @@ from .scenario import Scenario
 from .twins import TwinsAdversary, height_round
 
 PARTITION_MIN_MS, PARTITION_MAX_MS = 300, 1_500
+
+
+def peer_id(idx: int) -> PeerId:
+    """How a replica knows the instance ``idx`` (the runtime uses the peer's public key)."""
+    return idx.to_bytes(2, "big")
+
+
+def instance_of(peer: PeerId) -> int:
+    return int.from_bytes(peer, "big")
 
 
 @dataclass
@@ -44,7 +62,7 @@ class Instance:
     sign_state: MemorySignStateStore = field(default_factory=MemorySignStateStore)
     replica: Replica | None = None  # None while crashed
     epoch: int = 0  # bumped on restart so timers set before a crash never fire after it
-    evidence: dict[bytes, object] = field(default_factory=dict)
+    evidence: dict[bytes, Evidence] = field(default_factory=dict)
     rounds_entered: int = 0
 
     @property
@@ -176,7 +194,7 @@ class Simulation:
                         message = decode_message(data)
                     except DecodeError:
                         return
-                    self._carry_out(dst, replica.receive(src, message, now))
+                    self._carry_out(dst, replica.receive(peer_id(src), message, now))
             case "timer":
                 idx, epoch, key = args
                 instance = self.instances[idx]
@@ -219,7 +237,7 @@ class Simulation:
                     if instance.role == "mute" and not Mute.lets_out(message):
                         continue
                     data = encode_message(message)
-                    targets = range(len(self.instances)) if to is None else (to,)
+                    targets = range(len(self.instances)) if to is None else (instance_of(to),)
                     for dst in targets:
                         if dst != idx:
                             scheduled = self._scheduled(idx, dst, message, now)
