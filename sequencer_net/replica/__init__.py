@@ -26,6 +26,9 @@ from .outputs import (
     Send,
     SetTimer,
     Slashed,
+    StepTimeout,
+    Tick,
+    TimerKey,
 )
 from .validity import GENESIS_PARENT, ChainView
 
@@ -51,6 +54,9 @@ __all__ = [
     "Send",
     "SetTimer",
     "Slashed",
+    "StepTimeout",
+    "Tick",
+    "TimerKey",
     "advance",
     "genesis_state",
 ]

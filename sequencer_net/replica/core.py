@@ -62,6 +62,9 @@ from .outputs import (
     RoundEntered,
     SetTimer,
     Slashed,
+    StepTimeout,
+    Tick,
+    TimerKey,
 )
 from .signer import GuardedSigner
 
@@ -169,20 +172,20 @@ class Replica:
             self._gossip.queue(encoded_tx)
         return txid, self._take_outputs()
 
-    def on_timer(self, key: tuple[object, ...], now_ms: int) -> list[Output]:
+    def on_timer(self, key: TimerKey, now_ms: int) -> list[Output]:
         self._now_ms = now_ms
         match key:
-            case ("timeout", step, height, round):
-                self._drain(self.driver.step(TimeoutElapsed(Step(step), height, round)))
-            case ("next_height",):
+            case StepTimeout(step, height, round):
+                self._drain(self.driver.step(TimeoutElapsed(step, height, round)))
+            case Tick.NEXT_HEIGHT:
                 deferred, self._deferred = self._deferred, []
                 self._drain(deferred)
-            case ("rebroadcast",):
+            case Tick.REBROADCAST:
                 self._rebroadcast()
                 self._outputs.append(SetTimer(REBROADCAST, self.params.rebroadcast_ms))
-            case ("sync",):
+            case Tick.SYNC:
                 self.catchup.on_timer()
-            case ("gossip",):
+            case Tick.GOSSIP:
                 self._gossip.flush(now_ms)
         return self._take_outputs()
 
@@ -214,9 +217,7 @@ class Replica:
                         self._gossip.broadcast_own(vote)
                         queue.extend(self.driver.step(VoteReceived(vote)))
                 case ScheduleTimeout(step, height, round, duration_ms):
-                    self._outputs.append(
-                        SetTimer(("timeout", int(step), height, round), duration_ms)
-                    )
+                    self._outputs.append(SetTimer(StepTimeout(step, height, round), duration_ms))
                 case Decide(batch, certificate) if batch.height == self.height:
                     queue.extend(self._commit(CommittedBatch(batch, certificate)))
                 case ReportEvidence(evidence):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from ..evidence import SlashRecord
 from ..messages import CommittedBatch, Message
-from ..types import Evidence
+from ..types import Evidence, Step
 
 # A peer as the caller names it: the runtime passes the peer's public key, the simulator an
 # instance number in two bytes. The replica only hands it back in its outputs.
@@ -21,11 +22,32 @@ class Send:
     message: Message
 
 
+class Tick(Enum):
+    """The replica's own periodic or deferred work."""
+
+    REBROADCAST = "rebroadcast"
+    NEXT_HEIGHT = "next_height"  # the first effects of a height just started
+    SYNC = "sync"
+    GOSSIP = "gossip"
+
+
+@dataclass(frozen=True)
+class StepTimeout:
+    """A consensus core timeout: ``step`` of (``height``, ``round``) took too long."""
+
+    step: Step
+    height: int
+    round: int
+
+
+TimerKey = Tick | StepTimeout
+
+
 @dataclass(frozen=True)
 class SetTimer:
     """Call :meth:`Replica.on_timer` with ``key`` after ``delay_ms``."""
 
-    key: tuple[object, ...]
+    key: TimerKey
     delay_ms: int
 
 
@@ -81,7 +103,7 @@ Output = (
     | Rejected
 )
 
-REBROADCAST = ("rebroadcast",)
-NEXT_HEIGHT = ("next_height",)
-SYNC = ("sync",)
-GOSSIP = ("gossip",)
+REBROADCAST = Tick.REBROADCAST
+NEXT_HEIGHT = Tick.NEXT_HEIGHT
+SYNC = Tick.SYNC
+GOSSIP = Tick.GOSSIP

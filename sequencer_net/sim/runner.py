@@ -30,6 +30,7 @@ from ..replica import (
     RoundEntered,
     Send,
     SetTimer,
+    TimerKey,
 )
 from ..store.memory import MemoryChainStore, MemorySignStateStore
 from ..types import Evidence, Tx, evidence_id
@@ -40,6 +41,48 @@ from .scenario import Scenario
 from .twins import TwinsAdversary, height_round
 
 PARTITION_MIN_MS, PARTITION_MAX_MS = 300, 1_500
+
+
+@dataclass(frozen=True)
+class Deliver:
+    dst: int
+    src: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Timer:
+    idx: int
+    epoch: int  # the instance's incarnation that set it: a restart voids older timers
+    key: TimerKey
+
+
+@dataclass(frozen=True)
+class Crash:
+    idx: int
+
+
+@dataclass(frozen=True)
+class Restart:
+    idx: int
+
+
+@dataclass(frozen=True)
+class Partition:
+    groups: list[int]
+
+
+@dataclass(frozen=True)
+class Gst:
+    pass
+
+
+@dataclass(frozen=True)
+class Txs:
+    pass
+
+
+Event = Deliver | Timer | Crash | Restart | Partition | Gst | Txs
 
 
 def peer_id(idx: int) -> PeerId:
@@ -125,7 +168,7 @@ class Simulation:
             if scenario.adversarial_schedule
             else None
         )
-        self._heap: list[tuple[int, int, str, tuple[object, ...]]] = []
+        self._heap: list[tuple[int, int, Event]] = []
         self._seq = 0
         self._txs_sent = 0
         self._height_at_gst: dict[int, int] = {}
@@ -154,16 +197,16 @@ class Simulation:
         for idx in range(len(self.instances)):
             self._start(idx, 0)
         self._plan_adversaries(gst)
-        self._at(0, "txs")
-        self._at(gst, "gst")
+        self._at(0, Txs())
+        self._at(gst, Gst())
         while self._heap:
-            time, _, kind, args = heapq.heappop(self._heap)
+            time, _, event = heapq.heappop(self._heap)
             if time > deadline:
                 break
             clock.jump((time - self._time_ms) / 1000)
             self._time_ms = time
             self.events += 1
-            self._handle(kind, args)
+            self._handle(event)
             if time >= gst and self._done():
                 break
         report = check_run(self.genesis, self.instances, s, self._height_at_gst)
@@ -179,15 +222,14 @@ class Simulation:
     def _now(self) -> int:
         return self._time_ms
 
-    def _at(self, time_ms: int, kind: str, *args: object) -> None:
+    def _at(self, time_ms: int, event: Event) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (time_ms, self._seq, kind, args))
+        heapq.heappush(self._heap, (time_ms, self._seq, event))
 
-    def _handle(self, kind: str, args: tuple[object, ...]) -> None:
+    def _handle(self, event: Event) -> None:
         now = self._now()
-        match kind:
-            case "deliver":
-                dst, src, data = args
+        match event:
+            case Deliver(dst, src, data):
                 replica = self.instances[dst].replica
                 if replica is not None:
                     try:
@@ -195,26 +237,22 @@ class Simulation:
                     except DecodeError:
                         return
                     self._carry_out(dst, replica.receive(peer_id(src), message, now))
-            case "timer":
-                idx, epoch, key = args
+            case Timer(idx, epoch, key):
                 instance = self.instances[idx]
                 if instance.replica is not None and instance.epoch == epoch:
                     self._carry_out(idx, instance.replica.on_timer(key, now))
-            case "crash":
-                (idx,) = args
+            case Crash(idx):
                 self.instances[idx].replica = None
-            case "restart":
-                (idx,) = args
+            case Restart(idx):
                 self.instances[idx].epoch += 1
                 self._start(idx, now)
-            case "partition":
-                (groups,) = args
+            case Partition(groups):
                 self.network.partition(groups)
-            case "gst":
+            case Gst():
                 self.network.heal()
                 for idx, instance in enumerate(self.instances):
                     self._height_at_gst[idx] = instance.chain.last_height()
-            case "txs":
+            case Txs():
                 self._submit_txs(now)
 
     def _start(self, idx: int, now: int) -> None:
@@ -242,9 +280,9 @@ class Simulation:
                         if dst != idx:
                             scheduled = self._scheduled(idx, dst, message, now)
                             for delay in self.network.delivery_delays(idx, dst, now, scheduled):
-                                self._at(now + delay, "deliver", dst, idx, data)
+                                self._at(now + delay, Deliver(dst, idx, data))
                 case SetTimer(key, delay_ms):
-                    self._at(now + delay_ms, "timer", idx, instance.epoch, key)
+                    self._at(now + delay_ms, Timer(idx, instance.epoch, key))
                 case EvidenceFound(evidence):
                     instance.evidence[evidence_id(evidence)] = evidence
                 case RoundEntered():
@@ -279,20 +317,17 @@ class Simulation:
                 groups = (
                     [0] * len(self.instances) if connected else self.network.random_partition(twins)
                 )
-                self._at(t, "partition", groups)
+                self._at(t, Partition(groups))
                 t += self.rng.randint(PARTITION_MIN_MS, PARTITION_MAX_MS)
         elif s.twins:
             # Twins without changing partitions: split once so each twin has an audience.
-            self._at(
-                0,
-                "partition",
-                self.network.random_partition([(i, s.nodes + i) for i in range(s.twins)]),
-            )
+            groups = self.network.random_partition([(i, s.nodes + i) for i in range(s.twins)])
+            self._at(0, Partition(groups))
         for idx in s.crashing:
             crash_at = self.rng.randint(0, max(gst - 1, 0))
             restart_at = min(crash_at + self.rng.randint(200, 3_000), max(gst, crash_at + 200))
-            self._at(crash_at, "crash", idx)
-            self._at(restart_at, "restart", idx)
+            self._at(crash_at, Crash(idx))
+            self._at(restart_at, Restart(idx))
 
     def _submit_txs(self, now: int) -> None:
         s = self.scenario
@@ -307,7 +342,7 @@ class Simulation:
                 _, outputs = replica.submit(tx.encoded, now)
                 self._carry_out(idx, outputs)
         if self._txs_sent < s.max_txs:
-            self._at(now + s.tx_interval_ms, "txs")
+            self._at(now + s.tx_interval_ms, Txs())
 
     def _done(self) -> bool:
         """Every honest (and mute) instance reached the target height and committed enough
