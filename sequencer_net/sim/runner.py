@@ -25,73 +25,32 @@ from ..replica import (
     Committed,
     EvidenceFound,
     Output,
-    PeerId,
     Replica,
     RoundEntered,
     Send,
     SetTimer,
-    TimerKey,
 )
 from ..store.memory import MemoryChainStore, MemorySignStateStore
 from ..types import Evidence, Tx, evidence_id
 from ..validators import Validator
 from .checker import Report, check_run
+from .events import (
+    Crash,
+    Deliver,
+    Event,
+    Gst,
+    Partition,
+    Restart,
+    Timer,
+    Txs,
+    instance_of,
+    peer_id,
+)
 from .network import Network
 from .scenario import Scenario
 from .twins import TwinsAdversary, height_round
 
 PARTITION_MIN_MS, PARTITION_MAX_MS = 300, 1_500
-
-
-@dataclass(frozen=True)
-class Deliver:
-    dst: int
-    src: int
-    data: bytes
-
-
-@dataclass(frozen=True)
-class Timer:
-    idx: int
-    epoch: int  # the instance's incarnation that set it: a restart voids older timers
-    key: TimerKey
-
-
-@dataclass(frozen=True)
-class Crash:
-    idx: int
-
-
-@dataclass(frozen=True)
-class Restart:
-    idx: int
-
-
-@dataclass(frozen=True)
-class Partition:
-    groups: list[int]
-
-
-@dataclass(frozen=True)
-class Gst:
-    pass
-
-
-@dataclass(frozen=True)
-class Txs:
-    pass
-
-
-Event = Deliver | Timer | Crash | Restart | Partition | Gst | Txs
-
-
-def peer_id(idx: int) -> PeerId:
-    """How a replica knows the instance ``idx`` (the runtime uses the peer's public key)."""
-    return idx.to_bytes(2, "big")
-
-
-def instance_of(peer: PeerId) -> int:
-    return int.from_bytes(peer, "big")
 
 
 @dataclass
