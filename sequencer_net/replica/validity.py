@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from .. import codec
 from ..api_protocol import ALREADY_COMMITTED
-from ..evidence import MAX_EVIDENCE_PER_BATCH, evidence_problem
+from ..evidence import evidence_problem
 from ..genesis import ChainParams
 from ..messages import CommittedBatch
-from ..types import NIL_ROUND, Batch, Evidence, Proposal, Tx
+from ..types import MAX_EVIDENCE_PER_BATCH, NIL_ROUND, Batch, Evidence, Proposal, Tx
 from ..validators import ValidatorSet
 
 GENESIS_PARENT = bytes(32)
