@@ -30,6 +30,7 @@ from sequencer_net.replica import (
     Send,
     Slashed,
 )
+from sequencer_net.replica.validity import batch_problem
 from sequencer_net.reputation import skipped_proposers
 from sequencer_net.store.memory import MemoryChainStore, MemorySignStateStore
 from sequencer_net.types import (
@@ -109,7 +110,7 @@ def commit(node: Replica, batch: Batch, round: int = 0, now_ms: int = 0) -> list
     )
     certificate = Certificate(batch.height, round, batch.id, signatures)
     entry = CommittedBatch(batch, certificate)
-    outputs = node.receive("peer", SyncResponse((entry,)), now_ms)
+    outputs = node.receive(b"peer", SyncResponse((entry,)), now_ms)
     rejected = [o for o in outputs if isinstance(o, Rejected)]
     assert not rejected, rejected
     return outputs
@@ -120,7 +121,7 @@ def propose(node: Replica, batch: Batch, round: int = 0, now_ms: int = 0) -> lis
     proposer = BY_KEY[batch.header.proposer]
     proposal = sign_proposal(proposer, CHAIN, batch.height, round, -1, batch.id)
     message = ProposalMessage(proposal, batch)
-    return node.receive("peer", message, now_ms or batch.header.timestamp_ms + 1)
+    return node.receive(b"peer", message, now_ms or batch.header.timestamp_ms + 1)
 
 
 def own_prevote(outputs: list[object], node: Replica) -> Vote:
@@ -145,10 +146,10 @@ def tx(sender: str, n: int) -> bytes:
 def test_detected_equivocation_is_reported_once_and_gossiped() -> None:
     node = replica()
     evidence = double_vote("n1")
-    outputs = node.receive("peer", evidence.first, 0) + node.receive("peer", evidence.second, 0)
+    outputs = node.receive(b"peer", evidence.first, 0) + node.receive(b"peer", evidence.second, 0)
     assert [o.evidence for o in outputs if isinstance(o, EvidenceFound)] == [evidence]
     assert any(isinstance(o, Send) and o.message == EvidenceGossip(evidence) for o in outputs)
-    again = node.receive("other", EvidenceGossip(evidence), 0)
+    again = node.receive(b"other", EvidenceGossip(evidence), 0)
     assert not any(isinstance(o, EvidenceFound | Rejected) for o in again)
 
 
@@ -156,7 +157,7 @@ def test_committed_evidence_slashes_and_jails_from_the_next_height_and_survives_
     chain = MemoryChainStore()
     node = replica(chain=chain)
     evidence = double_vote("n1")
-    node.receive("peer", EvidenceGossip(evidence), 0)
+    node.receive(b"peer", EvidenceGossip(evidence), 0)
     outputs = commit(node, batch_for(node, evidence=(evidence,)))
     records = [o.record for o in outputs if isinstance(o, Slashed)]
     assert len(records) == 1
@@ -168,11 +169,11 @@ def test_committed_evidence_slashes_and_jails_from_the_next_height_and_survives_
     assert len(node.evidence) == 0
     # The same evidence, or any other against the tombstoned key, is never applied again.
     assert not any(
-        isinstance(o, EvidenceFound) for o in node.receive("p", EvidenceGossip(evidence), 0)
+        isinstance(o, EvidenceFound) for o in node.receive(b"p", EvidenceGossip(evidence), 0)
     )
     later = double_vote("n1", height=2)
     assert not any(
-        isinstance(o, EvidenceFound) for o in node.receive("p", EvidenceGossip(later), 0)
+        isinstance(o, EvidenceFound) for o in node.receive(b"p", EvidenceGossip(later), 0)
     )
     # After a restart the stored validator-set history brings the jail back.
     restarted = replica(chain=chain)
@@ -185,10 +186,10 @@ def test_committed_evidence_slashes_and_jails_from_the_next_height_and_survives_
 def test_the_next_proposer_includes_pending_evidence() -> None:
     node = replica()
     evidence = double_vote("n3")
-    node.receive("peer", EvidenceGossip(evidence), 0)
+    node.receive(b"peer", EvidenceGossip(evidence), 0)
     proposer = node.validators.proposer_for_round(0).name
     builder = Replica(genesis(), KEYS[proposer], MemoryChainStore(), MemorySignStateStore())
-    builder.receive("peer", EvidenceGossip(evidence), 0)
+    builder.receive(b"peer", EvidenceGossip(evidence), 0)
     outputs = builder.start(0)
     proposals = [
         o.message for o in outputs if isinstance(o, Send) and isinstance(o.message, ProposalMessage)
@@ -206,8 +207,8 @@ def test_the_next_proposer_includes_pending_evidence() -> None:
 )
 def test_forged_or_inapplicable_evidence_from_a_peer_is_refused(make, reason: str) -> None:
     node = replica()
-    outputs = node.receive("mallory", EvidenceGossip(make()), 0)
-    assert [o.peer for o in outputs if isinstance(o, Rejected)] == ["mallory"]
+    outputs = node.receive(b"mallory", EvidenceGossip(make()), 0)
+    assert [o.peer for o in outputs if isinstance(o, Rejected)] == [b"mallory"]
     assert reason in next(o.reason for o in outputs if isinstance(o, Rejected))
     assert not any(isinstance(o, EvidenceFound) for o in outputs)
     assert len(node.evidence) == 0
@@ -230,7 +231,7 @@ def test_evidence_older_than_max_age_is_refused() -> None:
     node = replica(max_evidence_age=2)
     for _ in range(3):
         commit(node, batch_for(node))
-    outputs = node.receive("mallory", EvidenceGossip(double_vote("n1", height=1)), 0)
+    outputs = node.receive(b"mallory", EvidenceGossip(double_vote("n1", height=1)), 0)
     assert any(isinstance(o, Rejected) and "older than 2" in o.reason for o in outputs)
 
 
@@ -268,7 +269,7 @@ def test_an_echoed_conflicting_proposal_is_evidence() -> None:
     other = replace(batch, header=replace(batch.header, timestamp_ms=batch.header.timestamp_ms + 1))
     proposer = BY_KEY[batch.header.proposer]
     echoed = sign_proposal(proposer, CHAIN, 1, 0, -1, other.id)
-    outputs = node.receive("peer", ProposalEcho(echoed), 0)
+    outputs = node.receive(b"peer", ProposalEcho(echoed), 0)
     found = [o.evidence for o in outputs if isinstance(o, EvidenceFound)]
     assert len(found) == 1 and found[0].offender == proposer.public_key
 
@@ -425,8 +426,8 @@ def test_a_batch_whose_last_commit_is_not_a_quorum_for_the_parent_is_refused() -
         None,
     ):
         header = replace(good.header, last_commit=bad)
-        assert node._batch_problem(replace(good, header=header)) is not None
-    assert node._batch_problem(good) is None
+        assert batch_problem(node.view(), replace(good, header=header)) is not None
+    assert batch_problem(node.view(), good) is None
 
 
 def test_restart_restores_the_skipped_proposers() -> None:
@@ -477,7 +478,7 @@ def test_after_a_restart_the_last_signed_vote_is_sent_again() -> None:
     outputs = []
     for key in KEYS.values():
         prevote = sign_vote(key, CHAIN, VoteKind.PREVOTE, 1, 0, batch.id)
-        outputs += node.receive("peer", prevote, 0)
+        outputs += node.receive(b"peer", prevote, 0)
     precommits = [
         o.message
         for o in outputs
@@ -528,11 +529,11 @@ def test_a_proposal_for_a_huge_round_costs_no_proposer_walk(round: int, monkeypa
         header = replace(batch.header, round=round, proposer=key.public_key)
         forged = replace(batch, header=header)
         proposal = sign_proposal(key, CHAIN, forged.height, round, -1, forged.id)
-        outputs = node.receive("peer", ProposalMessage(proposal, forged), 0)
+        outputs = node.receive(b"peer", ProposalMessage(proposal, forged), 0)
         assert any(isinstance(o, Rejected) for o in outputs)
         bad = replace(proposal, round=5, signature=bytes(64))
         assert any(
-            isinstance(o, Rejected) for o in node.receive("peer", ProposalMessage(bad, forged), 0)
+            isinstance(o, Rejected) for o in node.receive(b"peer", ProposalMessage(bad, forged), 0)
         )
     assert len(steps) <= MAX_ROUNDS_AHEAD
     assert len(steps) == 0
@@ -546,7 +547,7 @@ def test_a_badly_signed_proposal_is_refused_before_its_batch_id_is_computed() ->
     header = replace(batch_for(node).header, proposer=member.public_key)
     batch = Batch(header, (), ())
     forged = Proposal(node.height, 0, -1, bytes(32), member.public_key, bytes(64))
-    outputs = node.receive("peer", ProposalMessage(forged, batch), 0)
+    outputs = node.receive(b"peer", ProposalMessage(forged, batch), 0)
     assert [o.reason for o in outputs if isinstance(o, Rejected)] == [
         "proposal with a bad signature"
     ]
@@ -580,18 +581,18 @@ def test_early_messages_for_the_next_height_are_buffered_only_when_signed_and_bo
     for round in range(MAX_BUFFERED_PROPOSALS + 5):
         batch = replace(batch_for(node), header=replace(batch_for(node).header, height=early))
         signed = sign_proposal(member, CHAIN, early, round, -1, batch.id)
-        node.receive("peer", ProposalMessage(signed, batch), 0)
-        node.receive("peer", ProposalMessage(replace(signed, signature=bytes(64)), batch), 0)
+        node.receive(b"peer", ProposalMessage(signed, batch), 0)
+        node.receive(b"peer", ProposalMessage(replace(signed, signature=bytes(64)), batch), 0)
         node.receive(
-            "peer",
+            b"peer",
             replace(
                 sign_vote(member, CHAIN, VoteKind.PREVOTE, early, round, None), signature=bytes(64)
             ),
             0,
         )
     vote = sign_vote(member, CHAIN, VoteKind.PREVOTE, early, 0, None)
-    node.receive("peer", vote, 0)
-    buffered = [m for _, m in node._next_height_messages]
+    node.receive(b"peer", vote, 0)
+    buffered = [m for _, m in node.inbox._next_height_messages]
     proposals = [m for m in buffered if isinstance(m, ProposalMessage)]
     assert len(proposals) == MAX_BUFFERED_PROPOSALS
     assert all(m.proposal.verify(CHAIN) for m in proposals)

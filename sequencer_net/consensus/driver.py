@@ -8,6 +8,7 @@ only the caller can judge a proposal's validity once the parent is known.
 
 from __future__ import annotations
 
+from ..types import Proposal, Step, Vote, VoteKind
 from ..validators import ValidatorSet
 from .config import ConsensusConfig
 from .events import Effect, Input, ProposalReceived, TimeoutElapsed, ValueReady, VoteReceived
@@ -31,6 +32,35 @@ class Driver:
     @property
     def height(self) -> int:
         return self.machine.height if self.machine else 0
+
+    @property
+    def started(self) -> bool:
+        return self.machine is not None
+
+    @property
+    def round(self) -> int:
+        return self.machine.round if self.machine else 0
+
+    @property
+    def current_step(self) -> Step:
+        return self.machine.step if self.machine else Step.PROPOSE
+
+    def lock_state(self) -> LockState:
+        """What the sign-state record keeps with a signature (the height must have started)."""
+        assert self.machine is not None
+        return self.machine.lock_state()
+
+    def proposal(self, round: int) -> Proposal | None:
+        """The first proposal kept for ``round`` of the current height, if any."""
+        return self.machine.proposal(round) if self.machine else None
+
+    def pol_prevotes(self) -> list[Vote]:
+        """The prevotes that justify our valid value (its proof of lock), if we have one."""
+        machine = self.machine
+        if machine is None or machine.valid_value is None:
+            return []
+        value = machine.valid_value.id
+        return machine.votes.votes_for(machine.valid_round, VoteKind.PREVOTE, value)
 
     def start_height(
         self, height: int, validators: ValidatorSet, restored: LockState | None = None

@@ -195,7 +195,7 @@ class FaultLayer:
             assert isinstance(message, Vote)
             other = conflicting_vote(self.key, self.chain_id, message)
             self._note(message.kind.name.lower(), message.height, message.round)
-            sends = []
+            sends: list[Send] = []
             for peer in targets:
                 pair = (message, other) if peer in self._first_half else (other, message)
                 sends.extend(Send(peer, m) for m in pair)

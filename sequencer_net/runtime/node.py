@@ -41,6 +41,7 @@ from ..replica import (
     Send,
     SetTimer,
     Slashed,
+    TimerKey,
 )
 from ..store.signfile import FileSignStateStore
 from ..store.sqlite import SqliteChainStore
@@ -214,7 +215,7 @@ class Node:
             if r.id.hex() not in have
         )
 
-    async def _timer(self, replica: Replica, key: tuple[object, ...], delay_ms: int) -> None:
+    async def _timer(self, replica: Replica, key: TimerKey, delay_ms: int) -> None:
         await trio.sleep(delay_ms / 1000)
         if replica is self.replica:  # else an amnesia restart replaced the replica that set it
             self.carry_out(replica.on_timer(key, now_ms()))

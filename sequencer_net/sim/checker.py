@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from ..genesis import Genesis
 from ..messages import CommittedBatch
-from ..replica import GENESIS_PARENT
-from ..reputation import skipped_proposers
+from ..replica import GENESIS_PARENT, advance, genesis_state
+from ..types import Evidence
 from ..validators import ValidatorSet
 from .scenario import Scenario
 
@@ -115,7 +115,7 @@ def check_run(
 
     byzantine_keys = {genesis.validators[i].public_key for i in scenario.byzantine}
     names = {v.public_key: v.name for v in genesis.validators}
-    found: dict[bytes, object] = {}
+    found: dict[bytes, Evidence] = {}
     for _, inst in honest:
         found.update(inst.evidence)
     offenders = set()
@@ -154,29 +154,13 @@ def check_run(
 
 
 def _validator_sets(genesis: Genesis, chain: list[CommittedBatch]) -> dict[int, ValidatorSet]:
-    """The validator set of each height (and the one after the chain), derived independently
-    from genesis and the chain: the evidence it carries, and the rounds that failed (leader
-    reputation passes their proposers over) as each batch's last_commit records them for its
-    parent: the agreed round, not any node's own certificate."""
-    params = genesis.params
-    sets = {1: genesis.validator_set}
-    failures: list[tuple[int, bytes]] = []
-    for height, entry in enumerate(chain, start=1):
-        current = sets[height]
-        last_commit = entry.batch.header.last_commit
-        if height > 1 and last_commit is not None:
-            previous = sets[height - 1]
-            failures += [
-                (height - 1, previous.proposer_for_round(r).public_key)
-                for r in range(last_commit.round)
-            ]
-        offenders = [e.offender for e in entry.batch.evidence]
-        if offenders:
-            base = current.punish(offenders, params.slash_fraction_ppm)
-        else:
-            base = current.next_height()
-        skipped = skipped_proposers(base, failures, height + 1, params.reputation_window)
-        sets[height + 1] = base.skipping(skipped) if skipped else base
+    """The validator set of each height (and the one after the chain), derived from genesis
+    and the agreed chain alone, by the same rule every replica applies at a commit."""
+    state = genesis_state(genesis)
+    sets = {1: state.validators}
+    for entry in chain:
+        state = advance(state, entry.batch, genesis.params).state
+        sets[state.height] = state.validators
     return sets
 
 

@@ -21,11 +21,31 @@ from ..crypto import PrivateKey
 from ..faults.spec import Mute
 from ..genesis import ChainParams, Genesis
 from ..messages import Message, decode_message, encode_message
-from ..replica import Committed, EvidenceFound, Output, Replica, RoundEntered, Send, SetTimer
+from ..replica import (
+    Committed,
+    EvidenceFound,
+    Output,
+    Replica,
+    RoundEntered,
+    Send,
+    SetTimer,
+)
 from ..store.memory import MemoryChainStore, MemorySignStateStore
-from ..types import Tx, evidence_id
+from ..types import Evidence, Tx, evidence_id
 from ..validators import Validator
 from .checker import Report, check_run
+from .events import (
+    Crash,
+    Deliver,
+    Event,
+    Gst,
+    Partition,
+    Restart,
+    Timer,
+    Txs,
+    instance_of,
+    peer_id,
+)
 from .network import Network
 from .scenario import Scenario
 from .twins import TwinsAdversary, height_round
@@ -44,7 +64,7 @@ class Instance:
     sign_state: MemorySignStateStore = field(default_factory=MemorySignStateStore)
     replica: Replica | None = None  # None while crashed
     epoch: int = 0  # bumped on restart so timers set before a crash never fire after it
-    evidence: dict[bytes, object] = field(default_factory=dict)
+    evidence: dict[bytes, Evidence] = field(default_factory=dict)
     rounds_entered: int = 0
 
     @property
@@ -107,7 +127,7 @@ class Simulation:
             if scenario.adversarial_schedule
             else None
         )
-        self._heap: list[tuple[int, int, str, tuple[object, ...]]] = []
+        self._heap: list[tuple[int, int, Event]] = []
         self._seq = 0
         self._txs_sent = 0
         self._height_at_gst: dict[int, int] = {}
@@ -136,16 +156,16 @@ class Simulation:
         for idx in range(len(self.instances)):
             self._start(idx, 0)
         self._plan_adversaries(gst)
-        self._at(0, "txs")
-        self._at(gst, "gst")
+        self._at(0, Txs())
+        self._at(gst, Gst())
         while self._heap:
-            time, _, kind, args = heapq.heappop(self._heap)
+            time, _, event = heapq.heappop(self._heap)
             if time > deadline:
                 break
             clock.jump((time - self._time_ms) / 1000)
             self._time_ms = time
             self.events += 1
-            self._handle(kind, args)
+            self._handle(event)
             if time >= gst and self._done():
                 break
         report = check_run(self.genesis, self.instances, s, self._height_at_gst)
@@ -161,42 +181,37 @@ class Simulation:
     def _now(self) -> int:
         return self._time_ms
 
-    def _at(self, time_ms: int, kind: str, *args: object) -> None:
+    def _at(self, time_ms: int, event: Event) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (time_ms, self._seq, kind, args))
+        heapq.heappush(self._heap, (time_ms, self._seq, event))
 
-    def _handle(self, kind: str, args: tuple[object, ...]) -> None:
+    def _handle(self, event: Event) -> None:
         now = self._now()
-        match kind:
-            case "deliver":
-                dst, src, data = args
+        match event:
+            case Deliver(dst, src, data):
                 replica = self.instances[dst].replica
                 if replica is not None:
                     try:
                         message = decode_message(data)
                     except DecodeError:
                         return
-                    self._carry_out(dst, replica.receive(src, message, now))
-            case "timer":
-                idx, epoch, key = args
+                    self._carry_out(dst, replica.receive(peer_id(src), message, now))
+            case Timer(idx, epoch, key):
                 instance = self.instances[idx]
                 if instance.replica is not None and instance.epoch == epoch:
                     self._carry_out(idx, instance.replica.on_timer(key, now))
-            case "crash":
-                (idx,) = args
+            case Crash(idx):
                 self.instances[idx].replica = None
-            case "restart":
-                (idx,) = args
+            case Restart(idx):
                 self.instances[idx].epoch += 1
                 self._start(idx, now)
-            case "partition":
-                (groups,) = args
+            case Partition(groups):
                 self.network.partition(groups)
-            case "gst":
+            case Gst():
                 self.network.heal()
                 for idx, instance in enumerate(self.instances):
                     self._height_at_gst[idx] = instance.chain.last_height()
-            case "txs":
+            case Txs():
                 self._submit_txs(now)
 
     def _start(self, idx: int, now: int) -> None:
@@ -219,14 +234,14 @@ class Simulation:
                     if instance.role == "mute" and not Mute.lets_out(message):
                         continue
                     data = encode_message(message)
-                    targets = range(len(self.instances)) if to is None else (to,)
+                    targets = range(len(self.instances)) if to is None else (instance_of(to),)
                     for dst in targets:
                         if dst != idx:
                             scheduled = self._scheduled(idx, dst, message, now)
                             for delay in self.network.delivery_delays(idx, dst, now, scheduled):
-                                self._at(now + delay, "deliver", dst, idx, data)
+                                self._at(now + delay, Deliver(dst, idx, data))
                 case SetTimer(key, delay_ms):
-                    self._at(now + delay_ms, "timer", idx, instance.epoch, key)
+                    self._at(now + delay_ms, Timer(idx, instance.epoch, key))
                 case EvidenceFound(evidence):
                     instance.evidence[evidence_id(evidence)] = evidence
                 case RoundEntered():
@@ -261,20 +276,17 @@ class Simulation:
                 groups = (
                     [0] * len(self.instances) if connected else self.network.random_partition(twins)
                 )
-                self._at(t, "partition", groups)
+                self._at(t, Partition(groups))
                 t += self.rng.randint(PARTITION_MIN_MS, PARTITION_MAX_MS)
         elif s.twins:
             # Twins without changing partitions: split once so each twin has an audience.
-            self._at(
-                0,
-                "partition",
-                self.network.random_partition([(i, s.nodes + i) for i in range(s.twins)]),
-            )
+            groups = self.network.random_partition([(i, s.nodes + i) for i in range(s.twins)])
+            self._at(0, Partition(groups))
         for idx in s.crashing:
             crash_at = self.rng.randint(0, max(gst - 1, 0))
             restart_at = min(crash_at + self.rng.randint(200, 3_000), max(gst, crash_at + 200))
-            self._at(crash_at, "crash", idx)
-            self._at(restart_at, "restart", idx)
+            self._at(crash_at, Crash(idx))
+            self._at(restart_at, Restart(idx))
 
     def _submit_txs(self, now: int) -> None:
         s = self.scenario
@@ -289,7 +301,7 @@ class Simulation:
                 _, outputs = replica.submit(tx.encoded, now)
                 self._carry_out(idx, outputs)
         if self._txs_sent < s.max_txs:
-            self._at(now + s.tx_interval_ms, "txs")
+            self._at(now + s.tx_interval_ms, Txs())
 
     def _done(self) -> bool:
         """Every honest (and mute) instance reached the target height and committed enough

@@ -20,6 +20,9 @@ class ChainStore(Protocol):
 
     def get(self, height: int) -> CommittedBatch | None: ...
 
+    def get_many(self, from_height: int, limit: int) -> list[CommittedBatch]:
+        """The stored batches among heights ``from_height .. from_height + limit - 1``."""
+
     def append(
         self,
         entry: CommittedBatch,

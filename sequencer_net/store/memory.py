@@ -25,6 +25,9 @@ class MemoryChainStore:
     def get(self, height: int) -> CommittedBatch | None:
         return self._entries[height - 1] if 1 <= height <= len(self._entries) else None
 
+    def get_many(self, from_height: int, limit: int) -> list[CommittedBatch]:
+        return self._entries[max(from_height, 1) - 1 : max(from_height + limit - 1, 0)]
+
     def append(
         self,
         entry: CommittedBatch,

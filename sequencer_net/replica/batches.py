@@ -1,0 +1,31 @@
+"""Building this node's batch for a round on top of the chain it holds."""
+
+from __future__ import annotations
+
+from ..types import Batch, BatchHeader, Evidence, evidence_digest, txs_digest
+from .validity import GENESIS_PARENT, ChainView
+
+
+def build_batch(
+    view: ChainView,
+    round: int,
+    proposer: bytes,
+    now_ms: int,
+    txs: tuple[bytes, ...],
+    evidence: tuple[Evidence, ...],
+) -> Batch:
+    """A batch for ``view.height``: its timestamp is ``now_ms`` but always after the parent's."""
+    parent = view.parent
+    header = BatchHeader(
+        chain_id=view.chain_id,
+        height=view.height,
+        round=round,
+        parent_id=parent.batch.id if parent else GENESIS_PARENT,
+        proposer=proposer,
+        timestamp_ms=max(now_ms, parent.batch.header.timestamp_ms + 1 if parent else 0),
+        txs_digest=txs_digest(txs),
+        evidence_digest=evidence_digest(evidence),
+        validator_set_hash=view.validators.hash,
+        last_commit=parent.certificate if parent else None,
+    )
+    return Batch(header, txs, evidence)
