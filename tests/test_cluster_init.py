@@ -21,7 +21,6 @@ import trio
 
 from sequencer_net.api_protocol import MAX_REQUEST_FRAME, pack, unpack
 from sequencer_net.cluster import Cluster, ClusterError, init_cluster, procs, registry, state
-from sequencer_net.cluster import cli as cluster_cli
 from sequencer_net.cluster.control import NodeProcess
 from sequencer_net.cluster.init import fresh_dir
 from sequencer_net.cluster.layout import Layout
@@ -29,6 +28,7 @@ from sequencer_net.cluster.ports import free_ports
 from sequencer_net.cluster.probe import probe, probe_all
 from sequencer_net.cluster.procs import Proc, ProcState
 from sequencer_net.cluster.status import combine, gather_sync, table
+from sequencer_net.commands import cluster as cluster_cli
 from sequencer_net.commands.errors import Failure, UsageError
 from sequencer_net.config import ClusterSpec, ConfigError, load_genesis, load_node_config
 from sequencer_net.net import FrameReader, send_frame
@@ -513,7 +513,7 @@ def test_cli_foreground_up_stops_every_node_on_ctrl_c(tmp_path: Path) -> None:
         textwrap.dedent(
             f"""
             import argparse, sys
-            from sequencer_net.cluster import cli
+            from sequencer_net.commands import cluster as cli
             cli.node_command = lambda config: [sys.executable, "-c", {ANSWERING!r}, str(config)]
             parser = argparse.ArgumentParser()
             cli.add_cluster_commands(parser.add_subparsers())

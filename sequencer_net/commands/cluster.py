@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..commands.errors import Failure, UsageError, find_cause
-from . import registry, state
-from .control import STARTUP_TIMEOUT_S, STOP_TIMEOUT_S, Cluster, node_command
-from .errors import ClusterError
-from .partition import partition_cuts
-from .procs import ProcState
+from ..cluster import registry, state
+from ..cluster.control import STARTUP_TIMEOUT_S, STOP_TIMEOUT_S, Cluster, node_command
+from ..cluster.errors import ClusterError
+from ..cluster.partition import partition_cuts
+from ..cluster.procs import ProcState
+from .errors import Failure, UsageError, find_cause
 
 if TYPE_CHECKING:  # the rest is imported where used, so `cluster --help` starts fast
     from rich.console import Console
@@ -137,7 +137,7 @@ def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
 
 
 def _init(path: Path | None, args: argparse.Namespace) -> Path:
-    from .init import fresh_dir, init_cluster
+    from ..cluster.init import fresh_dir, init_cluster
 
     spec = _spec(path, args)
     stakes = dict(zip(spec.node_names, spec.stakes, strict=True))
@@ -314,7 +314,7 @@ def _wait_ready(cluster: Cluster, timeout: float) -> None:
     """Every node answers, or none is left running: a half-started cluster is no use."""
     import trio
 
-    from .startup import wait_ready
+    from ..cluster.startup import wait_ready
 
     names = ", ".join(cluster.names)
     print(f"waiting for {names} to answer (at most {timeout:g} s) ...", file=sys.stderr)
@@ -345,7 +345,7 @@ def _foreground(
     import trio
 
     from ..api_protocol import ApiError
-    from .watch import REFRESH_S, watch
+    from ..cluster.watch import REFRESH_S, watch
 
     try:
         report = trio.run(watch, cluster, console, REFRESH_S, load_rate, duration)
@@ -394,7 +394,7 @@ def _add_status(actions: argparse._SubParsersAction) -> None:
 def _run_status(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from .status import gather_sync, table
+    from ..cluster.status import gather_sync, table
 
     cluster = Cluster(_root(args.dir))
     rows = gather_sync(cluster)
@@ -548,7 +548,7 @@ def _add_heal(actions: argparse._SubParsersAction) -> None:
 
 
 def _run_partition(args: argparse.Namespace) -> int:
-    from .admin import admin_targets, call_each
+    from ..cluster.admin import admin_targets, call_each
 
     cluster = Cluster(_root(args.dir))
     cuts = partition_cuts(args.groups, cluster.names)
@@ -560,7 +560,7 @@ def _run_partition(args: argparse.Namespace) -> int:
 
 
 def _run_heal(args: argparse.Namespace) -> int:
-    from .admin import admin_targets, call_each
+    from ..cluster.admin import admin_targets, call_each
 
     cluster = Cluster(_root(args.dir))
     return _report_admin(
