@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .client import STATUS_TIMEOUT_S
 from .errors import UsageError
 from .selection import select_nodes
+from .target import NODE_DIRS_HELP, add_dir_option, is_address
 
 if TYPE_CHECKING:  # trio, rich and the client are imported where used: `--help` is fast
     from rich.console import Console
@@ -76,11 +77,7 @@ def add_censorship_commands(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--node", help="only this node: a name in the cluster, or HOST:PORT (live)")
-    p.add_argument(
-        "--dir",
-        type=Path,
-        help="a cluster dir, a node dir or a node data dir (default: the cluster started last)",
-    )
+    add_dir_option(p, NODE_DIRS_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.set_defaults(run=_report)
 
@@ -104,7 +101,7 @@ class Sources:
 
 def sources(node: str | None, directory: Path | None) -> Sources:
     """The nodes --node/--dir select (default: every node of the current cluster)."""
-    if node and ":" in node:
+    if is_address(node):
         return Sources({node: node}, {})
     selected = select_nodes(node, directory)
     files = {name: data / FILENAME for name, data in selected.data_dirs.items()}

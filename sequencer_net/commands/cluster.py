@@ -18,6 +18,7 @@ from ..cluster.errors import ClusterError
 from ..cluster.partition import partition_cuts
 from ..cluster.procs import ProcState
 from .errors import Failure, UsageError, find_cause
+from .target import add_dir_option, chosen_dir, cluster_dir
 
 if TYPE_CHECKING:  # the rest is imported where used, so `cluster --help` starts fast
     from rich.console import Console
@@ -40,6 +41,10 @@ examples:
 """
 
 Run = Callable[[argparse.Namespace], int]
+NOT_STARTED = (
+    f"no cluster started from here yet ({state.RUNS / '.current'} names none that exists); "
+    "pass the cluster dir"
+)
 
 
 def add_cluster_commands(commands: argparse._SubParsersAction) -> None:
@@ -167,13 +172,8 @@ def _check_fault_budget(
 
 
 def _root(dir: Path | None) -> Path:
-    root = dir or state.current_cluster_dir()
-    if root is None:
-        raise ClusterError(
-            f"no cluster started from here yet ({state.RUNS / '.current'} names none that "
-            "exists); pass the cluster dir"
-        )
-    return root
+    """A missing cluster is a failure here (exit 1), as every cluster problem is."""
+    return cluster_dir(dir, NOT_STARTED, ClusterError)
 
 
 # ---- init ------------------------------------------------------------------------------------
@@ -427,7 +427,7 @@ def _run_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     rows = [registry.describe(root) for root in registry.known()]
-    current = state.current_cluster_dir()
+    current = chosen_dir(None)  # the default every command uses
     current = current.absolute() if current else None
     if args.json:
         clusters = [{**row.to_json(), "current": row.dir == current} for row in rows]
@@ -506,7 +506,7 @@ def _add_node_actions(actions: argparse._SubParsersAction) -> None:
             action, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
         )
         p.add_argument("node", metavar="NODE", help="node name, e.g. n2")
-        p.add_argument("--dir", type=Path, help="cluster dir (default: started last)")
+        add_dir_option(p)
         p.set_defaults(run=_user_errors(_run_node_action))
 
 
@@ -533,7 +533,7 @@ def _add_partition(actions: argparse._SubParsersAction) -> None:
     p.add_argument(
         "groups", metavar="GROUPS", help="groups separated by '|', nodes by ',': n1,n2|n3,n4"
     )
-    p.add_argument("--dir", type=Path, help="cluster dir (default: started last)")
+    add_dir_option(p)
     p.set_defaults(run=_user_errors(_run_partition))
 
 
@@ -543,7 +543,7 @@ def _add_heal(actions: argparse._SubParsersAction) -> None:
         help="end a partition: every node hears every other again",
         description="End any partition: every running node talks to every other again.",
     )
-    p.add_argument("--dir", type=Path, help="cluster dir (default: started last)")
+    add_dir_option(p)
     p.set_defaults(run=_user_errors(_run_heal))
 
 

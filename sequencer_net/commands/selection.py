@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..cluster.layout import Layout
-from ..cluster.state import current_cluster_dir
 from .errors import UsageError
+from .target import check_node, cluster_dir
 
 if TYPE_CHECKING:
     from ..config import GenesisFile
@@ -26,12 +26,11 @@ class Selection:
 def select_nodes(node: str | None, directory: Path | None) -> Selection:
     from ..config import ConfigError, load_genesis  # the config loader, only when run
 
-    root = directory or current_cluster_dir()
-    if root is None:
-        raise UsageError(
-            "no cluster given: pass --dir (a cluster dir or a node data dir), "
-            "or start one with `cluster up`"
-        )
+    root = cluster_dir(
+        directory,
+        "no cluster given: pass --dir (a cluster dir or a node data dir), "
+        "or start one with `cluster up`",
+    )
     if not root.is_dir():
         raise UsageError(f"{root}: no such directory")
     layout = Layout(root)
@@ -47,7 +46,5 @@ def select_nodes(node: str | None, directory: Path | None) -> Selection:
         raise UsageError(str(exc)) from None
     names = [v.name for v in genesis.genesis.validators]
     if node:
-        if node not in names:
-            raise UsageError(f"no node {node!r} in {root} (nodes: {', '.join(names)})")
-        names = [node]
+        names = [check_node(node, names, str(root))]
     return Selection({name: layout.data(name) for name in names}, genesis)
