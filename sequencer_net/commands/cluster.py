@@ -18,7 +18,7 @@ from ..cluster.errors import ClusterError
 from ..cluster.partition import partition_cuts
 from ..cluster.procs import ProcState
 from .errors import Failure, UsageError, find_cause
-from .target import add_dir_option, chosen_dir, cluster_dir
+from .target import add_dir_option, chosen_dir, cluster_dir, given_dir
 
 if TYPE_CHECKING:  # the rest is imported where used, so `cluster --help` starts fast
     from rich.console import Console
@@ -53,8 +53,9 @@ def add_cluster_commands(commands: argparse._SubParsersAction) -> None:
         "cluster",
         help="run a real cluster of node processes on this machine",
         description="Create and run a local cluster: one OS process per validator, listening\n"
-        "on 127.0.0.1 only, each node's files under DIR/NAME/. Commands that take an\n"
-        "optional DIR default to the cluster started last from here (runs/.current).",
+        "on 127.0.0.1 only, each node's files under DIR/NAME/. Every action on a cluster\n"
+        "takes --dir DIR (status, down and up also a positional DIR) and defaults to the\n"
+        "cluster started last from here (runs/.current).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -384,9 +385,7 @@ def _add_status(actions: argparse._SubParsersAction) -> None:
         description="Show each node's process state and, for running nodes, what it reports "
         "over its client API. A node that does not answer within 1 s shows '-'.",
     )
-    p.add_argument(
-        "dir", nargs="?", type=Path, metavar="DIR", help="cluster dir (default: started last)"
-    )
+    add_dir_option(p, positional=True)
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.set_defaults(run=_user_errors(_run_status))
 
@@ -396,7 +395,7 @@ def _run_status(args: argparse.Namespace) -> int:
 
     from ..cluster.status import gather_sync, table
 
-    cluster = Cluster(_root(args.dir))
+    cluster = Cluster(_root(given_dir(args)))
     rows = gather_sync(cluster)
     if args.json:
         nodes = [row.to_json() for row in rows]
@@ -469,16 +468,14 @@ def _add_down(actions: argparse._SubParsersAction) -> None:
         "can act on it), then SIGKILL for any still running after 5 s. Data dirs are kept; "
         "`cluster up DIR` starts the same chain again.",
     )
-    p.add_argument(
-        "dir", nargs="?", type=Path, metavar="DIR", help="cluster dir (default: started last)"
-    )
+    add_dir_option(p, positional=True)
     p.set_defaults(run=_user_errors(_run_down))
 
 
 def _run_down(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    _stop(Cluster(_root(args.dir)), Console())
+    _stop(Cluster(_root(given_dir(args))), Console())
     return 0
 
 

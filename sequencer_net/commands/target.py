@@ -26,9 +26,7 @@ def add_dir_option(
     """``--dir DIR`` on a command; with ``positional`` also ``[DIR]``, which scripts use.
     :func:`given_dir` reads the two back as one."""
     if positional:
-        parser.add_argument(
-            "dir_arg", nargs="?", type=Path, metavar="DIR", help=f"{help}; same as --dir"
-        )
+        parser.add_argument("dir_arg", nargs="?", type=Path, metavar="DIR", help="same as --dir")
     parser.add_argument("--dir", type=Path, metavar="DIR", help=help)
 
 
