@@ -20,8 +20,7 @@ from ..censorship.metrics import COUNTS, FILENAME, PERCENTILES, MetricsError, ch
 from ..censorship.suspects import RULE, NodeMetrics, Report
 from .client import STATUS_TIMEOUT_S
 from .errors import UsageError
-from .selection import select_nodes
-from .target import NODE_DIRS_HELP, add_dir_option, is_address
+from .target import NODE_DIRS_HELP, add_dir_option, is_address, select_nodes
 
 if TYPE_CHECKING:  # trio, rich and the client are imported where used: `--help` is fast
     from rich.console import Console

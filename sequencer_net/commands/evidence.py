@@ -18,8 +18,7 @@ from ..cluster.layout import Layout
 from ..evidence_log import FILENAME, EvidenceLogError, read_log, verify_records
 from .client import _call
 from .errors import UsageError
-from .selection import select_nodes
-from .target import NODE_DIRS_HELP, add_dir_option, chosen_dir, client_targets
+from .target import NODE_DIRS_HELP, add_dir_option, chosen_dir, client_targets, select_nodes
 
 if TYPE_CHECKING:  # rich and the config loader are imported where used: `--help` is fast
     from rich.console import Console

@@ -1,19 +1,27 @@
 """Which cluster and which node a command works on, decided in one place for every command.
 
-A cluster is the DIR a command is given (``--dir D``, or the positional ``[DIR]`` the
+A cluster is the DIR a command is given (``--dir D``, or the positional ``[DIR]`` some
 `cluster` actions also take), else the one `cluster up` started last from this working
 directory (runs/.current). A node is a name from that cluster's genesis, or the HOST:PORT of a
-node's client API. The config loader is imported only when a command runs: `--help` stays fast.
+node's client API. Commands that read node files rather than ask nodes (`evidence`,
+`censorship report`) also take one node's dir or data dir (:func:`select_nodes`). The config
+loader is imported only when a command runs: `--help` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..cluster.layout import Layout
 from ..cluster.state import current_cluster_dir
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    from ..config import GenesisFile
 
 DIR_HELP = "cluster dir (default: the cluster started last, runs/.current)"
 NODE_DIRS_HELP = "a cluster dir, a node dir or a node data dir (default: the cluster started last)"
@@ -68,17 +76,21 @@ def check_node(node: str, names: Iterable[str], where: str = "the cluster") -> s
 
 def client_addresses(directory: Path | None) -> dict[str, str]:
     """Node name -> client address, from the cluster dir's genesis file."""
-    from ..config import ConfigError, load_genesis
-
     root = cluster_dir(
         directory,
         "no cluster given: pass --node HOST:PORT or --dir, or start one with `cluster up`",
     )
+    genesis = _genesis(Layout(root).genesis)
+    return {name: addresses.client for name, addresses in genesis.addresses.items()}
+
+
+def _genesis(path: Path) -> GenesisFile:
+    from ..config import ConfigError, load_genesis  # the config loader, only when run
+
     try:
-        genesis = load_genesis(root / "genesis.toml")
+        return load_genesis(path)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    return {name: addresses.client for name, addresses in genesis.addresses.items()}
 
 
 def client_targets(node: str | None, directory: Path | None, every: bool = False) -> dict[str, str]:
@@ -90,3 +102,38 @@ def client_targets(node: str | None, directory: Path | None, every: bool = False
     if node:
         return {check_node(node, addresses): addresses[node]}
     return addresses if every else dict([next(iter(addresses.items()))])
+
+
+# ---- which nodes' files ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The chosen nodes' data dirs by name; ``genesis`` is None for a lone node's dir."""
+
+    data_dirs: dict[str, Path]
+    genesis: GenesisFile | None
+
+
+def select_nodes(node: str | None, directory: Path | None) -> Selection:
+    """``--dir`` as a cluster dir (every node, or ``--node``), or as one node's dir or data
+    dir; default the cluster started last."""
+    root = cluster_dir(
+        directory,
+        "no cluster given: pass --dir (a cluster dir or a node data dir), "
+        "or start one with `cluster up`",
+    )
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such directory")
+    layout = Layout(root)
+    if not layout.genesis.exists():
+        if node:
+            raise UsageError(f"--node needs a cluster dir; {root} has no genesis.toml")
+        data = root / "data" if (root / "data").is_dir() else root
+        name = root.resolve().parent.name if root.name == "data" else root.resolve().name
+        return Selection({name: data}, None)
+    genesis = _genesis(layout.genesis)
+    names = [v.name for v in genesis.genesis.validators]
+    if node:
+        names = [check_node(node, names, str(root))]
+    return Selection({name: layout.data(name) for name in names}, genesis)
