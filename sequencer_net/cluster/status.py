@@ -121,7 +121,7 @@ def commit_age(age_ms: object) -> str:
     """How long ago the node last committed, in red once it is long enough to be a halt."""
     if not isinstance(age_ms, int):
         return "-"
-    text = f"{age_ms / 1000:.1f} s ago"
+    text = f"{age_ms / 1000:.1f}s"
     return f"[red]{text}[/]" if age_ms >= HALT_SHOWN_AFTER_MS else text
 
 

@@ -17,6 +17,8 @@ from .status import combine, table
 REFRESH_S = 0.5
 LOAD_DRAIN_S = 3.0
 LONG_LOAD_S = 24 * 3600.0  # --load without --duration: until Ctrl-C
+# On a busy machine the load may end after --duration; the view waits this long for its report.
+LOAD_REPORT_GRACE_S = 30.0
 
 
 async def watch(
@@ -28,7 +30,8 @@ async def watch(
 ) -> LoadReport | None:
     """Redraw every ``interval`` s until Ctrl-C, SIGTERM or SIGHUP (terminal closed), or for
     ``duration`` seconds, then return so the caller stops the nodes. With ``load_rate``,
-    transactions are submitted meanwhile and the load report is returned."""
+    transactions are submitted meanwhile, the view ends when the load does (at most
+    LOAD_REPORT_GRACE_S after ``duration``), and the load report is returned."""
     reports: dict[str, dict[str, Any] | None] = {}
     title = f"cluster {cluster.root}  (Ctrl-C stops every node)"
     load: list[LoadReport] = []
@@ -37,9 +40,11 @@ async def watch(
         for name in cluster.names:
             nursery.start_soon(_poll, cluster, name, reports, interval)
         if duration is not None:
-            nursery.cancel_scope.deadline = trio.current_time() + duration
+            grace = LOAD_REPORT_GRACE_S if load_rate else 0.0
+            nursery.cancel_scope.deadline = trio.current_time() + duration + grace
         if load_rate:
-            nursery.start_soon(_offer_load, cluster, load_rate, duration, load)
+            view = nursery.cancel_scope
+            nursery.start_soon(_offer_load, cluster, load_rate, duration, load, view)
         try:
             with Live(console=console, auto_refresh=False) as live:
                 while True:
@@ -53,13 +58,18 @@ async def watch(
 
 
 async def _offer_load(
-    cluster: Cluster, rate: int, duration: float | None, out: list[LoadReport]
+    cluster: Cluster,
+    rate: int,
+    duration: float | None,
+    out: list[LoadReport],
+    view: trio.CancelScope,
 ) -> None:
     """Submit ``rate`` tx/s to every node in turn (`cluster up` waited until all answer); the
     load stops a few seconds before ``duration`` so its last transactions can commit."""
     addresses = [cluster.genesis.addresses[name].client for name in cluster.names]
     seconds = max(1.0, (duration or LONG_LOAD_S) - LOAD_DRAIN_S)
     out.append(await run_load(addresses, rate, seconds, size=100, drain_s=LOAD_DRAIN_S - 0.5))
+    view.cancel()  # the report is in: the view is done
 
 
 async def _poll(
