@@ -23,7 +23,7 @@ import sys
 import tempfile
 import tomllib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,14 +35,16 @@ from rich.console import Console
 from rich.table import Table
 
 from sequencer_net.api_protocol import ApiError
+from sequencer_net.censorship.suspects import Report
 from sequencer_net.client import Client
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.errors import ClusterError
 from sequencer_net.cluster.init import init_cluster
 from sequencer_net.cluster.probe import probe
-from sequencer_net.commands.censorship import Report, collect, missing, sources
+from sequencer_net.commands.censorship import collect, missing, render, sources
 from sequencer_net.commands.errors import UsageError, find_cause
 from sequencer_net.config import ClusterSpec, ConfigError, SpecError, load_cluster_spec
+from sequencer_net.percentiles import summary
 from sequencer_net.types import Tx
 
 SPEC = Path(__file__).resolve().parent.parent / "configs" / "censor-4.toml"
@@ -84,20 +86,20 @@ class Run:
 
     def senders(self) -> dict[str, dict[str, Any]]:
         """Per sender: how many committed, delay percentiles, and who included them."""
-        summary = {}
+        by_sender = {}
         for sender in SENDERS:
             txs = [s for s in self.sent.values() if s.sender == sender]
             delays = [d for s in txs if (d := s.delay()) is not None]
             included_by = Counter(str(s.proposer) for s in txs if s.delay() is not None)
-            summary[sender] = {
+            by_sender[sender] = {
                 "submitted": len(txs),
                 "refused": sum(1 for s in txs if s.refused),
                 "committed": len(delays),
-                "ms": percentiles([ms for ms, _ in delays]),
-                "heights": percentiles([heights for _, heights in delays]),
+                "ms": summary([ms for ms, _ in delays]),
+                "heights": summary([heights for _, heights in delays]),
                 "included_by": dict(sorted(included_by.items())),
             }
-        return summary
+        return by_sender
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,17 +110,6 @@ class Run:
             "views_left_out": self.faulty_views,
             "censorship_problem": self.report_problem,
         }
-
-
-def percentiles(values: Sequence[float]) -> dict[str, float | None]:
-    ordered = sorted(values)
-    if not ordered:
-        return {"p50": None, "p99": None, "max": None}
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1)
-
-    return {"p50": at(0.5), "p99": at(0.99), "max": round(ordered[-1], 1)}
 
 
 # ---- one cluster -----------------------------------------------------------------------------
@@ -252,7 +243,7 @@ def print_run(console: Console, run: Run) -> None:
     if run.report is not None:
         if run.faulty_views:
             console.print(f"views of the faulty nodes left out: {', '.join(run.faulty_views)}")
-        run.report.render(console)
+        render(run.report, console)
     else:
         console.print(f"censorship report: {run.report_problem}")
 

@@ -82,9 +82,9 @@ class _VersionAction(argparse.Action):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .cluster.cli import add_cluster_commands
     from .commands.censorship import add_censorship_commands
     from .commands.client import add_client_commands
+    from .commands.cluster import add_cluster_commands
     from .commands.evidence import add_evidence_commands
     from .commands.fault import add_fault_commands
     from .commands.node import add_node_command

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import trio
 
 from .client import Client
+from .percentiles import percentile
 from .types import Tx
 
 TICK_S = 0.01
@@ -33,13 +34,6 @@ class LoadReport:
 
     def to_json(self) -> dict[str, object]:
         return dict(self.__dict__)
-
-
-def _percentile(sorted_values: list[float], q: float) -> float | None:
-    if not sorted_values:
-        return None
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return round(sorted_values[index], 1)
 
 
 async def run_load(
@@ -121,7 +115,7 @@ async def run_load(
         committed=committed,
         duration_s=round(elapsed, 2),
         committed_tps=round(committed / measured, 1) if measured else 0.0,
-        latency_p50_ms=_percentile(latencies, 0.5),
-        latency_p99_ms=_percentile(latencies, 0.99),
+        latency_p50_ms=percentile(latencies, 0.5),
+        latency_p99_ms=percentile(latencies, 0.99),
         heights=heights,
     )

@@ -17,6 +17,8 @@ import pytest
 import trio
 
 from sequencer_net.api_protocol import MAX_REQUEST_FRAME, pack, unpack
+from sequencer_net.censorship.metrics import FILENAME
+from sequencer_net.censorship.suspects import NodeMetrics, Report
 from sequencer_net.cli import main
 from sequencer_net.client import submit_fanout
 from sequencer_net.cluster import probe as probe_module
@@ -24,7 +26,6 @@ from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.init import init_cluster
 from sequencer_net.cluster.ports import free_ports
 from sequencer_net.cluster.probe import probe
-from sequencer_net.commands.censorship import FILENAME, NodeMetrics, Report
 from sequencer_net.config import ClusterSpec, load_cluster_spec, load_genesis
 from sequencer_net.net import FrameReader, NetError, send_frame
 from sequencer_net.types import Tx, tx_id

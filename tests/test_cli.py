@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +76,53 @@ def test_the_cli_offers_exactly_the_simulator_schedules() -> None:
     from sequencer_net.sim import scenario
 
     assert sim_command.SCHEDULES == scenario.SCHEDULES
+
+
+# ---- which cluster: --dir everywhere ---------------------------------------------------------
+
+NO_CLUSTER_COMMANDS = {("sim",), ("node",), ("cluster", "init"), ("cluster", "list")}
+NO_CLUSTER_COMMANDS |= {("evidence", "verify")}  # a log file and a genesis file, no cluster
+NO_CLUSTER_COMMANDS |= {("risk",)}  # a scenario file; `risk calibrate DIR` names a finished run
+
+
+def _leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    subcommands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subcommands:
+        yield path, parser
+    for action in subcommands:
+        for name, sub in action.choices.items():
+            yield from _leaves(sub, (*path, name))
+
+
+def test_every_command_on_a_cluster_accepts_dir() -> None:
+    leaves = dict(_leaves(_parser()))
+    assert set(leaves) >= NO_CLUSTER_COMMANDS
+    lacking = [
+        " ".join(path)
+        for path, parser in leaves.items()
+        if path not in NO_CLUSTER_COMMANDS and "--dir" not in parser._option_string_actions
+    ]
+    assert lacking == []
+    assert "--dir" in leaves[("cluster", "init")]._option_string_actions  # where to create it
+
+
+@pytest.mark.parametrize("action", ["status", "down"])
+def test_cluster_actions_take_dir_as_positional_or_option(
+    action: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sequencer_net.cluster import init_cluster
+    from sequencer_net.config import ClusterSpec
+
+    root = init_cluster(ClusterSpec("d", 2), tmp_path / "c")  # initialised, never started
+    monkeypatch.chdir(tmp_path)  # no runs/.current here: only the dir given can be used
+    json_flag = ["--json"] if action == "status" else []
+    for where in ([str(root)], ["--dir", str(root)], [str(root), "--dir", str(root)]):
+        assert main(["cluster", action, *where, *json_flag]) == 0
+        out = capsys.readouterr().out
+        if action == "status":
+            assert json.loads(out)["dir"] == str(root)
+    assert main(["cluster", action, str(root), "--dir", str(tmp_path)]) == 2
+    assert "two cluster dirs given" in capsys.readouterr().err

@@ -109,8 +109,8 @@ def test_foreground_up_with_load_waits_for_a_late_node(tmp_path: Path, stop_all:
             f"""
             import sys
             from sequencer_net import cli
-            from sequencer_net.cluster import cli as cluster_cli
-            cluster_cli.node_command = lambda config: [
+            from sequencer_net.commands.cluster import up
+            up.node_command = lambda config: [
                 sys.executable, "-c", {LATE_N4!r}, str(config)
             ]
             sys.exit(cli.main(sys.argv[1:]))

@@ -21,7 +21,6 @@ import trio
 
 from sequencer_net.api_protocol import MAX_REQUEST_FRAME, pack, unpack
 from sequencer_net.cluster import Cluster, ClusterError, init_cluster, procs, registry, state
-from sequencer_net.cluster import cli as cluster_cli
 from sequencer_net.cluster.control import NodeProcess
 from sequencer_net.cluster.init import fresh_dir
 from sequencer_net.cluster.layout import Layout
@@ -29,6 +28,8 @@ from sequencer_net.cluster.ports import free_ports
 from sequencer_net.cluster.probe import probe, probe_all
 from sequencer_net.cluster.procs import Proc, ProcState
 from sequencer_net.cluster.status import combine, gather_sync, table
+from sequencer_net.commands import cluster as cluster_cli
+from sequencer_net.commands.cluster import up as cluster_up
 from sequencer_net.commands.errors import Failure, UsageError
 from sequencer_net.config import ClusterSpec, ConfigError, load_genesis, load_node_config
 from sequencer_net.net import FrameReader, send_frame
@@ -437,7 +438,7 @@ def test_cli_detached_up_then_node_actions_and_down(
     started: list[Proc],
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cluster_cli, "node_command", stand_in(ANSWERING))
+    monkeypatch.setattr(cluster_up, "node_command", stand_in(ANSWERING))
     assert cluster_command("up", "--nodes", "2", "--detach") == 0
     root = Path(capsys.readouterr().out.strip())
     assert root == tmp_path / "runs" / "local-2"
@@ -480,7 +481,7 @@ def test_cli_detached_up_reports_nodes_that_die_at_start(
     started: list[Proc],
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cluster_cli, "node_command", stand_in("raise SystemExit('boom: bad port')"))
+    monkeypatch.setattr(cluster_up, "node_command", stand_in("raise SystemExit('boom: bad port')"))
     with pytest.raises(Failure, match=r"n1 \(client 127\.0\.0\.1:\d+\) exited at start-up.*boom"):
         cluster_command("up", "--nodes", "1", "--detach")
     assert capsys.readouterr().out == ""  # no dir printed: nothing was started
@@ -496,7 +497,7 @@ def test_cli_up_stops_every_node_when_one_never_answers(
     silent_n2 = (
         f"import sys; exec({SLEEPER!r} if sys.argv[1].endswith('n2/node.toml') else {ANSWERING!r})"
     )
-    monkeypatch.setattr(cluster_cli, "node_command", stand_in(silent_n2))
+    monkeypatch.setattr(cluster_up, "node_command", stand_in(silent_n2))
     with pytest.raises(Failure, match="did not answer a status request within 10 s") as failed:
         cluster_command("up", "--nodes", "3", "--detach", "--startup-timeout", "10")
     client = load_genesis(tmp_path / "runs" / "local-3" / "genesis.toml").addresses["n2"].client
@@ -513,8 +514,9 @@ def test_cli_foreground_up_stops_every_node_on_ctrl_c(tmp_path: Path) -> None:
         textwrap.dedent(
             f"""
             import argparse, sys
-            from sequencer_net.cluster import cli
-            cli.node_command = lambda config: [sys.executable, "-c", {ANSWERING!r}, str(config)]
+            from sequencer_net.commands import cluster as cli
+            from sequencer_net.commands.cluster import up
+            up.node_command = lambda config: [sys.executable, "-c", {ANSWERING!r}, str(config)]
             parser = argparse.ArgumentParser()
             cli.add_cluster_commands(parser.add_subparsers())
             args = parser.parse_args(["cluster", "up", "--nodes", "3", "--dir", "c"])

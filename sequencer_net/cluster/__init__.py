@@ -5,7 +5,7 @@ Modules: ``layout`` (where files live), ``ports`` (free ports), ``init`` (create
 ``procs`` (process primitives), ``state`` (cluster.json and runs/.current), ``control`` (the
 :class:`Cluster` operations), ``startup`` (wait until every node answers), ``registry`` (the
 clusters known here, for ``list``), ``probe`` and ``status`` (what the nodes report), ``watch``
-(the live table), ``cli`` (the ``sequencer-net cluster`` commands).
+(the live table). The ``sequencer-net cluster`` commands are in ``commands/cluster/``.
 """
 
 import importlib

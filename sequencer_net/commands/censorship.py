@@ -16,27 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..censorship.metrics import COUNTS, FILENAME, PERCENTILES, MetricsError, checked, read
+from ..censorship.suspects import RULE, NodeMetrics, Report
 from .client import STATUS_TIMEOUT_S
 from .errors import UsageError
-from .selection import select_nodes
+from .target import NODE_DIRS_HELP, add_dir_option, is_address, select_nodes
 
 if TYPE_CHECKING:  # trio, rich and the client are imported where used: `--help` is fast
     from rich.console import Console
     from rich.table import Table
 
-FILENAME = "censorship.json"
-COUNTS = ("proposals", "failed_rounds", "overdue_omitted")
-PERCENTILES = ("p50", "p99", "max")
 WIDTH = 88  # help text, wrapped by hand: the examples need the raw formatter
-
-RULE = (
-    "A proposer is a suspected censor when more than half of the other reporting nodes each "
-    "count at least one overdue omission against it: a proposal of its that left out, although "
-    "the batch had room, a transaction the node had held for inclusion_deadline heights and "
-    "since inclusion_grace_ms before the batch was built. A proposer's own view never counts for "
-    "or against it (it never accuses itself, so counting it would only raise the bar). One "
-    "node's count alone may come from slow gossip; a majority of independent observers does not."
-)
 
 EXAMPLES = f"""\
 examples:
@@ -76,11 +66,7 @@ def add_censorship_commands(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--node", help="only this node: a name in the cluster, or HOST:PORT (live)")
-    p.add_argument(
-        "--dir",
-        type=Path,
-        help="a cluster dir, a node dir or a node data dir (default: the cluster started last)",
-    )
+    add_dir_option(p, NODE_DIRS_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.set_defaults(run=_report)
 
@@ -104,7 +90,7 @@ class Sources:
 
 def sources(node: str | None, directory: Path | None) -> Sources:
     """The nodes --node/--dir select (default: every node of the current cluster)."""
-    if node and ":" in node:
+    if is_address(node):
         return Sources({node: node}, {})
     selected = select_nodes(node, directory)
     files = {name: data / FILENAME for name, data in selected.data_dirs.items()}
@@ -114,28 +100,21 @@ def sources(node: str | None, directory: Path | None) -> Sources:
     return Sources(addresses, files, selected.genesis.genesis.chain_id)
 
 
-@dataclass(frozen=True)
-class NodeMetrics:
-    """One node's censorship metrics and where they came from, or why there are none."""
-
-    name: str
-    source: str | None  # "live" or the file read
-    metrics: dict[str, Any] | None
-    problem: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        if self.metrics is None:
-            return {"source": None, "error": self.problem}
-        return {"source": self.source, "censorship": self.metrics}
-
-
 def collect(where: Sources, timeout: float = STATUS_TIMEOUT_S) -> list[NodeMetrics]:
-    """Ask every node at once; fall back to its file for a node that does not answer."""
+    """Ask every node at once; fall back to its file for a node that does not answer. A bad
+    document is a usage error naming the node or file."""
     import trio
 
     from ..cluster import probe
 
     statuses = trio.run(probe.probe_all, where.addresses, timeout) if where.addresses else {}
+    try:
+        return _found(where, statuses)
+    except MetricsError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _found(where: Sources, statuses: Mapping[str, dict[str, Any] | None]) -> list[NodeMetrics]:
     found = []
     for name in where.names:
         status = statuses.get(name)
@@ -147,7 +126,7 @@ def collect(where: Sources, timeout: float = STATUS_TIMEOUT_S) -> list[NodeMetri
             continue
         path = where.files.get(name)
         if path is not None and path.exists():
-            found.append(NodeMetrics(name, str(path), read_metrics(path)))
+            found.append(NodeMetrics(name, str(path), read(path)))
             continue
         if name not in where.addresses:
             reason = f"no {path}"
@@ -168,212 +147,75 @@ def missing(nodes: list[NodeMetrics]) -> str:
     return "; ".join(f"{', '.join(group)}: {reason}" for reason, group in names.items())
 
 
-def read_metrics(path: Path) -> dict[str, Any]:
-    """A node's censorship.json, checked."""
-    try:
-        document = json.loads(path.read_text())
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read it: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc})") from None
-    return checked(document, str(path))
-
-
-# ---- checking the schema -------------------------------------------------------------------
-
-
-def checked(value: object, where: str) -> dict[str, Any]:
-    """The metrics dict if it has the documented shape; a bad file is one clear error, not a
-    KeyError halfway through a table."""
-    problem = _problem(value)
-    if problem:
-        raise UsageError(f"{where}: malformed censorship metrics: {problem}")
-    assert isinstance(value, dict)
-    return value
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return value is None or _is_int(value) or isinstance(value, float)
-
-
-def _problem(value: object) -> str | None:
-    if not isinstance(value, dict):
-        return "expected an object"
-    if not isinstance(value.get("forced_inclusion"), bool):
-        return "forced_inclusion must be true or false"
-    for key in ("inclusion_deadline", "inclusion_nil_prevotes"):
-        if not _is_int(value.get(key)):
-            return f"{key} must be an integer"
-    delay = value.get("inclusion_delay")
-    if not isinstance(delay, dict) or not _is_int(delay.get("count")):
-        return "inclusion_delay must be an object with an integer count"
-    for unit in ("heights", "ms"):
-        stats = delay.get(unit)
-        if not isinstance(stats, dict) or not all(
-            p in stats and _is_number(stats[p]) for p in PERCENTILES
-        ):
-            return f"inclusion_delay.{unit} must hold p50, p99 and max (numbers, or null)"
-    proposers = value.get("proposers")
-    if not isinstance(proposers, dict):
-        return "proposers must be an object"
-    for name, counts in proposers.items():
-        if not isinstance(counts, dict) or not all(_is_int(counts.get(k)) for k in COUNTS):
-            return f"proposers.{name} must hold integers {', '.join(COUNTS)}"
-    excluded = value.get("excluded_proposers")
-    if not isinstance(excluded, list) or not all(isinstance(n, str) for n in excluded):
-        return "excluded_proposers must be a list of names"
-    return None
-
-
 # ---- the report ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Report:
-    """Every node's view side by side, and the verdict the majority rule gives."""
+def render(report: Report, console: Console) -> None:
+    """Both tables and the verdict."""
+    console.print(_node_table(report))
+    if len(report.reporting) < len(report.nodes):
+        console.print(f"no metrics from {missing(report.nodes)}")
+    console.print(_proposer_table(report))
+    console.print(report.verdict())
 
-    nodes: list[NodeMetrics]
 
-    @property
-    def reporting(self) -> list[NodeMetrics]:
-        return [node for node in self.nodes if node.metrics is not None]
+def _node_table(report: Report) -> Table:
+    from rich import box
+    from rich.table import Table
 
-    def proposers(self) -> list[str]:
-        """Every proposer any node counted, in the order the nodes list them."""
-        names: dict[str, None] = {}
-        for node in self.reporting:
-            assert node.metrics is not None
-            names.update(dict.fromkeys(node.metrics["proposers"]))
-        return list(names)
-
-    def counts(self, node: NodeMetrics, proposer: str) -> dict[str, int]:
-        assert node.metrics is not None
-        seen = node.metrics["proposers"].get(proposer, {})
-        return {key: seen.get(key, 0) for key in COUNTS}
-
-    def observers(self, proposer: str) -> list[NodeMetrics]:
-        """The reporting nodes other than ``proposer`` itself: the only views that count."""
-        return [node for node in self.reporting if node.name != proposer]
-
-    def omitting_seen_by(self, proposer: str) -> list[str]:
-        return [
-            node.name
-            for node in self.observers(proposer)
-            if self.counts(node, proposer)["overdue_omitted"] > 0
-        ]
-
-    def suspects(self) -> list[str]:
-        """Proposers a strict majority of the other reporting nodes saw omit overdue
-        transactions."""
-        return [
-            p
-            for p in self.proposers()
-            if 2 * len(self.omitting_seen_by(p)) > len(self.observers(p))
-        ]
-
-    def totals(self, node: NodeMetrics) -> dict[str, int]:
-        return {key: sum(self.counts(node, p)[key] for p in self.proposers()) for key in COUNTS}
-
-    def to_json(self) -> dict[str, Any]:
-        suspects = self.suspects()
-        return {
-            "nodes": {node.name: node.to_json() for node in self.nodes},
-            "reporting": [node.name for node in self.reporting],
-            "proposers": {
-                p: {
-                    "seen_by": {node.name: self.counts(node, p) for node in self.reporting},
-                    "observers": [node.name for node in self.observers(p)],
-                    "omitting_seen_by": self.omitting_seen_by(p),
-                    "suspect": p in suspects,
-                }
-                for p in self.proposers()
-            },
-            "totals": {node.name: self.totals(node) for node in self.reporting},
-            "suspects": suspects,
-            "rule": RULE,
-        }
-
-    def render(self, console: Console) -> None:
-        console.print(self._node_table())
-        if len(self.reporting) < len(self.nodes):
-            console.print(f"no metrics from {missing(self.nodes)}")
-        console.print(self._proposer_table())
-        console.print(self.verdict())
-
-    def verdict(self) -> str:
-        suspects = self.suspects()
-        if not suspects:
-            return (
-                "suspected censors: none (no proposer seen omitting overdue transactions "
-                "by a majority of the other reporting nodes)"
-            )
-        named = "; ".join(
-            f"{p} ({len(self.omitting_seen_by(p))} of the {len(self.observers(p))} other "
-            "reporting nodes saw it omit overdue transactions)"
-            for p in suspects
+    table = Table(
+        title="inclusion delay per node (submit to commit)",
+        caption="forced: the forced-inclusion rule, on (deadline in heights) or off; "
+        "excluding: proposers the node skips now",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    columns = ("node", "forced", "txs", "heights\np50/p99/max", "ms\np50/p99/max")
+    for column in (*columns, "nil\nprevotes", "excluding", "source"):
+        table.add_column(column, no_wrap=True)
+    for node in report.nodes:
+        m = node.metrics
+        if m is None:
+            table.add_row(node.name, *["-"] * 6, "none")
+            continue
+        delay = m["inclusion_delay"]
+        table.add_row(
+            node.name,
+            f"on ({m['inclusion_deadline']})" if m["forced_inclusion"] else "off",
+            str(delay["count"]),
+            _percentiles(delay["heights"]),
+            _percentiles(delay["ms"]),
+            str(m["inclusion_nil_prevotes"]),
+            ", ".join(m["excluded_proposers"]) or "-",
+            "live" if node.source == "live" else "file",
         )
-        return f"suspected censors: {named}"
+    return table
 
-    def _node_table(self) -> Table:
-        from rich import box
-        from rich.table import Table
 
-        table = Table(
-            title="inclusion delay per node (submit to commit)",
-            caption="forced: the forced-inclusion rule, on (deadline in heights) or off; "
-            "excluding: proposers the node skips now",
-            box=box.SIMPLE_HEAD,
-            pad_edge=False,
-            collapse_padding=True,
-        )
-        columns = ("node", "forced", "txs", "heights\np50/p99/max", "ms\np50/p99/max")
-        for column in (*columns, "nil\nprevotes", "excluding", "source"):
-            table.add_column(column, no_wrap=True)
-        for node in self.nodes:
-            m = node.metrics
-            if m is None:
-                table.add_row(node.name, *["-"] * 6, "none")
-                continue
-            delay = m["inclusion_delay"]
-            table.add_row(
-                node.name,
-                f"on ({m['inclusion_deadline']})" if m["forced_inclusion"] else "off",
-                str(delay["count"]),
-                _percentiles(delay["heights"]),
-                _percentiles(delay["ms"]),
-                str(m["inclusion_nil_prevotes"]),
-                ", ".join(m["excluded_proposers"]) or "-",
-                "live" if node.source == "live" else "file",
-            )
-        return table
+def _proposer_table(report: Report) -> Table:
+    from rich import box
+    from rich.table import Table
 
-    def _proposer_table(self) -> Table:
-        from rich import box
-        from rich.table import Table
-
-        table = Table(
-            title="proposers as each node saw them",
-            caption="cells: proposals/failed rounds/overdue omitted",
-            box=box.SIMPLE_HEAD,
-            pad_edge=False,
-            collapse_padding=True,
-        )
-        table.add_column("proposer")
-        for node in self.reporting:
-            table.add_column(node.name, justify="right")
-        table.add_column("omitting seen by")
-        suspects = self.suspects()
-        for p in self.proposers():
-            cells = [_cell(self.counts(node, p)) for node in self.reporting]
-            seen = f"{len(self.omitting_seen_by(p))} of {len(self.observers(p))}"
-            table.add_row(p, *cells, f"{seen}{'  suspect' if p in suspects else ''}")
-        table.add_section()
-        table.add_row("total", *(_cell(self.totals(node)) for node in self.reporting), "")
-        return table
+    table = Table(
+        title="proposers as each node saw them",
+        caption="cells: proposals/failed rounds/overdue omitted",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("proposer")
+    for node in report.reporting:
+        table.add_column(node.name, justify="right")
+    table.add_column("omitting seen by")
+    suspects = report.suspects()
+    for p in report.proposers():
+        cells = [_cell(report.counts(node, p)) for node in report.reporting]
+        seen = f"{len(report.omitting_seen_by(p))} of {len(report.observers(p))}"
+        table.add_row(p, *cells, f"{seen}{'  suspect' if p in suspects else ''}")
+    table.add_section()
+    table.add_row("total", *(_cell(report.totals(node)) for node in report.reporting), "")
+    return table
 
 
 def _cell(counts: Mapping[str, int]) -> str:
@@ -399,5 +241,5 @@ def _report(args: argparse.Namespace) -> int:
     else:
         from rich.console import Console
 
-        report.render(Console(markup=False))
+        render(report, Console(markup=False))
     return 0 if len(report.reporting) == len(report.nodes) else 1

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import Failure, UsageError, find_cause
+from .target import add_dir_option, client_addresses, client_targets
 
 if TYPE_CHECKING:  # the rest is imported where used, so `--help` starts fast
     from ..client import FanoutResult
@@ -26,9 +27,7 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
     common.add_argument(
         "--node", help="client address HOST:PORT or node name (default: first node)"
     )
-    common.add_argument(
-        "--dir", type=Path, help="cluster directory (default: the last one started)"
-    )
+    add_dir_option(common)
     common.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
     p = commands.add_parser(
@@ -91,36 +90,6 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_load)
 
 
-def cluster_addresses(directory: Path | None) -> dict[str, str]:
-    """Node name -> client address, from a cluster directory's genesis file."""
-    from ..cluster.state import current_cluster_dir
-    from ..config import ConfigError, load_genesis
-
-    directory = directory or current_cluster_dir()
-    if directory is None:
-        raise UsageError(
-            "no cluster given: pass --node HOST:PORT or --dir, or start one with `cluster up`"
-        )
-    try:
-        genesis = load_genesis(directory / "genesis.toml")
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    return {name: addresses.client for name, addresses in genesis.addresses.items()}
-
-
-def _targets(args: argparse.Namespace, every: bool = False) -> dict[str, str]:
-    if args.node and ":" in args.node:
-        return {args.node: args.node}
-    addresses = cluster_addresses(args.dir)
-    if args.node:
-        if args.node not in addresses:
-            raise UsageError(
-                f"no node {args.node!r} in the cluster (nodes: {', '.join(addresses)})"
-            )
-        return {args.node: addresses[args.node]}
-    return addresses if every else dict([next(iter(addresses.items()))])
-
-
 def _run(async_fn, *args: Any) -> Any:
     import trio
 
@@ -168,7 +137,7 @@ def _status(args: argparse.Namespace) -> int:
     from ..cluster.probe import probe
     from ..cluster.status import commit_age
 
-    targets = _targets(args, every=args.all or not args.node)
+    targets = client_targets(args.node, args.dir, every=args.all or not args.node)
 
     async def gather() -> dict[str, dict[str, Any] | None]:
         return {name: await probe(address, STATUS_TIMEOUT_S) for name, address in targets.items()}
@@ -197,10 +166,10 @@ def _fanout_targets(args: argparse.Namespace) -> dict[str, str]:
     """K distinct nodes: the --node one first, then the cluster's others in genesis order."""
     if args.fanout < 1:
         raise UsageError(f"--fanout must be at least 1, got {args.fanout}")
-    first = _targets(args)
+    first = client_targets(args.node, args.dir)
     if args.fanout == 1:
         return first
-    addresses = cluster_addresses(args.dir)
+    addresses = client_addresses(args.dir)
     if args.fanout > len(addresses):
         raise UsageError(f"--fanout {args.fanout}, but the cluster has {len(addresses)} nodes")
     names = {address: name for name, address in addresses.items()}
@@ -299,7 +268,7 @@ def _fanout_json(answer: FanoutResult) -> dict[str, Any]:
 def _tx_status(args: argparse.Namespace) -> int:
     from ..api_protocol import TXID_BYTES
 
-    [(_, address)] = _targets(args).items()
+    [(_, address)] = client_targets(args.node, args.dir).items()
     try:
         txid = bytes.fromhex(args.txid)
     except ValueError:
@@ -321,7 +290,7 @@ def _batch_show(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    [(_, address)] = _targets(args).items()
+    [(_, address)] = client_targets(args.node, args.dir).items()
 
     if args.height < 1:
         raise UsageError(f"height must be 1 or more, got {args.height}")
@@ -352,7 +321,7 @@ def _load(args: argparse.Namespace) -> int:
     from ..load import run_load
     from ..types import MAX_PAYLOAD
 
-    addresses = list(_targets(args, every=not args.node).values())
+    addresses = list(client_targets(args.node, args.dir, every=not args.node).values())
     if not 0 < args.size <= MAX_PAYLOAD:
         raise UsageError(f"--size must be 1..{MAX_PAYLOAD} bytes (the payload limit)")
     try:

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cluster.layout import Layout
-from ..cluster.state import current_cluster_dir
 from ..evidence_log import FILENAME, EvidenceLogError, read_log, verify_records
-from .client import _call, _targets
+from .client import _call
 from .errors import UsageError
-from .selection import select_nodes
+from .target import NODE_DIRS_HELP, add_dir_option, chosen_dir, client_targets, select_nodes
 
 if TYPE_CHECKING:  # rich and the config loader are imported where used: `--help` is fast
     from rich.console import Console
@@ -54,11 +53,7 @@ def add_evidence_commands(commands: argparse._SubParsersAction) -> None:
 
     source = argparse.ArgumentParser(add_help=False)
     source.add_argument("--node", help="only this node of the cluster (by name)")
-    source.add_argument(
-        "--dir",
-        type=Path,
-        help="a cluster dir, a node dir or a node data dir (default: the cluster started last)",
-    )
+    add_dir_option(source, NODE_DIRS_HELP)
     source.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
     p = actions.add_parser(
@@ -107,7 +102,7 @@ def add_evidence_commands(commands: argparse._SubParsersAction) -> None:
         "jailed or slashed, and how much evidence against it has committed.",
     )
     p.add_argument("--node", help="client address HOST:PORT or node name (default: first node)")
-    p.add_argument("--dir", type=Path, help="cluster directory (default: the last one started)")
+    add_dir_option(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=_validators)
 
@@ -358,7 +353,7 @@ def _log_failed(args: argparse.Namespace, error: str, **extra: object) -> int:
 def _genesis_stakes(directory: Path | None, chain_id: str) -> dict[str, int]:
     """Genesis stake by name from the cluster dir, if it is this node's chain; else empty
     (a bare HOST:PORT with no cluster dir to read)."""
-    directory = directory or current_cluster_dir()
+    directory = chosen_dir(directory)
     if directory is None:
         return {}
     genesis = _load_genesis(Layout(directory).genesis)
@@ -370,7 +365,7 @@ def _genesis_stakes(directory: Path | None, chain_id: str) -> dict[str, int]:
 def _validators(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    [(node, address)] = _targets(args).items()
+    [(node, address)] = client_targets(args.node, args.dir).items()
     status = _call(address, "status")
     stakes = _genesis_stakes(args.dir, status.get("chain_id"))
     order = {name: i for i, name in enumerate(stakes)}

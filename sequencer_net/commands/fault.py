@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cluster.errors import ClusterError
-from ..cluster.state import current_cluster_dir
 from ..faults import ACCEPTED, Fault, FaultSpecError, check_behaviour, parse_fault, unsafe_faults
 from .errors import Failure, UsageError
+from .target import add_dir_option, check_node, cluster_dir
 
 if TYPE_CHECKING:  # rich, trio and the admin client are imported where used: `--help` is fast
     from ..cluster.admin import AdminTarget
@@ -42,7 +41,7 @@ def add_fault_commands(commands: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="fault_command", metavar="ACTION", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--dir", type=Path, help="cluster dir (default: started last)")
+    add_dir_option(common)
 
     p = actions.add_parser(
         "set",
@@ -82,9 +81,7 @@ def add_fault_commands(commands: argparse._SubParsersAction) -> None:
 def _cluster(args: argparse.Namespace) -> Cluster:
     from ..cluster.control import Cluster
 
-    root = args.dir or current_cluster_dir()
-    if root is None:
-        raise UsageError("no cluster started from here yet; pass --dir")
+    root = cluster_dir(args.dir, "no cluster started from here yet; pass --dir")
     try:
         return Cluster(root)
     except ClusterError as exc:
@@ -107,8 +104,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Cluster, dict[str, AdminTarget]]
     """The cluster and its nodes' admin ports, read once, with the named node checked."""
     cluster = _cluster(args)
     targets = _targets(cluster)
-    if args.node not in targets:
-        raise UsageError(f"no node {args.node!r} in the cluster; nodes: {', '.join(targets)}")
+    check_node(args.node, targets)
     return cluster, targets
 
 

@@ -8,9 +8,7 @@ to completion, and its outputs are carried out, before anything else runs.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import signal
 from typing import Any
 
@@ -18,6 +16,7 @@ import structlog
 import trio
 
 from .. import codec
+from ..censorship import metrics
 from ..config import NodeConfig
 from ..evidence import SlashRecord
 from ..evidence_log import FILENAME as EVIDENCE_LOG
@@ -54,7 +53,6 @@ from .peers import PeerInfo, PeerManager
 
 log = structlog.get_logger()
 
-METRICS_FILE = "censorship.json"
 METRICS_INTERVAL_S = 1.0
 CRASH_EXIT_CODE = 3
 GARBAGE_INTERVAL_S = 0.2
@@ -332,24 +330,18 @@ class Node:
 
     def censorship_metrics(self) -> dict[str, Any]:
         """Inclusion delays and per-proposer counts as this node saw them, with the rules."""
-        params, replica = self.config.genesis.params, self.replica
-        return {
-            "forced_inclusion": params.forced_inclusion,
-            "inclusion_deadline": params.inclusion_deadline,
-            "inclusion_grace_ms": params.inclusion_grace_ms,
-            **replica.censorship.to_json(self.names),
-            "excluded_proposers": sorted(self.names[k] for k in replica.validators.skipped),
-        }
+        replica = self.replica
+        return metrics.document(
+            self.config.genesis.params, replica.censorship, self.names, replica.validators.skipped
+        )
 
     def write_metrics(self) -> None:
-        """censorship.json in the data dir, replaced atomically, so a report on a stopped
-        cluster reads what the node saw last."""
-        path = self.config.data_dir / METRICS_FILE
-        temporary = path.with_suffix(".tmp")
+        """censorship.json in the data dir, so a report on a stopped cluster reads what the
+        node saw last."""
         try:
-            temporary.write_text(json.dumps(self.censorship_metrics()))
-            os.replace(temporary, path)
+            metrics.write(self.config.data_dir, self.censorship_metrics())
         except OSError as exc:  # a metrics file is not worth stopping consensus for
+            path = metrics.path(self.config.data_dir)
             log.warning("metrics_not_written", path=str(path), reason=str(exc))
 
     async def _write_metrics_periodically(self) -> None:

@@ -13,17 +13,21 @@ nil prevote (the proposal is still valid; see ``ProposalReceived.acceptable``). 
 bites in the first :data:`FORCED_ROUNDS` rounds of a height: a censor's round fails and the next
 proposer includes the transaction, while a node whose mempool is ahead of everyone else's can
 cost at most those rounds, never the height.
+
+What the counts mean to a reader is in the submodules: ``metrics`` is the document a node
+writes (its status and DATA_DIR/censorship.json) and the one reader of it, ``suspects`` the
+rule that turns the nodes' documents into suspected censors.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .mempool import Mempool, PendingTx
-from .types import Batch
+if TYPE_CHECKING:  # annotations only: the metrics reader loads this package for `--help`
+    from ..mempool import Mempool, PendingTx
+    from ..types import Batch
 
 FORCED_ROUNDS = 2
 REGOSSIP = 256  # overdue transactions re-sent per rebroadcast, oldest first
@@ -75,29 +79,3 @@ class CensorshipStats:
         self.included += 1
         self.delay_heights.append(heights)
         self.delay_ms.append(ms)
-
-    def to_json(self, names: Mapping[bytes, str]) -> dict[str, Any]:
-        return {
-            "inclusion_delay": {
-                "count": self.included,
-                "heights": _percentiles(self.delay_heights),
-                "ms": _percentiles(self.delay_ms),
-            },
-            "proposers": {
-                names.get(key, key.hex()[:12]): asdict(stats)
-                for key, stats in sorted(self.proposers.items(), key=lambda kv: names.get(kv[0]))
-            },
-            "inclusion_nil_prevotes": self.inclusion_nil_prevotes,
-        }
-
-
-def _percentiles(samples: deque[int]) -> dict[str, float]:
-    """p50, p99 and max of the recent samples (zeros when there are none)."""
-    ordered = sorted(samples)
-    if not ordered:
-        return {"p50": 0, "p99": 0, "max": 0}
-
-    def at(q: float) -> int:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {"p50": at(0.5), "p99": at(0.99), "max": ordered[-1]}
