@@ -14,7 +14,7 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from ..cluster.layout import Layout
 from ..cluster.state import current_cluster_dir
@@ -61,7 +61,7 @@ def cluster_dir(
     return root
 
 
-def is_address(node: str | None) -> bool:
+def is_address(node: str | None) -> TypeGuard[str]:
     """A HOST:PORT rather than a node name (names have no colon)."""
     return node is not None and ":" in node
 

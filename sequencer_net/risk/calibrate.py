@@ -117,8 +117,7 @@ def calibrate(
     ]
     stalls = [r["stalled_ms"] / 1000 for log in logs.values() for r in log.events("commit_resumed")]
     enforced = sum(len(log.events("inclusion_enforced")) for log in logs.values())
-    delays = [_delay_p99_s(log) for log in logs.values()]
-    delays = [d for d in delays if d is not None]
+    delays = [d for log in logs.values() if (d := _delay_p99_s(log)) is not None]
 
     def param(value: float | None, how: str, default_note: str) -> dict[str, Any]:
         if value is None:
