@@ -99,7 +99,8 @@ def censor_heights_while_pending(found: list[Inclusion], by_height: dict[int, st
 
 async def censored_run(
     tmp_path: Path, clusters: list[Cluster], stakes: tuple[int, ...], chain: ChainParams
-) -> tuple[list[Inclusion], dict[int, str], dict]:
+) -> tuple[list[Inclusion], dict[int, str], list[dict]]:
+    """Alice's transactions against censor n1; with every honest node's censorship view."""
     cluster = start(tmp_path, stakes, chain, censor=True)
     clusters.append(cluster)
     addresses = client_addresses(cluster)
@@ -110,29 +111,34 @@ async def censored_run(
     high = max(i.committed_at for i in found)
     by_height = await proposers(honest[0], low, high)
     assert all(by_height[i.committed_at] != "n1" for i in found), "the censor included alice"
-    status = await probe(honest[0], timeout=2)
-    assert status is not None
-    return found, by_height, status["censorship"]
+    views = []
+    for address in honest:
+        status = await probe(address, timeout=2)
+        assert status is not None
+        views.append(status["censorship"])
+    return found, by_height, views
 
 
 async def test_one_censor_of_four_cannot_delay_past_the_deadline_with_forced_inclusion(
     tmp_path: Path, clusters: list[Cluster]
 ) -> None:
     chain = ChainParams(inclusion_deadline=1, inclusion_grace_ms=20)  # as configs/censor-4.toml
-    found, by_height, metrics = await censored_run(tmp_path / "on", clusters, (10,) * 4, chain)
+    found, by_height, views = await censored_run(tmp_path / "on", clusters, (10,) * 4, chain)
     # Submitted after height s, a transaction is first seen at s + 1 at the latest; it commits
     # within the deadline plus the two rounds forced inclusion may fail.
     assert max(i.committed_at - i.submitted_at for i in found) <= 1 + chain.inclusion_deadline + 2
-    assert metrics["proposers"]["n1"]["overdue_omitted"] >= 1
-    assert metrics["proposers"]["n1"]["failed_rounds"] >= 1  # nil prevotes failed its round
+    # Which honest node saw an omission first depends on gossip timing; some node did, and the
+    # round it failed is in the chain's own certificates, so every node counts it.
+    assert any(v["proposers"]["n1"]["overdue_omitted"] >= 1 for v in views), views
+    assert all(v["proposers"]["n1"]["failed_rounds"] >= 1 for v in views), views
     delayed_on = censor_heights_while_pending(found, by_height)
 
     # The same run without the rule: the censor's batches commit while alice waits.
     off = replace(chain, forced_inclusion=False)
-    found, by_height, metrics = await censored_run(tmp_path / "off", clusters, (10,) * 4, off)
+    found, by_height, views = await censored_run(tmp_path / "off", clusters, (10,) * 4, off)
     delayed_off = censor_heights_while_pending(found, by_height)
-    assert metrics["inclusion_nil_prevotes"] == 0
-    assert metrics["proposers"]["n1"]["failed_rounds"] == 0
+    assert all(v["inclusion_nil_prevotes"] == 0 for v in views), views
+    assert all(v["proposers"]["n1"]["failed_rounds"] == 0 for v in views), views
     assert delayed_off > delayed_on, (delayed_off, delayed_on)
 
 
@@ -141,10 +147,10 @@ async def test_censoring_stake_just_under_a_third_of_a_weighted_seven(
 ) -> None:
     stakes = (32, 17, 17, 10, 10, 9, 5)  # n1 holds 32 of 100
     chain = ChainParams(inclusion_deadline=2)
-    found, _, metrics = await censored_run(tmp_path, clusters, stakes, chain)
+    found, _, views = await censored_run(tmp_path, clusters, stakes, chain)
     assert max(i.committed_at - i.submitted_at for i in found) <= 1 + chain.inclusion_deadline + 2
     assert all(i.committed_at > i.submitted_at for i in found)
-    assert metrics["inclusion_delay"]["count"] >= len(found)
+    assert all(v["inclusion_delay"]["count"] >= len(found) for v in views), views
 
 
 async def test_a_fault_free_cluster_under_load_never_prevotes_nil_for_inclusion(
@@ -165,5 +171,5 @@ async def test_a_fault_free_cluster_under_load_never_prevotes_nil_for_inclusion(
     for name in addresses:
         log = cluster.root / name / "data" / "node.log"
         events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
+        # A round may time out on a busy machine; none may fail for inclusion.
         assert "inclusion_enforced" not in events
-        assert "round_started" not in events  # no round failed at all
