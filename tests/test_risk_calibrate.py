@@ -47,8 +47,21 @@ def recorded_run(root: Path) -> None:
     n2 += [commit(11, h) for h in range(4, 10)] + [commit(11.5, 10), commit(12.5, 11)]
     write_log(root, "n1", n1)
     write_log(root, "n2", n2, torn=True)
-    delays = {"count": 3, "heights": {"p50": 1, "p99": 2, "max": 2}, "ms": {"p99": 2500}}
-    (root / "n1" / "data" / "censorship.json").write_text(json.dumps({"inclusion_delay": delays}))
+    delays = {
+        "count": 3,
+        "heights": {"p50": 1, "p99": 2, "max": 2},
+        "ms": {"p50": 900, "p99": 2500, "max": 2500},
+    }
+    document = {
+        "forced_inclusion": True,
+        "inclusion_deadline": 1,
+        "inclusion_grace_ms": 50,
+        "inclusion_delay": delays,
+        "proposers": {},
+        "inclusion_nil_prevotes": 0,
+        "excluded_proposers": [],
+    }
+    (root / "n1" / "data" / "censorship.json").write_text(json.dumps(document))
     (root / "n2" / "data" / "censorship.json").write_text('{"inclusion_de')  # torn
     write_log(
         root,

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..censorship import metrics
 from ..commands.errors import UsageError
 
 
@@ -33,17 +34,16 @@ def read_run(directory: Path) -> dict[str, NodeLog]:
         raise UsageError(f"{directory}: no node logs (expected DIR/NAME/data/node.log)")
     logs = {p.parent.parent.name: _read(p.parent.parent.name, p) for p in paths}
     for log in logs.values():
-        log.censorship = _censorship(directory / log.name / "data" / "censorship.json")
+        log.censorship = _censorship(directory / log.name / "data")
     return logs
 
 
-def _censorship(path: Path) -> dict[str, Any] | None:
-    """The node's censorship metrics (written about once a second); None if absent or torn."""
+def _censorship(data_dir: Path) -> dict[str, Any] | None:
+    """The node's censorship metrics (written about once a second); None if absent or bad."""
     try:
-        found = json.loads(path.read_text())
-    except (OSError, ValueError):
+        return metrics.read(metrics.path(data_dir))
+    except metrics.MetricsError:
         return None
-    return found if isinstance(found, dict) else None
 
 
 def _read(name: str, path: Path) -> NodeLog:
