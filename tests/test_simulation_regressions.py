@@ -1,8 +1,13 @@
 """Seeds that once failed, kept as fast regression tests.
 
-Each failed because honest nodes committed one batch with certificates of different rounds and
+834 failed because honest nodes committed one batch with certificates of different rounds and
 read leader reputation's failed rounds from their own certificate, so they disagreed on the
-proposer schedule (fixed by the canonical last_commit every batch carries)."""
+proposer schedule (fixed by the canonical last_commit every batch carries).
+
+2 and 23 (with a crash, loss and duplicates) halted for good after GST while a rule let a node
+precommit nil in the prevote step as soon as no value could reach a quorum; together with the
+next-round-at-once rule for nil-precommit quorums the three honest nodes left after the twin's
+jailing never met in one round again (the rule was removed)."""
 
 from __future__ import annotations
 
@@ -11,9 +16,23 @@ import pytest
 from sequencer_net.sim.runner import simulate
 from sequencer_net.sim.scenario import Scenario
 
+LOSSY_WITH_A_CRASH = Scenario(
+    nodes=4, twins=1, crash=1, drop=0.1, duplicate=0.1, partitions=True, heights=20
+)
 CASES = [
     # sequencer-net sim --nodes 4 --twins 1 --partitions --heights 20 --seeds 1 --seed 834
     (Scenario(nodes=4, twins=1, partitions=True, heights=20), 834),
+    # sequencer-net sim --nodes 4 --twins 1 --crash 1 --drop 0.1 --duplicate 0.1 --partitions
+    #   --heights 20 --seeds 1 --seed 2   (and --seed 23)
+    *(
+        (
+            Scenario(
+                nodes=4, twins=1, crash=1, drop=0.1, duplicate=0.1, partitions=True, heights=20
+            ),
+            seed,
+        )
+        for seed in (2, 23)
+    ),
 ]
 
 

@@ -41,9 +41,6 @@ from .events import (
 )
 from .votekeeper import VoteKeeper
 
-# Rounds of a height in which a prevote split that no value can win ends without timeoutPrevote.
-SPLIT_ROUNDS = 2
-
 
 @codec.register(31)
 @dataclass(frozen=True)
@@ -178,7 +175,6 @@ class HeightMachine:
                 or self._l28_prevote_repeated_proposal()
                 or self._l36_lock_and_precommit()
                 or self._l44_precommit_nil()
-                or self._precommit_nil_without_a_polka()
             )
             if not fired:
                 return
@@ -264,26 +260,6 @@ class HeightMachine:
         if self.step != Step.PREVOTE:
             return False
         if not self.votes.has_quorum_for(self.round, VoteKind.PREVOTE, None):
-            return False
-        self._precommit(None)
-        return True
-
-    def _precommit_nil_without_a_polka(self) -> bool:
-        """In the prevote step of the first :data:`SPLIT_ROUNDS` rounds, once no value can
-        reach a quorum of prevotes any more (the stake still unheard would not lift any value
-        to one), precommit nil now rather than at timeoutPrevote (L61). Precommitting nil is
-        always safe, and it is what the timeout would do; in a round where every honest
-        validator prevotes one value it never fires, as that value stays reachable until the
-        last honest prevote is in. It saves a timeout when honest validators split, as a
-        forced-inclusion verdict near its deadline can (that rule acts in rounds 0 and 1).
-        Later rounds wait, as the paper does: with the nil-precommit skip, rounds that
-        something keeps splitting (an unsafe equivocating stake) would otherwise race at
-        message speed and inflate every later timeout."""
-        if self.step != Step.PREVOTE or self.round >= SPLIT_ROUNDS:
-            return False
-        unheard = self.validators.total_power - self.votes.total(self.round, VoteKind.PREVOTE)
-        best = self.votes.max_value_power(self.round, VoteKind.PREVOTE)
-        if self.validators.is_quorum(best + unheard):
             return False
         self._precommit(None)
         return True

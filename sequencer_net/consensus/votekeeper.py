@@ -77,12 +77,6 @@ class VoteKeeper:
         tally = self._tallies.get((round, kind))
         return tally.power.get(value, 0) if tally else 0
 
-    def max_value_power(self, round: int, kind: VoteKind) -> int:
-        """The stake behind the best-backed value (not nil), 0 if none."""
-        tally = self._tallies.get((round, kind))
-        powers = [p for value, p in tally.power.items() if value is not None] if tally else []
-        return max(powers, default=0)
-
     def total(self, round: int, kind: VoteKind) -> int:
         tally = self._tallies.get((round, kind))
         return tally.total if tally else 0
