@@ -16,19 +16,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..genesis import Genesis
 from ..messages import CommittedBatch
 from ..replica import GENESIS_PARENT, advance, genesis_state
+from ..store import ChainStore
 from ..types import Evidence
 from ..validators import ValidatorSet
 from .scenario import Scenario
 
 SLASH_WITHIN = 10  # heights from detection to a committed slash that a live run must manage
 
-if TYPE_CHECKING:
-    from .runner import Instance
+
+class Instance(Protocol):
+    """What the checker reads of a simulated process; the runner's instances have it, and the
+    checker needs nothing else of the runner."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def chain(self) -> ChainStore: ...
+
+    @property
+    def evidence(self) -> dict[bytes, Evidence]: ...
+
+    @property
+    def honest(self) -> bool: ...
+
+    @property
+    def follows(self) -> bool: ...
 
 
 @dataclass(frozen=True)
