@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import trio
+from helpers.cluster import addresses, height_of, wait_for_height
+from helpers.hostile import CLIENT_METHODS, KNOWN_KILLERS, hostile_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_api_fuzz import CLIENT_METHODS, KNOWN_KILLERS, hostile_request
-from test_integration import addresses, height_of, wait_for_height
 
 from sequencer_net.api_protocol import MAX_REQUEST_FRAME, unpack
 from sequencer_net.client import parse_address

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from helpers.paths import CONFIGS
 
 from sequencer_net.api_protocol import MAX_REQUEST_FRAME, pack, unpack
 from sequencer_net.cluster import Cluster, ClusterError, init_cluster, procs, registry, state
@@ -381,7 +382,7 @@ def test_cli_init_from_flags_and_from_a_spec(
     genesis = load_genesis(tmp_path / "a" / "genesis.toml").genesis
     assert [v.power for v in genesis.validators] == [10, 10, 5]
     assert genesis.chain_id == "local-3"
-    spec = Path(__file__).resolve().parent.parent / "configs" / "weighted-7.toml"
+    spec = CONFIGS / "weighted-7.toml"
     assert cluster_command("init", str(spec), "--dir", str(tmp_path / "b")) == 0
     assert len(load_genesis(tmp_path / "b" / "genesis.toml").genesis.validators) == 7
     # Each dir remembers what it was made from, and `cluster list` finds both.
