@@ -80,6 +80,16 @@ def proc_state(pid: int) -> str | None:
     return text[text.rindex(")") + 2]
 
 
+def catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler installed for ``signum`` (SigCgt in its status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    [mask] = [line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")]
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
 def gone(pid: int) -> bool:
     """Dead and reaped (ours), or a zombie awaiting a parent that is not this test."""
     return proc_state(pid) in (None, "Z")
@@ -543,7 +553,8 @@ def test_cli_foreground_up_stops_every_node_on_ctrl_c(tmp_path: Path) -> None:
         assert child.stdout is not None
         lines = iter(child.stdout.readline, "")
         assert any(line.startswith("all 3 nodes answer") for line in lines)
-        time.sleep(0.7)  # let the live table draw at least once
+        # Only the live view's signal receiver catches SIGHUP: once it does, Ctrl-C ends the view.
+        assert wait_until(lambda: catches(child.pid, signal.SIGHUP), timeout=20)
         child.send_signal(signal.SIGINT)
         output, _ = child.communicate(timeout=20)
         assert child.returncode == 0, output

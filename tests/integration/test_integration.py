@@ -39,8 +39,7 @@ async def test_four_nodes_commit_under_load_and_agree(cluster: Cluster) -> None:
     await wait_for_height(nodes["n1"], 1)
     report = await run_load(list(nodes.values()), rate=2000, duration_s=3, size=100)
     assert report.committed == report.submitted > 0, report
-    assert report.heights >= 30
-    for address in nodes.values():
+    for address in nodes.values():  # a height count, not a rate: the load may end before 30
         await wait_for_height(address, 30)
     cluster.down()
     assert_chains_agree(chains(cluster), at_least=30)
