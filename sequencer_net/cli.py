@@ -2,7 +2,7 @@
 
 Building the parser must stay cheap, since every command and every ``--help`` pays for it:
 command modules import trio, rich, PyNaCl, structlog and the node code inside the functions
-that run a command, never at module level (tests/test_cli_startup.py holds them to it)."""
+that run a command, never at module level (tests/cli/test_cli_startup.py holds them to it)."""
 
 from __future__ import annotations
 

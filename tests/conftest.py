@@ -31,9 +31,13 @@ def start(tmp_path: Path) -> Iterator[Callable[[ClusterSpec], Cluster]]:
         assert not leftover, f"processes left running: {leftover}"
 
 
+INTEGRATION = Path(__file__).parent / "integration"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that start real node processes (files named *_integration.py) are `slow`, so
-    `pytest -m "not slow"` is a quick loop while developing; plain `pytest` runs them all."""
+    """Tests under tests/integration start real node processes, so they are `slow` (as are
+    the ones marked so by hand): `pytest -m "not slow"` is a quick loop while developing;
+    plain `pytest` runs them all."""
     for item in items:
-        if item.path.name.endswith("_integration.py"):
+        if item.path.is_relative_to(INTEGRATION):
             item.add_marker(pytest.mark.slow)

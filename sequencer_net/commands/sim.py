@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from .errors import UsageError
 
 # The simulator's own list (sim.scenario.SCHEDULES), repeated so `sim --help` needs no sim
-# import; tests/test_cli.py checks the two agree.
+# import; tests/cli/test_cli.py checks the two agree.
 SCHEDULES = ("twins", "random")
 
 if TYPE_CHECKING:  # imported where used: `sim --help` must not load rich, trio or the core

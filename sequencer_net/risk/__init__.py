@@ -2,4 +2,4 @@
 losses they cause, tied to this protocol's quorum rule and calibrated from its own runs.
 
 numpy and matplotlib are the `risk` extra; nothing here is imported before a risk command
-runs (tests/test_cli_startup.py)."""
+runs (tests/cli/test_cli_startup.py)."""

@@ -13,22 +13,12 @@ from datetime import datetime
 from pathlib import Path
 
 import trio
-from test_integration import addresses, height_of, wait_for_height
+from helpers.cluster import FAST, addresses, height_of, wait_for_height
 
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.config import ClusterSpec
-from sequencer_net.consensus.config import Timeouts
 from sequencer_net.risk.calibrate import calibrate, genesis_view
 from sequencer_net.risk.runlog import read_run
-
-FAST = Timeouts(
-    propose_ms=300,
-    propose_delta_ms=100,
-    prevote_ms=200,
-    prevote_delta_ms=100,
-    precommit_ms=200,
-    precommit_delta_ms=100,
-)
 
 
 def committed(root: Path, name: str) -> list[dict]:

@@ -9,11 +9,14 @@ import sys
 from collections.abc import Callable
 
 import trio
-from test_integration import (
+from helpers.cluster import (
+    FAST,
     addresses,
     assert_chains_agree,
     assert_failed_rounds_agree,
     chains,
+    cli,
+    events,
     evidence_logged,
     height_of,
     wait_for_height,
@@ -23,36 +26,10 @@ from sequencer_net.client import Client
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.procs import ProcState
 from sequencer_net.config import ClusterSpec, NodeParams
-from sequencer_net.consensus.config import Timeouts
 from sequencer_net.faults import Crash, Delay, Drop, Mute
 
-FAST = Timeouts(
-    propose_ms=300,
-    propose_delta_ms=100,
-    prevote_ms=200,
-    prevote_delta_ms=100,
-    precommit_ms=200,
-    precommit_delta_ms=100,
-)
 # Lost messages come back at the next re-broadcast; a short one keeps lossy runs quick.
 QUICK_RESEND = NodeParams(rebroadcast_ms=200)
-
-
-async def cli(cluster: Cluster, *argv: str) -> str:
-    """Run `sequencer-net ARGV --dir DIR` in a child process; returns its stdout."""
-    done = await trio.run_process(
-        [sys.executable, "-m", "sequencer_net", *argv, "--dir", str(cluster.root)],
-        capture_stdout=True,
-        capture_stderr=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr.decode()
-    return done.stdout.decode()
-
-
-def events(cluster: Cluster, name: str, event: str) -> list[dict]:
-    lines = (cluster.root / name / "data" / "node.log").read_text().splitlines()
-    return [r for r in map(json.loads, lines) if r["event"] == event]
 
 
 async def signers(address: str, height: int) -> list[str]:

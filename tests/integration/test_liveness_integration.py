@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import trio
-from test_faults_integration import FAST, events
-from test_integration import addresses, wait_for_height
+from helpers.cluster import FAST, addresses, events, wait_for_height
 
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.init import init_cluster

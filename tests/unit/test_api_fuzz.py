@@ -9,6 +9,7 @@ from typing import Any
 
 import msgpack
 import trio
+from helpers.hostile import ADMIN_METHODS, CLIENT_METHODS, KNOWN_KILLERS, STATUS, hostile_request
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -18,68 +19,6 @@ from sequencer_net.cluster.init import init_cluster
 from sequencer_net.config import ClusterSpec, load_node_config
 from sequencer_net.runtime.admin import AdminServer
 from sequencer_net.runtime.node import Node
-from sequencer_net.types import Tx
-
-CLIENT_METHODS = ["status", "submit", "tx_status", "batch", "subscribe_commits"]
-ADMIN_METHODS = ["fault_set", "fault_clear", "fault_list", "partition", "heal"]
-FIELDS = ["txs", "txid", "height", "with_txs", "token", "spec", "behaviour", "peers"]
-
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=True)
-    | st.text(max_size=40)
-    | st.binary(max_size=80)
-    | st.sampled_from([2**63, 2**63 - 1, -1, 0, 1, b"\x00" * 32, "mute", "crash 1"])
-)
-values = st.recursive(
-    scalars,
-    lambda inner: (
-        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-valid_tx = st.builds(
-    lambda sender, payload: Tx("fuzz", sender, payload).encoded,
-    st.text(max_size=8),
-    st.binary(max_size=64),
-)
-params = st.dictionaries(
-    st.sampled_from(FIELDS) | st.text(max_size=6),
-    values | st.lists(valid_tx | st.binary(max_size=40), max_size=4),
-    max_size=4,
-)
-
-
-def hostile_request(methods: list[str]) -> st.SearchStrategy[bytes]:
-    envelope = st.fixed_dictionaries(
-        {"method": st.sampled_from(methods) | st.text(max_size=10)},
-        optional={"id": values, "params": params | values},
-    )
-    return (
-        envelope.map(lambda m: msgpack.packb(m, use_bin_type=True))
-        | values.map(lambda v: msgpack.packb(v, use_bin_type=True))
-        | st.binary(min_size=1, max_size=60)
-    )
-
-
-STATUS = pack({"id": 0, "method": "status"})
-# Requests that once stopped a node or would without the schema, always tried first.
-KNOWN_KILLERS = (
-    [
-        pack({"id": 1, "method": "tx_status", "params": {"txid": value}})
-        for value in (2**63, 2**64 - 1, -1, [1, 2], {"a": 1}, "ab", b"\x00" * 31)
-    ]
-    + [
-        pack({"id": 2, "method": "batch", "params": {"height": value}})
-        for value in (2**63, -1, 0, "1", [1], None)
-    ]
-    + [
-        pack({"id": 3, "method": "submit", "params": {"txs": value}})
-        for value in ("tx", [1, "a", None], {"a": b"x"}, [b"\xff" * 8])
-    ]
-)
 
 
 def node_in(tmp_path: Path) -> Node:

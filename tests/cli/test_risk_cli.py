@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.paths import CONFIGS
 
 from sequencer_net.cli import main
 
-CONFIGS = Path(__file__).parent.parent / "configs"
 SCENARIOS = sorted(CONFIGS.glob("risk-*.toml"))
 
 

@@ -80,20 +80,20 @@ def test_detached_up_with_a_busy_port_exits_1_naming_node_and_port(
 
 LATE_N4 = textwrap.dedent(
     """
-    import runpy, socket, sys, time
-    from sequencer_net.client import parse_address
+    import runpy, sys, trio
+    from sequencer_net.cluster.probe import probe
     from sequencer_net.config import load_node_config
 
-    config = load_node_config(sys.argv[1])
-    if config.name == "n4":  # start only well after n1 listens, as a slow first start would
-        n1 = parse_address(config.addresses["n1"].client)
+    async def committing(address):
         for _ in range(600):
-            try:
-                socket.create_connection(n1, timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        time.sleep(3)
+            status = await probe(address, timeout=1)
+            if status is not None and status["height"] >= 2:
+                return
+            await trio.sleep(0.1)
+
+    config = load_node_config(sys.argv[1])
+    if config.name == "n4":  # start only once n1 answers and commits, as a slow first start would
+        trio.run(committing, config.addresses["n1"].client)
     sys.argv = ["sequencer-net", "node", "--config", sys.argv[1]]
     runpy.run_module("sequencer_net", run_name="__main__")
     """

@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 import trio
+from helpers.cli import run
+from helpers.paths import CONFIGS
 
 from sequencer_net.api_protocol import MAX_REQUEST_FRAME, pack, unpack
 from sequencer_net.censorship.metrics import FILENAME
 from sequencer_net.censorship.suspects import NodeMetrics, Report
-from sequencer_net.cli import main
 from sequencer_net.client import submit_fanout
 from sequencer_net.cluster import probe as probe_module
 from sequencer_net.cluster.control import Cluster
@@ -31,13 +32,10 @@ from sequencer_net.net import FrameReader, NetError, send_frame
 from sequencer_net.types import Tx, tx_id
 
 NODES = ["n1", "n2", "n3", "n4"]
-CENSOR_SPEC = Path(__file__).resolve().parent.parent / "configs" / "censor-4.toml"
+CENSOR_SPEC = CONFIGS / "censor-4.toml"
 
 
-@pytest.fixture(autouse=True)
-def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rich tables fit the terminal; wide enough that no cell wraps, so rows can be matched."""
-    monkeypatch.setenv("COLUMNS", "220")
+pytestmark = pytest.mark.usefixtures("wide_terminal")
 
 
 @pytest.fixture
@@ -49,12 +47,6 @@ def cluster_dir(tmp_path: Path) -> Path:
 def client_ports(root: Path) -> dict[str, int]:
     addresses = load_genesis(root / "genesis.toml").addresses
     return {name: int(a.client.rpartition(":")[2]) for name, a in addresses.items()}
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---- stand-in nodes --------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from crashing import kill_after_reports
+from helpers.crashing import kill_after_reports
 
 from sequencer_net import codec
 from sequencer_net.consensus.machine import LockState

@@ -16,15 +16,18 @@ from typing import Any
 import msgpack
 import pytest
 import trio
-from test_faults_integration import FAST, cli, events
-from test_integration import (
+from helpers.cluster import (
+    FAST,
     addresses,
     assert_chains_agree,
     chains,
+    cli,
+    events,
     evidence_logged,
     height_of,
     wait_for_height,
 )
+from helpers.paths import CONFIGS
 
 from sequencer_net import codec
 from sequencer_net.cli import main
@@ -40,7 +43,7 @@ from sequencer_net.messages import EvidenceGossip, encode_message
 from sequencer_net.net import NetError, handshake
 from sequencer_net.types import Evidence, Vote, VoteKind, make_evidence, sign_vote
 
-BYZANTINE_4 = Path(__file__).resolve().parent.parent / "configs" / "byzantine-4.toml"
+BYZANTINE_4 = CONFIGS / "byzantine-4.toml"
 HONEST = ("n2", "n3", "n4")  # n1 is the byzantine node in every cluster of this module
 KINDS = {"duplicate_proposal", "duplicate_prevote", "duplicate_precommit"}
 # n1 double-signs from height 1 on: its evidence must be committed (and n1 slashed) by then.

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_evidence_log import GENESIS, KEYS, duplicate_proposal, duplicate_vote, record
+from helpers.cli import run
+from helpers.evidence import GENESIS, KEYS, duplicate_proposal, duplicate_vote, record
 
-from sequencer_net.cli import main
 from sequencer_net.commands import evidence as evidence_commands
 from sequencer_net.config import Addresses, write_genesis
 from sequencer_net.evidence_log import FILENAME, EvidenceLog
@@ -21,10 +21,7 @@ from sequencer_net.types import VoteKind
 NODES = list(KEYS)
 
 
-@pytest.fixture(autouse=True)
-def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rich tables fit the terminal; wide enough that no cell wraps, so rows can be matched."""
-    monkeypatch.setenv("COLUMNS", "200")
+pytestmark = pytest.mark.usefixtures("wide_terminal")
 
 
 @pytest.fixture
@@ -53,12 +50,6 @@ def cluster(tmp_path: Path, records: list[dict[str, Any]]) -> Path:
     for name in ("n1", "n2"):
         EvidenceLog(root / name / "data" / FILENAME).append(records[1:])
     return root
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> Any:

@@ -9,99 +9,29 @@ import random
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import trio
+from helpers.cluster import (
+    addresses,
+    assert_chains_agree,
+    chains,
+    evidence_logged,
+    height_of,
+    wait_for_height,
+)
 
 from sequencer_net import codec
 from sequencer_net.client import parse_address
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.init import init_cluster
-from sequencer_net.cluster.probe import probe
-from sequencer_net.config import ClusterSpec, load_genesis, load_node_config
+from sequencer_net.config import ClusterSpec, load_node_config
 from sequencer_net.crypto import PrivateKey
 from sequencer_net.load import run_load
 from sequencer_net.messages import encode_message
 from sequencer_net.net import HandshakeError, NetError, encode_frame, handshake
-from sequencer_net.store.sqlite import SqliteChainStore
 from sequencer_net.types import VoteKind, sign_vote
-
-
-@pytest.fixture
-def cluster(start: Callable[[ClusterSpec], Cluster]) -> Cluster:
-    return start(ClusterSpec(name="it", nodes=4))
-
-
-def addresses(cluster: Cluster) -> dict[str, str]:
-    return {
-        name: a.client for name, a in load_genesis(cluster.root / "genesis.toml").addresses.items()
-    }
-
-
-async def height_of(address: str) -> int | None:
-    status = await probe(address, timeout=2)
-    return None if status is None else status["height"]
-
-
-async def wait_for_height(address: str, height: int, timeout: float = 30) -> int:
-    with trio.fail_after(timeout):
-        while True:
-            current = await height_of(address)
-            if current is not None and current >= height:
-                return current
-            await trio.sleep(0.1)
-
-
-def chains(cluster: Cluster) -> dict[str, list[bytes]]:
-    """Every node's committed batch ids, read from its store (nodes must be stopped)."""
-    genesis = load_genesis(cluster.root / "genesis.toml").genesis
-    result = {}
-    for name in addresses(cluster):
-        store = SqliteChainStore(cluster.root / name / "data" / "chain.sqlite", genesis.chain_id)
-        try:
-            result[name] = [store.get(h).batch.id for h in range(1, store.last_height() + 1)]
-        finally:
-            store.close()
-    return result
-
-
-def assert_failed_rounds_agree(cluster: Cluster) -> None:
-    """Leader reputation reads failed rounds, so every node must hold the same record of
-    them up to the height all have reached (nodes must be stopped)."""
-    genesis = load_genesis(cluster.root / "genesis.toml").genesis
-    records, heights = {}, {}
-    for name in addresses(cluster):
-        store = SqliteChainStore(cluster.root / name / "data" / "chain.sqlite", genesis.chain_id)
-        try:
-            heights[name] = store.last_height()
-            records[name] = store.proposer_failures(1)
-        finally:
-            store.close()
-    common = min(heights.values())
-    seen = {name: [f for f in r if f[0] < common] for name, r in records.items()}
-    assert len({tuple(r) for r in seen.values()}) == 1, seen
-
-
-def assert_chains_agree(found: dict[str, list[bytes]], at_least: int) -> None:
-    shortest = min(len(c) for c in found.values())
-    assert shortest >= at_least, {n: len(c) for n, c in found.items()}
-    reference = next(iter(found.values()))
-    for name, chain in found.items():
-        common = min(len(chain), len(reference))
-        assert chain[:common] == reference[:common], f"{name} diverges"
-
-
-def evidence_logged(cluster: Cluster) -> list[dict]:
-    found = []
-    for name in addresses(cluster):
-        log = cluster.root / name / "data" / "node.log"
-        for line in log.read_text().splitlines():
-            record = json.loads(line)
-            if record["event"] == "evidence_found":
-                found.append(record)
-    return found
 
 
 async def test_four_nodes_commit_under_load_and_agree(cluster: Cluster) -> None:
@@ -109,8 +39,7 @@ async def test_four_nodes_commit_under_load_and_agree(cluster: Cluster) -> None:
     await wait_for_height(nodes["n1"], 1)
     report = await run_load(list(nodes.values()), rate=2000, duration_s=3, size=100)
     assert report.committed == report.submitted > 0, report
-    assert report.heights >= 30
-    for address in nodes.values():
+    for address in nodes.values():  # a height count, not a rate: the load may end before 30
         await wait_for_height(address, 30)
     cluster.down()
     assert_chains_agree(chains(cluster), at_least=30)

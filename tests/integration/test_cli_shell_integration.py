@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 
 import pytest
-from test_integration import addresses, wait_for_height
+from helpers.cluster import addresses, wait_for_height
 
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.config import ClusterSpec

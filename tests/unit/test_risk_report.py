@@ -9,15 +9,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers.paths import CONFIGS
+from helpers.risk import scenario
 from matplotlib import image
 from matplotlib.axes import Axes
-from test_risk_model import scenario
 
 from sequencer_net.cli import main
 from sequencer_net.risk import plots
 from sequencer_net.risk.model import run
-
-CONFIGS = Path(__file__).parent.parent / "configs"
 
 
 def test_plot_data_is_the_models_numbers() -> None:

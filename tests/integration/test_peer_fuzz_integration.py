@@ -12,14 +12,13 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import trio
-from test_integration import height_of, wait_for_height
+from helpers.cluster import height_of, wait_for_height
 
 from sequencer_net import codec
 from sequencer_net.client import parse_address
 from sequencer_net.cluster.control import Cluster
-from sequencer_net.config import ClusterSpec, NodeConfig, load_node_config
+from sequencer_net.config import NodeConfig, load_node_config
 from sequencer_net.crypto import SIGNATURE_SIZE, PrivateKey, digest
 from sequencer_net.faults.forge import badly_signed_vote, malformed_payload
 from sequencer_net.messages import (
@@ -54,11 +53,6 @@ FUZZ_PASSES = 3
 CPU_FACTOR = 3
 MESSAGE_CPU_S = 0.02
 FUZZ_GUARD_S = 120
-
-
-@pytest.fixture
-def cluster(start: Callable[[ClusterSpec], Cluster]) -> Cluster:
-    return start(ClusterSpec(name="fuzz", nodes=4))
 
 
 def cpu_seconds(pid: int) -> float:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 import pytest
+from helpers.risk import scenario
 
 from sequencer_net.risk import outages
 from sequencer_net.risk.censor import censored_delays
@@ -18,29 +18,7 @@ from sequencer_net.risk.exposure import risk_measures
 from sequencer_net.risk.model import failed_turns, run, simulate, variants
 from sequencer_net.risk.outages import Component, halts
 from sequencer_net.risk.processes import repair_times
-from sequencer_net.risk.scenario import Failures, Protocol, Scenario, parse_scenario
-
-
-def scenario_data(**changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "scenario": {"name": "t", "horizon_days": 30},
-        "single": {"mtbf_days": 1.0, "mttr_minutes": 360},
-        "set": {"stakes": [10, 10, 10, 10], "mtbf_days": 1.0, "mttr_minutes": 360},
-        "protocol": {"recovery_s": 0.0},
-        "escape": {"forced_inclusion_delay_hours": 24},
-        "exposure": {
-            "annual_volatility": 0.8,
-            "oracle_grace_s": 0,
-            "positions": [{"notional": 1000.0, "leverage": 50, "liquidation_threshold": 0.02}],
-        },
-    }
-    for key, value in changes.items():
-        data[key] = {**data.get(key, {}), **value}
-    return data
-
-
-def scenario(**changes: Any) -> Scenario:
-    return parse_scenario(scenario_data(**changes), "test.toml")
+from sequencer_net.risk.scenario import Failures, Protocol, Scenario
 
 
 def no_quorum_probability(stakes: list[int], p_down: float) -> float:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import trio
+from helpers.cluster import addresses, height_of, wait_for_height
+from helpers.hostile import CLIENT_METHODS, KNOWN_KILLERS, hostile_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_api_fuzz import CLIENT_METHODS, KNOWN_KILLERS, hostile_request
-from test_integration import addresses, height_of, wait_for_height
 
 from sequencer_net.api_protocol import MAX_REQUEST_FRAME, unpack
 from sequencer_net.client import parse_address
@@ -90,6 +90,28 @@ def resident_bytes(pid: int) -> int:
     raise AssertionError(f"no VmRSS for pid {pid}")
 
 
+async def budget_refused(streams: list[trio.SocketStream]) -> None:
+    """Wait until the node tells one connection that its shared buffer budget is spent: it
+    has then read as much of the half-sent frames as it ever holds."""
+    refused = False
+
+    async def watch(stream: trio.SocketStream, scope: trio.CancelScope) -> None:
+        nonlocal refused
+        try:
+            data = await stream.receive_some()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return
+        if b"too many unfinished requests" in data:
+            refused = True
+            scope.cancel()
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            for stream in streams:
+                nursery.start_soon(watch, stream, nursery.cancel_scope)
+    assert refused, "no connection was refused for the shared buffer budget"
+
+
 async def test_half_sent_frames_on_many_connections_hold_bounded_memory(running: Cluster) -> None:
     target = addresses(running)["n3"]
     start = await wait_for_height(target, 1)
@@ -108,7 +130,7 @@ async def test_half_sent_frames_on_many_connections_hold_bounded_memory(running:
                 await stream.send_all((MAX_REQUEST_FRAME - 1).to_bytes(4, "big") + body)
             except trio.BrokenResourceError:
                 refused += 1
-        await trio.sleep(0.5)  # let the node read what it will
+        await budget_refused(streams)  # the node has read all it will hold
         grown = resident_bytes(pid) - before
         assert grown < limits.max_buffered_bytes + 48 * 1024 * 1024, grown
         assert await height_of(target) is not None  # a fresh client still gets answers

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from helpers.paths import CONFIGS
 
 from sequencer_net.api_protocol import MAX_REQUEST_FRAME, pack, unpack
 from sequencer_net.cluster import Cluster, ClusterError, init_cluster, procs, registry, state
@@ -77,6 +78,16 @@ def proc_state(pid: int) -> str | None:
     except FileNotFoundError:
         return None
     return text[text.rindex(")") + 2]
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler installed for ``signum`` (SigCgt in its status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    [mask] = [line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")]
+    return bool(int(mask, 16) >> (signum - 1) & 1)
 
 
 def gone(pid: int) -> bool:
@@ -381,7 +392,7 @@ def test_cli_init_from_flags_and_from_a_spec(
     genesis = load_genesis(tmp_path / "a" / "genesis.toml").genesis
     assert [v.power for v in genesis.validators] == [10, 10, 5]
     assert genesis.chain_id == "local-3"
-    spec = Path(__file__).resolve().parent.parent / "configs" / "weighted-7.toml"
+    spec = CONFIGS / "weighted-7.toml"
     assert cluster_command("init", str(spec), "--dir", str(tmp_path / "b")) == 0
     assert len(load_genesis(tmp_path / "b" / "genesis.toml").genesis.validators) == 7
     # Each dir remembers what it was made from, and `cluster list` finds both.
@@ -542,7 +553,8 @@ def test_cli_foreground_up_stops_every_node_on_ctrl_c(tmp_path: Path) -> None:
         assert child.stdout is not None
         lines = iter(child.stdout.readline, "")
         assert any(line.startswith("all 3 nodes answer") for line in lines)
-        time.sleep(0.7)  # let the live table draw at least once
+        # Only the live view's signal receiver catches SIGHUP: once it does, Ctrl-C ends the view.
+        assert wait_until(lambda: catches(child.pid, signal.SIGHUP), timeout=20)
         child.send_signal(signal.SIGINT)
         output, _ = child.communicate(timeout=20)
         assert child.returncode == 0, output

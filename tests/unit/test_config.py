@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import tomli_w
+from helpers.paths import CONFIGS
 
 from sequencer_net.config import (
     Addresses,
@@ -31,7 +32,6 @@ from sequencer_net.crypto import PrivateKey
 from sequencer_net.genesis import Genesis
 from sequencer_net.validators import Validator
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 KEYS = {name: PrivateKey.from_label(name) for name in ("n1", "n2", "n3")}
 
 

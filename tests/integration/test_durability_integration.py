@@ -9,10 +9,8 @@ import itertools
 import random
 from collections import Counter
 
-import test_integration
 import trio
-from test_faults_integration import cli
-from test_integration import addresses, wait_for_height
+from helpers.cluster import addresses, cli, wait_for_height
 
 from sequencer_net.client import Client
 from sequencer_net.cluster.control import Cluster
@@ -20,7 +18,6 @@ from sequencer_net.config import load_genesis
 from sequencer_net.store.sqlite import SqliteChainStore
 from sequencer_net.types import Tx
 
-cluster = test_integration.cluster  # the fixture: four nodes, stopped at the end
 SEED = 20261202
 CYCLES = 4
 CHUNK = 5

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 import trio
+from helpers.paths import CONFIGS
 from structlog.testing import capture_logs
 
 from sequencer_net import codec
@@ -65,7 +66,6 @@ from sequencer_net.types import (
     txs_digest,
 )
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 CHAIN = "faults-test"
 KEYS = {name: PrivateKey.from_label(name) for name in ("n1", "n2", "n3", "n4", "n5")}
 NAMES = {key.public_key: name for name, key in KEYS.items()}

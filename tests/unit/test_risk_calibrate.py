@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from helpers.paths import CONFIGS
 
 from sequencer_net.cli import main
 from sequencer_net.risk.calibrate import calibrate
 from sequencer_net.risk.runlog import read_run
-
-CONFIGS = Path(__file__).parent.parent / "configs"
 
 
 def stamp(seconds: float) -> str:

@@ -1,0 +1,1 @@
+"""Helpers shared by the test layers (tests/ is on sys.path via pytest's `pythonpath`)."""
