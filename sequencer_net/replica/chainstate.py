@@ -112,7 +112,10 @@ def restore(genesis: Genesis, chain: ChainStore) -> ChainState:
     window = genesis.params.reputation_window
     last = chain.last_height()
     failures = tuple(chain.proposer_failures(last - reputation.memory(window)))
-    previous = _stored_set(genesis, chain, last, failures) if last else None
+    # The last height's own set was decided before its batch recorded the failures of the
+    # height below it (they come from that batch's last_commit), so it must not see them.
+    decided_with = tuple(f for f in failures if f[0] < last - 1)
+    previous = _stored_set(genesis, chain, last, decided_with) if last else None
     return ChainState(last + 1, _stored_set(genesis, chain, last + 1, failures), previous, failures)
 
 
