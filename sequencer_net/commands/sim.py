@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -49,6 +50,17 @@ def add_sim_command(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--crash", type=int, default=0, help="honest validators that crash and restart before GST"
+    )
+    p.add_argument(
+        "--fault",
+        dest="faults",
+        metavar="NODE=SPEC",
+        type=_fault,
+        action="append",
+        default=[],
+        help="run NODE behind the real fault layer with SPEC, e.g. n3=withhold or "
+        "'n4=drop 0.2' (repeatable; mute, withhold, equivocate, censor, delay, drop; the "
+        "first four count as byzantine stake)",
     )
     p.add_argument(
         "--drop", type=float, default=0.0, help="probability a message is lost before GST"
@@ -108,6 +120,24 @@ def _stakes(text: str) -> tuple[int, ...]:
     return stakes
 
 
+def _fault(text: str) -> tuple[str, str]:
+    node, sep, spec = text.partition("=")
+    if not sep or not node or not spec.strip():
+        raise argparse.ArgumentTypeError(f"expected NODE=SPEC, e.g. n3=withhold, got {text!r}")
+    return node, spec.strip()
+
+
+def _fault_indices(faults: list[tuple[str, str]], nodes: int) -> tuple[tuple[int, str], ...]:
+    """``--fault`` node names as validator indices (n1 is 0)."""
+    indexed = []
+    for node, spec in faults:
+        number = node[1:]
+        if not (node.startswith("n") and number.isdigit() and 1 <= int(number) <= nodes):
+            raise UsageError(f"--fault {node}={spec}: no node {node!r}; the nodes are n1..n{nodes}")
+        indexed.append((int(number) - 1, spec))
+    return tuple(indexed)
+
+
 def _run_sim(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -124,6 +154,7 @@ def _run_sim(args: argparse.Namespace) -> int:
             drop=args.drop,
             duplicate=args.duplicate,
             partitions=args.partitions,
+            faults=_fault_indices(args.faults, args.nodes),
             schedule=args.schedule,
             slashing=args.slashing,
             heights=args.heights,
@@ -135,8 +166,8 @@ def _run_sim(args: argparse.Namespace) -> int:
         raise UsageError("--seeds must be at least 1")
     if not scenario.byzantine_stake_is_safe() and not args.allow_unsafe:
         raise UsageError(
-            "twin and mute validators hold a third of the stake or more; BFT cannot promise "
-            "agreement or liveness then. Pass --allow-unsafe to watch it fail."
+            "twin, mute and byzantine-fault validators hold a third of the stake or more; "
+            "BFT cannot promise agreement or liveness then. Pass --allow-unsafe to watch it fail."
         )
     seeds = range(args.seed, args.seed + args.seeds)
     console = Console(stderr=args.json)
@@ -167,6 +198,7 @@ def replay_command(args: argparse.Namespace, seed: int) -> str:
         f"--twins {args.twins}" if args.twins else "",
         f"--mute {args.mute}" if args.mute else "",
         f"--crash {args.crash}" if args.crash else "",
+        *(f"--fault {shlex.quote(f'{node}={spec}')}" for node, spec in args.faults),
         f"--drop {args.drop:g}" if args.drop else "",
         f"--duplicate {args.duplicate:g}" if args.duplicate else "",
         "--partitions" if args.partitions else "",
@@ -215,6 +247,7 @@ def _describe(s: Scenario) -> dict[str, object]:
         "drop": s.drop,
         "duplicate": s.duplicate,
         "partitions": s.partitions,
+        "faults": [f"n{idx + 1}={spec}" for idx, spec in s.faults],
         "schedule": "twins" if s.adversarial_schedule else "random",
         "gst_ms": s.stabilisation_ms,
         "heights": s.heights,
@@ -244,6 +277,7 @@ def _print_summary(console: Console, scenario: Scenario, s: Summary, wall: float
                 (f"twins {scenario.twins}", scenario.twins),
                 (f"mute {scenario.mute}", scenario.mute),
                 (f"crash {scenario.crash}", scenario.crash),
+                *((f"n{idx + 1} {spec}", True) for idx, spec in scenario.faults),
                 (f"drop {scenario.drop}", scenario.drop),
                 (f"duplicate {scenario.duplicate}", scenario.duplicate),
                 ("partitions", scenario.partitions),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
@@ -41,7 +41,9 @@ F = TypeVar("F", bound=Fault)
 
 class FaultLayer:
     """The active faults and partition of one node. ``peers`` maps every other validator's
-    public key to its name; random choices are seeded from ``name`` so runs reproduce."""
+    public key to its name; random choices are seeded from ``name`` (and ``seed``, which the
+    simulator sets to its run's seed so seeds differ) so runs reproduce. ``logger`` replaces
+    the module's structlog logger (the simulator's keeps its output free of log lines)."""
 
     def __init__(
         self,
@@ -50,7 +52,11 @@ class FaultLayer:
         peers: Mapping[bytes, str],
         name: str,
         faults: Iterable[Fault] = (),
+        *,
+        seed: str = "",
+        logger: Any = None,
     ) -> None:
+        self.log = log if logger is None else logger
         self.key = key
         self.chain_id = chain_id
         self.peers = dict(peers)
@@ -59,8 +65,8 @@ class FaultLayer:
         self._first_half = frozenset(ordered[: len(ordered) // 2])
         self._faults: dict[str, Fault] = {}
         self.cut_off: frozenset[bytes] = frozenset()
-        self._drop_rng = random.Random(f"{name}/drop")
-        self._garbage_rng = random.Random(f"{name}/garbage")
+        self._drop_rng = random.Random(f"{seed}{name}/drop")
+        self._garbage_rng = random.Random(f"{seed}{name}/garbage")
         self._equivocated: set[tuple[str, int, int]] = set()
         for fault in faults:
             self.set(fault)
@@ -70,14 +76,14 @@ class FaultLayer:
     def set(self, fault: Fault) -> None:
         """Activate ``fault``, replacing an active fault of the same behaviour."""
         self._faults[fault.behaviour] = fault
-        log.warning("fault_set", fault=str(fault))
+        self.log.warning("fault_set", fault=str(fault))
 
     def clear(self, behaviour: str | None = None) -> list[Fault]:
         """Deactivate one behaviour, or every one with None; returns what was active."""
         names = list(self._faults) if behaviour is None else [behaviour]
         cleared = [self._faults.pop(name) for name in names if name in self._faults]
         for fault in cleared:
-            log.info("fault_cleared", fault=str(fault))
+            self.log.info("fault_cleared", fault=str(fault))
         return cleared
 
     @property
@@ -96,11 +102,11 @@ class FaultLayer:
         if unknown:
             raise ValueError(f"not a peer of this node: {', '.join(unknown)}")
         self.cut_off = frozenset(self._by_name[n] for n in names)
-        log.warning("partitioned", peers=names)
+        self.log.warning("partitioned", peers=names)
 
     def heal(self) -> None:
         self.cut_off = frozenset()
-        log.info("healed")
+        self.log.info("healed")
 
     @property
     def partitioned_from(self) -> list[str]:
@@ -133,7 +139,7 @@ class FaultLayer:
         if amnesia is None or not self._own_proposal(message):
             return False
         del self._faults[amnesia.behaviour]
-        log.warning("fault_fired", fault=str(amnesia))
+        self.log.warning("fault_fired", fault=str(amnesia))
         return True
 
     # ---- rewriting -------------------------------------------------------------------------
@@ -208,7 +214,7 @@ class FaultLayer:
             return
         self._equivocated = {e for e in self._equivocated if e[1] >= height}
         self._equivocated.add((kind, height, round))
-        log.warning("equivocated", kind=kind, height=height, round=round)
+        self.log.warning("equivocated", kind=kind, height=height, round=round)
 
     def _own_proposal(self, message: Message) -> bool:
         return (

@@ -1,6 +1,9 @@
 """The invariants every simulated run must keep (DESIGN.md, "What is checked, always").
 
-- Agreement: no two honest instances commit different batches at the same height.
+- Agreement: no two honest instances commit different batches at the same height. Honest
+  includes validators that are only slow or lossy (the ``delay`` and ``drop`` faults); twins
+  and validators with a byzantine fault (``withhold``, ``equivocate``, ``censor``) are not
+  held to agreement or liveness.
 - Validity: every committed batch extends its parent, was built by the proposer of its round and
   carries a certificate that is a quorum of valid precommits of that height's validator set.
 - Liveness: after GST every honest instance commits the target heights and at least

@@ -4,18 +4,28 @@ Everything happens in one discrete-event loop over a heap ordered by (virtual ti
 number); virtual time is an integer of milliseconds that jumps to each event, and the replicas
 are given it as their clock. There is no other source of randomness than ``random.Random(seed)``,
 so a seed reproduces a run exactly. Messages cross the simulated wire encoded, exactly as on TCP.
+
+Faulty validators run what users run: an honest replica behind the real fault layer
+(sequencer_net.faults), which rewrites its sends; mute validators are those with the ``mute``
+fault. Twins are not a fault of the layer but the Twins adversary (sim/twins.py): two instances
+of one key, each an honest replica, whose equivocation comes from being two.
 """
 
 from __future__ import annotations
 
 import heapq
+import logging
 import random
+import sys
 from dataclasses import dataclass, field
+
+import structlog
 
 from ..codec import DecodeError
 from ..consensus import HeightMachine
 from ..crypto import PrivateKey
-from ..faults.spec import Mute
+from ..faults.layer import FaultLayer
+from ..faults.spec import Fault, Mute
 from ..genesis import ChainParams, Genesis
 from ..messages import Message, decode_message, encode_message
 from ..replica import (
@@ -56,7 +66,10 @@ class Instance:
 
     name: str
     validator: int
-    role: str  # "honest", "twin" or "mute" (silent, but it asks to catch up and follows)
+    # "honest" (perhaps slow or lossy), "twin", "mute" (silent, but it asks to catch up and
+    # follows) or "byzantine" (another fault of the layer)
+    role: str
+    layer: FaultLayer | None = None  # the validator's faults, if it has any
     chain: MemoryChainStore = field(default_factory=MemoryChainStore)  # survives crashes
     sign_state: MemorySignStateStore = field(default_factory=MemorySignStateStore)
     replica: Replica | None = None  # None while crashed
@@ -133,12 +146,37 @@ class Simulation:
 
     def _make_instances(self) -> list[Instance]:
         s = self.scenario
+        faults = s.fault_map
+        byzantine = set(s.byzantine)
         instances = []
         for i in range(s.nodes):
-            role = "twin" if i < s.twins else "mute" if i < s.twins + s.mute else "honest"
+            role = "twin" if i < s.twins else "honest"
+            if i in byzantine and i >= s.twins:
+                role = "mute" if any(isinstance(f, Mute) for f in faults[i]) else "byzantine"
             instances.append(Instance(f"n{i + 1}", i, role))
         instances += [Instance(f"n{i + 1}'", i, "twin") for i in range(s.twins)]
+        for i, validator_faults in faults.items():
+            instances[i].layer = self._fault_layer(instances, i, validator_faults)
         return instances
+
+    def _fault_layer(self, instances: list[Instance], idx: int, faults: list[Fault]) -> FaultLayer:
+        """The real fault layer, knowing the other instances by the peer ids the replicas use.
+        Its log lines (``equivocated`` ...) would interleave with the command's output, so
+        it only logs errors, to stderr."""
+        peers = {peer_id(j): inst.name for j, inst in enumerate(instances) if j != idx}
+        logger = structlog.wrap_logger(
+            structlog.PrintLogger(sys.stderr),
+            wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
+        )
+        return FaultLayer(
+            self.keys[idx],
+            self.genesis.chain_id,
+            peers,
+            instances[idx].name,
+            faults,
+            seed=f"{self.seed}/",
+            logger=logger,
+        )
 
     # ---- the event loop --------------------------------------------------------------------
 
@@ -215,6 +253,8 @@ class Simulation:
             instance.sign_state,
             machine_factory=self.machine_factory,
         )
+        if instance.layer is not None:
+            instance.replica.omit = instance.layer.omit
         self._carry_out(idx, instance.replica.start(now))
 
     def _carry_out(self, idx: int, outputs: list[Output]) -> None:
@@ -222,16 +262,12 @@ class Simulation:
         now = self._now()
         for output in outputs:
             match output:
-                case Send(to, message):
-                    if instance.role == "mute" and not Mute.lets_out(message):
-                        continue
-                    data = encode_message(message)
-                    targets = range(len(self.instances)) if to is None else (instance_of(to),)
-                    for dst in targets:
-                        if dst != idx:
-                            scheduled = self._scheduled(idx, dst, message, now)
-                            for delay in self.network.delivery_delays(idx, dst, now, scheduled):
-                                self._at(now + delay, Deliver(dst, idx, data))
+                case Send():
+                    layer = instance.layer
+                    sends = [output] if layer is None else layer.outgoing(output)
+                    extra_ms = 0 if layer is None else layer.delay_ms
+                    for send in sends:
+                        self._send(idx, send, now, extra_ms)
                 case SetTimer(key, delay_ms):
                     self._at(now + delay_ms, Timer(idx, instance.epoch, key))
                 case EvidenceFound(evidence):
@@ -240,6 +276,17 @@ class Simulation:
                     instance.rounds_entered += 1
                 case Committed():
                     pass  # the chain store is the record; the checker reads it
+
+    def _send(self, idx: int, send: Send, now: int, extra_ms: int) -> None:
+        """Put one send on the wire: to one instance, or to every other one for None."""
+        data = encode_message(send.message)
+        to = send.to
+        targets = range(len(self.instances)) if to is None else (instance_of(to),)
+        for dst in targets:
+            if dst != idx:
+                scheduled = self._scheduled(idx, dst, send.message, now)
+                for delay in self.network.delivery_delays(idx, dst, now, scheduled):
+                    self._at(now + extra_ms + delay, Deliver(dst, idx, data))
 
     # ---- adversaries -----------------------------------------------------------------------
 

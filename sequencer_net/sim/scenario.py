@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..consensus.config import Timeouts
+from ..faults.spec import Delay, Drop, Fault, FaultSpecError, Mute, parse_fault
 
 SIM_TIMEOUTS = Timeouts(
     propose_ms=300,
@@ -15,6 +16,11 @@ SIM_TIMEOUTS = Timeouts(
     precommit_delta_ms=100,
 )
 SCHEDULES = ("twins", "random")
+# What the fault layer does that the simulator runs as is; the others have no place in it
+# (amnesia and crash restart or stop a process, garbage is the codec's business) or have
+# their own simulator option (the sim's --crash).
+SIMULATED_FAULTS = ("mute", "withhold", "equivocate", "censor", "delay", "drop")
+UNRELIABLE = (Delay, Drop)  # slow or lossy, but honest
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,8 @@ class Scenario:
     drop: float = 0.0  # probability a message is lost before GST
     duplicate: float = 0.0  # probability a message is delivered twice
     partitions: bool = False  # changing partitions before GST
+    # (validator index, fault spec) pairs run through the real fault layer, e.g. (2, "withhold")
+    faults: tuple[tuple[int, str], ...] = ()
     # "twins": with twins, also the adversarial round-by-round schedule of sim/twins.py before
     # GST; "random": only the partitions above.
     schedule: str = "twins"
@@ -60,15 +68,54 @@ class Scenario:
             raise ValueError(f"--schedule must be one of {', '.join(SCHEDULES)}")
         if self.heights < 1:
             raise ValueError("--heights must be at least 1")
+        self._check_faults()
+
+    def _check_faults(self) -> None:
+        roles = {i: "a twin" for i in range(self.twins)}
+        roles.update({i: "mute" for i in range(self.twins, self.twins + self.mute)})
+        roles.update({i: "a crashing one" for i in self.crashing})
+        for idx, spec in self.faults:
+            if not 0 <= idx < self.nodes:
+                raise ValueError(f"no validator n{idx + 1}: the nodes are n1..n{self.nodes}")
+            if idx in roles:
+                raise ValueError(
+                    f"--fault n{idx + 1}: it is already {roles[idx]} (the first --twins "
+                    "validators are twins, then --mute, then --crash): give --fault another node"
+                )
+            try:
+                behaviour = parse_fault(spec).behaviour
+            except FaultSpecError as exc:
+                raise ValueError(f"--fault n{idx + 1}: {exc}") from None
+            if behaviour not in SIMULATED_FAULTS:
+                raise ValueError(
+                    f"--fault n{idx + 1}: the simulator cannot run the {behaviour!r} fault "
+                    f"(it runs {', '.join(SIMULATED_FAULTS)}; for crashes use --crash)"
+                )
 
     @property
     def stake_list(self) -> tuple[int, ...]:
         return self.stakes or (10,) * self.nodes
 
     @property
-    def byzantine(self) -> range:
-        """Validator indices that misbehave: the twins first, then the mute ones."""
-        return range(self.twins + self.mute)
+    def fault_map(self) -> dict[int, list[Fault]]:
+        """Each validator's faults for its fault layer: the mute ones' Mute, then --fault."""
+        faults: dict[int, list[Fault]] = {
+            i: [Mute()] for i in range(self.twins, self.twins + self.mute)
+        }
+        for idx, spec in self.faults:
+            faults.setdefault(idx, []).append(parse_fault(spec))
+        return faults
+
+    @property
+    def byzantine(self) -> tuple[int, ...]:
+        """Validator indices that misbehave: twins, mute ones and those with a fault that is
+        more than slow or lossy."""
+        faulty = {
+            idx
+            for idx, faults in self.fault_map.items()
+            if any(not isinstance(f, UNRELIABLE) for f in faults)
+        }
+        return tuple(sorted(faulty | set(range(self.twins))))
 
     @property
     def crashing(self) -> range:

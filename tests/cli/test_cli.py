@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,61 @@ def test_replay_command_keeps_a_non_default_schedule() -> None:
     assert "--twins 1 --schedule random" in replay_command(args, 5)
     args = _parser().parse_args(["sim", "--twins", "1"])
     assert "--schedule" not in replay_command(args, 5)
+
+
+@pytest.mark.parametrize(
+    ("faults", "message"),
+    [
+        (["n5=mute"], "no node 'n5'; the nodes are n1..n4"),
+        (["x=mute"], "no node 'x'"),
+        (["n1"], "expected NODE=SPEC"),
+        (["n1="], "expected NODE=SPEC"),
+        (["n1=explode"], "unknown fault behaviour 'explode'"),
+        (["n1=drop 2"], "FRACTION must be a number"),
+        (["n1=amnesia"], "the simulator cannot run the 'amnesia' fault"),
+        (["n1=crash 3"], "for crashes use --crash"),
+        (["n1=garbage"], "the simulator cannot run the 'garbage' fault"),
+        (["n1=withhold", "n2=censor sender=a"], "--allow-unsafe"),
+    ],
+)
+def test_bad_faults_are_refused_in_one_line(
+    faults: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["sim", "--heights", "3"] + [a for f in faults for a in ("--fault", f)]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own usage errors (NODE=SPEC not even split)
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_a_fault_on_a_twin_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "--twins", "1", "--fault", "n1=drop 0.1"]) == 2
+    assert "--fault n1: it is already a twin" in capsys.readouterr().err
+
+
+def test_faulty_runs_print_clean_json_and_count_only_byzantine_faults(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The fault layer logs (``equivocated`` ...); none of it may land in the output."""
+    argv = ["sim", "--heights", "5", "--json", "--fault", "n1=equivocate"]
+    argv += ["--fault", "n2=drop 0.2", "--fault", "n3=delay 20"]  # a third of the stake, honest
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["offenders"] == ["n1"] and out["violations"] == 0
+    assert out["scenario"]["faults"] == ["n1=equivocate", "n2=drop 0.2", "n3=delay 20"]
+    assert "equivocated" not in captured.err
+
+
+def test_replay_command_repeats_the_faults() -> None:
+    argv = ["sim", "--fault", "n3=withhold", "--fault", "n4=drop 0.2"]
+    command = replay_command(_parser().parse_args(argv), 9)
+    assert "--fault n3=withhold --fault 'n4=drop 0.2'" in command
+    replayed = _parser().parse_args(shlex.split(command)[1:])
+    assert replayed.faults == [("n3", "withhold"), ("n4", "drop 0.2")] and replayed.seed == 9
 
 
 def test_the_cli_offers_exactly_the_simulator_schedules() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from sequencer_net import codec
 from sequencer_net.consensus import HeightMachine
+from sequencer_net.faults import FaultLayer, Mute
 from sequencer_net.messages import CommittedBatch
 from sequencer_net.sim import Scenario, Simulation, simulate
 from sequencer_net.sim.batch import run_seeds
@@ -87,7 +88,95 @@ def test_a_mute_validator_catches_up_on_what_it_missed_and_follows() -> None:
     assert result.ok, result.report.violations
     mute = sim.instances[0]
     assert mute.role == "mute" and mute.chain.last_height() >= 20
+    assert isinstance(mute.layer, FaultLayer) and mute.layer.active == [Mute()]
     _assert_all_pass(Scenario(nodes=4, mute=1, partitions=True, drop=0.1), range(40))
+
+
+def test_a_mute_fault_is_the_mute_role_and_still_follows() -> None:
+    scenario = Scenario(nodes=4, partitions=True, faults=((2, "mute"),))
+    assert scenario.byzantine == (2,)
+    sim = Simulation(scenario, seed=0)
+    result = sim.run()
+    assert result.ok, result.report.violations
+    assert sim.instances[2].role == "mute" and sim.instances[2].follows
+    _assert_all_pass(scenario, range(10))
+
+
+def test_an_equivocating_fault_is_caught_and_only_that_node_is_accused() -> None:
+    """The real fault layer's double proposals and double votes, against a correct core."""
+    scenario = Scenario(nodes=4, partitions=True, faults=((1, "equivocate"),))
+    results = list(run_seeds(scenario, range(20), workers=2))
+    failed = [(r.seed, r.report.violations[:3]) for r in results if not r.ok]
+    assert not failed, failed
+    with_evidence = [r for r in results if r.report.evidence]
+    assert len(with_evidence) >= 15, "an equivocating validator should nearly always be caught"
+    assert {name for r in results for name in r.report.offenders} == {"n2"}
+
+
+def test_a_withholding_node_does_not_stop_the_chain() -> None:
+    scenario = Scenario(nodes=4, partitions=True, faults=((3, "withhold"),))
+    _assert_all_pass(scenario, range(20))
+    sim = Simulation(scenario, seed=1)
+    assert sim.run().ok
+    withheld = sim.keys[3].public_key
+    certificates = [
+        entry.certificate
+        for inst in sim.instances[:3]
+        for h in range(1, inst.chain.last_height() + 1)
+        if (entry := inst.chain.get(h)) is not None
+    ]
+    assert certificates and all(
+        sig.validator != withheld for cert in certificates for sig in cert.signatures
+    ), "a vote of the withholding validator got out"
+
+
+def test_slow_and_lossy_nodes_stay_honest_and_are_held_to_every_invariant() -> None:
+    scenario = Scenario(nodes=4, faults=((0, "drop 0.3"), (1, "delay 150")))
+    assert scenario.byzantine == () and scenario.byzantine_stake_is_safe()
+    sim = Simulation(scenario, seed=2)
+    result = sim.run()
+    assert result.ok, result.report.violations
+    assert all(inst.honest for inst in sim.instances)
+    assert all(inst.layer is not None for inst in sim.instances[:2])
+
+
+def test_a_seed_with_faults_replays_identically() -> None:
+    faults = ((0, "equivocate"), (2, "drop 0.2"), (3, "censor sender=user3"))
+    scenario = Scenario(nodes=7, partitions=True, drop=0.05, faults=faults)
+
+    def fingerprint(seed: int) -> tuple[object, ...]:
+        sim = Simulation(scenario, seed)
+        result = sim.run()
+        chains = tuple(inst.chain.get(inst.chain.last_height()) for inst in sim.instances)
+        return (result.virtual_ms, result.events, result.messages_sent, result.report, chains)
+
+    assert fingerprint(4) == fingerprint(4)
+    assert fingerprint(4) != fingerprint(5)
+
+
+@pytest.mark.parametrize(
+    ("faults", "message"),
+    [
+        (((4, "mute"),), "no validator n5"),
+        (((0, "amnesia"),), "cannot run the 'amnesia' fault"),
+        (((0, "crash 3"),), "for crashes use --crash"),
+        (((0, "garbage"),), "cannot run the 'garbage' fault"),
+        (((0, "drop 2"),), "FRACTION"),
+    ],
+)
+def test_faults_the_simulator_cannot_run_are_refused(
+    faults: tuple[tuple[int, str], ...], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Scenario(nodes=4, faults=faults)
+
+
+def test_byzantine_faults_count_toward_the_stake_guard_and_unreliable_ones_do_not() -> None:
+    assert not Scenario(
+        nodes=4, faults=((0, "withhold"), (1, "censor sender=a"))
+    ).byzantine_stake_is_safe()
+    assert Scenario(nodes=4, faults=((0, "delay 50"), (1, "drop 0.5"))).byzantine_stake_is_safe()
+    assert Scenario(nodes=4, twins=1, faults=((1, "drop 0.1"),)).byzantine == (0,)
 
 
 def test_crashed_nodes_restart_from_persisted_state_and_catch_up() -> None:

@@ -253,8 +253,8 @@ def test_equivocating_voter_sends_two_conflicting_votes_to_every_peer(
 
 
 def test_drop_is_reproducible_per_node_name() -> None:
-    def delivered(name: str) -> list[str]:
-        dropping = FaultLayer(OWN, CHAIN, PEERS, name, [Drop(0.3)])
+    def delivered(name: str, seed: str = "") -> list[str]:
+        dropping = FaultLayer(OWN, CHAIN, PEERS, name, [Drop(0.3)], seed=seed)
         return [
             f"{i}:{PEERS[s.to]}"  # type: ignore[index]
             for i in range(200)
@@ -264,6 +264,7 @@ def test_drop_is_reproducible_per_node_name() -> None:
     first = delivered("n1")
     assert first == delivered("n1")
     assert first != delivered("n7")
+    assert delivered("n1", "5/") == delivered("n1", "5/") != first  # the simulator's seeds
     assert 0.6 * 800 < len(first) < 0.8 * 800  # about 30% of 200 sends to 4 peers lost
 
 
