@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from helpers.cluster import stop_checked
 
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.init import init_cluster
@@ -26,9 +27,7 @@ def start(tmp_path: Path) -> Iterator[Callable[[ClusterSpec], Cluster]]:
 
     yield start
     for cluster in started:
-        cluster.down(timeout=5)
-        leftover = [p.name for p in cluster.processes() if p.state.value in ("alive", "paused")]
-        assert not leftover, f"processes left running: {leftover}"
+        stop_checked(cluster)
 
 
 INTEGRATION = Path(__file__).parent / "integration"

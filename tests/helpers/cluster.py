@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import trio
 
 from sequencer_net.cluster.control import Cluster
+from sequencer_net.cluster.init import init_cluster
 from sequencer_net.cluster.probe import probe
-from sequencer_net.config import load_genesis
+from sequencer_net.config import ClusterSpec, load_genesis
 from sequencer_net.consensus.config import Timeouts
 from sequencer_net.store.sqlite import SqliteChainStore
 
@@ -23,6 +27,25 @@ FAST = Timeouts(
     precommit_ms=200,
     precommit_delta_ms=100,
 )
+
+
+def stop_checked(cluster: Cluster) -> None:
+    """Stop every node, paused ones included, and fail if one is still running."""
+    cluster.down(timeout=5)
+    leftover = [p.name for p in cluster.processes() if p.state.value in ("alive", "paused")]
+    assert not leftover, f"processes left running: {leftover}"
+
+
+@contextmanager
+def running(spec: ClusterSpec, root: Path) -> Iterator[Cluster]:
+    """A fresh cluster from ``spec`` in ``root``, up for the block and stopped (checked) at
+    its end, also when the block fails; for clusters shared wider than one test."""
+    cluster = Cluster(init_cluster(spec, root))
+    cluster.up()
+    try:
+        yield cluster
+    finally:
+        stop_checked(cluster)
 
 
 def addresses(cluster: Cluster) -> dict[str, str]:

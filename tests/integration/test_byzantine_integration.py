@@ -9,7 +9,6 @@ import functools
 import json
 import os
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from helpers.cluster import (
     events,
     evidence_logged,
     height_of,
+    running,
     wait_for_height,
 )
 from helpers.paths import CONFIGS
@@ -33,9 +33,7 @@ from sequencer_net import codec
 from sequencer_net.cli import main
 from sequencer_net.client import parse_address
 from sequencer_net.cluster.control import Cluster
-from sequencer_net.cluster.init import init_cluster
 from sequencer_net.cluster.probe import probe
-from sequencer_net.cluster.procs import ProcState
 from sequencer_net.config import ClusterSpec, NodeConfig, load_cluster_spec, load_node_config
 from sequencer_net.crypto import PrivateKey
 from sequencer_net.evidence_log import FILENAME, EvidenceLog, read_log
@@ -49,22 +47,6 @@ KINDS = {"duplicate_proposal", "duplicate_prevote", "duplicate_precommit"}
 # n1 double-signs from height 1 on: its evidence must be committed (and n1 slashed) by then.
 SLASHED_BY_HEIGHT = 10
 FAR_FUTURE = 1_000_000
-
-
-@contextmanager
-def running(spec: ClusterSpec, root: Path) -> Iterator[Cluster]:
-    """A fresh cluster from ``spec`` in ``root``, up for the block; every node is stopped, and
-    checked stopped, at the end, also when the block fails."""
-    cluster = Cluster(init_cluster(spec, root))
-    cluster.up()
-    try:
-        yield cluster
-    finally:
-        cluster.down(timeout=5)
-        leftover = [
-            p.name for p in cluster.processes() if p.state in (ProcState.ALIVE, ProcState.PAUSED)
-        ]
-        assert not leftover, f"processes left running: {leftover}"
 
 
 @pytest.fixture(scope="module")

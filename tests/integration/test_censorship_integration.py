@@ -5,16 +5,13 @@ proposes while it is off, and a fault-free cluster under load never prevotes nil
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
-import pytest
 import trio
 
 from sequencer_net.client import Client
 from sequencer_net.cluster.control import Cluster
-from sequencer_net.cluster.init import init_cluster
 from sequencer_net.cluster.probe import probe
 from sequencer_net.config import ClusterSpec, load_genesis
 from sequencer_net.faults.spec import parse_fault
@@ -25,29 +22,21 @@ from sequencer_net.types import Tx
 TARGET_TXS = 30
 
 
+Start = Callable[[ClusterSpec], Cluster]
+
+
 @dataclass(frozen=True)
 class Inclusion:
     submitted_at: int  # the entry node's last committed height when the tx was submitted
     committed_at: int
 
 
-def start(tmp_path: Path, stakes: tuple[int, ...], chain: ChainParams, censor: bool) -> Cluster:
+def censor_spec(
+    name: str, stakes: tuple[int, ...], chain: ChainParams, censor: bool
+) -> ClusterSpec:
+    """``stakes`` validators; with ``censor``, n1 omits sender alice's transactions."""
     faults = {"n1": (parse_fault("censor sender=alice"),)} if censor else {}
-    spec = ClusterSpec("censor", len(stakes), stakes, chain=chain, faults=faults)
-    cluster = Cluster(init_cluster(spec, tmp_path / "cluster"))
-    cluster.up()
-    return cluster
-
-
-@pytest.fixture
-def clusters() -> Iterator[list[Cluster]]:
-    """Clusters a test starts; all stopped at the end, whatever happened."""
-    started: list[Cluster] = []
-    yield started
-    for cluster in started:
-        cluster.down(timeout=5)
-        leftover = [p.name for p in cluster.processes() if p.pid and p.state.value == "alive"]
-        assert not leftover, f"processes left running: {leftover}"
+    return ClusterSpec(name, len(stakes), stakes, chain=chain, faults=faults)
 
 
 def client_addresses(cluster: Cluster) -> dict[str, str]:
@@ -98,11 +87,10 @@ def censor_heights_while_pending(found: list[Inclusion], by_height: dict[int, st
 
 
 async def censored_run(
-    tmp_path: Path, clusters: list[Cluster], stakes: tuple[int, ...], chain: ChainParams
+    start: Start, name: str, stakes: tuple[int, ...], chain: ChainParams
 ) -> tuple[list[Inclusion], dict[int, str], list[dict]]:
     """Alice's transactions against censor n1; with every honest node's censorship view."""
-    cluster = start(tmp_path, stakes, chain, censor=True)
-    clusters.append(cluster)
+    cluster = start(censor_spec(name, stakes, chain, censor=True))
     addresses = client_addresses(cluster)
     await wait_committing(addresses)
     honest = [a for name, a in addresses.items() if name != "n1"]
@@ -120,10 +108,10 @@ async def censored_run(
 
 
 async def test_one_censor_of_four_cannot_delay_past_the_deadline_with_forced_inclusion(
-    tmp_path: Path, clusters: list[Cluster]
+    start: Start,
 ) -> None:
     chain = ChainParams(inclusion_deadline=1, inclusion_grace_ms=20)  # as configs/censor-4.toml
-    found, by_height, views = await censored_run(tmp_path / "on", clusters, (10,) * 4, chain)
+    found, by_height, views = await censored_run(start, "censor-on", (10,) * 4, chain)
     # Submitted after height s, a transaction is first seen at s + 1 at the latest; it commits
     # within the deadline plus the two rounds forced inclusion may fail.
     assert max(i.committed_at - i.submitted_at for i in found) <= 1 + chain.inclusion_deadline + 2
@@ -135,29 +123,26 @@ async def test_one_censor_of_four_cannot_delay_past_the_deadline_with_forced_inc
 
     # The same run without the rule: the censor's batches commit while alice waits.
     off = replace(chain, forced_inclusion=False)
-    found, by_height, views = await censored_run(tmp_path / "off", clusters, (10,) * 4, off)
+    found, by_height, views = await censored_run(start, "censor-off", (10,) * 4, off)
     delayed_off = censor_heights_while_pending(found, by_height)
     assert all(v["inclusion_nil_prevotes"] == 0 for v in views), views
     assert all(v["proposers"]["n1"]["failed_rounds"] == 0 for v in views), views
     assert delayed_off > delayed_on, (delayed_off, delayed_on)
 
 
-async def test_censoring_stake_just_under_a_third_of_a_weighted_seven(
-    tmp_path: Path, clusters: list[Cluster]
-) -> None:
+async def test_censoring_stake_just_under_a_third_of_a_weighted_seven(start: Start) -> None:
     stakes = (32, 17, 17, 10, 10, 9, 5)  # n1 holds 32 of 100
     chain = ChainParams(inclusion_deadline=2)
-    found, _, views = await censored_run(tmp_path, clusters, stakes, chain)
+    found, _, views = await censored_run(start, "censor-7", stakes, chain)
     assert max(i.committed_at - i.submitted_at for i in found) <= 1 + chain.inclusion_deadline + 2
     assert all(i.committed_at > i.submitted_at for i in found)
     assert all(v["inclusion_delay"]["count"] >= len(found) for v in views), views
 
 
 async def test_a_fault_free_cluster_under_load_never_prevotes_nil_for_inclusion(
-    tmp_path: Path, clusters: list[Cluster]
+    start: Start,
 ) -> None:
-    cluster = start(tmp_path, (10,) * 4, ChainParams(), censor=False)
-    clusters.append(cluster)
+    cluster = start(censor_spec("fault-free", (10,) * 4, ChainParams(), censor=False))
     addresses = client_addresses(cluster)
     await wait_committing(addresses)
     report = await run_load(list(addresses.values()), rate=2000, duration_s=4, size=100)
