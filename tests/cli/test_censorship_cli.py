@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -213,16 +213,9 @@ def test_fanout_without_a_cluster(
 
 
 @pytest.fixture
-def censor_cluster(tmp_path: Path) -> Iterator[Cluster]:
+def censor_cluster(start: Callable[[ClusterSpec], Cluster]) -> Cluster:
     """configs/censor-4.toml for real: n1 omits and does not relay alice's transactions."""
-    cluster = Cluster(init_cluster(load_cluster_spec(CENSOR_SPEC), tmp_path / "censor"))
-    cluster.up()
-    try:
-        yield cluster
-    finally:
-        cluster.down(timeout=5)
-        leftover = [p.name for p in cluster.processes() if p.pid and p.state.value == "alive"]
-        assert not leftover, f"processes left running: {leftover}"
+    return start(load_cluster_spec(CENSOR_SPEC))
 
 
 def test_fanout_through_the_censor_and_an_honest_node_commits(
