@@ -25,10 +25,10 @@ import trio
 
 from ..api_protocol import pack
 from ..net import ConnectionLost, FrameDecoder, FrameError, NetError, send_frame
+from ..net.framing import RECEIVE_CHUNK_BYTES
 
 log = structlog.get_logger()
 
-RECEIVE_CHUNK_BYTES = 64 * 1024
 EMPTY_MAP = msgspec.Raw(b"\x80")  # msgpack's empty map: a request without params
 MAX_REQUEST_ID = 2**63 - 1
 
@@ -160,8 +160,8 @@ class RpcServer:
                 return Outcome({"id": request_id, "error": str(exc)}, keep_open=False)
         method = self.methods.get(request.method)
         if method is None:
-            prefix = "unknown admin method" if self.api == "admin" else "unknown method"
-            return Outcome({"id": request_id, "error": f"{prefix} {request.method!r}"})
+            error = f"unknown {self.api} method {request.method!r}"
+            return Outcome({"id": request_id, "error": error})
         try:
             params = self._params[request.method].decode(request.params)
         except msgspec.MsgspecError as exc:

@@ -74,7 +74,7 @@ async def test_requests_are_checked_against_the_schema_before_the_handler() -> N
             answer = await ask(client, reader, {"id": 2, "method": "echo", "params": params})
             assert answer["id"] == 2 and answer["error"].startswith("bad request for echo")
         answer = await ask(client, reader, {"id": 3, "method": "nope"})
-        assert answer == {"id": 3, "error": "unknown method 'nope'"}
+        assert answer == {"id": 3, "error": "unknown client method 'nope'"}
         answer = await ask(client, reader, {"id": 4, "method": "echo", "params": {"n": 9}})
         assert answer["result"] == 9  # the connection survived every refusal
         nursery.cancel_scope.cancel()
