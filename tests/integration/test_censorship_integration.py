@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 
 import trio
@@ -28,7 +29,7 @@ Start = Callable[[ClusterSpec], Cluster]
 
 @dataclass(frozen=True)
 class Inclusion:
-    submitted_at: int  # the entry node's last committed height when the tx was submitted
+    held_by_all_at: int  # a height by which every honest node held the tx (an upper bound)
     committed_at: int
 
 
@@ -52,21 +53,32 @@ async def wait_committing(addresses: dict[str, str], height: int = 3) -> None:
                 await trio.sleep(0.1)
 
 
+async def held_by_all_at(clients: list[Client], txid: bytes) -> int:
+    """A height by which every honest node held ``txid``: each node's height read after it
+    first answers that it holds the tx. Forced inclusion bounds the delay from there; before
+    it, gossip decides how many heights pass, and on a busy machine that is timing."""
+    heights = []
+    with trio.fail_after(30):
+        for client in clients:
+            while (await client.tx_status(txid))["status"] == "unknown":
+                await trio.sleep(0.01)
+            heights.append((await client.status())["height"])
+    return max(heights)
+
+
 async def submit_target_txs(honest: list[str]) -> list[Inclusion]:
     """Alice's transactions, round robin over honest nodes, then when each committed."""
     submitted: list[tuple[bytes, int]] = []
-    for i in range(TARGET_TXS):
-        async with await Client.connect(honest[i % len(honest)]) as client:
-            height = (await client.status())["height"]
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(await Client.connect(a)) for a in honest]
+        for i in range(TARGET_TXS):
             payload = os.urandom(4) + i.to_bytes(4, "big")  # fresh in every round
-            txid = await client.submit(Tx("rollup", "alice", payload))
-            submitted.append((txid, height))
-        await trio.sleep(0.1)
-    found = []
-    async with await Client.connect(honest[0]) as client:
+            txid = await clients[i % len(clients)].submit(Tx("rollup", "alice", payload))
+            submitted.append((txid, await held_by_all_at(clients, txid)))
+        found = []
         for txid, height in submitted:
             with trio.fail_after(30):
-                while (status := await client.tx_status(txid))["status"] != "committed":
+                while (status := await clients[0].tx_status(txid))["status"] != "committed":
                     await trio.sleep(0.05)
             found.append(Inclusion(height, status["height"]))
     return found
@@ -91,7 +103,7 @@ async def alice_round(honest: list[str]) -> tuple[list[Inclusion], dict[int, str
     """Alice's transactions through the honest nodes, who built the batches that carried
     them, and every honest node's censorship view afterwards."""
     found = await submit_target_txs(honest)
-    low = min(i.submitted_at for i in found)
+    low = min(i.committed_at for i in found)
     high = max(i.committed_at for i in found)
     by_height = await proposers(honest[0], low, high)
     assert all(by_height[i.committed_at] != "n1" for i in found), "the censor included alice"
@@ -114,26 +126,24 @@ async def test_one_censor_of_four_cannot_delay_past_the_deadline_with_forced_inc
 ) -> None:
     chain = ChainParams(inclusion_deadline=1, inclusion_grace_ms=20)  # as configs/censor-4.toml
     found, _, _ = await censored_run(start, "censor-on", (10,) * 4, chain)
-    # Submitted after height s, a transaction is first seen at s + 1 at the latest; it commits
-    # within the deadline plus the two rounds forced inclusion may fail. Whether n1's turn
-    # comes while one is overdue is timing (an honest proposer usually takes it first), so
-    # which node, if any, refused n1's batch is not asserted here; the replica's unit tests
-    # pin that rule, and scripts/censor_demo.py shows it at work.
-    assert max(i.committed_at - i.submitted_at for i in found) <= 1 + chain.inclusion_deadline + 2
+    # Once every honest node holds a transaction at height h, it commits within the deadline
+    # plus one proposal built before it arrived and the two rounds forced inclusion may fail.
+    # Whether n1's turn comes while one is overdue is timing (an honest proposer usually takes
+    # it first), so which node, if any, refused n1's batch is not asserted here; the replica's
+    # unit tests pin that rule, and scripts/censor_demo.py shows it at work.
+    assert max(i.committed_at - i.held_by_all_at for i in found) <= 1 + chain.inclusion_deadline + 2
 
     # Without the rule no honest node ever prevotes nil for inclusion.
     off = replace(chain, forced_inclusion=False)
     found, _, views = await censored_run(start, "censor-off", (10,) * 4, off)
     assert all(v["inclusion_nil_prevotes"] == 0 for v in views), views
-    assert all(i.committed_at > i.submitted_at for i in found)
 
 
 async def test_censoring_stake_just_under_a_third_of_a_weighted_seven(start: Start) -> None:
     stakes = (32, 17, 17, 10, 10, 9, 5)  # n1 holds 32 of 100
     chain = ChainParams(inclusion_deadline=2)
     found, _, views = await censored_run(start, "censor-7", stakes, chain)
-    assert max(i.committed_at - i.submitted_at for i in found) <= 1 + chain.inclusion_deadline + 2
-    assert all(i.committed_at > i.submitted_at for i in found)
+    assert max(i.committed_at - i.held_by_all_at for i in found) <= 1 + chain.inclusion_deadline + 2
     assert all(v["inclusion_delay"]["count"] >= len(found) for v in views), views
 
 
