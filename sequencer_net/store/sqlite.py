@@ -1,15 +1,28 @@
 """The durable chain store: batches, tx index, slashings and validator-set history in SQLite.
 
 Each height is one row holding the codec-encoded :class:`CommittedBatch` (plus its id and
-timestamp, so an operator can inspect the chain with the ``sqlite3`` shell); the tx index maps a
-tx id to (height, position) so "already committed?" is one lookup, not a scan. What a batch's
-evidence did (its :class:`SlashRecord` rows) and the validator set it led to are stored with it.
-A batch and everything derived from it are written in one transaction, in WAL mode with
-``synchronous=FULL``: after a ``kill -9`` or power loss a height is either entirely there or
-entirely absent.
+timestamp, so an operator can inspect the chain with the ``sqlite3`` shell) and its tx ids as
+one blob (32 bytes each, in position order); appending a height writes no per-transaction
+row. "Already committed?" is answered from memory for the ids of every height above the
+``indexed_through`` watermark (:class:`RecentTxIds`, refilled from the id blobs on open), and
+for older heights from ``tx_prefix``: an integer-keyed table of each id's first 8 bytes and its
+height, whose candidates are verified against that height's id blob (so a prefix collision,
+which a client can grind for, never gives a wrong answer). Heights reach ``tx_prefix`` when
+they leave memory, tens of thousands of ids at a time, sorted, in one transaction with the
+watermark: random-key B-tree inserts per height were what made appends slow down as the chain
+grew.
+
+What a batch's evidence did (its :class:`SlashRecord` rows) and the validator set it led to
+are stored with it. A batch and everything derived from it are written in one transaction (one
+group commit per height), in WAL mode: after a ``kill -9`` a height is either entirely there or
+entirely absent. Heights commit with ``synchronous=NORMAL``: the WAL is not fsync'd per height,
+so a power loss (not a process crash) may lose the last committed heights, whole. That is safe:
+the sign state (fsync'd before every signature) alone guards against double-signing, and a node
+missing the tail of its chain fetches it from its peers by catch-up, as any node behind does.
 
 Transactions a node acknowledged to a client but has not seen committed wait in
-``pending_txs``: written (many per transaction, one fsync) before the acknowledgement, deleted in
+``pending_txs``: written (many per transaction, with ``synchronous=FULL``: one fsync) before
+the acknowledgement, since no peer may hold them, deleted in
 the same transaction as the batch that commits them, and read back into the mempool on restart.
 
 The store assumes it is the only writer of its file (one node per data dir): the last height is
@@ -31,8 +44,12 @@ from ..messages import CommittedBatch
 from ..types import tx_id
 from ..validators import ValidatorSetSnapshot
 from .errors import StoreError
+from .recent import RecentTxIds
 
-SCHEMA_VERSION = 3  # 3: batches carry last_commit; failed_rounds come from it
+SCHEMA_VERSION = 4  # 4: tx ids per height and an 8-byte-prefix index replace the txs table
+DEFAULT_RECENT_IDS = 200_000  # ~40 MB of dict; flushed to disk by halves
+ID_BYTES = 32
+CACHE_KIB = 32 * 1024  # the prefix index of a few million txs stays in memory
 T = TypeVar("T")
 
 _SCHEMA = (
@@ -41,12 +58,13 @@ _SCHEMA = (
         height INTEGER PRIMARY KEY,
         batch_id BLOB NOT NULL,
         timestamp_ms INTEGER NOT NULL,
-        entry BLOB NOT NULL
+        entry BLOB NOT NULL,
+        tx_ids BLOB NOT NULL
     )""",
-    """CREATE TABLE IF NOT EXISTS txs (
-        tx_id BLOB PRIMARY KEY,
+    """CREATE TABLE IF NOT EXISTS tx_prefix (
+        prefix INTEGER NOT NULL,
         height INTEGER NOT NULL,
-        position INTEGER NOT NULL
+        PRIMARY KEY (prefix, height)
     ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS slashes (
         evidence_id BLOB PRIMARY KEY,
@@ -71,21 +89,39 @@ _SCHEMA = (
 )
 
 
+def _prefix(txid: bytes) -> int:
+    """The index key of a tx id: its first 8 bytes as a signed 64-bit integer."""
+    return int.from_bytes(txid[:8], "big", signed=True)
+
+
+def _last_position(blob: bytes, txid: bytes) -> int | None:
+    """The last position of ``txid`` in a height's id blob (a match must be id-aligned)."""
+    end = len(blob)
+    while (at := blob.rfind(txid, 0, end)) != -1:
+        if at % ID_BYTES == 0:
+            return at // ID_BYTES
+        end = at + ID_BYTES - 1
+    return None
+
+
 class SqliteChainStore:
     """A :class:`~sequencer_net.store.ChainStore` backed by SQLite, bound to one chain id."""
 
-    def __init__(self, path: Path, chain_id: str) -> None:
+    def __init__(self, path: Path, chain_id: str, recent_ids: int = DEFAULT_RECENT_IDS) -> None:
         self.path = path
         self.chain_id = chain_id
+        self._recent = RecentTxIds(recent_ids)
         with self._errors("cannot open chain store"):
             self._conn = sqlite3.connect(path, isolation_level=None)
         try:
             with self._errors("cannot open chain store"):
                 self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=FULL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
                 self._init_schema()
                 row = self._conn.execute("SELECT COALESCE(MAX(height), 0) FROM batches").fetchone()
                 self._last: int = row[0]
+                self._load_recent()
         except BaseException:
             self._conn.close()
             raise
@@ -100,7 +136,11 @@ class SqliteChainStore:
             if not meta:
                 self._conn.executemany(
                     "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [("schema_version", str(SCHEMA_VERSION)), ("chain_id", self.chain_id)],
+                    [
+                        ("schema_version", str(SCHEMA_VERSION)),
+                        ("chain_id", self.chain_id),
+                        ("indexed_through", "0"),
+                    ],
                 )
                 return
         if meta.get("schema_version") != str(SCHEMA_VERSION):
@@ -112,6 +152,23 @@ class SqliteChainStore:
             raise StoreError(
                 f"{self.path}: belongs to chain {meta.get('chain_id')!r}, not {self.chain_id!r}"
             )
+
+    def _load_recent(self) -> None:
+        """Refill memory with the ids of every height not in ``tx_prefix`` yet (and index
+        at once whatever that overflows, as appending them would have)."""
+        (through,) = self._conn.execute(
+            "SELECT value FROM meta WHERE key = 'indexed_through'"
+        ).fetchone()
+        rows = self._conn.execute(
+            "SELECT height, tx_ids FROM batches WHERE height > ? ORDER BY height", (int(through),)
+        )
+        for height, blob in rows.fetchall():
+            self._index(self._recent.add(height, self._split(height, blob)))
+
+    def _split(self, height: int, blob: bytes) -> list[bytes]:
+        if len(blob) % ID_BYTES:
+            raise StoreError(f"{self.path}: tx ids at height {height} are corrupt")
+        return [blob[i : i + ID_BYTES] for i in range(0, len(blob), ID_BYTES)]
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -169,16 +226,13 @@ class SqliteChainStore:
         header = entry.batch.header
         if header.chain_id != self.chain_id:
             raise ValueError(f"batch of chain {header.chain_id!r} in a {self.chain_id!r} store")
-        # A repeated tx id keeps its latest location, as in the in-memory store.
-        index = [(tx_id(tx), height, position) for position, tx in enumerate(entry.batch.txs)]
+        ids = entry.batch.tx_ids
         with self._errors(f"cannot append height {height}"), self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.execute(
-                "INSERT INTO batches (height, batch_id, timestamp_ms, entry) VALUES (?, ?, ?, ?)",
-                (height, entry.batch.id, header.timestamp_ms, codec.encode(entry)),
-            )
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO txs (tx_id, height, position) VALUES (?, ?, ?)", index
+                "INSERT INTO batches (height, batch_id, timestamp_ms, entry, tx_ids) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (height, entry.batch.id, header.timestamp_ms, codec.encode(entry), b"".join(ids)),
             )
             self._conn.executemany(
                 "INSERT INTO slashes (evidence_id, committed_height, offender, record) "
@@ -194,35 +248,70 @@ class SqliteChainStore:
                     "INSERT INTO validator_sets (height, snapshot) VALUES (?, ?)",
                     (height + 1, codec.encode(validators)),
                 )
-            self._conn.executemany(
-                "DELETE FROM pending_txs WHERE tx_id = ?", [(txid,) for txid, _, _ in index]
-            )
+            self._conn.executemany("DELETE FROM pending_txs WHERE tx_id = ?", [(i,) for i in ids])
         self._last = height
+        # A repeated tx id keeps its latest location, as in the in-memory store.
+        self._index(self._recent.add(height, ids))
+
+    def _index(self, heights: Sequence[tuple[int, Sequence[bytes]]]) -> None:
+        """Move heights that left memory into ``tx_prefix``, sorted, with the watermark."""
+        if not heights:
+            return
+        through = heights[-1][0]
+        rows = sorted({(_prefix(txid), height) for height, ids in heights for txid in ids})
+        with self._errors(f"cannot index heights through {through}"), self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO tx_prefix (prefix, height) VALUES (?, ?)", rows
+            )
+            self._conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'indexed_through'", (str(through),)
+            )
 
     def add_pending(self, txs: Sequence[bytes]) -> None:
         """Durably remember acknowledged transactions (encoded), all in one transaction."""
         rows = [(tx_id(tx), tx) for tx in txs]
-        with self._errors("cannot store pending transactions"), self._conn:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO pending_txs (tx_id, encoded) VALUES (?, ?)", rows
-            )
+        with self._errors("cannot store pending transactions"):
+            # An acknowledgement promises survival of a power loss too: fsync this commit.
+            self._conn.execute("PRAGMA synchronous=FULL")
+            try:
+                with self._conn:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    self._conn.executemany(
+                        "INSERT OR IGNORE INTO pending_txs (tx_id, encoded) VALUES (?, ?)", rows
+                    )
+            finally:
+                self._conn.execute("PRAGMA synchronous=NORMAL")
 
     def pending(self) -> list[bytes]:
         """The acknowledged transactions not committed yet, after dropping those that were
         (a transaction persisted after its batch had already been stored)."""
-        with self._errors("cannot read pending transactions"), self._conn:
+        with self._errors("cannot read pending transactions"):
+            rows = self._conn.execute("SELECT tx_id, encoded FROM pending_txs").fetchall()
+        done = [(txid,) for txid, _ in rows if self.tx_location(txid) is not None]
+        with self._errors("cannot drop committed pending transactions"), self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute("DELETE FROM pending_txs WHERE tx_id IN (SELECT tx_id FROM txs)")
-            rows = self._conn.execute("SELECT encoded FROM pending_txs").fetchall()
-        return [row[0] for row in rows]
+            self._conn.executemany("DELETE FROM pending_txs WHERE tx_id = ?", done)
+        committed = {txid for (txid,) in done}
+        return [encoded for txid, encoded in rows if txid not in committed]
 
     def tx_location(self, txid: bytes) -> tuple[int, int] | None:
+        """(height, position) of a committed transaction: from memory for recent heights,
+        else the latest height whose id blob holds it among those its prefix names."""
+        recent = self._recent.get(txid)
+        if recent is not None or len(txid) != ID_BYTES:
+            return recent
         with self._errors("cannot read the tx index"):
-            row = self._conn.execute(
-                "SELECT height, position FROM txs WHERE tx_id = ?", (txid,)
-            ).fetchone()
-        return None if row is None else (row[0], row[1])
+            rows = self._conn.execute(
+                "SELECT b.height, b.tx_ids FROM tx_prefix p JOIN batches b ON b.height = p.height"
+                " WHERE p.prefix = ? ORDER BY p.height DESC",
+                (_prefix(txid),),
+            ).fetchall()
+        for height, blob in rows:
+            position = _last_position(blob, txid)
+            if position is not None:
+                return height, position
+        return None
 
     def slash_records(self) -> list[SlashRecord]:
         """Every slashing so far, in commit order."""
