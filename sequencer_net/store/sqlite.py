@@ -3,14 +3,12 @@
 Each height is one row holding the codec-encoded :class:`CommittedBatch` (plus its id and
 timestamp, so an operator can inspect the chain with the ``sqlite3`` shell) and its tx ids as
 one blob (32 bytes each, in position order); appending a height writes no per-transaction
-row. "Already committed?" is answered from memory for the ids of every height above the
-``indexed_through`` watermark (:class:`RecentTxIds`, refilled from the id blobs on open), and
-for older heights from ``tx_prefix``: an integer-keyed table of each id's first 8 bytes and its
-height, whose candidates are verified against that height's id blob (so a prefix collision,
-which a client can grind for, never gives a wrong answer). Heights reach ``tx_prefix`` when
-they leave memory, tens of thousands of ids at a time, sorted, in one transaction with the
-watermark: random-key B-tree inserts per height were what made appends slow down as the chain
-grew.
+row (random-key B-tree inserts per height were what made appends slow down as the chain
+grew). "Already committed?" is answered from memory for the ids of every height the
+persistent index does not hold yet (:class:`RecentTxIds`, refilled from the id blobs on open),
+and for older heights by :class:`PrefixIndex` (a prefix -> height table in its own file,
+written in bulk by a worker thread), whose candidate heights are verified against their id
+blobs.
 
 What a batch's evidence did (its :class:`SlashRecord` rows) and the validator set it led to
 are stored with it. A batch and everything derived from it are written in one transaction (one
@@ -45,11 +43,10 @@ from ..types import tx_id
 from ..validators import ValidatorSetSnapshot
 from .errors import StoreError
 from .recent import RecentTxIds
+from .txindex import ID_BYTES, PrefixIndex
 
 SCHEMA_VERSION = 4  # 4: tx ids per height and an 8-byte-prefix index replace the txs table
-DEFAULT_RECENT_IDS = 200_000  # ~40 MB of dict; flushed to disk by halves
-ID_BYTES = 32
-CACHE_KIB = 32 * 1024  # the prefix index of a few million txs stays in memory
+DEFAULT_RECENT_IDS = 100_000  # ~25 MB of dict; moved to the persistent index by halves
 T = TypeVar("T")
 
 _SCHEMA = (
@@ -61,11 +58,6 @@ _SCHEMA = (
         entry BLOB NOT NULL,
         tx_ids BLOB NOT NULL
     )""",
-    """CREATE TABLE IF NOT EXISTS tx_prefix (
-        prefix INTEGER NOT NULL,
-        height INTEGER NOT NULL,
-        PRIMARY KEY (prefix, height)
-    ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS slashes (
         evidence_id BLOB PRIMARY KEY,
         committed_height INTEGER NOT NULL,
@@ -89,11 +81,6 @@ _SCHEMA = (
 )
 
 
-def _prefix(txid: bytes) -> int:
-    """The index key of a tx id: its first 8 bytes as a signed 64-bit integer."""
-    return int.from_bytes(txid[:8], "big", signed=True)
-
-
 def _last_position(blob: bytes, txid: bytes) -> int | None:
     """The last position of ``txid`` in a height's id blob (a match must be id-aligned)."""
     end = len(blob)
@@ -111,19 +98,25 @@ class SqliteChainStore:
         self.path = path
         self.chain_id = chain_id
         self._recent = RecentTxIds(recent_ids)
+        self._due: list[tuple[int, Sequence[bytes]]] = []  # handed out, not submitted yet
         with self._errors("cannot open chain store"):
             self._conn = sqlite3.connect(path, isolation_level=None)
         try:
             with self._errors("cannot open chain store"):
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
-                self._conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
                 self._init_schema()
                 row = self._conn.execute("SELECT COALESCE(MAX(height), 0) FROM batches").fetchone()
                 self._last: int = row[0]
-                self._load_recent()
+                self._index = PrefixIndex(path.with_name(path.stem + "-txindex.sqlite"))
         except BaseException:
             self._conn.close()
+            raise
+        try:
+            with self._errors("cannot open the tx index"):
+                self._load_recent()
+        except BaseException:
+            self.close()
             raise
 
     def _init_schema(self) -> None:
@@ -139,7 +132,6 @@ class SqliteChainStore:
                     [
                         ("schema_version", str(SCHEMA_VERSION)),
                         ("chain_id", self.chain_id),
-                        ("indexed_through", "0"),
                     ],
                 )
                 return
@@ -154,16 +146,17 @@ class SqliteChainStore:
             )
 
     def _load_recent(self) -> None:
-        """Refill memory with the ids of every height not in ``tx_prefix`` yet (and index
-        at once whatever that overflows, as appending them would have)."""
-        (through,) = self._conn.execute(
-            "SELECT value FROM meta WHERE key = 'indexed_through'"
-        ).fetchone()
+        """Refill memory with the ids of every height the persistent index does not hold
+        (indexing at once, in bulk, whatever overflows the bound: a rebuilt index)."""
         rows = self._conn.execute(
-            "SELECT height, tx_ids FROM batches WHERE height > ? ORDER BY height", (int(through),)
+            "SELECT height, tx_ids FROM batches WHERE height > ? ORDER BY height",
+            (self._index.indexed_through(),),
         )
-        for height, blob in rows.fetchall():
-            self._index(self._recent.add(height, self._split(height, blob)))
+        for height, blob in rows:
+            due = self._recent.add(height, self._split(height, blob))
+            if due:
+                self._index.submit(due)
+                self._recent.forget_through(self._index.wait() or 0)
 
     def _split(self, height: int, blob: bytes) -> list[bytes]:
         if len(blob) % ID_BYTES:
@@ -251,22 +244,17 @@ class SqliteChainStore:
             self._conn.executemany("DELETE FROM pending_txs WHERE tx_id = ?", [(i,) for i in ids])
         self._last = height
         # A repeated tx id keeps its latest location, as in the in-memory store.
-        self._index(self._recent.add(height, ids))
-
-    def _index(self, heights: Sequence[tuple[int, Sequence[bytes]]]) -> None:
-        """Move heights that left memory into ``tx_prefix``, sorted, with the watermark."""
-        if not heights:
-            return
-        through = heights[-1][0]
-        rows = sorted({(_prefix(txid), height) for height, ids in heights for txid in ids})
-        with self._errors(f"cannot index heights through {through}"), self._conn:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO tx_prefix (prefix, height) VALUES (?, ?)", rows
-            )
-            self._conn.execute(
-                "UPDATE meta SET value = ? WHERE key = 'indexed_through'", (str(through),)
-            )
+        self._due.extend(self._recent.add(height, ids))
+        with self._errors("cannot write the tx index"):
+            through = self._index.done_through()
+            if through is not None:
+                self._recent.forget_through(through)
+            # Heights queue while a write is in flight; only a backlog of a whole bound's worth
+            # makes this call wait for it.
+            backlog = sum(len(ids) for _, ids in self._due)
+            if self._due and (self._index.idle() or backlog > self._recent.max_ids):
+                self._index.submit(self._due)
+                self._due = []
 
     def add_pending(self, txs: Sequence[bytes]) -> None:
         """Durably remember acknowledged transactions (encoded), all in one transaction."""
@@ -302,15 +290,13 @@ class SqliteChainStore:
         if recent is not None or len(txid) != ID_BYTES:
             return recent
         with self._errors("cannot read the tx index"):
-            rows = self._conn.execute(
-                "SELECT b.height, b.tx_ids FROM tx_prefix p JOIN batches b ON b.height = p.height"
-                " WHERE p.prefix = ? ORDER BY p.height DESC",
-                (_prefix(txid),),
-            ).fetchall()
-        for height, blob in rows:
-            position = _last_position(blob, txid)
-            if position is not None:
-                return height, position
+            for height in self._index.heights(txid):
+                row = self._conn.execute(
+                    "SELECT tx_ids FROM batches WHERE height = ?", (height,)
+                ).fetchone()
+                position = None if row is None else _last_position(row[0], txid)
+                if position is not None:
+                    return height, position
         return None
 
     def slash_records(self) -> list[SlashRecord]:
@@ -344,7 +330,12 @@ class SqliteChainStore:
         return row[0], self._decode(row[0], row[1], ValidatorSetSnapshot, "validator set")
 
     def close(self) -> None:
-        self._conn.close()
+        """Wait for the index write in flight, then close both files."""
+        try:
+            with self._errors("cannot finish writing the tx index"):
+                self._index.close()
+        finally:
+            self._conn.close()
 
     def __enter__(self) -> SqliteChainStore:
         return self
