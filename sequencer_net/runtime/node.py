@@ -68,7 +68,9 @@ class Node:
         self.config = config
         genesis = config.genesis
         self.name = config.name
-        self.chain = SqliteChainStore(config.data_dir / "chain.sqlite", genesis.chain_id)
+        self.chain = SqliteChainStore(
+            config.data_dir / "chain.sqlite", genesis.chain_id, config.params.recent_tx_ids
+        )
         self.replica = self._new_replica()
         self.names = {v.public_key: v.name for v in genesis.validators}
         self.evidence_log = EvidenceLog(config.data_dir / EVIDENCE_LOG)
