@@ -45,7 +45,9 @@ from .errors import StoreError
 from .recent import RecentTxIds
 from .txindex import ID_BYTES, PrefixIndex
 
-SCHEMA_VERSION = 4  # 4: tx ids per height and an 8-byte-prefix index replace the txs table
+SCHEMA_VERSION = (
+    4  # 4: tx ids per height and an 8-byte-prefix index replace the txs table (3 migrates on open)
+)
 DEFAULT_RECENT_IDS = 100_000  # ~25 MB of dict; moved to the persistent index by halves
 T = TypeVar("T")
 
@@ -135,6 +137,9 @@ class SqliteChainStore:
                     ],
                 )
                 return
+            if meta.get("schema_version") == "3" and meta.get("chain_id") == self.chain_id:
+                self._migrate_from_3()
+                return
         if meta.get("schema_version") != str(SCHEMA_VERSION):
             raise StoreError(
                 f"{self.path}: schema version {meta.get('schema_version')!r}, "
@@ -144,6 +149,23 @@ class SqliteChainStore:
             raise StoreError(
                 f"{self.path}: belongs to chain {meta.get('chain_id')!r}, not {self.chain_id!r}"
             )
+
+    def _migrate_from_3(self) -> None:
+        """Schema 3 kept a row per transaction in ``txs``: give every height its id blob
+        instead (inside the opening transaction, so a crash leaves schema 3 intact)."""
+        self._conn.execute("ALTER TABLE batches ADD COLUMN tx_ids BLOB NOT NULL DEFAULT x''")
+        rows = self._conn.execute("SELECT height, entry FROM batches").fetchall()
+        self._conn.executemany(
+            "UPDATE batches SET tx_ids = ? WHERE height = ?",
+            (
+                (b"".join(self._decode(h, blob, CommittedBatch, "batch").batch.tx_ids), h)
+                for h, blob in rows
+            ),
+        )
+        self._conn.execute("DROP TABLE txs")
+        self._conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
 
     def _load_recent(self) -> None:
         """Refill memory with the ids of every height the persistent index does not hold

@@ -386,6 +386,32 @@ def test_an_index_ahead_of_the_chain_gives_no_false_answers(tmp_path: Path) -> N
         assert store.tx_location(tx_id(entries[-1].batch.txs[1])) == (30, 1)
 
 
+def test_a_schema_3_store_is_migrated(path: Path) -> None:
+    """A chain written by the previous schema (one ``txs`` row per transaction) opens with
+    every transaction still found."""
+    with SqliteChainStore(path, CHAIN, recent_ids=5) as store:
+        entries = fill(store, 12)
+    for leftover in path.parent.glob("chain-txindex.sqlite*"):
+        leftover.unlink()
+    with sqlite3.connect(path) as conn:  # back to schema 3
+        conn.execute("ALTER TABLE batches DROP COLUMN tx_ids")
+        conn.execute(
+            "CREATE TABLE txs (tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL, "
+            "position INTEGER NOT NULL) WITHOUT ROWID"
+        )
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    conn.close()
+    with SqliteChainStore(path, CHAIN, recent_ids=5) as store:
+        assert store.get_many(1, 12) == entries
+        for entry in entries:
+            for position, tx in enumerate(entry.batch.txs):
+                assert store.tx_location(tx_id(tx)) == (entry.height, position)
+    with sqlite3.connect(path) as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "txs" not in tables
+
+
 def test_recent_ids_stay_bounded() -> None:
     recent = RecentTxIds(100)
     handed: list[int] = []
