@@ -19,8 +19,9 @@ the sign state (fsync'd before every signature) alone guards against double-sign
 missing the tail of its chain fetches it from its peers by catch-up, as any node behind does.
 
 Transactions a node acknowledged to a client but has not seen committed wait in
-``pending_txs``: written (many per transaction, with ``synchronous=FULL``: one fsync) before
-the acknowledgement, since no peer may hold them, deleted in
+``pending_txs``: written (many per transaction, on a connection of their own with
+``synchronous=FULL``: one fsync, on a worker thread) before the acknowledgement, since no peer
+may hold them yet, deleted in
 the same transaction as the batch that commits them, and read back into the mempool on restart.
 
 The store assumes it is the only writer of its file (one node per data dir): the last height is
@@ -110,8 +111,12 @@ class SqliteChainStore:
                 self._init_schema()
                 row = self._conn.execute("SELECT COALESCE(MAX(height), 0) FROM batches").fetchone()
                 self._last: int = row[0]
+                self._acks = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                self._acks.execute("PRAGMA synchronous=FULL")
                 self._index = PrefixIndex(path.with_name(path.stem + "-txindex.sqlite"))
         except BaseException:
+            if hasattr(self, "_acks"):
+                self._acks.close()
             self._conn.close()
             raise
         try:
@@ -279,19 +284,15 @@ class SqliteChainStore:
                 self._due = []
 
     def add_pending(self, txs: Sequence[bytes]) -> None:
-        """Durably remember acknowledged transactions (encoded), all in one transaction."""
+        """Durably remember acknowledged transactions (encoded), all in one transaction, with
+        an fsync: an acknowledgement promises survival of a power loss too. It has its own
+        connection, so one worker thread may call it while the event loop uses the store."""
         rows = [(tx_id(tx), tx) for tx in txs]
-        with self._errors("cannot store pending transactions"):
-            # An acknowledgement promises survival of a power loss too: fsync this commit.
-            self._conn.execute("PRAGMA synchronous=FULL")
-            try:
-                with self._conn:
-                    self._conn.execute("BEGIN IMMEDIATE")
-                    self._conn.executemany(
-                        "INSERT OR IGNORE INTO pending_txs (tx_id, encoded) VALUES (?, ?)", rows
-                    )
-            finally:
-                self._conn.execute("PRAGMA synchronous=NORMAL")
+        with self._errors("cannot store pending transactions"), self._acks:
+            self._acks.execute("BEGIN IMMEDIATE")
+            self._acks.executemany(
+                "INSERT OR IGNORE INTO pending_txs (tx_id, encoded) VALUES (?, ?)", rows
+            )
 
     def pending(self) -> list[bytes]:
         """The acknowledged transactions not committed yet, after dropping those that were
@@ -357,6 +358,7 @@ class SqliteChainStore:
             with self._errors("cannot finish writing the tx index"):
                 self._index.close()
         finally:
+            self._acks.close()
             self._conn.close()
 
     def __enter__(self) -> SqliteChainStore:
