@@ -263,7 +263,7 @@ class Node:
         """Restart in-process forgetting what was signed: the fresh replica proposes this
         height again with a new batch (its clock is past the forgotten batch's timestamp, so
         the batch differs), a double-sign honest nodes must catch."""
-        (self.config.data_dir / "sign_state.bin").unlink(missing_ok=True)
+        FileSignStateStore(self.config.data_dir / "sign_state.bin").erase()
         self.replica = self._new_replica()
         self.replica.omit = self.faults.omit
         log.warning("amnesia_restart", height=self.replica.height)

@@ -109,6 +109,12 @@ class FileSignStateStore:
         self._held: frozenset[bytes] = frozenset()  # ids the values file holds
         self._loaded = False
 
+    def erase(self) -> None:
+        """Forget everything signed (the ``amnesia`` fault; never in normal operation)."""
+        self.path.unlink(missing_ok=True)
+        self.values_path.unlink(missing_ok=True)
+        self._record, self._seq, self._held, self._loaded = None, 0, frozenset(), True
+
     def load(self) -> SignRecord | None:
         if not self._loaded:
             self._record = self._read()

@@ -141,6 +141,17 @@ def test_a_lock_whose_batch_is_missing_is_refused(path: Path) -> None:
         FileSignStateStore(path).load()
 
 
+def test_erase_forgets_the_record_and_its_batches(path: Path) -> None:
+    store = FileSignStateStore(path)
+    store.save(locked(3, Step.PRECOMMIT, batch(3, 2)))
+    store.erase()
+    assert store.load() is None
+    assert FileSignStateStore(path).load() is None
+    assert not store.values_path.exists()
+    store.save(record(1))
+    assert FileSignStateStore(path).load() == record(1)
+
+
 CRASH_CHILD = """
 import sys
 from pathlib import Path
