@@ -31,7 +31,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 ID_BYTES = 32
-CACHE_KIB = 32 * 1024  # the index of a few million transactions stays in memory
+# The writer's page cache holds the index of a few million transactions, so bulk inserts
+# rarely read a page back; lookups are rare (the bitmap answers most), so the reader's is small.
+WRITER_CACHE_KIB = 32 * 1024
+READER_CACHE_KIB = 4 * 1024
 FILTER_BITS = 27
 
 _SCHEMA = (
@@ -55,11 +58,11 @@ def _bit(key: int) -> int:
     return (key & 0xFFFF_FFFF_FFFF_FFFF) >> (64 - FILTER_BITS)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, cache_kib: int) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+    conn.execute(f"PRAGMA cache_size=-{cache_kib}")
     return conn
 
 
@@ -70,13 +73,13 @@ class PrefixIndex:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._reader = _connect(path)
+        self._reader = _connect(path, READER_CACHE_KIB)
         try:
             with self._reader:
                 self._reader.execute("BEGIN IMMEDIATE")
                 for statement in _SCHEMA:
                     self._reader.execute(statement)
-            self._writer = _connect(path)
+            self._writer = _connect(path, WRITER_CACHE_KIB)
             self._filter = bytearray(1 << (FILTER_BITS - 3))
             self._mark(key for (key,) in self._reader.execute("SELECT prefix FROM tx_prefix"))
         except BaseException:
