@@ -113,7 +113,10 @@ class SqliteChainStore:
                 self._last: int = row[0]
                 self._acks = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
                 self._acks.execute("PRAGMA synchronous=FULL")
-                self._index = PrefixIndex(path.with_name(path.stem + "-txindex.sqlite"))
+                index_path = path.with_name(path.stem + "-txindex.sqlite")
+            rebuild = f"cannot open {index_path.name} (derived data: delete it to rebuild)"
+            with self._errors(rebuild):
+                self._index = PrefixIndex(index_path)
         except BaseException:
             if hasattr(self, "_acks"):
                 self._acks.close()

@@ -367,6 +367,14 @@ def test_a_lost_tx_index_is_rebuilt(path: Path) -> None:
         ]
 
 
+def test_a_garbage_tx_index_gives_store_error_naming_the_fix(path: Path) -> None:
+    with SqliteChainStore(path, CHAIN) as store:
+        fill(store, 2)
+    path.with_name("chain-txindex.sqlite").write_bytes(b"not a database" * 500)
+    with pytest.raises(StoreError, match=r"chain-txindex\.sqlite .*delete it to rebuild"):
+        SqliteChainStore(path, CHAIN)
+
+
 def test_an_index_ahead_of_the_chain_gives_no_false_answers(tmp_path: Path) -> None:
     """After a power loss the chain may have lost heights the index still names: those match
     nothing, and the heights appended again are found."""
