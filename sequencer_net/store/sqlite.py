@@ -21,8 +21,8 @@ missing the tail of its chain fetches it from its peers by catch-up, as any node
 Transactions a node acknowledged to a client but has not seen committed wait in
 ``pending_txs``: written (many per transaction, on a connection of their own with
 ``synchronous=FULL``: one fsync, on a worker thread) before the acknowledgement, since no peer
-may hold them yet, deleted in
-the same transaction as the batch that commits them, and read back into the mempool on restart.
+may hold them yet; deleted in the same transaction as the batch that commits them; and read
+back into the mempool on restart.
 
 The store assumes it is the only writer of its file (one node per data dir): the last height is
 cached in memory so :meth:`SqliteChainStore.last_height` costs nothing.
@@ -46,9 +46,8 @@ from .errors import StoreError
 from .recent import RecentTxIds
 from .txindex import ID_BYTES, PrefixIndex
 
-SCHEMA_VERSION = (
-    4  # 4: tx ids per height and an 8-byte-prefix index replace the txs table (3 migrates on open)
-)
+# 4: tx ids per height and an 8-byte-prefix index replace the txs table (3 migrates on open)
+SCHEMA_VERSION = 4
 DEFAULT_RECENT_IDS = 100_000  # ~25 MB of dict; moved to the persistent index by halves
 T = TypeVar("T")
 
@@ -139,10 +138,7 @@ class SqliteChainStore:
             if not meta:
                 self._conn.executemany(
                     "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [
-                        ("schema_version", str(SCHEMA_VERSION)),
-                        ("chain_id", self.chain_id),
-                    ],
+                    [("schema_version", str(SCHEMA_VERSION)), ("chain_id", self.chain_id)],
                 )
                 return
             if meta.get("schema_version") == "3" and meta.get("chain_id") == self.chain_id:
