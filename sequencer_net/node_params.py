@@ -22,3 +22,7 @@ class NodeParams:
     sync_delay_ms: int = 300
     gossip_interval_ms: int = 10
     max_buffered_messages: int = 10_000
+    # Ids of the latest committed transactions the chain store answers from memory (a dict
+    # lookup, ~250 bytes each; up to about 2.5x this many while a bulk move to the persistent
+    # index is in flight); older ones are looked up in that index.
+    recent_tx_ids: int = 100_000

@@ -68,7 +68,9 @@ class Node:
         self.config = config
         genesis = config.genesis
         self.name = config.name
-        self.chain = SqliteChainStore(config.data_dir / "chain.sqlite", genesis.chain_id)
+        self.chain = SqliteChainStore(
+            config.data_dir / "chain.sqlite", genesis.chain_id, config.params.recent_tx_ids
+        )
         self.replica = self._new_replica()
         self.names = {v.public_key: v.name for v in genesis.validators}
         self.evidence_log = EvidenceLog(config.data_dir / EVIDENCE_LOG)
@@ -261,7 +263,7 @@ class Node:
         """Restart in-process forgetting what was signed: the fresh replica proposes this
         height again with a new batch (its clock is past the forgotten batch's timestamp, so
         the batch differs), a double-sign honest nodes must catch."""
-        (self.config.data_dir / "sign_state.bin").unlink(missing_ok=True)
+        FileSignStateStore(self.config.data_dir / "sign_state.bin").erase()
         self.replica = self._new_replica()
         self.replica.omit = self.faults.omit
         log.warning("amnesia_restart", height=self.replica.height)

@@ -1,16 +1,28 @@
 """The durable chain store: batches, tx index, slashings and validator-set history in SQLite.
 
 Each height is one row holding the codec-encoded :class:`CommittedBatch` (plus its id and
-timestamp, so an operator can inspect the chain with the ``sqlite3`` shell); the tx index maps a
-tx id to (height, position) so "already committed?" is one lookup, not a scan. What a batch's
-evidence did (its :class:`SlashRecord` rows) and the validator set it led to are stored with it.
-A batch and everything derived from it are written in one transaction, in WAL mode with
-``synchronous=FULL``: after a ``kill -9`` or power loss a height is either entirely there or
-entirely absent.
+timestamp, so an operator can inspect the chain with the ``sqlite3`` shell) and its tx ids as
+one blob (32 bytes each, in position order); appending a height writes no per-transaction
+row (random-key B-tree inserts per height were what made appends slow down as the chain
+grew). "Already committed?" is answered from memory for the ids of every height the
+persistent index does not hold yet (:class:`RecentTxIds`, refilled from the id blobs on open),
+and for older heights by :class:`PrefixIndex` (a prefix -> height table in its own file,
+written in bulk by a worker thread), whose candidate heights are verified against their id
+blobs.
+
+What a batch's evidence did (its :class:`SlashRecord` rows) and the validator set it led to
+are stored with it. A batch and everything derived from it are written in one transaction (one
+group commit per height), in WAL mode: after a ``kill -9`` a height is either entirely there or
+entirely absent. Heights commit with ``synchronous=NORMAL``: the WAL is not fsync'd per height,
+so a power loss (not a process crash) may lose the last committed heights, whole. That is safe:
+the sign state (fsync'd before every signature) alone guards against double-signing, and a node
+missing the tail of its chain fetches it from its peers by catch-up, as any node behind does.
 
 Transactions a node acknowledged to a client but has not seen committed wait in
-``pending_txs``: written (many per transaction, one fsync) before the acknowledgement, deleted in
-the same transaction as the batch that commits them, and read back into the mempool on restart.
+``pending_txs``: written (many per transaction, on a connection of their own with
+``synchronous=FULL``: one fsync, on a worker thread) before the acknowledgement, since no peer
+may hold them yet; deleted in the same transaction as the batch that commits them; and read
+back into the mempool on restart.
 
 The store assumes it is the only writer of its file (one node per data dir): the last height is
 cached in memory so :meth:`SqliteChainStore.last_height` costs nothing.
@@ -31,8 +43,12 @@ from ..messages import CommittedBatch
 from ..types import tx_id
 from ..validators import ValidatorSetSnapshot
 from .errors import StoreError
+from .recent import RecentTxIds
+from .txindex import ID_BYTES, PrefixIndex
 
-SCHEMA_VERSION = 3  # 3: batches carry last_commit; failed_rounds come from it
+# 4: tx ids per height and an 8-byte-prefix index replace the txs table (3 migrates on open)
+SCHEMA_VERSION = 4
+DEFAULT_RECENT_IDS = 100_000  # ~25 MB of dict; moved to the persistent index by halves
 T = TypeVar("T")
 
 _SCHEMA = (
@@ -41,13 +57,9 @@ _SCHEMA = (
         height INTEGER PRIMARY KEY,
         batch_id BLOB NOT NULL,
         timestamp_ms INTEGER NOT NULL,
-        entry BLOB NOT NULL
+        entry BLOB NOT NULL,
+        tx_ids BLOB NOT NULL
     )""",
-    """CREATE TABLE IF NOT EXISTS txs (
-        tx_id BLOB PRIMARY KEY,
-        height INTEGER NOT NULL,
-        position INTEGER NOT NULL
-    ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS slashes (
         evidence_id BLOB PRIMARY KEY,
         committed_height INTEGER NOT NULL,
@@ -71,23 +83,49 @@ _SCHEMA = (
 )
 
 
+def _last_position(blob: bytes, txid: bytes) -> int | None:
+    """The last position of ``txid`` in a height's id blob (a match must be id-aligned)."""
+    end = len(blob)
+    while (at := blob.rfind(txid, 0, end)) != -1:
+        if at % ID_BYTES == 0:
+            return at // ID_BYTES
+        end = at + ID_BYTES - 1
+    return None
+
+
 class SqliteChainStore:
     """A :class:`~sequencer_net.store.ChainStore` backed by SQLite, bound to one chain id."""
 
-    def __init__(self, path: Path, chain_id: str) -> None:
+    def __init__(self, path: Path, chain_id: str, recent_ids: int = DEFAULT_RECENT_IDS) -> None:
         self.path = path
         self.chain_id = chain_id
+        self._recent = RecentTxIds(recent_ids)
+        self._due: list[tuple[int, Sequence[bytes]]] = []  # handed out, not submitted yet
         with self._errors("cannot open chain store"):
             self._conn = sqlite3.connect(path, isolation_level=None)
         try:
             with self._errors("cannot open chain store"):
                 self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=FULL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
                 self._init_schema()
                 row = self._conn.execute("SELECT COALESCE(MAX(height), 0) FROM batches").fetchone()
                 self._last: int = row[0]
+                self._acks = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                self._acks.execute("PRAGMA synchronous=FULL")
+                index_path = path.with_name(path.stem + "-txindex.sqlite")
+            rebuild = f"cannot open {index_path.name} (derived data: delete it to rebuild)"
+            with self._errors(rebuild):
+                self._index = PrefixIndex(index_path)
         except BaseException:
+            if hasattr(self, "_acks"):
+                self._acks.close()
             self._conn.close()
+            raise
+        try:
+            with self._errors("cannot open the tx index"):
+                self._load_recent()
+        except BaseException:
+            self.close()
             raise
 
     def _init_schema(self) -> None:
@@ -103,6 +141,9 @@ class SqliteChainStore:
                     [("schema_version", str(SCHEMA_VERSION)), ("chain_id", self.chain_id)],
                 )
                 return
+            if meta.get("schema_version") == "3" and meta.get("chain_id") == self.chain_id:
+                self._migrate_from_3()
+                return
         if meta.get("schema_version") != str(SCHEMA_VERSION):
             raise StoreError(
                 f"{self.path}: schema version {meta.get('schema_version')!r}, "
@@ -112,6 +153,41 @@ class SqliteChainStore:
             raise StoreError(
                 f"{self.path}: belongs to chain {meta.get('chain_id')!r}, not {self.chain_id!r}"
             )
+
+    def _migrate_from_3(self) -> None:
+        """Schema 3 kept a row per transaction in ``txs``: give every height its id blob
+        instead (inside the opening transaction, so a crash leaves schema 3 intact)."""
+        self._conn.execute("ALTER TABLE batches ADD COLUMN tx_ids BLOB NOT NULL DEFAULT x''")
+        rows = self._conn.execute("SELECT height, entry FROM batches").fetchall()
+        self._conn.executemany(
+            "UPDATE batches SET tx_ids = ? WHERE height = ?",
+            (
+                (b"".join(self._decode(h, blob, CommittedBatch, "batch").batch.tx_ids), h)
+                for h, blob in rows
+            ),
+        )
+        self._conn.execute("DROP TABLE txs")
+        self._conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
+
+    def _load_recent(self) -> None:
+        """Refill memory with the ids of every height the persistent index does not hold
+        (indexing at once, in bulk, whatever overflows the bound: a rebuilt index)."""
+        rows = self._conn.execute(
+            "SELECT height, tx_ids FROM batches WHERE height > ? ORDER BY height",
+            (self._index.indexed_through(),),
+        )
+        for height, blob in rows:
+            due = self._recent.add(height, self._split(height, blob))
+            if due:
+                self._index.submit(due)
+                self._recent.forget_through(self._index.wait() or 0)
+
+    def _split(self, height: int, blob: bytes) -> list[bytes]:
+        if len(blob) % ID_BYTES:
+            raise StoreError(f"{self.path}: tx ids at height {height} are corrupt")
+        return [blob[i : i + ID_BYTES] for i in range(0, len(blob), ID_BYTES)]
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -169,16 +245,13 @@ class SqliteChainStore:
         header = entry.batch.header
         if header.chain_id != self.chain_id:
             raise ValueError(f"batch of chain {header.chain_id!r} in a {self.chain_id!r} store")
-        # A repeated tx id keeps its latest location, as in the in-memory store.
-        index = [(tx_id(tx), height, position) for position, tx in enumerate(entry.batch.txs)]
+        ids = entry.batch.tx_ids
         with self._errors(f"cannot append height {height}"), self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.execute(
-                "INSERT INTO batches (height, batch_id, timestamp_ms, entry) VALUES (?, ?, ?, ?)",
-                (height, entry.batch.id, header.timestamp_ms, codec.encode(entry)),
-            )
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO txs (tx_id, height, position) VALUES (?, ?, ?)", index
+                "INSERT INTO batches (height, batch_id, timestamp_ms, entry, tx_ids) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (height, entry.batch.id, header.timestamp_ms, codec.encode(entry), b"".join(ids)),
             )
             self._conn.executemany(
                 "INSERT INTO slashes (evidence_id, committed_height, offender, record) "
@@ -194,35 +267,59 @@ class SqliteChainStore:
                     "INSERT INTO validator_sets (height, snapshot) VALUES (?, ?)",
                     (height + 1, codec.encode(validators)),
                 )
-            self._conn.executemany(
-                "DELETE FROM pending_txs WHERE tx_id = ?", [(txid,) for txid, _, _ in index]
-            )
+            self._conn.executemany("DELETE FROM pending_txs WHERE tx_id = ?", [(i,) for i in ids])
         self._last = height
+        # A repeated tx id keeps its latest location, as in the in-memory store.
+        self._due.extend(self._recent.add(height, ids))
+        with self._errors("cannot write the tx index"):
+            through = self._index.done_through()
+            if through is not None:
+                self._recent.forget_through(through)
+            # Heights queue while a write is in flight; only a backlog of a whole bound's worth
+            # makes this call wait for it.
+            backlog = sum(len(ids) for _, ids in self._due)
+            if self._due and (self._index.idle() or backlog > self._recent.max_ids):
+                self._index.submit(self._due)
+                self._due = []
 
     def add_pending(self, txs: Sequence[bytes]) -> None:
-        """Durably remember acknowledged transactions (encoded), all in one transaction."""
+        """Durably remember acknowledged transactions (encoded), all in one transaction, with
+        an fsync: an acknowledgement promises survival of a power loss too. It has its own
+        connection, so one worker thread may call it while the event loop uses the store."""
         rows = [(tx_id(tx), tx) for tx in txs]
-        with self._errors("cannot store pending transactions"), self._conn:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany(
+        with self._errors("cannot store pending transactions"), self._acks:
+            self._acks.execute("BEGIN IMMEDIATE")
+            self._acks.executemany(
                 "INSERT OR IGNORE INTO pending_txs (tx_id, encoded) VALUES (?, ?)", rows
             )
 
     def pending(self) -> list[bytes]:
         """The acknowledged transactions not committed yet, after dropping those that were
         (a transaction persisted after its batch had already been stored)."""
-        with self._errors("cannot read pending transactions"), self._conn:
+        with self._errors("cannot read pending transactions"):
+            rows = self._conn.execute("SELECT tx_id, encoded FROM pending_txs").fetchall()
+        done = [(txid,) for txid, _ in rows if self.tx_location(txid) is not None]
+        with self._errors("cannot drop committed pending transactions"), self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute("DELETE FROM pending_txs WHERE tx_id IN (SELECT tx_id FROM txs)")
-            rows = self._conn.execute("SELECT encoded FROM pending_txs").fetchall()
-        return [row[0] for row in rows]
+            self._conn.executemany("DELETE FROM pending_txs WHERE tx_id = ?", done)
+        committed = {txid for (txid,) in done}
+        return [encoded for txid, encoded in rows if txid not in committed]
 
     def tx_location(self, txid: bytes) -> tuple[int, int] | None:
+        """(height, position) of a committed transaction: from memory for recent heights,
+        else the latest height whose id blob holds it among those its prefix names."""
+        recent = self._recent.get(txid)
+        if recent is not None or len(txid) != ID_BYTES:
+            return recent
         with self._errors("cannot read the tx index"):
-            row = self._conn.execute(
-                "SELECT height, position FROM txs WHERE tx_id = ?", (txid,)
-            ).fetchone()
-        return None if row is None else (row[0], row[1])
+            for height in self._index.heights(txid):
+                row = self._conn.execute(
+                    "SELECT tx_ids FROM batches WHERE height = ?", (height,)
+                ).fetchone()
+                position = None if row is None else _last_position(row[0], txid)
+                if position is not None:
+                    return height, position
+        return None
 
     def slash_records(self) -> list[SlashRecord]:
         """Every slashing so far, in commit order."""
@@ -255,7 +352,13 @@ class SqliteChainStore:
         return row[0], self._decode(row[0], row[1], ValidatorSetSnapshot, "validator set")
 
     def close(self) -> None:
-        self._conn.close()
+        """Wait for the index write in flight, then close both files."""
+        try:
+            with self._errors("cannot finish writing the tx index"):
+                self._index.close()
+        finally:
+            self._acks.close()
+            self._conn.close()
 
     def __enter__(self) -> SqliteChainStore:
         return self

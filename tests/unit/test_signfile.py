@@ -12,8 +12,8 @@ from sequencer_net import codec
 from sequencer_net.consensus.machine import LockState
 from sequencer_net.signstate import SignRecord
 from sequencer_net.store.errors import StoreError
-from sequencer_net.store.signfile import FileSignStateStore
-from sequencer_net.types import Step
+from sequencer_net.store.signfile import SLOT_BYTES, FileSignStateStore
+from sequencer_net.types import Batch, BatchHeader, Step, Tx, evidence_digest, txs_digest
 
 
 def record(height: int, round: int = 0, step: Step = Step.PREVOTE) -> SignRecord:
@@ -36,7 +36,7 @@ def test_round_trip_and_reopen(path: Path) -> None:
     store.save(record(3, 1, Step.PRECOMMIT))
     assert store.load() == record(3, 1, Step.PRECOMMIT)
     assert FileSignStateStore(path).load() == record(3, 1, Step.PRECOMMIT)
-    assert codec.decode(path.read_bytes(), SignRecord) == record(3, 1, Step.PRECOMMIT)
+    assert len(path.read_bytes()) == 2 * SLOT_BYTES  # the file never changes size
 
 
 def test_no_temp_file_is_left_behind(path: Path) -> None:
@@ -75,13 +75,90 @@ def test_unwritable_directory_gives_store_error(tmp_path: Path) -> None:
     assert store.load() is None
 
 
+def batch(height: int, tx_count: int) -> Batch:
+    txs = tuple(Tx("rollup-1", "alice", b"%d/%d" % (height, i)).encoded for i in range(tx_count))
+    header = BatchHeader(
+        "test-chain", height, 0, bytes(32), b"\x01" * 32, height, txs_digest(txs),
+        evidence_digest(()), b"\x02" * 32,
+    )  # fmt: skip
+    return Batch(header, txs, ())
+
+
+def locked(height: int, step: Step, value: Batch, valid: Batch | None = None) -> SignRecord:
+    lock = LockState(0, 0, value, 0, valid or value)
+    return SignRecord(height, 0, step, b"payload %d" % step, b"\x07" * 64, lock)
+
+
+def test_lock_batches_survive_a_reopen(path: Path) -> None:
+    store = FileSignStateStore(path)
+    store.save(locked(4, Step.PREVOTE, batch(4, 3), batch(4, 5)))
+    assert FileSignStateStore(path).load() == locked(4, Step.PREVOTE, batch(4, 3), batch(4, 5))
+
+
+def stored_size(path: Path) -> int:
+    """The length of the newest record in the sign-state file (from its slot header)."""
+    data = path.read_bytes()
+    slots = [data[:SLOT_BYTES], data[SLOT_BYTES:]]
+    newest = max(slots, key=lambda slot: int.from_bytes(slot[:8], "big"))
+    return int.from_bytes(newest[8:12], "big")
+
+
+def test_save_size_does_not_grow_with_the_batch(path: Path) -> None:
+    """The record holds batch ids: a lock on 1,000 transactions saves as many bytes as one on
+    a single transaction, and the locked batch is written once, not in every save."""
+    store = FileSignStateStore(path)
+    sizes = []
+    for tx_count in (1, 1_000):
+        value = batch(7, tx_count)
+        store.save(locked(7, Step.PREVOTE, value))
+        values_inode = store.values_path.stat().st_ino
+        store.save(locked(7, Step.PRECOMMIT, value))  # same lock: values file untouched
+        assert store.values_path.stat().st_ino == values_inode
+        assert path.stat().st_size == 2 * SLOT_BYTES
+        sizes.append(stored_size(path))
+    assert sizes[0] == sizes[1] < 300
+    assert FileSignStateStore(path).load() == locked(7, Step.PRECOMMIT, batch(7, 1_000))
+
+
+def test_a_torn_newest_slot_leaves_the_previous_record(path: Path) -> None:
+    """A crash while overwriting a slot (before save returned) loses only that save."""
+    store = FileSignStateStore(path)
+    store.save(record(1))
+    store.save(record(2))  # sequence 2: slot 0
+    data = bytearray(path.read_bytes())
+    data[40] ^= 0xFF  # tear slot 0's body
+    path.write_bytes(bytes(data))
+    assert FileSignStateStore(path).load() == record(1)
+    reopened = FileSignStateStore(path)
+    reopened.save(record(3))
+    assert FileSignStateStore(path).load() == record(3)
+
+
+def test_a_lock_whose_batch_is_missing_is_refused(path: Path) -> None:
+    FileSignStateStore(path).save(locked(2, Step.PRECOMMIT, batch(2, 2)))
+    (path.parent / (path.name + ".values")).unlink()
+    with pytest.raises(StoreError, match=r"corrupt sign state \(the lock names batch"):
+        FileSignStateStore(path).load()
+
+
+def test_erase_forgets_the_record_and_its_batches(path: Path) -> None:
+    store = FileSignStateStore(path)
+    store.save(locked(3, Step.PRECOMMIT, batch(3, 2)))
+    store.erase()
+    assert store.load() is None
+    assert FileSignStateStore(path).load() is None
+    assert not store.values_path.exists()
+    store.save(record(1))
+    assert FileSignStateStore(path).load() == record(1)
+
+
 CRASH_CHILD = """
 import sys
 from pathlib import Path
 from sequencer_net.consensus.machine import LockState
 from sequencer_net.signstate import SignRecord
-from sequencer_net.store.signfile import FileSignStateStore
-from sequencer_net.types import Step
+from sequencer_net.store.signfile import SLOT_BYTES, FileSignStateStore
+from sequencer_net.types import Batch, BatchHeader, Step, Tx, evidence_digest, txs_digest
 
 store = FileSignStateStore(Path(sys.argv[1]))
 height = 0

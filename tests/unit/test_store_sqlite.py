@@ -18,6 +18,7 @@ from sequencer_net import codec
 from sequencer_net.messages import CommittedBatch
 from sequencer_net.store.errors import StoreError
 from sequencer_net.store.memory import MemoryChainStore
+from sequencer_net.store.recent import RecentTxIds
 from sequencer_net.store.sqlite import SqliteChainStore
 from sequencer_net.types import (
     Batch,
@@ -215,23 +216,26 @@ from sequencer_net import codec
 from sequencer_net.messages import CommittedBatch
 from sequencer_net.store.sqlite import SqliteChainStore
 
-store = SqliteChainStore(Path(sys.argv[1]), sys.argv[2])
+store = SqliteChainStore(Path(sys.argv[1]), sys.argv[2], *map(int, sys.argv[4:]))
 for entry in codec.decode(Path(sys.argv[3]).read_bytes(), tuple[CommittedBatch, ...]):
     store.append(entry)
     print(entry.height, flush=True)
 """
 
 
-def test_commits_survive_kill_9(tmp_path: Path, path: Path) -> None:
+@pytest.mark.parametrize("recent", [[], ["50"]])
+def test_commits_survive_kill_9(tmp_path: Path, path: Path, recent: list[str]) -> None:
     """A child appends batches and reports each one as soon as append returns; it is killed
-    mid-stream. Every reported height must be there afterwards, and nothing half-written."""
+    mid-stream. Every reported height must be there afterwards, and nothing half-written;
+    with a small in-memory bound the child is killed while moving ids to the prefix index,
+    and the index must still answer for every committed transaction."""
     entries = [
         make_entry(h, encoded_txs(*(b"%d/%d" % (h, i) for i in range(20)))) for h in range(1, 1001)
     ]
     feed = tmp_path / "entries.bin"
     feed.write_bytes(codec.encode(tuple(entries)))
-    reported = kill_after_reports(CRASH_CHILD, str(path), CHAIN, str(feed))
-    with SqliteChainStore(path, CHAIN) as store:
+    reported = kill_after_reports(CRASH_CHILD, str(path), CHAIN, str(feed), *recent)
+    with SqliteChainStore(path, CHAIN, *map(int, recent)) as store:
         last = store.last_height()
         assert reported == [1, 2, 3, 4, 5]
         assert 5 <= last < len(entries)
@@ -252,11 +256,13 @@ class ChainStoreComparison(RuleBasedStateMachine):
     """The same operations on both stores give the same answers (repeated tx ids included),
     with the SQLite store closed and reopened at random points."""
 
+    recent_ids = 100_000
+
     def __init__(self) -> None:
         super().__init__()
         self._dir = tempfile.TemporaryDirectory()
         self.path = Path(self._dir.name) / "chain.sqlite"
-        self.sqlite = SqliteChainStore(self.path, CHAIN)
+        self.sqlite = SqliteChainStore(self.path, CHAIN, self.recent_ids)
         self.memory = MemoryChainStore()
 
     @rule(offset=st.sampled_from([0, 0, 0, -1, 1]), txs=tx_pool)
@@ -291,7 +297,7 @@ class ChainStoreComparison(RuleBasedStateMachine):
     @rule()
     def reopen(self) -> None:
         self.sqlite.close()
-        self.sqlite = SqliteChainStore(self.path, CHAIN)
+        self.sqlite = SqliteChainStore(self.path, CHAIN, self.recent_ids)
 
     @invariant()
     def same_height(self) -> None:
@@ -306,6 +312,126 @@ ChainStoreComparison.TestCase.settings = settings(
     max_examples=25, stateful_step_count=15, deadline=None
 )
 TestChainStoreMatchesMemory = ChainStoreComparison.TestCase
+
+
+class SmallMemoryComparison(ChainStoreComparison):
+    """The same, with room for only 3 ids in memory: most answers come from the prefix index."""
+
+    recent_ids = 3
+
+
+SmallMemoryComparison.TestCase.settings = ChainStoreComparison.TestCase.settings
+TestSmallMemoryStoreMatchesMemory = SmallMemoryComparison.TestCase
+
+
+# ---- the tx index: memory, prefix index, restarts ----------------------------------------------
+
+
+def test_every_location_is_found_after_reopen_with_little_memory(path: Path) -> None:
+    """With a bound of 10 ids, most heights have moved to the prefix index; after a reopen
+    every transaction is still found where it was committed, and absent ids are not."""
+    with SqliteChainStore(path, CHAIN, recent_ids=10) as store:
+        entries = fill(store, 40)
+    index = path.with_name("chain-txindex.sqlite")
+    with sqlite3.connect(index) as conn:
+        (indexed,) = conn.execute("SELECT value FROM meta WHERE key = 'indexed_through'").fetchone()
+    conn.close()
+    assert 30 <= indexed < 40
+    with SqliteChainStore(path, CHAIN, recent_ids=10) as store:
+        for entry in entries:
+            for position, tx in enumerate(entry.batch.txs):
+                assert store.tx_location(tx_id(tx)) == (entry.height, position)
+        assert store.tx_location(tx_id(b"never committed")) is None
+
+
+def test_a_prefix_collision_is_not_a_match(path: Path) -> None:
+    """An id sharing a committed id's first 8 bytes (a client can grind for one) is checked
+    against the height's id blob, so it is not reported as committed."""
+    with SqliteChainStore(path, CHAIN, recent_ids=3) as store:
+        entries = fill(store, 10)
+        real = tx_id(entries[0].batch.txs[1])
+        assert store.tx_location(real) == (1, 1)  # answered by the prefix index
+        assert store.tx_location(real[:8] + bytes(24)) is None
+        assert store.tx_location(real[:8]) is None
+
+
+def test_a_lost_tx_index_is_rebuilt(path: Path) -> None:
+    """The prefix index holds derived data only: deleted, it is rebuilt from the id blobs."""
+    with SqliteChainStore(path, CHAIN, recent_ids=5) as store:
+        entries = fill(store, 20)
+    for leftover in path.parent.glob("chain-txindex.sqlite*"):
+        leftover.unlink()
+    with SqliteChainStore(path, CHAIN, recent_ids=5) as store:
+        assert [store.tx_location(tx_id(e.batch.txs[2])) for e in entries] == [
+            (e.height, 2) for e in entries
+        ]
+
+
+def test_a_garbage_tx_index_gives_store_error_naming_the_fix(path: Path) -> None:
+    with SqliteChainStore(path, CHAIN) as store:
+        fill(store, 2)
+    path.with_name("chain-txindex.sqlite").write_bytes(b"not a database" * 500)
+    with pytest.raises(StoreError, match=r"chain-txindex\.sqlite .*delete it to rebuild"):
+        SqliteChainStore(path, CHAIN)
+
+
+def test_an_index_ahead_of_the_chain_gives_no_false_answers(tmp_path: Path) -> None:
+    """After a power loss the chain may have lost heights the index still names: those match
+    nothing, and the heights appended again are found."""
+    ahead, behind = tmp_path / "ahead", tmp_path / "behind"
+    for directory, count in ((ahead, 30), (behind, 10)):
+        directory.mkdir()
+        with SqliteChainStore(directory / "chain.sqlite", CHAIN, recent_ids=5) as store:
+            fill(store, count)
+    for leftover in behind.glob("chain-txindex.sqlite*"):
+        leftover.unlink()
+    (ahead / "chain-txindex.sqlite").rename(behind / "chain-txindex.sqlite")
+    with SqliteChainStore(behind / "chain.sqlite", CHAIN, recent_ids=5) as store:
+        lost = make_entry(25)
+        assert store.tx_location(tx_id(lost.batch.txs[0])) is None
+        entries = fill(store, 30)
+        assert store.tx_location(tx_id(lost.batch.txs[0])) == (25, 0)
+        assert store.tx_location(tx_id(entries[-1].batch.txs[1])) == (30, 1)
+
+
+def test_a_schema_3_store_is_migrated(path: Path) -> None:
+    """A chain written by the previous schema (one ``txs`` row per transaction) opens with
+    every transaction still found."""
+    with SqliteChainStore(path, CHAIN, recent_ids=5) as store:
+        entries = fill(store, 12)
+    for leftover in path.parent.glob("chain-txindex.sqlite*"):
+        leftover.unlink()
+    with sqlite3.connect(path) as conn:  # back to schema 3
+        conn.execute("ALTER TABLE batches DROP COLUMN tx_ids")
+        conn.execute(
+            "CREATE TABLE txs (tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL, "
+            "position INTEGER NOT NULL) WITHOUT ROWID"
+        )
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    conn.close()
+    with SqliteChainStore(path, CHAIN, recent_ids=5) as store:
+        assert store.get_many(1, 12) == entries
+        for entry in entries:
+            for position, tx in enumerate(entry.batch.txs):
+                assert store.tx_location(tx_id(tx)) == (entry.height, position)
+    with sqlite3.connect(path) as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "txs" not in tables
+
+
+def test_recent_ids_stay_bounded() -> None:
+    recent = RecentTxIds(100)
+    handed: list[int] = []
+    for height in range(1, 101):
+        due = recent.add(height, [bytes([height, i]) * 16 for i in range(10)])
+        handed += [h for h, _ in due]
+        if due:
+            recent.forget_through(due[-1][0])
+        assert len(recent) <= 100
+    assert handed == list(range(1, handed[-1] + 1))
+    assert recent.get(bytes([100, 3]) * 16) == (100, 3)
+    assert recent.get(bytes([1, 3]) * 16) is None
 
 
 def test_pending_txs_survive_a_reopen_and_leave_once_committed(path: Path) -> None:
