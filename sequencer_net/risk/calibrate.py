@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..commands.errors import UsageError
 from .runlog import NodeLog, read_run
+
+NO_COMMITS = (
+    "the node logs hold no per-height `committed` records: nodes write them only at log "
+    "level debug. Run the cluster with `sequencer-net cluster up --log-level debug` (or "
+    'log_level = "debug" in every NAME/node.toml) and calibrate that run'
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,8 @@ def calibrate(
     """Every parameter: its value (None when the run could not show it) and where it came
     from. With ``chain`` (stake shares and reputation window) each restart also carries the
     rounds the model predicts its outage lost, beside what the run shows."""
+    if not any(log.events("committed") for log in logs.values()):
+        raise UsageError(NO_COMMITS)
     ref = _reference(logs)
     commits = {r["height"]: r for r in ref.events("committed")}
     heights = sorted(commits)
@@ -173,7 +182,7 @@ def calibrate(
             "halt_s": param(
                 statistics.median(stalls) if stalls else None,
                 f"median stalled_ms of {len(stalls)} commit_resumed record(s)",
-                "the chain never stalled long enough to log no_commit",
+                "the chain never stalled long enough to log a stall",
             ),
             "forced_inclusions": param(
                 float(enforced) if enforced else None,
