@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from http import HTTPStatus
 
 import h11
 import trio
@@ -106,7 +107,8 @@ async def _send(
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]
-    data = conn.send(h11.Response(status_code=status, headers=fields))
+    reason = HTTPStatus(status).phrase.encode()
+    data = conn.send(h11.Response(status_code=status, headers=fields, reason=reason))
     if not head_only:
         data = (data or b"") + (conn.send(h11.Data(data=body)) or b"")
     data = (data or b"") + (conn.send(h11.EndOfMessage()) or b"")

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 
 import trio
-from helpers.cluster import FAST, addresses, cli, wait_for_height
+from helpers.cluster import FAST, addresses, cli, events, wait_for_height
 from helpers.metrics import NIL_REASONS, SERIES, STEPS, P, Scrape, metrics_address, scrape
 from helpers.paths import CONFIGS
 
@@ -102,6 +102,10 @@ async def test_every_series_exists_at_start_and_moves_with_commits_and_a_kill(
     )
     assert gone.value(f"{P}consensus_missing_validators_power", **chain) == 10
     await wait_for_height(addresses(cluster)["n1"], int(heights) + 5)  # three still commit
+    # At the default level the log holds no per-height lines, and says where the node listens.
+    assert events(cluster, "n1", "committed") == []
+    [started] = events(cluster, "n1", "node_started")
+    assert started["listening"]["metrics"] == n1
 
 
 async def test_an_equivocation_shows_as_byzantine_power_and_one_slash(start: Start) -> None:
