@@ -95,8 +95,11 @@ def predicted_rounds(down_s: float, share: float, window: int, block_time_s: flo
 
 
 def _reference(logs: dict[str, NodeLog]) -> NodeLog:
-    """The node that committed the most heights: up for (nearly) the whole run."""
-    return max(logs.values(), key=lambda log: len(log.events("committed")))
+    """The node that committed the most heights among those that never restarted: up for
+    (nearly) the whole run. A restarted node catches up on every height it missed, so it can
+    count as many commits, but none of them in its outage, which is what is measured there."""
+    steady = [log for log in logs.values() if len(log.events("node_started")) <= 1]
+    return max(steady or logs.values(), key=lambda log: len(log.events("committed")))
 
 
 def calibrate(

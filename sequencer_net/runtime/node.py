@@ -144,8 +144,7 @@ class Node:
         config = self.config
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            listening = {"peer": shown(own.peer), "client": shown(own.client)}
-            await _listen("peer", own.peer, nursery.start(self.peers.run, *own.peer))
+            listening = {"client": shown(own.client)}
             listeners = await _listen(
                 "client", own.client, trio.open_tcp_listeners(own.client.port, host=own.client.host)
             )
@@ -167,12 +166,10 @@ class Node:
                     nursery.start(server.serve, *config.metrics_endpoint),
                 )
                 listening["metrics"] = shown(config.metrics_endpoint)
-            nursery.start_soon(self.acked.run)
-            nursery.start_soon(self._send_delayed)
-            nursery.start_soon(self._send_garbage)
-            nursery.start_soon(self._write_metrics_periodically)
-            nursery.start_soon(self._watch_for_stalls)
-            nursery.start_soon(self._log_summaries)
+            # Peers last, then node_started at once: what a peer link logs comes after it, so
+            # a reader of the log (risk calibrate) sees where this run of the node begins.
+            await _listen("peer", own.peer, nursery.start(self.peers.run, *own.peer))
+            listening["peer"] = shown(own.peer)
             log.info(
                 "node_started",
                 chain_id=config.genesis.chain_id,
@@ -180,6 +177,12 @@ class Node:
                 listening=listening,
                 log_level=config.log.level,
             )
+            nursery.start_soon(self.acked.run)
+            nursery.start_soon(self._send_delayed)
+            nursery.start_soon(self._send_garbage)
+            nursery.start_soon(self._write_metrics_periodically)
+            nursery.start_soon(self._watch_for_stalls)
+            nursery.start_soon(self._log_summaries)
             self._faults_changed()  # a crash height already reached stops the node here
             if not self.exit_code:
                 self.carry_out(self.replica.start(now_ms()))

@@ -6,6 +6,7 @@ as byzantine power and exactly one slash."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable
 
@@ -106,6 +107,9 @@ async def test_every_series_exists_at_start_and_moves_with_commits_and_a_kill(
     assert events(cluster, "n1", "committed") == []
     [started] = events(cluster, "n1", "node_started")
     assert started["listening"]["metrics"] == n1
+    # It comes before anything its peer links log, so a log reader sees where a run begins.
+    first_line = (cluster.root / "n1" / "data" / "node.log").read_text().splitlines()[0]
+    assert json.loads(first_line)["event"] == "node_started"
 
 
 async def test_an_equivocation_shows_as_byzantine_power_and_one_slash(start: Start) -> None:

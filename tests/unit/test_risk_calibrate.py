@@ -144,3 +144,16 @@ def test_logs_without_per_height_lines_say_how_to_get_them(
     assert main(["risk", "calibrate", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "no per-height `committed` records" in err and "--log-level debug" in err
+
+
+def test_the_reference_node_is_one_that_never_restarted(tmp_path: Path) -> None:
+    """n2 restarts and catches up on every height, ending one ahead of n1 (stopped first):
+    the rounds lost in its outage are still read from n1, which saw them."""
+    n1 = [(0, "node_started", {}), *(commit(h, h) for h in range(1, 6)), commit(7, 6, 1)]
+    n2 = [(0, "node_started", {}), commit(1, 1), (8, "node_started", {})]
+    n2 += [commit(8.5, h, 1 if h == 6 else 0) for h in range(2, 8)]
+    write_log(tmp_path, "n1", n1)
+    write_log(tmp_path, "n2", n2)
+    found = calibrate(read_run(tmp_path))
+    assert found["reference_node"] == "n1"
+    assert found["restarts"][0]["rounds_lost"] == 1
