@@ -322,6 +322,8 @@ class NodeMetrics:
         self._round = None
 
     def _enter_round(self, height: int, round: int, now_ms: int) -> None:
+        # A restarted node's first round is above heights it never saw committed here.
+        self._committed_height = max(self._committed_height, height - 1)
         self._end_round(height, now_ms)
         self._round = (height, now_ms)
         self._step = ("propose", now_ms)
