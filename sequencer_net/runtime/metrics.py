@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from prometheus_client import (
@@ -359,10 +360,9 @@ class NodeMetrics:
         if new < 0:  # a fresh replica (an amnesia restart) counts from zero again
             new = stats.included
         self._included = stats.included
-        take = min(new, len(stats.delay_ms))
-        for ms in list(stats.delay_ms)[len(stats.delay_ms) - take :]:
+        for ms in islice(reversed(stats.delay_ms), new):  # the newest samples, O(new)
             self.delay_seconds.observe(ms / 1000)
-        for heights in list(stats.delay_heights)[len(stats.delay_heights) - take :]:
+        for heights in islice(reversed(stats.delay_heights), new):
             self.delay_heights.observe(heights)
 
     def _count_missing(self, height: int, replica: Replica) -> None:

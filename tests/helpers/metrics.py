@@ -98,6 +98,7 @@ async def get(address: str, path: str = "/metrics", method: str = "GET") -> tupl
             answer = b""
             while chunk := await stream.receive_some(65536):
                 answer += chunk
+    assert answer, f"{address} closed the connection without an answer"
     head, _, body = answer.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), body
 

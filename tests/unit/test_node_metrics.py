@@ -118,3 +118,18 @@ def test_votes_far_from_the_chain_are_not_kept(metrics: NodeMetrics, replica: Re
     for far in (1, 2, 3, 7, 10**9):
         metrics.vote_heard(KEYS[1].public_key, far)
     assert metrics._heard == {}  # bounded: only the heights around the tip
+
+
+def test_each_inclusion_delay_is_observed_once(metrics: NodeMetrics, replica: Replica) -> None:
+    stats = replica.censorship
+    stats.record_inclusion(1, 400)
+    stats.record_inclusion(2, 1_500)
+    metrics.observe([commit(replica, 1)], 0, replica)
+    stats.record_inclusion(3, 2_500)
+    metrics.observe([commit(replica, 2)], 0, replica)
+    metrics.observe([commit(replica, 3)], 0, replica)  # nothing new included
+    found = scraped(metrics, replica)
+    seconds = f"{P}censorship_inclusion_delay_seconds"
+    assert found.value(f"{seconds}_count", **CHAIN) == 3
+    assert found.value(f"{seconds}_sum", **CHAIN) == pytest.approx(4.4)
+    assert found.value(f"{P}censorship_inclusion_delay_heights_sum", **CHAIN) == 6
