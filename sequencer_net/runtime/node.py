@@ -148,7 +148,6 @@ class Node:
             listeners = await _listen(
                 "client", own.client, trio.open_tcp_listeners(own.client.port, host=own.client.host)
             )
-            nursery.start_soon(trio.serve_listeners, self.client_api.rpc.handle, listeners)
             if config.admin_endpoint is not None:
                 assert config.admin_token is not None
                 admin = AdminServer(self.faults, config.admin_token, self._faults_changed)
@@ -170,6 +169,8 @@ class Node:
             # a reader of the log (risk calibrate) sees where this run of the node begins.
             await _listen("peer", own.peer, nursery.start(self.peers.run, *own.peer))
             listening["peer"] = shown(own.peer)
+            # Status answers only now, so a node that answers holds every port it needs.
+            nursery.start_soon(trio.serve_listeners, self.client_api.rpc.handle, listeners)
             log.info(
                 "node_started",
                 chain_id=config.genesis.chain_id,
