@@ -29,7 +29,7 @@ import trio
 from sequencer_net.cluster.layout import Layout
 from sequencer_net.cluster.probe import probe
 from sequencer_net.config import ConfigError, SpecError, load_cluster_spec, load_genesis
-from sequencer_net.evidence_log import FILENAME, EvidenceLogError, read_log
+from sequencer_net.evidence_log import FILENAME, EvidenceLogError, read_log, shown_id
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "byzantine-4.toml"
 SIGNS_TWICE = frozenset({"equivocate", "amnesia"})  # behaviours that leave evidence
@@ -181,7 +181,7 @@ def story(
 
     directory = shown(root)
     demo.show("evidence", "evidence", "list", "--dir", directory)
-    demo.show("first_record", "evidence", "show", records[0]["id"][:12], "--dir", directory)
+    demo.show("first_record", "evidence", "show", shown_id(records[0]["id"]), "--dir", directory)
     log = shown(Layout(root).data(witness) / FILENAME)
     genesis = shown(Layout(root).genesis)
     if demo.show("verify", "evidence", "verify", log, "--genesis", genesis) != 0:

@@ -31,6 +31,15 @@ from .genesis import Genesis
 from .types import DuplicateProposal, Evidence, Proposal, Vote, evidence_id
 
 FILENAME = "evidence.jsonl"
+# Where an evidence id is shown short (node.log, tables, messages, demos), it is this many hex
+# digits everywhere, so one grep finds it in every place; `evidence show` takes any prefix.
+SHOWN_ID_CHARS = 16
+
+
+def shown_id(evidence_id: bytes | str) -> str:
+    """An evidence id (bytes, or the log's full hex) as it is shown short."""
+    text = evidence_id.hex() if isinstance(evidence_id, bytes) else evidence_id
+    return text[:SHOWN_ID_CHARS]
 
 
 class EvidenceLogError(Exception):
@@ -343,7 +352,7 @@ def verify_records(records: Iterable[Mapping[str, Any]], genesis: Genesis) -> li
         messages, offender = _record_problems(record, genesis)
         if offender and offender in first_id and first_id[offender] != record_id:
             messages.append(
-                f"offender already slashed by {first_id[offender][:16]}: a validator is "
+                f"offender already slashed by {shown_id(first_id[offender])}: a validator is "
                 "tombstoned after its first slash"
             )
         if offender and isinstance(record_id, str):

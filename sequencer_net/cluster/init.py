@@ -18,7 +18,10 @@ from ..validators import Validator
 from .errors import ClusterError
 from .layout import Layout
 from .ports import free_ports
+from .prometheus import write_prometheus_config
 from .state import RUNS
+
+PORTS_PER_NODE = 4  # peer, client, admin, metrics
 
 
 def fresh_dir(name: str, runs: Path = RUNS) -> Path:
@@ -32,8 +35,8 @@ def fresh_dir(name: str, runs: Path = RUNS) -> Path:
 
 
 def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
-    """Create genesis.toml, the admin token and, per node, node.toml (with its faults and a
-    loopback admin port), a fresh key and an empty data dir.
+    """Create genesis.toml, the admin token, prometheus.yml and, per node, node.toml (with its
+    faults, log level and loopback admin and metrics ports), a fresh key and an empty data dir.
 
     Returns the absolute cluster dir. Refuses a non-empty dir: it may hold another cluster's
     keys and chain, and mixing two clusters' files would make nodes refuse each other."""
@@ -47,7 +50,7 @@ def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     layout = Layout(root)
     names = spec.node_names
-    ports = iter(free_ports(3 * len(names)))
+    ports = iter(free_ports(PORTS_PER_NODE * len(names)))
     keys = {name: PrivateKey.generate() for name in names}
     addresses = {
         name: Addresses(peer=f"127.0.0.1:{next(ports)}", client=f"127.0.0.1:{next(ports)}")
@@ -60,6 +63,7 @@ def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
     genesis = Genesis(spec.chain_id, validators, spec.timeouts, spec.chain)
     write_genesis(layout.genesis, genesis, addresses)
     write_admin_token(layout.admin_token)
+    metrics = {name: f"127.0.0.1:{next(ports)}" for name in names}
     for name in names:
         layout.node_dir(name).mkdir()
         layout.data(name).mkdir()
@@ -70,5 +74,8 @@ def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
             params=spec.params,
             faults=spec.faults.get(name, ()),
             admin_address=f"127.0.0.1:{next(ports)}",
+            metrics_address=metrics[name],
+            log_level=spec.log_level,
         )
+    write_prometheus_config(layout.prometheus, metrics)
     return root

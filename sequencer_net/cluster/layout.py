@@ -4,6 +4,7 @@ DIR/genesis.toml        shared by every node
 DIR/admin_token         the secret the admin API (fault injection) asks for, mode 0600
 DIR/cluster.json        pids of the running nodes (written by `up`, `restart`, `down`)
 DIR/origin.json         the spec file (or --nodes flags) the dir was made from
+DIR/prometheus.yml      a Prometheus scrape config with every node's metrics address
 DIR/nK/node.toml        one node's config (paths relative to nK/)
 DIR/nK/key              its Ed25519 seed, hex, mode 0600
 DIR/nK/data/            its chain, sign state and logs
@@ -35,6 +36,10 @@ class Layout:
     @property
     def origin(self) -> Path:
         return self.root / "origin.json"
+
+    @property
+    def prometheus(self) -> Path:
+        return self.root / "prometheus.yml"
 
     @property
     def lock(self) -> Path:

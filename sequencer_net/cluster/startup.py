@@ -79,9 +79,11 @@ def startup_failure(cluster: Cluster, name: str, what: str, exited: bool) -> str
 def _ports(cluster: Cluster, name: str) -> dict[str, str]:
     own = cluster.genesis.addresses[name]
     ports = {"client": own.client, "peer": own.peer}
-    admin = load_node_config(cluster.layout.node_config(name)).admin_address
-    if admin is not None:
-        ports["admin"] = admin
+    config = load_node_config(cluster.layout.node_config(name))
+    if config.admin_address is not None:
+        ports["admin"] = config.admin_address
+    if config.metrics_address is not None:
+        ports["metrics"] = config.metrics_address
     return ports
 
 

@@ -10,6 +10,7 @@ import trio
 from rich.table import Table
 
 from .control import Cluster, NodeProcess
+from .layout import Layout
 from .probe import PROBE_TIMEOUT_S, probe_all
 from .procs import ProcState
 
@@ -30,6 +31,7 @@ class NodeStatus:
     pid: int | None
     state: ProcState
     client_address: str
+    metrics_address: str | None = None  # from node.toml; None: no metrics endpoint
     height: int | None = None
     round: int | None = None
     step: str | None = None
@@ -58,6 +60,7 @@ def combine(
                 pid=process.pid,
                 state=process.state,
                 client_address=cluster.genesis.addresses[process.name].client,
+                metrics_address=metrics_address(cluster.layout, process.name),
                 height=_int(report.get("height")),
                 round=_int(report.get("round")),
                 step=report.get("step") if isinstance(report.get("step"), str) else None,
@@ -67,6 +70,18 @@ def combine(
             )
         )
     return rows
+
+
+def metrics_address(layout: Layout, name: str) -> str | None:
+    """The node's metrics_address as its node.toml gives it; None when it has none (or the
+    file cannot be read: the node then cannot run either, and says why when started)."""
+    from ..config.schema import ConfigError, read_toml
+
+    try:
+        value = read_toml(layout.node_config(name)).get("metrics_address")
+    except ConfigError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _int(value: object) -> int | None:
@@ -89,9 +104,12 @@ def gather_sync(cluster: Cluster, timeout: float = PROBE_TIMEOUT_S) -> list[Node
 
 
 def table(rows: list[NodeStatus], title: str) -> Table:
-    """Compact enough for 80 columns; peer names and addresses are in --json. Peers are
-    those heard from in the last few seconds, not merely linked: a partition shows."""
-    out = Table(title=title, title_justify="left")
+    """Compact enough for 80 columns; peer names and addresses are in --json, the metrics
+    addresses in the caption. Peers are those heard from in the last few seconds, not
+    merely linked: a partition shows."""
+    out = Table(
+        title=title, title_justify="left", caption=_metrics_caption(rows), caption_justify="left"
+    )
     out.add_column("node")
     out.add_column("pid", justify="right")
     out.add_column("state")
@@ -123,6 +141,12 @@ def commit_age(age_ms: object) -> str:
         return "-"
     text = f"{age_ms / 1000:.1f}s"
     return f"[red]{text}[/]" if age_ms >= HALT_SHOWN_AFTER_MS else text
+
+
+def _metrics_caption(rows: list[NodeStatus]) -> str | None:
+    """Where each node serves its Prometheus metrics, in one line under the table."""
+    shown = [f"{row.name} {row.metrics_address}" for row in rows if row.metrics_address]
+    return f"metrics (GET /metrics): {', '.join(shown)}" if shown else None
 
 
 def _show(value: object) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cluster.layout import Layout
-from ..evidence_log import FILENAME, EvidenceLogError, read_log, verify_records
+from ..evidence_log import FILENAME, EvidenceLogError, read_log, shown_id, verify_records
 from .client import _call
 from .errors import UsageError
 from .target import NODE_DIRS_HELP, add_dir_option, chosen_dir, client_targets, select_nodes
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # rich and the config loader are imported where used: `--help
 
     from ..genesis import Genesis
 
-ID_SHOWN = 12
+KEY_SHOWN = 12  # hex digits of a public key where a record lacks the name
 
 EVIDENCE_EXAMPLES = """\
 examples:
@@ -166,7 +166,7 @@ def _field(record: Mapping[str, Any], key: str, inner: str | None = None) -> Any
 
 def _party(record: Mapping[str, Any], key: str) -> str:
     name = _field(record, key, "name")
-    return name if name != "?" else str(_field(record, key, "public_key"))[:ID_SHOWN]
+    return name if name != "?" else str(_field(record, key, "public_key"))[:KEY_SHOWN]
 
 
 def _console() -> Console:
@@ -206,7 +206,7 @@ def _list(args: argparse.Namespace) -> int:
     for entry in entries:
         record = entry.record
         table.add_row(
-            str(record["id"])[:ID_SHOWN],
+            shown_id(str(record["id"])),
             str(_field(record, "kind")).removeprefix("duplicate_"),  # the table says it
             f"{_field(record, 'height')}/{_field(record, 'round')}",
             _party(record, "offender"),
@@ -230,7 +230,7 @@ def _show(args: argparse.Namespace) -> int:
     if not found:
         raise UsageError(f"no evidence with id {args.id}")
     if len(found) > 1:
-        ids = ", ".join(e.record["id"][:ID_SHOWN] for e in found)
+        ids = ", ".join(shown_id(e.record["id"]) for e in found)
         raise UsageError(f"id prefix {args.id} is ambiguous: {ids}")
     [entry] = found
     record = entry.record
@@ -324,7 +324,7 @@ def _verify(args: argparse.Namespace) -> int:
     else:
         for result, record in zip(results, records, strict=True):
             where = (
-                f"line {result['line']} {str(_field(record, 'id'))[:ID_SHOWN]} "
+                f"line {result['line']} {shown_id(str(_field(record, 'id')))} "
                 f"{_field(record, 'kind')} by {_party(record, 'offender')} "
                 f"at height {_field(record, 'height')}"
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 from pathlib import Path
 
 from .errors import UsageError, find_cause
@@ -14,7 +13,11 @@ def add_node_command(commands: argparse._SubParsersAction) -> None:
         "node",
         help="run one sequencer node (the cluster tool starts these for you)",
         description="Run one validator: peer links, consensus, storage and the client API, "
-        "until SIGTERM or Ctrl-C. Logs go to DATA_DIR/node.log as JSON lines.",
+        "until SIGTERM or Ctrl-C. Logs go to DATA_DIR/node.log as JSON lines, at node.toml's "
+        "log_level (per-height lines are debug; info has a summary every 10 s), rotated by "
+        "size (log_max_bytes, log_backups). With metrics_address in node.toml it serves "
+        "Prometheus metrics at http://ADDRESS/metrics. A port it cannot bind is named in "
+        "the error and in node.log (exit status 2).",
     )
     p.add_argument("--config", required=True, type=Path, help="the node's node.toml")
     p.set_defaults(run=_run_node)
@@ -22,12 +25,13 @@ def add_node_command(commands: argparse._SubParsersAction) -> None:
 
 def _run_node(args: argparse.Namespace) -> int:
     # The whole node (trio, structlog, sqlite) loads only here, not for every command.
+    import structlog
     import trio
 
     from ..config import ConfigError, load_node_config
     from ..evidence_log import EvidenceLogError
     from ..runtime.logs import configure_logging
-    from ..runtime.node import serve
+    from ..runtime.node import ListenError, serve
     from ..store.errors import StoreError
 
     try:
@@ -35,18 +39,17 @@ def _run_node(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    configure_logging(config.data_dir / "node.log", config.name)
+    configure_logging(config.data_dir / "node.log", config.name, config.log)
     try:
         status = trio.run(serve, config)
     except Exception as exc:  # trio wraps task failures in exception groups
+        listen = find_cause(exc, ListenError)
+        if listen is not None:  # the node logged it, with the port
+            raise UsageError(f"{config.name}: {listen}") from None
         for kind in (StoreError, EvidenceLogError):
             cause = find_cause(exc, kind)
             if cause is not None:
+                structlog.get_logger().error("node_start_failed", reason=str(cause))
                 raise UsageError(f"{config.name}: {cause}") from None
-        os_error = find_cause(exc, OSError)
-        if os_error is not None and os_error.errno == errno.EADDRINUSE:
-            raise UsageError(
-                f"{config.name}: a port it needs is already in use ({os_error.strerror})"
-            ) from None
         raise
     return status

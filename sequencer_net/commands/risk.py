@@ -35,7 +35,9 @@ def add_risk_command(commands: argparse._SubParsersAction) -> None:
             "single sequencer and for the scenario's BFT set and its variants, and report "
             "downtime, outage durations, a censored transaction's delay and the book's "
             "expected loss, VaR and CVaR side by side. `risk calibrate DIR` instead reads a "
-            "cluster run's node logs and prints the protocol parameters measured there.",
+            "cluster run's node logs and prints the protocol parameters measured there; the "
+            "run must log at debug level (`cluster up ... --log-level debug`), where nodes "
+            "write one `committed` line per height.",
             WIDTH,
         ),
         epilog=EXAMPLES,

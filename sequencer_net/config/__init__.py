@@ -16,13 +16,20 @@ admin token files, mode 0600). :class:`NodeParams` is re-exported from ``node_pa
 from ..node_params import NodeParams
 from .cluster_spec import DEFAULT_STAKE, MAX_NODES, ClusterSpec, SpecError, load_cluster_spec
 from .genesis_file import Addresses, GenesisFile, load_genesis, write_genesis
-from .node_file import NodeConfig, load_node_config, write_node_config
+from .node_file import (
+    LOG_LEVELS,
+    LogSettings,
+    NodeConfig,
+    load_node_config,
+    write_node_config,
+)
 from .schema import NAME_PATTERN, NAME_RULE, ConfigError
 from .secrets import ADMIN_TOKEN_BYTES, SEED_SIZE, write_admin_token, write_key
 
 __all__ = [
     "ADMIN_TOKEN_BYTES",
     "DEFAULT_STAKE",
+    "LOG_LEVELS",
     "MAX_NODES",
     "NAME_PATTERN",
     "NAME_RULE",
@@ -31,6 +38,7 @@ __all__ = [
     "ClusterSpec",
     "ConfigError",
     "GenesisFile",
+    "LogSettings",
     "NodeConfig",
     "NodeParams",
     "SpecError",

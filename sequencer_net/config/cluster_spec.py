@@ -16,6 +16,7 @@ from ..faults.spec import Fault
 from ..genesis import ChainParams
 from ..node_params import NodeParams
 from . import schema, sections
+from .node_file import LOG_LEVELS
 from .schema import NAME_PATTERN, NAME_RULE, Table
 
 DEFAULT_STAKE = 10
@@ -34,7 +35,9 @@ class SpecError(ValueError):
 @dataclass(frozen=True)
 class ClusterSpec:
     """What a user asks for: how many validators, their stakes, and shared settings.
-    Empty ``stakes`` means DEFAULT_STAKE each; empty ``chain_id`` means the cluster name."""
+    Empty ``stakes`` means DEFAULT_STAKE each; empty ``chain_id`` means the cluster name.
+    ``log_level`` goes to every node.toml: "debug" keeps the per-height lines (`risk
+    calibrate` reads them)."""
 
     name: str
     nodes: int
@@ -44,6 +47,7 @@ class ClusterSpec:
     params: NodeParams = field(default_factory=NodeParams)
     chain: ChainParams = field(default_factory=ChainParams)
     faults: Mapping[str, tuple[Fault, ...]] = field(default_factory=dict)
+    log_level: str = "info"
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.fullmatch(self.name):
@@ -60,6 +64,10 @@ class ClusterSpec:
             object.__setattr__(self, "chain_id", self.name)
         if len(self.chain_id) > 64:
             raise SpecError("chain_id", f"must be 1..64 characters, got {len(self.chain_id)}")
+        if self.log_level not in LOG_LEVELS:
+            raise SpecError(
+                "log_level", f"{self.log_level!r}: expected one of {', '.join(LOG_LEVELS)}"
+            )
         unknown = sorted(set(self.faults) - set(self.node_names))
         if unknown:
             raise SpecError(
@@ -80,17 +88,20 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     if "cluster" not in top.data:
         raise top.error("cluster", "missing (expected a [cluster] table with name and nodes)")
     cluster = top.table("cluster")
-    cluster.only(["name", "nodes", "stakes", "chain_id"])
+    cluster.only(["name", "nodes", "stakes", "chain_id", "log_level"])
     name = cluster.string("name")
     nodes = cluster.integer("nodes")
     stakes = tuple(cluster.integers("stakes", []))
     chain_id = cluster.string("chain_id", "")
+    log_level = cluster.string("log_level", "info")
     timeouts = sections.timeouts(top.table("timeouts"))
     params = sections.params(top.table("params"))
     chain = sections.chain_params(top.table("chain"))
     faults = _node_faults(top.table("nodes"), nodes)
     try:
-        return ClusterSpec(name, nodes, stakes, chain_id, timeouts, params, chain, faults)
+        return ClusterSpec(
+            name, nodes, stakes, chain_id, timeouts, params, chain, faults, log_level
+        )
     except SpecError as exc:
         raise cluster.error(exc.key, exc.problem) from None
 

@@ -1,4 +1,5 @@
-"""node.toml: one node's name, genesis, key, data dir, params, faults and admin API.
+"""node.toml: one node's name, genesis, key, data dir, params, faults, admin API, metrics
+endpoint and logging.
 
 The loader makes every path absolute (relative to node.toml, so a cluster dir can move),
 loads the genesis and the key, and checks the key is the one genesis gives this node's name.
@@ -31,7 +32,24 @@ NODE_KEYS = (
     "faults",
     "admin_address",
     "admin_token_file",
+    "metrics_address",
+    "log_level",
+    "log_max_bytes",
+    "log_backups",
 )
+LOG_LEVELS = ("debug", "info", "warning", "error")
+MIN_LOG_BYTES = 4096
+MAX_LOG_BACKUPS = 100
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """node.log: the lowest level written (per-height lines are debug), and size-based
+    rotation: past ``max_bytes`` node.log becomes node.log.1 and so on, ``backups`` kept."""
+
+    level: str = "info"
+    max_bytes: int = 50 * 1024 * 1024
+    backups: int = 5
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,9 @@ class NodeConfig:
     admin_address: str | None = None
     admin_token: str | None = None
     admin_endpoint: Endpoint | None = None
+    metrics_address: str | None = None  # None: no metrics endpoint
+    metrics_endpoint: Endpoint | None = None
+    log: LogSettings = field(default_factory=LogSettings)
 
     @property
     def genesis(self) -> Genesis:
@@ -79,9 +100,12 @@ def load_node_config(path: Path | str) -> NodeConfig:
     faults = sections.faults(top)
     admin_address = admin_token = admin_endpoint = None
     if "admin_address" in top.data or "admin_token_file" in top.data:
-        admin_endpoint = host, port = schema.address(top, "admin_address")  # checks loopback
-        admin_address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        admin_endpoint = schema.address(top, "admin_address")  # checks loopback
+        admin_address = shown(admin_endpoint)
         admin_token = load_admin_token(schema.resolve(base, top.string("admin_token_file")), top)
+    metrics_endpoint = None
+    if "metrics_address" in top.data:
+        metrics_endpoint = schema.address(top, "metrics_address")  # checks loopback
     validator = next((v for v in genesis_file.genesis.validators if v.name == name), None)
     if validator is None:
         raise top.error("name", f"{name!r} is not a validator in {genesis_file.path}")
@@ -106,7 +130,30 @@ def load_node_config(path: Path | str) -> NodeConfig:
         admin_address=admin_address,
         admin_token=admin_token,
         admin_endpoint=admin_endpoint,
+        metrics_address=shown(metrics_endpoint) if metrics_endpoint else None,
+        metrics_endpoint=metrics_endpoint,
+        log=_log_settings(top),
     )
+
+
+def shown(endpoint: Endpoint) -> str:
+    """host:port as a config file writes it (IPv6 in brackets)."""
+    host, port = endpoint
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _log_settings(top: schema.Table) -> LogSettings:
+    defaults = LogSettings()
+    level = top.string("log_level", defaults.level)
+    if level not in LOG_LEVELS:
+        raise top.error("log_level", f"{level!r}: expected one of {', '.join(LOG_LEVELS)}")
+    max_bytes = top.integer("log_max_bytes", defaults.max_bytes)
+    if max_bytes < MIN_LOG_BYTES:
+        raise top.error("log_max_bytes", f"must be at least {MIN_LOG_BYTES}, got {max_bytes}")
+    backups = top.integer("log_backups", defaults.backups)
+    if not 1 <= backups <= MAX_LOG_BACKUPS:
+        raise top.error("log_backups", f"must be 1..{MAX_LOG_BACKUPS}, got {backups}")
+    return LogSettings(level, max_bytes, backups)
 
 
 def write_node_config(
@@ -119,10 +166,13 @@ def write_node_config(
     faults: Iterable[Fault] = (),
     admin_address: str | None = None,
     admin_token_file: str = "../admin_token",
+    metrics_address: str | None = None,
+    log_level: str | None = None,
 ) -> None:
     """Write node.toml; relative paths keep a cluster dir movable. Only the params that differ
     from NodeParams' defaults are written, so a later change of a default still applies.
-    Without ``admin_address`` the node has no admin API (no runtime fault injection)."""
+    Without ``admin_address`` the node has no admin API (no runtime fault injection), without
+    ``metrics_address`` no metrics endpoint."""
     document: dict[str, Any] = {
         "name": name,
         "genesis": genesis,
@@ -132,6 +182,10 @@ def write_node_config(
     if admin_address is not None:
         document["admin_address"] = admin_address
         document["admin_token_file"] = admin_token_file
+    if metrics_address is not None:
+        document["metrics_address"] = metrics_address
+    if log_level is not None:
+        document["log_level"] = log_level
     fault_specs = [str(f) for f in faults]
     if fault_specs:
         document["faults"] = fault_specs

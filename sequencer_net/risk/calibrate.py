@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..commands.errors import UsageError
 from .runlog import NodeLog, read_run
+
+NO_COMMITS = (
+    "the node logs hold no per-height `committed` records: nodes write them only at log "
+    "level debug. Run the cluster with `sequencer-net cluster up --log-level debug` (or "
+    'log_level = "debug" in every NAME/node.toml) and calibrate that run'
+)
 
 
 @dataclass(frozen=True)
@@ -88,8 +95,11 @@ def predicted_rounds(down_s: float, share: float, window: int, block_time_s: flo
 
 
 def _reference(logs: dict[str, NodeLog]) -> NodeLog:
-    """The node that committed the most heights: up for (nearly) the whole run."""
-    return max(logs.values(), key=lambda log: len(log.events("committed")))
+    """The node that committed the most heights among those that never restarted: up for
+    (nearly) the whole run. A restarted node catches up on every height it missed, so it can
+    count as many commits, but none of them in its outage, which is what is measured there."""
+    steady = [log for log in logs.values() if len(log.events("node_started")) <= 1]
+    return max(steady or logs.values(), key=lambda log: len(log.events("committed")))
 
 
 def calibrate(
@@ -98,6 +108,8 @@ def calibrate(
     """Every parameter: its value (None when the run could not show it) and where it came
     from. With ``chain`` (stake shares and reputation window) each restart also carries the
     rounds the model predicts its outage lost, beside what the run shows."""
+    if not any(log.events("committed") for log in logs.values()):
+        raise UsageError(NO_COMMITS)
     ref = _reference(logs)
     commits = {r["height"]: r for r in ref.events("committed")}
     heights = sorted(commits)
@@ -173,7 +185,7 @@ def calibrate(
             "halt_s": param(
                 statistics.median(stalls) if stalls else None,
                 f"median stalled_ms of {len(stalls)} commit_resumed record(s)",
-                "the chain never stalled long enough to log no_commit",
+                "the chain never stalled long enough to log a stall",
             ),
             "forced_inclusions": param(
                 float(enforced) if enforced else None,

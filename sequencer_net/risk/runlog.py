@@ -1,6 +1,6 @@
-"""A cluster run's node logs, read back: DIR/nK/data/node.log, JSON lines with an ``event``
-and an ISO ``timestamp``. A node killed with SIGKILL may leave a torn last line; such lines
-are counted and skipped, never fatal."""
+"""A cluster run's node logs, read back: DIR/nK/data/node.log (and the files it rotated to,
+node.log.1 ...), JSON lines with an ``event`` and an ISO ``timestamp``. A node killed with
+SIGKILL may leave a torn last line; such lines are counted and skipped, never fatal."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from ..censorship import metrics
 from ..commands.errors import UsageError
+from ..runtime.logs import log_files
 
 
 @dataclass
@@ -32,7 +33,7 @@ def read_run(directory: Path) -> dict[str, NodeLog]:
     paths = sorted(directory.glob("*/data/node.log"))
     if not paths:
         raise UsageError(f"{directory}: no node logs (expected DIR/NAME/data/node.log)")
-    logs = {p.parent.parent.name: _read(p.parent.parent.name, p) for p in paths}
+    logs = {p.parent.parent.name: _read(p.parent.parent.name, log_files(p.parent)) for p in paths}
     for log in logs.values():
         log.censorship = _censorship(directory / log.name / "data")
     return logs
@@ -46,12 +47,14 @@ def _censorship(data_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-def _read(name: str, path: Path) -> NodeLog:
+def _read(name: str, paths: list[Path]) -> NodeLog:
     log = NodeLog(name)
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    lines = []
+    for path in paths:
+        try:
+            lines += path.read_text(errors="replace").splitlines()
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
     for line in lines:
         try:
             record = json.loads(line)

@@ -1,15 +1,18 @@
 """A sequencer node process: the replica's node logic wired to sockets, files and the clock.
 
-Everything runs in one trio nursery: the peer links, the client API server and one task per
-pending timer. The replica is synchronous, and trio switches tasks only at ``await``, so every
-call into it is atomic without locks: a peer frame, a client submission or a timer is handled
-to completion, and its outputs are carried out, before anything else runs.
+Everything runs in one trio nursery: the peer links, the client API server, the metrics
+endpoint and one task per pending timer. The replica is synchronous, and trio switches tasks
+only at ``await``, so every call into it is atomic without locks: a peer frame, a client
+submission, a timer or a scrape is handled to completion, and its outputs are carried out,
+before anything else runs.
 """
 
 from __future__ import annotations
 
+import errno
 import math
 import signal
+from collections.abc import Awaitable
 from typing import Any
 
 import structlog
@@ -18,9 +21,11 @@ import trio
 from .. import codec
 from ..censorship import metrics
 from ..config import NodeConfig
+from ..config.node_file import shown
+from ..config.schema import Endpoint
 from ..evidence import SlashRecord
 from ..evidence_log import FILENAME as EVIDENCE_LOG
-from ..evidence_log import EvidenceLog, make_record
+from ..evidence_log import EvidenceLog, make_record, shown_id
 from ..faults import Crash, FaultLayer
 from ..messages import (
     CommittedBatch,
@@ -44,11 +49,15 @@ from ..replica import (
 )
 from ..store.signfile import FileSignStateStore
 from ..store.sqlite import SqliteChainStore
+from ..types import Vote, evidence_id
 from .admin import AdminServer
 from .client_api import ClientApi
 from .clock import now_ms
 from .durable import GroupCommit
 from .liveness import Liveness
+from .logs import CommitSummary
+from .metrics import Links, NodeMetrics
+from .metrics_http import MetricsServer
 from .peers import PeerInfo, PeerManager
 
 log = structlog.get_logger()
@@ -57,10 +66,29 @@ METRICS_INTERVAL_S = 1.0
 CRASH_EXIT_CODE = 3
 GARBAGE_INTERVAL_S = 0.2
 LIVENESS_INTERVAL_S = 1.0
+SUMMARY_INTERVAL_S = 10.0
 # A peer counts as connected if heard within this many rebroadcast intervals; a stall is
 # reported after this many round-0 rounds without a commit.
 HEARD_WITHIN_REBROADCASTS = 5
 STALL_AFTER_ROUNDS = 3
+
+
+class ListenError(OSError):
+    """A port the node must listen on cannot be bound; names the role and the address."""
+
+    def __init__(self, role: str, address: str, cause: OSError) -> None:
+        if cause.errno == errno.EADDRINUSE:
+            self.reason = "already in use"
+            message = f"the {role} port {address} is already in use"
+        else:
+            self.reason = cause.strerror or str(cause)
+            message = f"cannot listen on the {role} port {address}: {self.reason}"
+        super().__init__(cause.errno, message)
+        self.role = role
+        self.address = address
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class Node:
@@ -103,28 +131,61 @@ class Node:
             stall_after_ms=STALL_AFTER_ROUNDS * (t.propose_ms + t.prevote_ms + t.precommit_ms),
         )
         self.client_api = ClientApi(self)
+        self.metrics = NodeMetrics(
+            genesis.chain_id,
+            config.key.public_key,
+            self.names,
+            [(r.evidence.offender, r.stake_before) for r in self.chain.slash_records()],
+        )
+        self.summary = CommitSummary()
 
     # ---- running -------------------------------------------------------------------------
 
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
         own = self.config.endpoints[self.name]
+        config = self.config
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            await nursery.start(self.peers.run, *own.peer)
-            listeners = await trio.open_tcp_listeners(own.client.port, host=own.client.host)
+            listening = {"client": shown(own.client)}
+            listeners = await _listen(
+                "client", own.client, trio.open_tcp_listeners(own.client.port, host=own.client.host)
+            )
+            if config.admin_endpoint is not None:
+                assert config.admin_token is not None
+                admin = AdminServer(self.faults, config.admin_token, self._faults_changed)
+                await _listen(
+                    "admin",
+                    config.admin_endpoint,
+                    nursery.start(admin.serve, *config.admin_endpoint),
+                )
+                listening["admin"] = shown(config.admin_endpoint)
+            if config.metrics_endpoint is not None:
+                server = MetricsServer(self.render_metrics)
+                await _listen(
+                    "metrics",
+                    config.metrics_endpoint,
+                    nursery.start(server.serve, *config.metrics_endpoint),
+                )
+                listening["metrics"] = shown(config.metrics_endpoint)
+            # Peers last, then node_started at once: what a peer link logs comes after it, so
+            # a reader of the log (risk calibrate) sees where this run of the node begins.
+            await _listen("peer", own.peer, nursery.start(self.peers.run, *own.peer))
+            listening["peer"] = shown(own.peer)
+            # Status answers only now, so a node that answers holds every port it needs.
             nursery.start_soon(trio.serve_listeners, self.client_api.rpc.handle, listeners)
-            if self.config.admin_endpoint is not None:
-                assert self.config.admin_token is not None
-                admin = AdminServer(self.faults, self.config.admin_token, self._faults_changed)
-                await nursery.start(admin.serve, *self.config.admin_endpoint)
+            log.info(
+                "node_started",
+                chain_id=config.genesis.chain_id,
+                height=self.replica.height,
+                listening=listening,
+                log_level=config.log.level,
+            )
             nursery.start_soon(self.acked.run)
             nursery.start_soon(self._send_delayed)
             nursery.start_soon(self._send_garbage)
             nursery.start_soon(self._write_metrics_periodically)
             nursery.start_soon(self._watch_for_stalls)
-            log.info(
-                "node_started", chain_id=self.config.genesis.chain_id, height=self.replica.height
-            )
+            nursery.start_soon(self._log_summaries)
             self._faults_changed()  # a crash height already reached stops the node here
             if not self.exit_code:
                 self.carry_out(self.replica.start(now_ms()))
@@ -156,9 +217,12 @@ class Node:
         except codec.DecodeError as exc:
             log.warning("peer_message_rejected", peer=self.names.get(peer), reason=str(exc))
             return
+        if isinstance(message, Vote) and message.validator == peer:
+            self.metrics.vote_heard(peer, message.height)
         self.carry_out(self.replica.receive(peer, message, now_ms()))
 
     def carry_out(self, outputs: list[Output]) -> None:
+        self.metrics.observe(outputs, now_ms(), self.replica)
         for output in outputs:
             match output:
                 case Send():
@@ -184,6 +248,7 @@ class Node:
                         height=evidence.height,
                         offender=self.names.get(evidence.offender),
                         kind=type(evidence).__name__,
+                        evidence_id=shown_id(evidence_id(evidence)),
                     )
                 case Slashed(record):
                     self._log_slash(record)
@@ -200,7 +265,7 @@ class Node:
             offender=self.names.get(offender),
             stake_before=record.stake_before,
             stake_after=record.stake_after,
-            evidence_id=record.id.hex()[:16],
+            evidence_id=shown_id(record.id),
         )
         self.evidence_log.append([make_record(record, self.config.genesis.chain_id, self.names)])
 
@@ -218,7 +283,9 @@ class Node:
     async def _timer(self, replica: Replica, key: TimerKey, delay_ms: int) -> None:
         await trio.sleep(delay_ms / 1000)
         if replica is self.replica:  # else an amnesia restart replaced the replica that set it
-            self.carry_out(replica.on_timer(key, now_ms()))
+            outputs = replica.on_timer(key, now_ms())
+            self.metrics.timeout_elapsed(key)
+            self.carry_out(outputs)
 
     # ---- faults --------------------------------------------------------------------------
 
@@ -293,7 +360,7 @@ class Node:
             now = now_ms()
             if self.liveness.stall_due(now):
                 log.warning(
-                    "no_commit",
+                    "stall",
                     height=self.replica.height,
                     round=self.replica.round,
                     since_ms=self.liveness.commit_age_ms(now),
@@ -318,7 +385,8 @@ class Node:
             "timestamp_ms": header.timestamp_ms,
             "committed_ms": now_ms(),
         }
-        log.info(
+        self.summary.add(entry.certificate.round, len(entry.batch.txs))
+        log.debug(
             "committed",
             height=header.height,
             round=entry.certificate.round,
@@ -350,6 +418,46 @@ class Node:
         while True:
             await trio.sleep(METRICS_INTERVAL_S)
             self.write_metrics()
+
+    async def _log_summaries(self) -> None:
+        """At info, one line every SUMMARY_INTERVAL_S for the per-height lines kept at debug."""
+        while True:
+            await trio.sleep(SUMMARY_INTERVAL_S)
+            height = self.chain.last_height()
+            log.info("summary", **self.summary.take(height, SUMMARY_INTERVAL_S))
+
+    def render_metrics(self) -> bytes:
+        """The Prometheus scrape: state-like values read now, then rendered."""
+        now = now_ms()
+        links = Links(len(self.peers.connected()), len(self.liveness.heard_peers(now)))
+        self.metrics.refresh(self.replica, links, self.liveness.commit_age_ms(now))
+        return self.metrics.render()
+
+
+async def _listen(role: str, endpoint: Endpoint, binding: Awaitable[Any]) -> Any:
+    """Await ``binding`` (a listener being opened); a failure is logged and raised as a
+    ListenError naming the port, the one line an operator needs."""
+    try:
+        return await binding
+    except BaseException as exc:
+        cause = _os_error(exc)
+        if cause is None:
+            raise
+        error = ListenError(role, shown(endpoint), cause)
+        log.error("node_start_failed", role=role, address=error.address, reason=error.reason)
+        raise error from exc
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError in ``exc``, looking inside the exception groups trio wraps it in."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _os_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 async def serve(config: NodeConfig) -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import trio
 from helpers.paths import CONFIGS
+from rich.console import Console
 
 from sequencer_net.api_protocol import MAX_REQUEST_FRAME, pack, unpack
 from sequencer_net.cluster import Cluster, ClusterError, init_cluster, procs, registry, state
@@ -152,6 +153,39 @@ def test_init_writes_a_loadable_cluster(tmp_path: Path) -> None:
     assert all(a.startswith("127.0.0.1:") for a in addresses)
     keys = {v.public_key for v in genesis.genesis.validators}
     assert len(keys) == 4
+
+
+def test_init_gives_every_node_a_metrics_port_and_lists_them_in_prometheus_yml(
+    tmp_path: Path,
+) -> None:
+    root = init_cluster(ClusterSpec("m", 3, log_level="debug"), tmp_path / "c")
+    genesis = load_genesis(root / "genesis.toml")
+    configs = {n: load_node_config(root / n / "node.toml") for n in ("n1", "n2", "n3")}
+    metrics = {n: c.metrics_address for n, c in configs.items()}
+    assert all(a is not None and a.startswith("127.0.0.1:") for a in metrics.values())
+    taken = [a for pair in genesis.addresses.values() for a in pair]
+    taken += [c.admin_address for c in configs.values()] + list(metrics.values())
+    assert len(set(taken)) == len(taken) == 12  # peer, client, admin and metrics, per node
+    assert {c.log.level for c in configs.values()} == {"debug"}
+    text = (root / "prometheus.yml").read_text()
+    for name, address in metrics.items():
+        assert f'- targets: ["{address}"]' in text and f'node: "{name}"' in text
+    assert "job_name: sequencer-net" in text and "metrics_path: /metrics" in text
+    # `cluster status` shows them: in --json per row, under the table in its caption.
+    cluster = Cluster(root)
+    rows = combine(cluster, cluster.processes(), {})
+    assert {r.name: r.metrics_address for r in rows} == metrics
+    assert {r.name: r.to_json()["metrics_address"] for r in rows} == metrics
+    console = Console(width=200, record=True)
+    console.print(table(rows, "t"))
+    shown = " ".join(console.export_text().split())  # the caption wraps at the table width
+    assert all(f"{name} {address}" in shown for name, address in metrics.items())
+
+
+def test_the_cluster_commands_offer_the_node_config_log_levels() -> None:
+    from sequencer_net.config import LOG_LEVELS
+
+    assert cluster_up.LOG_LEVELS == LOG_LEVELS  # a copy, so `cluster --help` stays fast
 
 
 def test_init_uses_an_existing_empty_dir_and_refuses_a_non_empty_one(tmp_path: Path) -> None:
@@ -399,6 +433,10 @@ def test_cli_init_from_flags_and_from_a_spec(
     assert registry.read_origin(Layout(tmp_path / "a")) == "--nodes 3 --stake 10,10,5"
     assert registry.read_origin(Layout(tmp_path / "b")) == str(spec)
     assert registry.known() == [tmp_path / "a", tmp_path / "b"]
+    assert load_node_config(tmp_path / "a" / "n1" / "node.toml").log.level == "info"
+    argv = ("init", "--nodes", "1", "--log-level", "debug", "--dir", str(tmp_path / "d"))
+    assert cluster_command(*argv) == 0
+    assert load_node_config(tmp_path / "d" / "n1" / "node.toml").log.level == "debug"
 
 
 @pytest.mark.parametrize(
@@ -409,6 +447,7 @@ def test_cli_init_from_flags_and_from_a_spec(
         (["init", "--nodes", "4", "--stake", "10,10"], "stakes: 2 stakes for 4 nodes"),
         (["init", "--nodes", "0"], "nodes: must be 1..100"),
         (["init", "missing.toml"], "missing.toml: file not found"),
+        (["up", "--log-level", "debug"], "--log-level applies to a new cluster"),
     ],
 )
 def test_cli_errors_are_usage_errors(

@@ -1,4 +1,4 @@
-"""A halt is visible: with half the stake paused, the others log ``no_commit``, their status
+"""A halt is visible: with half the stake paused, the others log ``stall``, their status
 shows only the peers they still hear and how long ago they last committed, and the first
 commit after the halt logs ``commit_resumed``. Real processes; SIGSTOP and SIGCONT."""
 
@@ -42,7 +42,7 @@ async def test_a_halt_shows_in_status_and_in_the_log(tmp_path: Path) -> None:
 
         await wait_until(hears_all, "n1 hears every peer")
         # A busy machine may have stalled briefly already: only what follows the pause counts.
-        stalls_before = len(events(cluster, "n1", "no_commit"))
+        stalls_before = len(events(cluster, "n1", "stall"))
         resumes_before = len(events(cluster, "n1", "commit_resumed"))
         for name in ("n3", "n4"):
             cluster.pause(name)
@@ -55,11 +55,11 @@ async def test_a_halt_shows_in_status_and_in_the_log(tmp_path: Path) -> None:
                 status.peers == ["n2"]
                 and age is not None
                 and age >= STALL_MS
-                and len(events(cluster, "n1", "no_commit")) > stalls_before
+                and len(events(cluster, "n1", "stall")) > stalls_before
             )
 
-        await wait_until(halted, "n1 logs no_commit and shows the halt in status")
-        warning = events(cluster, "n1", "no_commit")[stalls_before]
+        await wait_until(halted, "n1 logs stall and shows the halt in status")
+        warning = events(cluster, "n1", "stall")[stalls_before]
         assert warning["since_ms"] >= STALL_MS and "n2" in warning["peers_heard"]
         assert len(events(cluster, "n1", "commit_resumed")) == resumes_before
         for name in paused:

@@ -1,6 +1,7 @@
-"""`risk calibrate` on a real cluster run: four node processes on 127.0.0.1, one killed with
-SIGKILL and restarted; the calibrated recovery must be the catch-up the logs show, inside the
-window the test itself watched."""
+"""`risk calibrate` on a real cluster run: four node processes on 127.0.0.1 logging at debug
+(calibration reads the per-height lines), one killed with SIGKILL and restarted; the
+calibrated recovery must be the catch-up the logs show, inside the window the test itself
+watched."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ async def wait_for_second_start(root: Path, name: str) -> None:
 async def test_calibration_measures_the_recovery_a_killed_node_showed(
     start: Callable[[ClusterSpec], Cluster],
 ) -> None:
-    cluster = start(ClusterSpec("calib", 4, timeouts=FAST))
+    cluster = start(ClusterSpec("calib", 4, timeouts=FAST, log_level="debug"))
     nodes = addresses(cluster)
     await wait_for_height(nodes["n2"], 5)
     cluster.kill("n2")

@@ -18,6 +18,7 @@ from sequencer_net.config import (
     Addresses,
     ClusterSpec,
     ConfigError,
+    LogSettings,
     NodeParams,
     SpecError,
     load_cluster_spec,
@@ -133,6 +134,31 @@ def test_node_config_round_trip_resolves_paths_and_checks_the_key(tmp_path: Path
     assert config.addresses["n2"] == Addresses("127.0.0.1:30002", "127.0.0.1:30003")
     # Only overridden params are written, so changed defaults still reach old clusters.
     assert "max_buffered_messages" not in (tmp_path / "n2" / "node.toml").read_text()
+
+
+def test_node_config_metrics_and_log_settings(tmp_path: Path) -> None:
+    path = node_dir(tmp_path)
+    plain = load_node_config(path)
+    assert plain.metrics_endpoint is None and plain.metrics_address is None  # no endpoint
+    assert plain.log == LogSettings()
+    assert (plain.log.level, plain.log.backups) == ("info", 5)
+    _rewrite(path, "metrics_address", "localhost:9100")
+    _rewrite(path, "log_level", "debug")
+    _rewrite(path, "log_max_bytes", 8192)
+    _rewrite(path, "log_backups", 3)
+    config = load_node_config(path)
+    assert config.metrics_endpoint == ("127.0.0.1", 9100)
+    assert config.metrics_address == "127.0.0.1:9100"
+    assert config.log == LogSettings("debug", 8192, 3)
+
+
+def test_cluster_spec_log_level(tmp_path: Path) -> None:
+    spec = write_toml(
+        tmp_path / "c.toml", {"cluster": {"name": "c", "nodes": 2, "log_level": "debug"}}
+    )
+    assert load_cluster_spec(spec).log_level == "debug"
+    with pytest.raises(SpecError, match="log_level: 'loud'"):
+        ClusterSpec("c", 2, log_level="loud")
 
 
 def test_node_config_loads_from_another_working_directory(
@@ -300,6 +326,11 @@ def _rewrite(path: Path, change: str, value: object) -> None:
         ("params", {"max_batch_txs": 0}, ["params.max_batch_txs: must be at least 1"]),
         ("params", {"max_batch": 10}, ["params.max_batch: unknown key", "max_batch_txs"]),
         ("keyfile", "key", ["keyfile: unknown key"]),
+        ("metrics_address", "10.0.0.1:9100", ["metrics_address:", "must be a loopback"]),
+        ("metrics_address", "9100", ["metrics_address: '9100' is not host:port"]),
+        ("log_level", "verbose", ["log_level: 'verbose': expected one of debug, info"]),
+        ("log_max_bytes", 10, ["log_max_bytes: must be at least 4096"]),
+        ("log_backups", 0, ["log_backups: must be 1..100"]),
     ],
 )
 def test_broken_node_config_names_file_and_key(

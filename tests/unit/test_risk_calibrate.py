@@ -117,3 +117,43 @@ def test_a_scenario_runs_with_the_measured_numbers(
     assert out["measured"] == {"recovery_s": 1.0, "block_time_s": 1.0, "round_timeout_s": 1.5}
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["measured"] == {}
+
+
+def test_rotated_logs_are_read_oldest_first(tmp_path: Path) -> None:
+    """A long run's node.log rotated into node.log.1, node.log.2: every height still counts."""
+    write_log(tmp_path, "n1", [(0, "node_started", {}), *(commit(h, h) for h in range(1, 4))])
+    data = tmp_path / "n1" / "data"
+    (data / "node.log").rename(data / "node.log.2")
+    lines = [
+        json.dumps({"event": "committed", "height": h, "round": 0, "timestamp": stamp(h)})
+        for h in range(4, 7)
+    ]
+    (data / "node.log.1").write_text("\n".join(lines[:2]) + "\n")
+    (data / "node.log").write_text(lines[2] + "\n")
+    found = calibrate(read_run(tmp_path))
+    assert found["heights"] == 6
+    assert found["parameters"]["block_time_s"]["value"] == pytest.approx(1.0)
+
+
+def test_logs_without_per_height_lines_say_how_to_get_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At log level info a node writes summaries, not `committed` lines."""
+    summary = {"height": 9, "heights": 9, "txs": 0, "extra_rounds": 0, "interval_s": 10.0}
+    write_log(tmp_path, "n1", [(0, "node_started", {}), (10, "summary", summary)])
+    assert main(["risk", "calibrate", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no per-height `committed` records" in err and "--log-level debug" in err
+
+
+def test_the_reference_node_is_one_that_never_restarted(tmp_path: Path) -> None:
+    """n2 restarts and catches up on every height, ending one ahead of n1 (stopped first):
+    the rounds lost in its outage are still read from n1, which saw them."""
+    n1 = [(0, "node_started", {}), *(commit(h, h) for h in range(1, 6)), commit(7, 6, 1)]
+    n2 = [(0, "node_started", {}), commit(1, 1), (8, "node_started", {})]
+    n2 += [commit(8.5, h, 1 if h == 6 else 0) for h in range(2, 8)]
+    write_log(tmp_path, "n1", n1)
+    write_log(tmp_path, "n2", n2)
+    found = calibrate(read_run(tmp_path))
+    assert found["reference_node"] == "n1"
+    assert found["restarts"][0]["rounds_lost"] == 1

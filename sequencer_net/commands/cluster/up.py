@@ -14,6 +14,9 @@ from ...cluster.errors import ClusterError
 from ..errors import Failure, UsageError, find_cause
 from .common import cluster_root, signals_ignored, stop, user_errors
 
+# The levels node.toml accepts (config.node_file.LOG_LEVELS; not imported, so `--help` is fast).
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 if TYPE_CHECKING:  # the rest is imported where used, so `cluster --help` starts fast
     from rich.console import Console
 
@@ -39,6 +42,12 @@ def _add_spec_flags(p: argparse.ArgumentParser) -> None:
         help="comma-separated stakes, one per node, e.g. 10,10,10,5 (default 10 each)",
     )
     p.add_argument("--chain-id", metavar="ID", help="chain id (default: the cluster name, local-N)")
+    p.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        help="every node's log_level in node.toml (default: the spec's, else info); debug "
+        "adds one `committed` line per height, which `risk calibrate` needs",
+    )
 
 
 def _origin(path: Path | None, args: argparse.Namespace) -> str:
@@ -54,20 +63,24 @@ def _origin(path: Path | None, args: argparse.Namespace) -> str:
 
 
 def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
+    import dataclasses
+
     from ...config import ClusterSpec, load_cluster_spec
 
     if path is not None:
         if args.nodes is not None or args.stake or args.chain_id:
             raise UsageError("give a spec file or --nodes/--stake/--chain-id, not both")
-        return load_cluster_spec(path)
-    if args.nodes is None:
+        spec = load_cluster_spec(path)
+    elif args.nodes is None:
         raise UsageError("give a spec file (e.g. configs/local-4.toml) or --nodes N")
-    return ClusterSpec(
-        name=f"local-{args.nodes}",
-        nodes=args.nodes,
-        stakes=args.stake or (),
-        chain_id=args.chain_id or "",
-    )
+    else:
+        spec = ClusterSpec(
+            name=f"local-{args.nodes}",
+            nodes=args.nodes,
+            stakes=args.stake or (),
+            chain_id=args.chain_id or "",
+        )
+    return dataclasses.replace(spec, log_level=args.log_level) if args.log_level else spec
 
 
 def _init(path: Path | None, args: argparse.Namespace) -> Path:
@@ -109,7 +122,9 @@ def add_init(actions: argparse._SubParsersAction) -> None:
         help="create a cluster dir: genesis, node configs, fresh keys, free ports",
         description="Create a cluster dir from a spec file or from --nodes: DIR/genesis.toml, "
         "and per node DIR/nK/node.toml, DIR/nK/key (mode 0600) and DIR/nK/data/. Ports are "
-        "picked free on 127.0.0.1. Refuses a non-empty DIR.",
+        "picked free on 127.0.0.1 (peer, client, admin and metrics per node). It also writes "
+        "DIR/prometheus.yml, a Prometheus scrape config with every node's metrics endpoint. "
+        "Refuses a non-empty DIR.",
     )
     p.add_argument(
         "spec", nargs="?", type=Path, metavar="CONFIG.toml", help="cluster spec, see configs/"
@@ -186,12 +201,20 @@ def _up_root(args: argparse.Namespace) -> Path:
     target: Path | None = args.target
     flags = args.nodes is not None or args.stake or args.chain_id
     if target is not None and target.is_dir():
-        if args.dir is not None or flags:
-            raise UsageError(f"{target} is a cluster dir; --dir, --nodes, --stake do not apply")
+        if args.dir is not None or flags or args.log_level:
+            raise UsageError(
+                f"{target} is a cluster dir; --dir, --nodes, --stake, --log-level do not apply "
+                "(its log level is log_level in each NAME/node.toml)"
+            )
         return target
     if target is not None and not target.exists() and target.suffix != ".toml":
         raise UsageError(f"{target}: no such cluster dir or spec file")
     if target is None and not flags:
+        if args.log_level:
+            raise UsageError(
+                "--log-level applies to a new cluster (a spec file or --nodes); an existing "
+                "one has log_level in each NAME/node.toml"
+            )
         return cluster_root(args.dir)
     _refuse_a_second(_origin(target, args))
     return _init(target, args)
