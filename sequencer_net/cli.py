@@ -90,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     from .commands.node import add_node_command
     from .commands.risk import add_risk_command
     from .commands.sim import add_sim_command
+    from .commands.watch import add_watch_command
 
     parser = argparse.ArgumentParser(
         prog="sequencer-net",
@@ -105,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     add_sim_command(commands)
     add_cluster_commands(commands)
     add_node_command(commands)
+    add_watch_command(commands)
     add_client_commands(commands)
     add_evidence_commands(commands)
     add_fault_commands(commands)
