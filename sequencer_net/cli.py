@@ -88,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     from .commands.evidence import add_evidence_commands
     from .commands.fault import add_fault_commands
     from .commands.node import add_node_command
+    from .commands.report import add_report_command
     from .commands.risk import add_risk_command
     from .commands.sim import add_sim_command
     from .commands.watch import add_watch_command
@@ -112,4 +113,5 @@ def _parser() -> argparse.ArgumentParser:
     add_fault_commands(commands)
     add_censorship_commands(commands)
     add_risk_command(commands)
+    add_report_command(commands)
     return parser
