@@ -10,6 +10,7 @@ interval between consecutive batch timestamps is shown instead, and named so.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -77,9 +78,7 @@ def _heights(run: Run, t0: float, from_logs: bool) -> dict[str, dict[str, list[f
     return out
 
 
-def _events(
-    run: Run, commit_t: dict[int, float], t0: float
-) -> tuple[list[dict[str, Any]], int]:
+def _events(run: Run, commit_t: dict[int, float], t0: float) -> tuple[list[dict[str, Any]], int]:
     """What the heights plot marks: faults, partitions, kills, restarts, stalls and slashes;
     and how many distinct pieces of evidence the logs name."""
     out: list[dict[str, Any]] = []
@@ -139,7 +138,7 @@ def _latency(chain: list[Height], commits: dict[int, float], t0: float) -> dict[
 
 
 def _intervals(chain: list[Height], t0: float) -> dict[str, Any]:
-    pairs = list(zip(chain, chain[1:], strict=False))
+    pairs = list(itertools.pairwise(chain))
     return {
         "kind": "interval between batch timestamps",
         "t": _thin([b.timestamp_ms / 1000 - t0 for _, b in pairs]),
