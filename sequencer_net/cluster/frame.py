@@ -178,14 +178,20 @@ def frame(v: View) -> RenderableType:
         f"commit latency p50 {_ms(v.latency_p50_ms)} max {_ms(v.latency_max_ms)}",
         f" (last {WINDOW_S:g} s)",
     )
-    table = Table(title=v.title, title_justify="left", box=box.SIMPLE_HEAD)
+    table = Table(
+        title=v.title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     for column, justify in (
         ("node", "left"),
         ("state", "left"),
         ("height", "right"),
         ("round", "right"),
         ("step", "left"),
-        ("last commit", "right"),
+        ("since commit", "right"),
         ("peers", "right"),
         ("mempool", "right"),
     ):

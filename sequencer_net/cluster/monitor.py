@@ -8,7 +8,6 @@ read at most LOG_READ_LIMIT bytes a poll (the rest is skipped, not buffered).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import time
@@ -23,7 +22,6 @@ import trio
 from rich.console import Console
 from rich.live import Live
 
-from ..api_protocol import ApiError
 from ..client import Client
 from .admin import AdminTarget, admin_call, admin_targets
 from .control import Cluster
@@ -45,7 +43,9 @@ LOG_EVENTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "evidence_found": lambda r: (
         f"evidence against {r.get('offender')} ({r.get('kind')}) at height {r.get('height')}"
     ),
-    "no_commit": lambda r: f"stall: no commit for {r.get('since_ms')} ms at {r.get('height')}",
+    "no_commit": lambda r: (
+        f"stall: no commit for {r.get('since_ms')} ms at height {r.get('height')}"
+    ),
     "commit_resumed": lambda r: f"commits resumed at height {r.get('height')}",
     "fault_crash": lambda r: f"crash fault fired at height {r.get('height')}",
     "amnesia_restart": lambda r: f"amnesia restart at height {r.get('height')}",
@@ -83,7 +83,10 @@ class Monitor:
     def current(self) -> View:
         """The view now, noting what changed since the last call as events."""
         samples = [self.samples.get(n, Sample(n, ProcState.STOPPED)) for n in self.cluster.names]
-        processes = {p.name: p for p in self.cluster.processes()}
+        try:
+            processes = {p.name: p for p in self.cluster.processes()}
+        except ClusterError:  # cluster.json mid-rewrite or damaged: the nodes' answers only
+            processes = {}
         samples = [_with_process(s, processes.get(s.name)) for s in samples]
         v = view(
             f"cluster {self.cluster.root}",
@@ -109,9 +112,8 @@ class Monitor:
             faults, cut = None, None
             admin = self._admin.get(name)
             if status is not None and admin is not None:
-                with contextlib.suppress(ApiError, OSError):
-                    answer = await admin_call(admin, "fault_list")
-                    faults, cut = answer.get("faults"), answer.get("partitioned_from")
+                answer = await _fault_state(admin)
+                faults, cut = answer.get("faults"), answer.get("partitioned_from")
             self.samples[name] = Sample(name, ProcState.ALIVE, None, status, faults, cut)
             self._read_log(name)
             await trio.sleep(interval)
@@ -126,7 +128,7 @@ class Monitor:
                         commit = _commit(event)
                         if commit is not None:
                             self.commits.append(commit)
-            except (ApiError, OSError, trio.BrokenResourceError, ValueError):
+            except Exception:  # as probe: a node that dies or garbles shows, never stops us
                 pass
             await trio.sleep(RECONNECT_S)
 
@@ -168,6 +170,21 @@ class Monitor:
             except ValueError:
                 at = time.time()
             self.events.append((at, f"{_clock(at)} {name}: {LOG_EVENTS[event](record)}"))
+
+
+async def _fault_state(admin: AdminTarget) -> dict[str, Any]:
+    """The node's faults and partition, or nothing when it does not say (a display shows a
+    missing answer as unknown rather than failing)."""
+    try:
+        answer = await admin_call(admin, "fault_list")
+    except Exception:
+        return {}
+    if not isinstance(answer, dict):
+        return {}
+    faults, cut = answer.get("faults"), answer.get("partitioned_from")
+    if not (isinstance(faults, list) and isinstance(cut, list)):
+        return {}
+    return {"faults": [str(f) for f in faults], "partitioned_from": [str(c) for c in cut]}
 
 
 def _clock(unix_s: float) -> str:
@@ -245,7 +262,11 @@ async def _first_answers(monitor: Monitor, interval: float) -> None:
     single frame of unanswered rows would say nothing."""
     with trio.move_on_after(max(5.0, 3 * interval)):
         while True:
-            running = [p.name for p in monitor.cluster.processes() if p.state is ProcState.ALIVE]
+            try:
+                processes = monitor.cluster.processes()
+            except ClusterError:
+                processes = []
+            running = [p.name for p in processes if p.state is ProcState.ALIVE]
             if all(n in monitor.samples for n in running):
                 await trio.sleep(STREAM_SETTLE_S)  # for the commit streams: a rate to show
                 return
