@@ -103,10 +103,8 @@ def render(dump: dict[str, Any]) -> RenderableType:
             if proposal
             else "none received"
         )
-        table = Table(
-            title=f"round {r['round']}: proposer {r['proposer']}, proposal {shown}",
-            title_justify="left",
-        )
+        parts.append(Text(f"\nround {r['round']}: proposer {r['proposer']}, proposal {shown}"))
+        table = Table()
         table.add_column("validator")
         table.add_column("power", justify="right")
         table.add_column(f"prevote ({r['prevote_power']}/{total})")

@@ -9,8 +9,12 @@ are not needed (the machine only counts votes fed back to it).
 
 from __future__ import annotations
 
-import pytest
+import io
 
+import pytest
+from rich.console import Console
+
+from sequencer_net.commands.consensus import render
 from sequencer_net.consensus import (
     CastVote,
     ConsensusConfig,
@@ -932,6 +936,18 @@ def test_driver_dump_shows_votes_lock_valid_value_and_equivocation() -> None:
     assert r0["prevotes"] == {name[k.public_key]: [short] for k in OTHERS}
     assert r0["precommits"] == {name[cheat.public_key]: [short, C.id.hex()[:16]]}
     assert (r0["prevote_power"], r0["precommit_power"]) == (30, 10)
+    # What `status --consensus` prints of it, with the node's timers and fault state.
+    node = {"name": "v", "chain_id": CHAIN, "last_height": 0, "last_commit_age_ms": 1500}
+    timer = {"step": "precommit", "height": HEIGHT, "round": 0, "remaining_ms": 90}
+    out = io.StringIO()
+    page = {**node, "consensus": dump, "timers": [timer], "faults": [], "partitioned_from": []}
+    Console(file=out, width=120, color_system=None).print(render(page))
+    text = out.getvalue()
+    assert f"height {HEIGHT}, round 0, step precommit; last commit 1.5 s ago" in text
+    assert f"locked: {short} (round 0)   valid: {short} (round 0)" in text
+    assert "timeouts running: precommit h1 r0 (90 ms left)" in text
+    assert f"{short} + {C.id.hex()[:16]} (equivocated)" in text
+    assert "prevote (30/40)" in text and "precommit (10/40)" in text
 
 
 def test_driver_dump_keeps_the_latest_rounds_only() -> None:
