@@ -37,6 +37,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"{directory}: no such directory")
     out = args.out if args.out is not None else directory / "report"
     try:
+        import matplotlib  # noqa: F401  (before reading a long run: is it there at all?)
+
         from ..runreport.plots import write_report
 
         page, summary = write_report(directory, out)

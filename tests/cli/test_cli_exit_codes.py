@@ -3,6 +3,7 @@ traceback for something a user can type."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,12 @@ def test_operator_view_commands_refuse_what_they_cannot_do(
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "no node logs" in err and "Traceback" not in err
+
+
+def test_report_without_matplotlib_says_which_extra_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    assert main(["report", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "needs matplotlib: pip install -e '.[report]'" in err and "Traceback" not in err
