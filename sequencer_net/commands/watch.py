@@ -67,6 +67,6 @@ def _run_watch(args: argparse.Namespace) -> int:
     last = trio.run(watch, cluster, console, args.interval, args.duration, args.once)
     if args.json:
         print(json.dumps(last.to_json()))
-    elif args.once:
+    elif args.once or console.is_terminal:  # the live view's screen is gone: keep its last
         console.print(frame(last))
     return 0

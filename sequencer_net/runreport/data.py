@@ -80,22 +80,26 @@ def _heights(run: Run, t0: float, from_logs: bool) -> dict[str, dict[str, list[f
 
 def _events(run: Run, commit_t: dict[int, float], t0: float) -> tuple[list[dict[str, Any]], int]:
     """What the heights plot marks: faults, partitions, kills, restarts, stalls and slashes;
-    and how many distinct pieces of evidence the logs name."""
+    and how many distinct pieces of evidence the logs name. A kill shows at the last line a
+    node wrote before it started again, or before the end of the run if it is not running."""
     out: list[dict[str, Any]] = []
     evidence: set[tuple[Any, ...]] = set()
     for name, log in sorted(run.logs.items()):
         previous: dict[str, Any] | None = None
-        started = cut = False
+        started = cut = ended = False  # ended: it logged a stop or a crash since it started
         for r in log.records:
             event, t = r["event"], r["t"] - t0
             if event == "node_started":
-                if started and previous is not None and previous["event"] != "node_stopping":
+                if started and not ended and previous is not None:
                     out.append(_event(previous["t"] - t0, name, "kill", "killed or crashed"))
                 if started:
                     out.append(_event(t, name, "restart", "restarted"))
-                started, cut = True, False
+                started, cut, ended = True, False, False
+            elif event == "node_stopping":
+                ended = True
             elif event == "fault_crash":
                 out.append(_event(t, name, "kill", "crash fault"))
+                ended = True
             elif event in ("fault_set", "fault_cleared"):
                 verb = "set" if event == "fault_set" else "cleared"
                 out.append(_event(t, name, "fault", f"fault {verb}: {r.get('fault')}"))
@@ -112,6 +116,8 @@ def _events(run: Run, commit_t: dict[int, float], t0: float) -> tuple[list[dict[
             elif event == "evidence_found":
                 evidence.add((r.get("offender"), r.get("height"), r.get("kind")))
             previous = r
+        if previous is not None and name not in run.running and not ended:
+            out.append(_event(previous["t"] - t0, name, "kill", "killed or crashed"))
     for s in run.slashes:
         if s.height in commit_t:
             text = f"{s.offender} slashed {s.stake_before} -> {s.stake_after}"

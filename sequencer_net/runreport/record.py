@@ -68,6 +68,7 @@ class Run:
     slashes: list[Slash]
     submissions: list[Submission]
     unreadable: list[str]  # what could not be read, said in the report
+    running: frozenset[str] = frozenset()  # nodes whose process runs (or is paused) now
 
 
 def read(directory: Path) -> Run:
@@ -89,7 +90,23 @@ def read(directory: Path) -> Run:
         if len(chain) > len(best[0]):
             best = (chain, slashes)
     submissions = read_submissions(directory / SUBMISSIONS, unreadable)
-    return Run(directory, logs, best[0], heights, best[1], submissions, unreadable)
+    return Run(
+        directory, logs, best[0], heights, best[1], submissions, unreadable, _running(directory)
+    )
+
+
+def _running(directory: Path) -> frozenset[str]:
+    """The nodes running now, by the cluster's record; none for a dir that has no record."""
+    from ..cluster.control import Cluster
+    from ..cluster.errors import ClusterError
+    from ..cluster.procs import ProcState
+    from ..config import ConfigError
+
+    try:
+        processes = Cluster(directory).processes()
+    except (ClusterError, ConfigError):
+        return frozenset()
+    return frozenset(p.name for p in processes if p.state in (ProcState.ALIVE, ProcState.PAUSED))
 
 
 def _names(directory: Path, logs: dict[str, NodeLog]) -> dict[bytes, str]:

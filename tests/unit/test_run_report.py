@@ -56,7 +56,8 @@ def recorded(with_commit_lines: bool = True) -> Run:
     n2.records += [rec(4.2, "peer_connected")]  # its last line before the kill
     n2.records += [rec(8.0, "node_started", height=4), rec(8.1, "no_commit", since_ms=7000)]
     n2.records += [r for h in (4, 5) for r in committed(8.2 + h / 10, h)]
-    n2.records += [rec(9.0, "node_stopping"), rec(10.0, "node_started", height=6)]
+    n2.records += [rec(9.0, "node_stopping"), rec(9.1, "peer_disconnected")]
+    n2.records += [rec(10.0, "node_started", height=6)]
     return Run(
         directory=Path("/runs/x"),
         logs={"n1": n1, "n2": n2},
@@ -70,6 +71,7 @@ def recorded(with_commit_lines: bool = True) -> Run:
             Submission("zz", "carol", "ns-a", T0 + 1.0),  # never committed: not counted
         ],
         unreadable=[],
+        running=frozenset({"n1", "n2"}),
     )
 
 
@@ -114,6 +116,16 @@ def test_data_is_the_recorded_runs_numbers() -> None:
         "slash": 1,
         "stall": 1,
     }
+
+
+def test_a_log_that_stops_of_a_node_not_running_ends_at_a_kill() -> None:
+    run = recorded()
+    run.running = frozenset({"n1"})  # n2 last wrote node_started at 10.0 s, and is gone
+    kills = [(e["node"], e["t"]) for e in report_data(run)["events"] if e["kind"] == "kill"]
+    assert kills == [("n2", 4.2), ("n2", 10.0)]
+    run.logs["n2"].records += [rec(11.0, "node_stopping"), rec(11.1, "peer_disconnected")]
+    kills = [(e["node"], e["t"]) for e in report_data(run)["events"] if e["kind"] == "kill"]
+    assert kills == [("n2", 4.2)]  # a clean stop is no kill, whatever it logs after
 
 
 def test_without_commit_lines_the_batch_timestamps_stand_in() -> None:
