@@ -237,8 +237,10 @@ async def watch(
         for name in cluster.names:
             nursery.start_soon(monitor.poll_node, name, interval)
             nursery.start_soon(monitor.follow_commits, name)
+        # A frame before every running node was asked once would show it unanswered (and
+        # the chain perhaps HALTED); --once also lets the commit streams run a moment.
+        await _first_answers(monitor, interval, STREAM_SETTLE_S if once else 0.0)
         if once:
-            await _first_answers(monitor, interval)
             result.append(monitor.current())
             nursery.cancel_scope.cancel()
             return result[0]
@@ -257,9 +259,9 @@ async def watch(
     return result[0] if result else monitor.current()
 
 
-async def _first_answers(monitor: Monitor, interval: float) -> None:
-    """Until every node the OS says runs has been polled once (at most a few polls): a
-    single frame of unanswered rows would say nothing."""
+async def _first_answers(monitor: Monitor, interval: float, settle: float) -> None:
+    """Until every node the OS says runs has been polled once (at most a few polls), then
+    ``settle`` seconds more."""
     with trio.move_on_after(max(5.0, 3 * interval)):
         while True:
             try:
@@ -268,7 +270,7 @@ async def _first_answers(monitor: Monitor, interval: float) -> None:
                 processes = []
             running = [p.name for p in processes if p.state is ProcState.ALIVE]
             if all(n in monitor.samples for n in running):
-                await trio.sleep(STREAM_SETTLE_S)  # for the commit streams: a rate to show
+                await trio.sleep(settle)
                 return
             await trio.sleep(0.05)
 
