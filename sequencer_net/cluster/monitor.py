@@ -2,7 +2,7 @@
 the node logs, and redraws :mod:`.frame`'s view until told to stop.
 
 Each node gets its own tasks, so a hung or dead node leaves the other rows fresh. Everything
-kept grows to a bound: commits to the last window, events to EVENTS_KEPT lines, and a log is
+kept grows to a bound: commits to COMMITS_KEPT heights, events to EVENTS_KEPT lines, and a log is
 read at most LOG_READ_LIMIT bytes a poll (the rest is skipped, not buffered).
 """
 
@@ -26,7 +26,7 @@ from ..client import Client
 from .admin import AdminTarget, admin_call, admin_targets
 from .control import Cluster
 from .errors import ClusterError
-from .frame import EVENTS_SHOWN, WINDOW_S, Commit, Sample, View, changes, frame, view
+from .frame import EVENTS_SHOWN, Commit, Sample, View, changes, frame, view
 from .probe import probe
 from .procs import ProcState
 
@@ -64,7 +64,7 @@ class Monitor:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.samples: dict[str, Sample] = {}
-        self.commits: deque[Commit] = deque(maxlen=COMMITS_KEPT)
+        self.commits: dict[int, Commit] = {}  # by height, as first reported; the latest kept
         self.events: deque[tuple[float, str]] = deque(maxlen=EVENTS_KEPT)  # (unix s, line)
         self.halt_after_ms = halt_after_ms(cluster)
         self._last: list[Sample] | None = None
@@ -91,7 +91,7 @@ class Monitor:
         v = view(
             f"cluster {self.cluster.root}",
             samples,
-            self.commits,
+            self.commits.values(),
             [],
             int(time.time() * 1000),
             self.halt_after_ms,
@@ -125,12 +125,18 @@ class Monitor:
             try:
                 async with await Client.connect(address) as client:
                     async for event in client.commits():
-                        commit = _commit(event)
-                        if commit is not None:
-                            self.commits.append(commit)
+                        self._add(_commit(event))
             except Exception:  # as probe: a node that dies or garbles shows, never stops us
                 pass
             await trio.sleep(RECONNECT_S)
+
+    def _add(self, commit: Commit | None) -> None:
+        """Keep the first report of each height (every node reports each one)."""
+        if commit is None or commit.height in self.commits:
+            return
+        self.commits[commit.height] = commit
+        if len(self.commits) > COMMITS_KEPT:
+            del self.commits[next(iter(self.commits))]  # the longest held
 
     def _read_log(self, name: str) -> None:
         """New lines of the node's log: the events :data:`LOG_EVENTS` names, once each even
@@ -280,6 +286,3 @@ async def _cancel_on_signal(scope: trio.CancelScope) -> None:
         async for _ in signals:
             scope.cancel()
             return
-
-
-__all__ = ["WINDOW_S", "Monitor", "halt_after_ms", "watch"]
