@@ -267,6 +267,13 @@ def changes(
     return out
 
 
+def commit_event(c: Commit, clock: str) -> str | None:
+    """A line for a height that needed more than round 0 (a failed proposer, a slow quorum)."""
+    if c.round == 0:
+        return None
+    return f"{clock} height {c.height} committed in round {c.round}"
+
+
 def _node_changes(p: Sample, s: Sample) -> list[str]:
     out = []
     if p.state != s.state:

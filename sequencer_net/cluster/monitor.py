@@ -26,7 +26,7 @@ from ..client import Client
 from .admin import AdminTarget, admin_call, admin_targets
 from .control import Cluster
 from .errors import ClusterError
-from .frame import EVENTS_SHOWN, Commit, Sample, View, changes, frame, view
+from .frame import EVENTS_SHOWN, Commit, Sample, View, changes, commit_event, frame, view
 from .probe import probe
 from .procs import ProcState
 
@@ -131,10 +131,14 @@ class Monitor:
             await trio.sleep(RECONNECT_S)
 
     def _add(self, commit: Commit | None) -> None:
-        """Keep the first report of each height (every node reports each one)."""
+        """Keep the first report of each height (every node reports each one); a height past
+        round 0 is an event."""
         if commit is None or commit.height in self.commits:
             return
         self.commits[commit.height] = commit
+        line = commit_event(commit, _clock(commit.committed_ms / 1000))
+        if line is not None:
+            self.events.append((commit.committed_ms / 1000, line))
         if len(self.commits) > COMMITS_KEPT:
             del self.commits[next(iter(self.commits))]  # the longest held
 

@@ -17,6 +17,7 @@ from sequencer_net.cluster.frame import (
     Commit,
     Sample,
     changes,
+    commit_event,
     frame,
     view,
 )
@@ -121,3 +122,8 @@ def test_changes_name_deaths_restarts_faults_partitions_slashes_rounds_and_halts
     }
     assert changes(after, after, HALTED, HALTED, "t") == []
     assert changes(None, after, None, HALTED, "t") == []
+
+
+def test_a_height_past_round_0_is_an_event() -> None:
+    assert commit_event(Commit(7, 0, 1, NOW, NOW), "t") is None
+    assert commit_event(Commit(8, 2, 1, NOW, NOW), "t") == "t height 8 committed in round 2"
