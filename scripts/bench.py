@@ -68,6 +68,7 @@ def bench(
     rates: tuple[int, ...] = RATES,
     crash_one: bool = False,
     reputation_window: int = ChainParams().reputation_window,
+    report_dir: Path | None = None,
 ) -> dict[str, object]:
     spec = ClusterSpec(
         name=f"bench-{nodes}", nodes=nodes, chain=ChainParams(reputation_window=reputation_window)
@@ -95,6 +96,10 @@ def bench(
                 best = (report, cpu)
         finally:
             cluster.down()
+        if report_dir is not None:  # `sequencer-net report` of the run, before tmp goes
+            from sequencer_net.runreport.plots import write_report
+
+            write_report(root, report_dir / spec.name)
     if best is None:
         return {"nodes": nodes, "tx_size": size, "error": "no rate was sustainable"}
     report, cpu = best
@@ -127,11 +132,18 @@ def main() -> None:
         default=ChainParams().reputation_window,
         help="heights a failed proposer is skipped (0: reputation off)",
     )
+    parser.add_argument("--report", type=Path, metavar="D", help="write run plots to D/bench-N")
     args = parser.parse_args()
     rates = (args.rate,) if args.rate else RATES
     for nodes in args.nodes:
         result = bench(
-            nodes, args.size, args.seconds, rates, args.crash_one, args.reputation_window
+            nodes,
+            args.size,
+            args.seconds,
+            rates,
+            args.crash_one,
+            args.reputation_window,
+            report_dir=args.report,
         )
         print(json.dumps(result), flush=True)
 

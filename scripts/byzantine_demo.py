@@ -211,6 +211,12 @@ def main() -> int:
         "--allow-unsafe", action="store_true", help="start a config with >= 1/3 faulty stake"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON summary at the end")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="D",
+        help="after the run, write `sequencer-net report` plots and index.html to D",
+    )
     args = parser.parse_args()
     if args.timeout <= 0 or args.heights < 1:
         parser.error("--timeout and --heights must be positive")
@@ -233,6 +239,10 @@ def main() -> int:
     finally:
         if root is not None:
             demo.cli("cluster", "down", shown(root))
+    no_report = args.report is None or root is None
+    if not no_report and demo.show("report", "report", shown(root), "--out", str(args.report)):
+        demo.say("byzantine_demo: error: the report could not be written, see above")
+        return 1
     if args.json:
         print(json.dumps(demo.summary))
     return 0

@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import tomllib
 from collections import Counter
 from collections.abc import Iterator
@@ -83,6 +84,8 @@ class Run:
     report: Report | None = None
     faulty_views: list[str] = field(default_factory=list)  # left out of the report
     report_problem: str | None = None
+    clock_offset: float = 0.0  # unix time minus trio's clock, for the submissions file
+    plots: str | None = None  # the `--report` page
 
     def senders(self) -> dict[str, dict[str, Any]]:
         """Per sender: how many committed, delay percentiles, and who included them."""
@@ -109,6 +112,7 @@ class Run:
             "censorship": self.report.to_json() if self.report else None,
             "views_left_out": self.faulty_views,
             "censorship_problem": self.report_problem,
+            "report": self.plots,
         }
 
 
@@ -151,6 +155,7 @@ async def drive(
     lookup = await Client.connect(addresses[honest[0]])
     submitters = [await Client.connect(addresses[name]) for name in honest]
     height: int = (await lookup.status())["height"]  # the last committed height seen
+    run.clock_offset = time.time() - trio.current_time()
 
     async def follow(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         nonlocal height
@@ -211,7 +216,26 @@ def run_mode(spec: Path, forced_inclusion: bool, work: Path, args: argparse.Name
         if run.report is not None and not run.report.reporting:
             run.report_problem = f"no censorship metrics: {missing(run.report.nodes)}"
             run.report = None
+    if args.report is not None:
+        run.plots = str(write_plots(run, cluster.root, args.report / mode))
     return run
+
+
+def write_plots(run: Run, root: Path, out: Path) -> Path:
+    """`sequencer-net report` of this cluster, with the submissions recorded for it."""
+    from sequencer_net.runreport.plots import write_report
+    from sequencer_net.runreport.record import SUBMISSIONS, Submission, write_submissions
+
+    write_submissions(
+        root / SUBMISSIONS,
+        [
+            Submission(txid.hex(), s.sender, "rollup-a", s.submitted_at + run.clock_offset)
+            for txid, s in run.sent.items()
+            if not s.refused
+        ],
+    )
+    page, _ = write_report(root, out)
+    return page
 
 
 # ---- output ----------------------------------------------------------------------------------
@@ -288,6 +312,12 @@ def main() -> int:
     parser.add_argument("--spec", type=Path, default=SPEC, help="cluster spec (censor-4.toml)")
     parser.add_argument("--dir", type=Path, help="keep the clusters here (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print one JSON summary instead")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="D",
+        help="write `sequencer-net report` plots of each run to D/forced-on and D/forced-off",
+    )
     args = parser.parse_args()
     if args.txs < 1 or args.rate <= 0 or args.wait <= 0:
         parser.error("--txs, --rate and --wait must be positive")
@@ -306,6 +336,8 @@ def main() -> int:
                 runs.append(run_mode(args.spec, forced_inclusion, Path(work), args))
                 if not args.json:
                     print_run(console, runs[-1])
+                    if runs[-1].plots:
+                        console.print(f"report: {runs[-1].plots}")
     except KeyboardInterrupt:
         print("interrupted (every node stopped)", file=sys.stderr)
         return 130

@@ -88,8 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     from .commands.evidence import add_evidence_commands
     from .commands.fault import add_fault_commands
     from .commands.node import add_node_command
+    from .commands.report import add_report_command
     from .commands.risk import add_risk_command
     from .commands.sim import add_sim_command
+    from .commands.watch import add_watch_command
 
     parser = argparse.ArgumentParser(
         prog="sequencer-net",
@@ -105,9 +107,11 @@ def _parser() -> argparse.ArgumentParser:
     add_sim_command(commands)
     add_cluster_commands(commands)
     add_node_command(commands)
+    add_watch_command(commands)
     add_client_commands(commands)
     add_evidence_commands(commands)
     add_fault_commands(commands)
     add_censorship_commands(commands)
     add_risk_command(commands)
+    add_report_command(commands)
     return parser

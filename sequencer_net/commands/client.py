@@ -31,9 +31,21 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
     common.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
     p = commands.add_parser(
-        "status", parents=[common], help="show a node's (or every node's) status"
+        "status",
+        parents=[common],
+        help="show a node's (or every node's) status",
+        description="Show each node's height, round, step, proposer, peers, last commit and "
+        "mempool, over the client API. With --consensus, one node's consensus state instead "
+        "(like CometBFT's dump_consensus_state): the current height's rounds, who prevoted "
+        "and precommitted what, the lock and valid value, and the timeouts running; it comes "
+        "over the node's admin API, so name the node (--node n2) of a cluster dir.",
     )
     p.add_argument("--all", action="store_true", help="every node of the cluster")
+    p.add_argument(
+        "--consensus",
+        action="store_true",
+        help="dump one node's consensus state (votes, lock, valid value, timeouts)",
+    )
     p.set_defaults(run=_status)
 
     tx = commands.add_parser("tx", help="submit transactions and look them up")
@@ -131,6 +143,10 @@ def _jsonable(value: object) -> object:
 
 
 def _status(args: argparse.Namespace) -> int:
+    if args.consensus:
+        from .consensus import consensus_status
+
+        return consensus_status(args)
     from rich.console import Console
     from rich.table import Table
 

@@ -116,6 +116,11 @@ class HeightMachine:
         known = self._proposals.get(round)
         return known.proposal if known is not None else None
 
+    def proposal_verdict(self, round: int) -> tuple[bool, bool] | None:
+        """(valid, acceptable) of the proposal kept for ``round``, if any."""
+        known = self._proposals.get(round)
+        return (known.valid, known.acceptable) if known is not None else None
+
     def is_proposer(self, round: int) -> bool:
         return (
             self.me is not None and self.validators.proposer_for_round(round).public_key == self.me

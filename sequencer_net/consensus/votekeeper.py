@@ -97,6 +97,12 @@ class VoteKeeper:
             if value is not None and self.validators.is_quorum(power)
         ]
 
+    def ballots(self, round: int, kind: VoteKind) -> dict[bytes, list[Vote]]:
+        """Every counted vote of (``round``, ``kind``) by validator; an equivocator has more
+        than one. A copy: the caller cannot change the tally."""
+        tally = self._tallies.get((round, kind))
+        return {k: list(v) for k, v in tally.votes.items()} if tally else {}
+
     def votes_for(self, round: int, kind: VoteKind, value: bytes | None) -> list[Vote]:
         tally = self._tallies.get((round, kind))
         if tally is None:

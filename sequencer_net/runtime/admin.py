@@ -9,6 +9,8 @@ port could otherwise make the node byzantine.
 Methods: ``fault_set(spec)``, ``fault_clear(behaviour=None)`` (None clears all),
 ``fault_list()``, ``partition(peers)`` (replaces the cut), ``heal()``. Each answers with the
 node's fault state: ``{"faults": [spec, ...], "partitioned_from": [name, ...]}``.
+``consensus_state()`` answers with the consensus dump (see ``Driver.dump``), the timeouts
+running and the fault state; it changes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 import structlog
@@ -60,8 +62,15 @@ class AdminServer:
     """Serves the admin API for one node's fault layer; ``on_change`` lets the node apply what
     the layer alone cannot (the replica's censor predicate, a crash height already passed)."""
 
-    def __init__(self, layer: FaultLayer, token: str, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        layer: FaultLayer,
+        token: str,
+        on_change: Callable[[], None],
+        consensus: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         self.layer = layer
+        self._consensus = consensus
         self._token = token.encode()
         self._on_change = on_change
         self._token_reader = msgspec.msgpack.Decoder(TokenOnly)
@@ -73,6 +82,7 @@ class AdminServer:
                 "fault_list": Method(Authenticated, self._fault_list),
                 "partition": Method(PartitionParams, self._partition),
                 "heal": Method(Authenticated, self._heal),
+                "consensus_state": Method(Authenticated, self._consensus_state),
             },
             Limits(MAX_ADMIN_FRAME, max_connections=MAX_ADMIN_CONNECTIONS),
             gate=self._check_token,
@@ -128,3 +138,8 @@ class AdminServer:
     async def _heal(self, _: Authenticated) -> Reply:
         self.layer.heal()
         return self._changed()
+
+    async def _consensus_state(self, _: Authenticated) -> dict[str, Any]:
+        if self._consensus is None:
+            raise ValueError("this node serves no consensus state")
+        return {**self._consensus(), **self.report()}

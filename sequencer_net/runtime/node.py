@@ -45,6 +45,7 @@ from ..replica import (
     Send,
     SetTimer,
     Slashed,
+    StepTimeout,
     TimerKey,
 )
 from ..store.signfile import FileSignStateStore
@@ -138,6 +139,9 @@ class Node:
             [(r.evidence.offender, r.stake_before) for r in self.chain.slash_records()],
         )
         self.summary = CommitSummary()
+        # The consensus timeouts now running, with their deadlines: what a consensus dump
+        # shows. One entry per pending timer task, removed when it fires.
+        self._step_timers: dict[StepTimeout, int] = {}
 
     # ---- running -------------------------------------------------------------------------
 
@@ -152,7 +156,12 @@ class Node:
             )
             if config.admin_endpoint is not None:
                 assert config.admin_token is not None
-                admin = AdminServer(self.faults, config.admin_token, self._faults_changed)
+                admin = AdminServer(
+                    self.faults,
+                    config.admin_token,
+                    self._faults_changed,
+                    consensus=self.consensus_dump,
+                )
                 await _listen(
                     "admin",
                     config.admin_endpoint,
@@ -229,6 +238,8 @@ class Node:
                     self._send(output)
                 case SetTimer(key, delay_ms):
                     assert self._nursery is not None
+                    if isinstance(key, StepTimeout):
+                        self._step_timers[key] = now_ms() + delay_ms
                     self._nursery.start_soon(self._timer, self.replica, key, delay_ms)
                 case Committed(entry):
                     self._on_commit(entry)
@@ -282,6 +293,8 @@ class Node:
 
     async def _timer(self, replica: Replica, key: TimerKey, delay_ms: int) -> None:
         await trio.sleep(delay_ms / 1000)
+        if isinstance(key, StepTimeout):
+            self._step_timers.pop(key, None)
         if replica is self.replica:  # else an amnesia restart replaced the replica that set it
             outputs = replica.on_timer(key, now_ms())
             self.metrics.timeout_elapsed(key)
@@ -366,6 +379,30 @@ class Node:
                     since_ms=self.liveness.commit_age_ms(now),
                     peers_heard=self.heard_names(now),
                 )
+
+    def consensus_dump(self) -> dict[str, Any]:
+        """The consensus core's view of the current height, plus its timeouts still running
+        here (with the ms left; those of decided heights fire into nothing) and how long ago
+        this node last committed."""
+        now, height = now_ms(), self.replica.height
+        timers = [
+            {
+                "step": key.step.name.lower(),
+                "height": key.height,
+                "round": key.round,
+                "remaining_ms": max(0, deadline - now),
+            }
+            for key, deadline in sorted(self._step_timers.items(), key=lambda kv: kv[1])
+            if key.height == height
+        ]
+        return {
+            "name": self.name,
+            "chain_id": self.config.genesis.chain_id,
+            "last_height": self.chain.last_height(),
+            "last_commit_age_ms": self.liveness.commit_age_ms(now),
+            "consensus": self.replica.driver.dump(),
+            "timers": timers,
+        }
 
     def heard_names(self, now: int) -> list[str]:
         return sorted(self.names[k] for k in self.liveness.heard_peers(now))

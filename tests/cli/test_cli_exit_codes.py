@@ -3,6 +3,7 @@ traceback for something a user can type."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,33 @@ def test_an_unreachable_node_is_a_failure_not_a_traceback(
     assert main(["tx", "send", "--node", "127.0.0.1:1", "hello"]) == 1
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err
+
+
+def test_operator_view_commands_refuse_what_they_cannot_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status", "--consensus", "--node", "127.0.0.1:1"]) == 2
+    assert "name the node" in capsys.readouterr().err
+    assert main(["status", "--consensus", "--all", "--dir", str(tmp_path)]) == 2
+    assert "shows one node" in capsys.readouterr().err
+    assert main(["status", "--consensus", "--dir", str(tmp_path)]) == 2
+    assert "not a cluster dir" in capsys.readouterr().err
+    assert main(["watch", "--json", "--dir", str(tmp_path)]) == 2
+    assert "use it with --once" in capsys.readouterr().err
+    assert main(["watch", "--interval", "0", "--dir", str(tmp_path)]) == 2
+    assert main(["watch", str(tmp_path)]) == 1  # no cluster there: nothing to watch
+    assert "not a cluster dir" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert "no such directory" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no node logs" in err and "Traceback" not in err
+
+
+def test_report_without_matplotlib_says_which_extra_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    assert main(["report", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "needs matplotlib: pip install -e '.[report]'" in err and "Traceback" not in err

@@ -9,8 +9,12 @@ are not needed (the machine only counts votes fed back to it).
 
 from __future__ import annotations
 
-import pytest
+import io
 
+import pytest
+from rich.console import Console
+
+from sequencer_net.commands.consensus import render
 from sequencer_net.consensus import (
     CastVote,
     ConsensusConfig,
@@ -30,6 +34,7 @@ from sequencer_net.consensus import (
     ValueReady,
     VoteReceived,
 )
+from sequencer_net.consensus.driver import DUMP_ROUNDS
 from sequencer_net.crypto import PrivateKey, digest
 from sequencer_net.types import (
     NIL_ROUND,
@@ -897,3 +902,64 @@ def test_driver_start_height_refuses_going_backwards() -> None:
     effects = d.start_height(3, VS)
     assert effects[0] == RoundStarted(3, 0)
     assert d.height == 3
+
+
+# ---- the consensus dump (`status --consensus`) -----------------------------------------------
+
+
+def test_driver_dump_shows_votes_lock_valid_value_and_equivocation() -> None:
+    driver = Driver(CONFIG, ME.public_key)
+    assert driver.dump() is None  # before the first height
+    driver.start_height(HEIGHT, VS)
+    for event in (proposal(0, B), *(prevote(k, 0, B) for k in OTHERS)):
+        driver.step(event)
+    cheat = OTHERS[0]
+    driver.step(precommit(cheat, 0, B))
+    driver.step(precommit(cheat, 0, C))  # equivocation: both are kept, both shown
+    dump = driver.dump()
+    assert dump is not None
+    name = {v.public_key: v.name for v in VS.validators}
+    short = B.id.hex()[:16]
+    assert (dump["height"], dump["round"], dump["step"]) == (HEIGHT, 0, "precommit")
+    assert dump["me"] == name[ME.public_key] and dump["total_power"] == 40
+    assert dump["locked"] == {"round": 0, "batch": short} == dump["valid"]
+    assert dump["decided"] is None and dump["rounds_left_out"] == 0
+    assert [v["name"] for v in dump["validators"]] == [v.name for v in VS.validators]
+    [r0] = dump["rounds"]
+    assert r0["proposer"] == name[proposer_key(0).public_key]
+    assert r0["proposal"] == {
+        "batch": short,
+        "pol_round": NIL_ROUND,
+        "valid": True,
+        "acceptable": True,
+    }
+    assert r0["prevotes"] == {name[k.public_key]: [short] for k in OTHERS}
+    assert r0["precommits"] == {name[cheat.public_key]: [short, C.id.hex()[:16]]}
+    assert (r0["prevote_power"], r0["precommit_power"]) == (30, 10)
+    # What `status --consensus` prints of it, with the node's timers and fault state.
+    node = {"name": "v", "chain_id": CHAIN, "last_height": 0, "last_commit_age_ms": 1500}
+    timer = {"step": "precommit", "height": HEIGHT, "round": 0, "remaining_ms": 90}
+    out = io.StringIO()
+    page = {**node, "consensus": dump, "timers": [timer], "faults": [], "partitioned_from": []}
+    Console(file=out, width=120, color_system=None).print(render(page))
+    text = out.getvalue()
+    assert f"height {HEIGHT}, round 0, step precommit; last commit 1.5 s ago" in text
+    assert f"locked: {short} (round 0)   valid: {short} (round 0)" in text
+    assert "timeouts running: precommit h1 r0 (90 ms left)" in text
+    assert f"{short} + {C.id.hex()[:16]} (equivocated)" in text
+    assert "prevote (30/40)" in text and "precommit (10/40)" in text
+
+
+def test_driver_dump_keeps_the_latest_rounds_only() -> None:
+    driver = Driver(CONFIG, ME.public_key)
+    driver.start_height(HEIGHT, VS)
+    last = DUMP_ROUNDS + 4
+    for r in range(last + 1):
+        driver.step(prevote(OTHERS[0], r, None))
+    dump = driver.dump()
+    assert dump is not None
+    assert [r["round"] for r in dump["rounds"]][-1] == last
+    assert len(dump["rounds"]) == DUMP_ROUNDS
+    assert dump["rounds_left_out"] == last + 1 - DUMP_ROUNDS
+    voter = next(v.name for v in VS.validators if v.public_key == OTHERS[0].public_key)
+    assert all(r["prevotes"] == {voter: ["nil"]} for r in dump["rounds"])

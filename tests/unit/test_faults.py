@@ -556,6 +556,32 @@ async def test_admin_api_needs_the_token_and_drives_the_layer() -> None:
         nursery.cancel_scope.cancel()
 
 
+async def test_admin_consensus_state_needs_the_token_and_changes_nothing() -> None:
+    faults = layer()
+    changes: list[int] = []
+    dump = {"name": "n1", "consensus": {"height": 7, "rounds": []}, "timers": []}
+    server = AdminServer(faults, "s3cret", lambda: changes.append(1), consensus=lambda: dump)
+    bare = AdminServer(layer(), "s3cret", lambda: None)  # a server given no consensus view
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(server.serve, "127.0.0.1", 0)
+        bare_port = await nursery.start(bare.serve, "127.0.0.1", 0)
+        with capture_logs() as logs:
+            async with await Client.connect(f"127.0.0.1:{port}") as client:
+                with pytest.raises(ApiError, match="wrong or missing admin token"):
+                    await client.call("consensus_state")
+        assert [e["event"] for e in logs] == ["admin_refused"]
+        async with await Client.connect(f"127.0.0.1:{port}") as client:
+            with pytest.raises(ApiError, match="bad request for consensus_state"):
+                await client.call("consensus_state", token="s3cret", height=3)
+            answer = await client.call("consensus_state", token="s3cret")
+        assert answer == {**dump, "faults": [], "partitioned_from": []}
+        assert changes == []  # a read: the fault hook did not run
+        async with await Client.connect(f"127.0.0.1:{bare_port}") as client:
+            with pytest.raises(ApiError, match="serves no consensus state"):
+                await client.call("consensus_state", token="s3cret")
+        nursery.cancel_scope.cancel()
+
+
 async def test_admin_api_listens_on_loopback_only() -> None:
     server = AdminServer(layer(), "t", lambda: None)
     for host in ("0.0.0.0", "192.168.1.1", "::"):

@@ -1,0 +1,1 @@
+"""`sequencer-net report`: plots and a page about one cluster run."""
