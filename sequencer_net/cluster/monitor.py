@@ -43,7 +43,7 @@ LOG_EVENTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "evidence_found": lambda r: (
         f"evidence against {r.get('offender')} ({r.get('kind')}) at height {r.get('height')}"
     ),
-    "no_commit": lambda r: (
+    "stall": lambda r: (
         f"stall: no commit for {r.get('since_ms')} ms at height {r.get('height')}"
     ),
     "commit_resumed": lambda r: f"commits resumed at height {r.get('height')}",

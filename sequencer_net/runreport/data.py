@@ -111,7 +111,7 @@ def _events(run: Run, commit_t: dict[int, float], t0: float) -> tuple[list[dict[
             elif event == "healed" and cut:
                 out.append(_event(t, name, "partition", "healed"))
                 cut = False
-            elif event == "no_commit":
+            elif event == "stall":
                 out.append(_event(t, name, "stall", f"no commit for {r.get('since_ms')} ms"))
             elif event == "evidence_found":
                 evidence.add((r.get("offender"), r.get("height"), r.get("kind")))

@@ -54,7 +54,7 @@ def recorded(with_commit_lines: bool = True) -> Run:
     n2 = NodeLog("n2", [rec(0.1, "node_started", height=1)])
     n2.records += [r for h in range(1, 4) for r in committed(h + 1.1, h)]
     n2.records += [rec(4.2, "peer_connected")]  # its last line before the kill
-    n2.records += [rec(8.0, "node_started", height=4), rec(8.1, "no_commit", since_ms=7000)]
+    n2.records += [rec(8.0, "node_started", height=4), rec(8.1, "stall", since_ms=7000)]
     n2.records += [r for h in (4, 5) for r in committed(8.2 + h / 10, h)]
     n2.records += [rec(9.0, "node_stopping"), rec(9.1, "peer_disconnected")]
     n2.records += [rec(10.0, "node_started", height=6)]
