@@ -3,8 +3,10 @@ bulk request per interval on a fixed schedule, whatever the answers take.
 
 A submitter that falls behind (its last request took longer than an interval) sends what is
 owed at once, so the offered rate holds while the requests fit; what it really offered is
-counted, not assumed. Transactions a node answers "busy" are sent again after a short pause,
-until the drain deadline; the rest are never sent twice.
+counted, not assumed. Transactions a node answers "busy" are sent again after a pause, until
+the drain deadline; the rest are never sent twice. While a node is busy its submitters hold
+new transactions back too (see :class:`Backoff`): backpressure is obeyed, so the rate really
+offered can fall below the one asked for, and the report shows both.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import trio
 from ..client import Client
 from .plan import MAX_TXS_PER_REQUEST, LoadPlan, TxSource
 
-BUSY_BACKOFF_S = 0.05
+BUSY_BACKOFF_S = 0.05  # the first pause after a busy answer; doubled while busy lasts
+MAX_BACKOFF_S = 1.0
+MIN_PROBE = 50  # transactions sent to a node that was busy, at least
 
 # (txid, monotonic time of the transaction's first send): reported as acks arrive.
 AckSink = Callable[[list[tuple[bytes, float]]], None]
@@ -77,51 +81,74 @@ async def _submitter(
     tally: Tally,
 ) -> None:
     end, give_up_at = start + plan.duration_s, start + plan.duration_s + plan.drain_s
-    retries: deque[tuple[float, bytes, float]] = deque()  # (due, encoded tx, first send)
+    retries: deque[tuple[bytes, float]] = deque()  # (encoded tx, first send), oldest first
+    backoff = Backoff()
     while True:
         now = time.monotonic()
-        due = min(now, end) - start
-        fresh = source.take(max(0, int(rate * due) - tally.offered)) if due > 0 else []
-        again: list[tuple[bytes, float]] = []
-        while retries and retries[0][0] <= now:
-            _, encoded, first = retries.popleft()
-            again.append((encoded, first))
-        if fresh:
-            tally.offered += len(fresh)
-            tally.last_offer = now
-        work = [(tx, now) for tx in fresh] + again
-        for at in range(0, len(work), MAX_TXS_PER_REQUEST):
-            await _send(client, work[at : at + MAX_TXS_PER_REQUEST], retries, on_acks, tally)
-        if now >= end and not retries:
+        if now >= backoff.until:
+            room = backoff.room
+            again = [retries.popleft() for _ in range(min(room, len(retries)))]
+            owed = int(rate * (min(now, end) - start)) - tally.offered
+            fresh = source.take(max(0, min(owed, room - len(again))))
+            if fresh:
+                tally.offered += len(fresh)
+                tally.last_offer = now
+            work = again + [(tx, now) for tx in fresh]
+            for at in range(0, len(work), MAX_TXS_PER_REQUEST):
+                part = work[at : at + MAX_TXS_PER_REQUEST]
+                taken, busy = await _send(client, part, retries, on_acks, tally)
+                backoff.answered(taken, busy, time.monotonic())
+        if now >= end and not retries and tally.offered >= int(rate * (end - start)):
             return
         if now >= give_up_at:
             tally.gave_up += len(retries)
             return
         # The next point of the fixed grid: a late request shifts nothing after it.
         now = time.monotonic()
-        await trio.sleep(
-            start + (math.floor((now - start) / plan.interval_s) + 1) * plan.interval_s - now
-        )
+        slot = math.floor((now - start) / plan.interval_s) + 1
+        await trio.sleep(max(0.0, start + slot * plan.interval_s - now, backoff.until - now))
+
+
+@dataclass
+class Backoff:
+    """After a busy answer, pause (doubling up to a second) and then send only about twice
+    what the node took last time, so a full node is probed rather than flooded with
+    transactions it must refuse; the first answer without busy lifts both limits."""
+
+    pause: float = 0.0
+    until: float = 0.0
+    room: int = MAX_TXS_PER_REQUEST * 16
+
+    def answered(self, taken: int, busy: int, now: float) -> None:
+        if busy:
+            self.pause = min(max(2 * self.pause, BUSY_BACKOFF_S), MAX_BACKOFF_S)
+            self.until = now + self.pause
+            self.room = max(MIN_PROBE, 2 * taken)
+        else:
+            self.pause, self.room = 0.0, MAX_TXS_PER_REQUEST * 16
 
 
 async def _send(
     client: Client,
     work: list[tuple[bytes, float]],
-    retries: deque[tuple[float, bytes, float]],
+    retries: deque[tuple[bytes, float]],
     on_acks: AckSink,
     tally: Tally,
-) -> None:
+) -> tuple[int, int]:
+    """One request; busy transactions join ``retries``. Returns (taken, busy)."""
     results = await client.submit_encoded([tx for tx, _ in work])
     tally.requests += 1
-    retry_at = time.monotonic() + BUSY_BACKOFF_S
     acks = []
+    busy = 0
     for (tx, first), result in zip(work, results, strict=True):
         if result.txid is not None:
             acks.append((result.txid, first))
         elif result.busy:
-            tally.busy += 1
-            retries.append((retry_at, tx, first))
+            busy += 1
+            retries.append((tx, first))
         else:
             tally.refused += 1
     tally.acked += len(acks)
+    tally.busy += busy
     on_acks(acks)
+    return len(acks), busy
