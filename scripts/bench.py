@@ -114,6 +114,19 @@ def summarize(runs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
     }
 
 
+def failed_step(
+    rate: int, offered: float, committed_tps: float, committed_share: float, p50: float | None
+) -> dict[str, object]:
+    """The first step of the ramp that was not sustained, to show how far off it was."""
+    return {
+        "rate": rate,
+        "offered_tx_per_s": offered,
+        "committed_tx_per_s": committed_tps,
+        "committed_share": round(committed_share, 3),
+        "latency_p50_ms": p50,
+    }
+
+
 async def wait_until_committing(address: str) -> None:
     with trio.fail_after(30):
         while (status := await probe(address)) is None or status["height"] < 2:
@@ -164,6 +177,7 @@ def bench(
                 del addresses["n1"], started["n1"]
             pids = list(started.values())
             best: tuple[LoadReport, float, float | None, float | None] | None = None
+            failed: dict[str, object] | None = None
             for rate in rates:
                 before, sent_before = (
                     cpu_seconds(pids),
@@ -187,12 +201,24 @@ def bench(
                     report.latency_p50_ms,
                     rate,
                 ):
+                    failed = failed_step(
+                        rate,
+                        report.offered_tps,
+                        report.committed_tps,
+                        report.committed / max(report.submitted, 1),
+                        report.latency_p50_ms,
+                    )
                     break
                 best = (report, cpu, rss, per_tx)
         finally:
             cluster.down()
     if best is None:
-        return {"nodes": nodes, "tx_size": size, "error": "no rate was sustainable"}
+        return {
+            "nodes": nodes,
+            "tx_size": size,
+            "error": "no rate was sustainable",
+            "failed_step": failed,
+        }
     report, cpu, rss, per_tx = best
     return {
         "benchmark": "cluster_max_sustainable_load",
@@ -214,6 +240,7 @@ def bench(
         "fsyncs_per_height": None,
         "signatures_per_height": None,
         "not_counted": NOT_COUNTED,
+        "failed_step": failed,
         "seconds_per_rate": seconds,
         "crashed_proposer": crash_one,
         "reputation_window": reputation_window,
@@ -277,18 +304,27 @@ class PysyncobjCluster:
 def bench_pysyncobj(size: int, seconds: float, rates: tuple[int, ...]) -> dict[str, object]:
     cluster = PysyncobjCluster()
     best: tuple[int, dict[str, Any]] | None = None
+    failed: dict[str, object] | None = None
     try:
         for rate in rates:
             step = cluster.offer(rate, seconds, size)
             if len(rates) > 1 and not sustainable(
                 step["committed"], step["offered"], step["committed_tps"], step["p50"], rate
             ):
+                share = step["committed"] / max(step["offered"], 1)
+                offered = round(step["offered"] / seconds, 1)
+                failed = failed_step(rate, offered, step["committed_tps"], share, step["p50"])
                 break
             best = (rate, step)
     finally:
         cluster.close()
     if best is None:
-        return {"nodes": PYSYNCOBJ_NODES, "tx_size": size, "error": "no rate was sustainable"}
+        return {
+            "nodes": PYSYNCOBJ_NODES,
+            "tx_size": size,
+            "error": "no rate was sustainable",
+            "failed_step": failed,
+        }
     rate, step = best
     return {
         "benchmark": "pysyncobj_max_sustainable_load",
@@ -304,6 +340,7 @@ def bench_pysyncobj(size: int, seconds: float, rates: tuple[int, ...]) -> dict[s
         if step["committed"]
         else None,
         "node_rss_mb_max": step["rss"],
+        "failed_step": failed,
         "load": "in each process (as pysyncobj's own benchmarks do): its CPU is in cpu_s_per_1k_tx",
     }
 
