@@ -56,11 +56,12 @@ async def submit_all(plan: LoadPlan, source: TxSource, start: float, on_acks: Ac
     tallies = [Tally() for _ in clients]
     try:
         async with trio.open_nursery() as nursery:
+            whole = int(plan.rate * plan.duration_s)  # split so that the parts add up to it
             for index, client in enumerate(clients):
                 phase = plan.interval_s * index / count
-                rate = plan.rate / count
+                share = whole * (index + 1) // count - whole * index // count
                 nursery.start_soon(
-                    _submitter, plan, rate, client, source, start + phase, on_acks, tallies[index]
+                    _submitter, plan, share, client, source, start + phase, on_acks, tallies[index]
                 )
     finally:
         for client in clients:
@@ -73,7 +74,7 @@ async def submit_all(plan: LoadPlan, source: TxSource, start: float, on_acks: Ac
 
 async def _submitter(
     plan: LoadPlan,
-    rate: float,
+    total: int,
     client: Client,
     source: TxSource,
     start: float,
@@ -88,7 +89,7 @@ async def _submitter(
         if now >= backoff.until:
             room = backoff.room
             again = [retries.popleft() for _ in range(min(room, len(retries)))]
-            owed = int(rate * (min(now, end) - start)) - tally.offered
+            owed = int(total * min(1.0, (now - start) / plan.duration_s)) - tally.offered
             fresh = source.take(max(0, min(owed, room - len(again))))
             if fresh:
                 tally.offered += len(fresh)
@@ -98,7 +99,7 @@ async def _submitter(
                 part = work[at : at + MAX_TXS_PER_REQUEST]
                 taken, busy = await _send(client, part, retries, on_acks, tally)
                 backoff.answered(taken, busy, time.monotonic())
-        if now >= end and not retries and tally.offered >= int(rate * (end - start)):
+        if now >= end and not retries and tally.offered >= total:
             return
         if now >= give_up_at:
             tally.gave_up += len(retries)
@@ -111,9 +112,10 @@ async def _submitter(
 
 @dataclass
 class Backoff:
-    """After a busy answer, pause (doubling up to a second) and then send only about twice
-    what the node took last time, so a full node is probed rather than flooded with
-    transactions it must refuse; the first answer without busy lifts both limits."""
+    """After a busy answer, pause, and then send only about twice what the node took last
+    time, so a full node is probed rather than flooded with transactions it must refuse. The
+    pause doubles (up to a second) while the node takes nothing at all; the first answer
+    without busy lifts both limits."""
 
     pause: float = 0.0
     until: float = 0.0
@@ -121,7 +123,8 @@ class Backoff:
 
     def answered(self, taken: int, busy: int, now: float) -> None:
         if busy:
-            self.pause = min(max(2 * self.pause, BUSY_BACKOFF_S), MAX_BACKOFF_S)
+            doubled = min(max(2 * self.pause, BUSY_BACKOFF_S), MAX_BACKOFF_S)
+            self.pause = doubled if taken == 0 else BUSY_BACKOFF_S
             self.until = now + self.pause
             self.room = max(MIN_PROBE, 2 * taken)
         else:

@@ -3,6 +3,8 @@ transactions, matching acks with commits, and the busy backoff."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sequencer_net import codec
@@ -11,7 +13,14 @@ from sequencer_net.client import SubmitResult
 from sequencer_net.load import LoadPlan
 from sequencer_net.load.follow import UNMATCHED_KEEP_S, Matcher
 from sequencer_net.load.plan import MAX_TXS_PER_REQUEST, TxSource
-from sequencer_net.load.submit import BUSY_BACKOFF_S, MAX_BACKOFF_S, MIN_PROBE, Backoff
+from sequencer_net.load.submit import (
+    BUSY_BACKOFF_S,
+    MAX_BACKOFF_S,
+    MIN_PROBE,
+    Backoff,
+    Tally,
+    _submitter,
+)
 from sequencer_net.types import Tx, tx_id
 
 A = ("127.0.0.1:1",)
@@ -73,16 +82,18 @@ def test_unmatched_commits_are_forgotten_after_a_while() -> None:
     assert matcher.latencies_ms == [] and matcher.waiting == 1
 
 
-def test_backoff_doubles_while_busy_and_probes_with_what_the_node_took() -> None:
+def test_backoff_doubles_while_the_node_takes_nothing_and_probes_with_what_it_took() -> None:
     backoff = Backoff()
-    backoff.answered(taken=10, busy=5, now=100.0)
+    backoff.answered(taken=0, busy=5, now=100.0)
     assert backoff.until == 100.0 + BUSY_BACKOFF_S and backoff.room == MIN_PROBE
-    backoff.answered(taken=400, busy=1, now=101.0)
-    assert backoff.until == 101.0 + 2 * BUSY_BACKOFF_S and backoff.room == 800
+    backoff.answered(taken=0, busy=5, now=101.0)
+    assert backoff.until == 101.0 + 2 * BUSY_BACKOFF_S
     for _ in range(20):
         backoff.answered(taken=0, busy=1, now=102.0)
     assert backoff.until == 102.0 + MAX_BACKOFF_S
-    backoff.answered(taken=50, busy=0, now=103.0)
+    backoff.answered(taken=400, busy=1, now=103.0)  # draining: a short pause, a larger probe
+    assert backoff.until == 103.0 + BUSY_BACKOFF_S and backoff.room == 800
+    backoff.answered(taken=50, busy=0, now=104.0)
     assert backoff.pause == 0 and backoff.room >= MAX_TXS_PER_REQUEST
 
 
@@ -90,3 +101,32 @@ def test_only_the_busy_reason_is_busy() -> None:
     assert SubmitResult(None, BUSY).busy
     assert not SubmitResult(None, "mempool full").busy
     assert not SubmitResult(b"x" * 32, None).busy
+
+
+class FakeNode:
+    """Answers submits like a node whose mempool takes ``room`` transactions per request."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.taken: list[bytes] = []
+
+    async def submit_encoded(self, txs: list[bytes]) -> list[SubmitResult]:
+        results = []
+        for tx in txs:
+            if len(results) < self.room:
+                self.taken.append(tx)
+                results.append(SubmitResult(tx_id(tx), None))
+            else:
+                results.append(SubmitResult(None, BUSY))
+        return results
+
+
+async def test_a_submitter_offers_its_share_and_retries_busy_ones_until_taken() -> None:
+    plan = LoadPlan(A, rate=500, duration_s=0.2, drain_s=30, interval_s=0.01)
+    node = FakeNode(room=3)
+    acked: list[tuple[bytes, float]] = []
+    tally = Tally()
+    await _submitter(plan, 100, node, TxSource(100, 100), time.monotonic(), acked.extend, tally)  # type: ignore[arg-type]
+    assert tally.offered == tally.acked == len(acked) == 100
+    assert len({tx_id(tx) for tx in node.taken}) == 100  # each taken once, busy ones resent
+    assert tally.busy > 0 and tally.gave_up == 0 and tally.refused == 0
