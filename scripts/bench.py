@@ -1,11 +1,21 @@
-"""Benchmark: a fresh N-node cluster under the highest load it sustains.
+"""Benchmark: a fresh N-node cluster under the highest load it sustains, optionally side by
+side with pysyncobj (a Python Raft: crash faults only, no signatures) in the same run.
 
 Starts a cluster of real node processes on 127.0.0.1, offers load at increasing rates (each
-for a fixed time), and keeps the highest rate at which (nearly) everything submitted commits
-with p50 latency under a second. Prints one JSON line per cluster size: nodes, tx size,
-committed tx/s, p50/p99 commit latency, node CPU seconds per 1k committed tx, heights/s.
+for a fixed time, open loop: see sequencer_net.load), and keeps the highest rate at which
+(nearly) everything offered commits at the offered pace with p50 latency under a second.
+Prints one JSON line per cluster size: nodes, tx size, committed tx/s, p50/p99 commit latency,
+node CPU seconds per 1k committed tx, heights/s, the load generator's own CPU, node RSS and
+peer bytes sent per committed transaction.
 
-    python scripts/bench.py [--nodes 4 7] [--size 100] [--seconds 5]
+    python scripts/bench.py [--nodes 4 7] [--size 100] [--seconds 5] [--clients 2]
+
+``--compare pysyncobj`` (needs the `bench` extra) instead alternates our 4-node cluster with
+a 4-process pysyncobj cluster (scripts/pysyncobj_node.py) ``--runs`` times (default 3), each
+run a fresh cluster and the same ramp and payload size, and prints one JSON object: every
+run, the medians, and the ratios ours/theirs of committed tx/s and of p50 latency.
+
+    python scripts/bench.py --compare pysyncobj [--runs 3] [--rate R] [--seconds 5]
 
 Leader reputation: ``--crash-one`` kills n1 once the cluster commits (load goes to the others)
 and ``--rate R`` offers one fixed rate instead of the ramp, so that
@@ -22,20 +32,38 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
+import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import trio
 
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.init import init_cluster
+from sequencer_net.cluster.ports import free_ports
 from sequencer_net.cluster.probe import probe
 from sequencer_net.config import ClusterSpec, load_genesis
 from sequencer_net.genesis import ChainParams
 from sequencer_net.load import LoadReport, run_load
+from sequencer_net.percentiles import percentile
 
 RATES = (1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000)
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+PYSYNCOBJ_NODE = Path(__file__).with_name("pysyncobj_node.py")
+PYSYNCOBJ_NODES = 4
+READY_TIMEOUT_S = 60.0
+NOT_COUNTED = {
+    "fsyncs_per_height": "not counted: the node keeps no fsync counter (the sign state is "
+    "fsynced before each signature, the store commits once per height)",
+    "signatures_per_height": "not counted: the node keeps no signature counter (each round "
+    "signs one proposal and a prevote and a precommit per validator)",
+}
+COMPARED = ("committed_tx_per_s", "latency_p50_ms", "latency_p99_ms")
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -46,19 +74,81 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS_PER_S
 
 
+def rss_mb(pids: Sequence[int]) -> float | None:
+    """The largest resident set (VmRSS) of ``pids``, in MB; None if none can be read."""
+    found = []
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                found.append(int(line.split()[1]) / 1024)
+    return round(max(found), 1) if found else None
+
+
+def median(values: Sequence[float | None]) -> float | None:
+    """The median of the values that were measured (None: not measured), None if none were."""
+    measured = [v for v in values if v is not None]
+    return round(statistics.median(measured), 1) if measured else None
+
+
+def ratio(ours: float | None, theirs: float | None) -> float | None:
+    return round(ours / theirs, 3) if ours is not None and theirs else None
+
+
+def summarize(runs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Medians per system over the runs, and the ratios ours/theirs of those medians."""
+    medians = {
+        system: {key: median([run[system].get(key) for run in runs]) for key in COMPARED}
+        for system in ("ours", "pysyncobj")
+    }
+    ours, theirs = medians["ours"], medians["pysyncobj"]
+    return {
+        "median": medians,
+        "ratio_ours_over_pysyncobj": {
+            "committed_tx_per_s": ratio(ours["committed_tx_per_s"], theirs["committed_tx_per_s"]),
+            "latency_p50_ms": ratio(ours["latency_p50_ms"], theirs["latency_p50_ms"]),
+        },
+    }
+
+
+def failed_step(
+    rate: int, offered: float, committed_tps: float, committed_share: float, p50: float | None
+) -> dict[str, object]:
+    """The first step of the ramp that was not sustained, to show how far off it was."""
+    return {
+        "rate": rate,
+        "offered_tx_per_s": offered,
+        "committed_tx_per_s": committed_tps,
+        "committed_share": round(committed_share, 3),
+        "latency_p50_ms": p50,
+    }
+
+
 async def wait_until_committing(address: str) -> None:
     with trio.fail_after(30):
         while (status := await probe(address)) is None or status["height"] < 2:
             await trio.sleep(0.2)
 
 
-def sustainable(report: LoadReport, rate: int) -> bool:
+async def bytes_sent(addresses: Sequence[str]) -> int | None:
+    """Peer bytes every node has sent so far (None if a node does not say)."""
+    total = 0
+    for address in addresses:
+        status = await probe(address)
+        if status is None or "bytes_sent" not in status:
+            return None
+        total += status["bytes_sent"]
+    return total
+
+
+def sustainable(
+    committed: int, offered: int, committed_tps: float, p50: float | None, rate: int
+) -> bool:
     """Nearly all of the offered load commits, at the offered pace, within a second (p50)."""
-    return (
-        report.committed >= 0.98 * report.submitted > 0
-        and report.committed_tps >= 0.9 * rate
-        and (report.latency_p50_ms or 1e9) < 1000
-    )
+    return committed >= 0.98 * offered > 0 and committed_tps >= 0.9 * rate and (p50 or 1e9) < 1000
 
 
 def bench(
@@ -68,6 +158,7 @@ def bench(
     rates: tuple[int, ...] = RATES,
     crash_one: bool = False,
     reputation_window: int = ChainParams().reputation_window,
+    clients: int = 1,
     report_dir: Path | None = None,
 ) -> dict[str, object]:
     spec = ClusterSpec(
@@ -86,14 +177,40 @@ def bench(
                 cluster.kill("n1")
                 del addresses["n1"], started["n1"]
             pids = list(started.values())
-            best: tuple[LoadReport, float] | None = None
+            best: tuple[LoadReport, float, float | None, float | None] | None = None
+            failed: dict[str, object] | None = None
             for rate in rates:
-                before = cpu_seconds(pids)
-                report = trio.run(run_load, list(addresses.values()), rate, seconds, size)
+                before, sent_before = (
+                    cpu_seconds(pids),
+                    trio.run(bytes_sent, list(addresses.values())),
+                )
+                report = trio.run(
+                    run_load, list(addresses.values()), rate, seconds, size, 10.0, clients
+                )
                 cpu = cpu_seconds(pids) - before
-                if len(rates) > 1 and not sustainable(report, rate):
+                rss = rss_mb(pids)
+                sent_after = trio.run(bytes_sent, list(addresses.values()))
+                per_tx = (
+                    round((sent_after - sent_before) / report.committed, 1)
+                    if sent_before is not None and sent_after is not None and report.committed
+                    else None
+                )
+                if len(rates) > 1 and not sustainable(
+                    report.committed,
+                    report.submitted,
+                    report.committed_tps,
+                    report.latency_p50_ms,
+                    rate,
+                ):
+                    failed = failed_step(
+                        rate,
+                        report.offered_tps,
+                        report.committed_tps,
+                        report.committed / max(report.submitted, 1),
+                        report.latency_p50_ms,
+                    )
                     break
-                best = (report, cpu)
+                best = (report, cpu, rss, per_tx)
         finally:
             cluster.down()
         if report_dir is not None:  # `sequencer-net report` of the run, before tmp goes
@@ -101,30 +218,165 @@ def bench(
 
             write_report(root, report_dir / spec.name)
     if best is None:
-        return {"nodes": nodes, "tx_size": size, "error": "no rate was sustainable"}
-    report, cpu = best
+        return {
+            "nodes": nodes,
+            "tx_size": size,
+            "error": "no rate was sustainable",
+            "failed_step": failed,
+        }
+    report, cpu, rss, per_tx = best
     return {
         "benchmark": "cluster_max_sustainable_load",
         "nodes": nodes,
         "tx_size": size,
-        "offered_tx_per_s": report.submitted / seconds,
+        "rate": report.rate,
+        "offered_tx_per_s": report.offered_tps,
         "committed_tx_per_s": report.committed_tps,
         "latency_p50_ms": report.latency_p50_ms,
         "latency_p99_ms": report.latency_p99_ms,
+        "busy_answers": report.busy,
         "cpu_s_per_1k_tx": round(1000 * cpu / report.committed, 3) if report.committed else None,
         "heights_per_s": round(report.heights / report.duration_s, 1),
+        "load_generator_cpu_s": report.client_cpu_s,
+        "load_generator_cpu_share": round(report.client_cpu_s / report.duration_s, 2),
+        "load_clients": report.clients,
+        "node_rss_mb_max": rss,
+        "peer_bytes_sent_per_committed_tx": per_tx,
+        "fsyncs_per_height": None,
+        "signatures_per_height": None,
+        "not_counted": NOT_COUNTED,
+        "failed_step": failed,
         "seconds_per_rate": seconds,
         "crashed_proposer": crash_one,
         "reputation_window": reputation_window,
     }
 
 
-def main() -> None:
+class PysyncobjCluster:
+    """Four pysyncobj processes on loopback, each loading itself with a quarter of the rate."""
+
+    def __init__(self) -> None:
+        ports = free_ports(PYSYNCOBJ_NODES)
+        addresses = [f"127.0.0.1:{p}" for p in ports]
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, str(PYSYNCOBJ_NODE), me, *(a for a in addresses if a != me)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for me in addresses
+        ]
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        for proc in self.procs:
+            self._answer(proc, deadline)
+
+    def _answer(self, proc: subprocess.Popen[str], deadline: float) -> dict[str, Any]:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line or time.monotonic() > deadline:
+            raise RuntimeError(f"pysyncobj process {proc.pid} did not answer (exit {proc.poll()})")
+        return json.loads(line)
+
+    def offer(self, rate: int, seconds: float, size: int) -> dict[str, Any]:
+        share = rate // PYSYNCOBJ_NODES
+        for proc in self.procs:
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps({"rate": share, "seconds": seconds, "size": size}) + "\n")
+            proc.stdin.flush()
+        deadline = time.monotonic() + seconds + 30
+        answers = [self._answer(proc, deadline) for proc in self.procs]
+        latencies = sorted(x for a in answers for x in a["latencies_ms"])
+        window = max(a["committed_window_s"] for a in answers)
+        return {
+            "offered": sum(a["sent"] for a in answers),
+            "committed": len(latencies),
+            "failed": sum(a["failed"] for a in answers),
+            "committed_tps": round(len(latencies) / window, 1) if window else 0.0,
+            "p50": percentile(latencies, 0.5),
+            "p99": percentile(latencies, 0.99),
+            "cpu_s": sum(a["cpu_s"] for a in answers),
+            "rss": rss_mb([p.pid for p in self.procs]),
+        }
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+
+def bench_pysyncobj(size: int, seconds: float, rates: tuple[int, ...]) -> dict[str, object]:
+    cluster = PysyncobjCluster()
+    best: tuple[int, dict[str, Any]] | None = None
+    failed: dict[str, object] | None = None
+    try:
+        for rate in rates:
+            step = cluster.offer(rate, seconds, size)
+            if len(rates) > 1 and not sustainable(
+                step["committed"], step["offered"], step["committed_tps"], step["p50"], rate
+            ):
+                share = step["committed"] / max(step["offered"], 1)
+                offered = round(step["offered"] / seconds, 1)
+                failed = failed_step(rate, offered, step["committed_tps"], share, step["p50"])
+                break
+            best = (rate, step)
+    finally:
+        cluster.close()
+    if best is None:
+        return {
+            "nodes": PYSYNCOBJ_NODES,
+            "tx_size": size,
+            "error": "no rate was sustainable",
+            "failed_step": failed,
+        }
+    rate, step = best
+    return {
+        "benchmark": "pysyncobj_max_sustainable_load",
+        "nodes": PYSYNCOBJ_NODES,
+        "tx_size": size,
+        "rate": rate,
+        "offered_tx_per_s": round(step["offered"] / seconds, 1),
+        "committed_tx_per_s": step["committed_tps"],
+        "latency_p50_ms": step["p50"],
+        "latency_p99_ms": step["p99"],
+        "failed": step["failed"],
+        "cpu_s_per_1k_tx": round(1000 * step["cpu_s"] / step["committed"], 3)
+        if step["committed"]
+        else None,
+        "node_rss_mb_max": step["rss"],
+        "failed_step": failed,
+        "load": "in each process (as pysyncobj's own benchmarks do): its CPU is in cpu_s_per_1k_tx",
+    }
+
+
+def compare(args: argparse.Namespace, rates: tuple[int, ...]) -> dict[str, object]:
+    runs = []
+    for _ in range(args.runs):
+        ours = bench(4, args.size, args.seconds, rates, clients=args.clients)
+        theirs = bench_pysyncobj(args.size, args.seconds, rates)
+        runs.append({"ours": ours, "pysyncobj": theirs})
+    return {
+        "benchmark": "compare_pysyncobj",
+        "nodes": 4,
+        "tx_size": args.size,
+        "seconds_per_rate": args.seconds,
+        "runs": runs,
+        **summarize(runs),
+    }
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nodes", type=int, nargs="+", default=[4, 7])
+    parser.add_argument(
+        "--nodes", type=int, nargs="+", default=[4, 7], help="cluster sizes (not with --compare)"
+    )
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rate", type=int, help="offer this one rate instead of the ramp")
+    parser.add_argument(
+        "--clients", type=int, default=1, help="load generator processes (default 1)"
+    )
     parser.add_argument("--crash-one", action="store_true", help="kill n1 before the load")
     parser.add_argument(
         "--reputation-window",
@@ -133,8 +385,28 @@ def main() -> None:
         help="heights a failed proposer is skipped (0: reputation off)",
     )
     parser.add_argument("--report", type=Path, metavar="D", help="write run plots to D/bench-N")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--compare",
+        choices=["pysyncobj"],
+        help="alternate 4 of our nodes with a 4-process pysyncobj cluster, --runs times",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=3, help="alternations with --compare (default 3)"
+    )
+    args = parser.parse_args(argv)
+    if args.seconds <= 0 or args.size <= 0 or args.runs < 1 or (args.rate or 1) <= 0:
+        parser.error("--seconds, --size, --rate and --runs must be positive")
+    if args.compare and args.crash_one:
+        parser.error("--compare runs 4 nodes without faults; --crash-one does not apply")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
     rates = (args.rate,) if args.rate else RATES
+    if args.compare:
+        print(json.dumps(compare(args, rates)), flush=True)
+        return
     for nodes in args.nodes:
         result = bench(
             nodes,
@@ -143,6 +415,7 @@ def main() -> None:
             rates,
             args.crash_one,
             args.reputation_window,
+            args.clients,
             report_dir=args.report,
         )
         print(json.dumps(result), flush=True)

@@ -6,6 +6,12 @@ Plain TCP (loopback), frames ``u32 length | msgpack``. A request is a map
 Client traffic is not consensus data, so maps are fine here. The params of every method
 have a schema below; the node decodes each request against it before any work (see
 :mod:`sequencer_net.runtime.rpc`) and refuses anything else with an error answer.
+
+``submit`` answers one ``[txid, None]`` or ``[None, reason]`` per transaction, in order. The
+reason :data:`BUSY` is backpressure, not a verdict: the node's mempool is full, nothing of that
+transaction was kept, and the client should send it again after a short pause. Every other
+reason is final. A ``[txid, None]`` is an acknowledgement: the transaction is on the node's
+disk and will be proposed.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ MAX_HEIGHT = 2**63 - 1
 # The refusal of a transaction that is already in the chain: a repeat of a submit, which the
 # client reports as committed rather than as an error.
 ALREADY_COMMITTED = "transaction already committed"
+# The refusal of a transaction that a full node cannot take now: retry it after a short pause.
+BUSY = "busy: mempool full, retry later"
 
 
 class SubmitParams(msgspec.Struct, forbid_unknown_fields=True):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import trio
 
-from .api_protocol import MAX_ANSWER_FRAME, MAX_REQUEST_FRAME, ApiError, pack, unpack
+from .api_protocol import BUSY, MAX_ANSWER_FRAME, MAX_REQUEST_FRAME, ApiError, pack, unpack
 from .net import FrameReader, NetError, send_frame
 from .types import Tx
 
@@ -26,6 +26,18 @@ def parse_address(address: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise ValueError(f"{address!r} is not host:port")
     return host.strip("[]"), int(port)
+
+
+class SubmitResult(NamedTuple):
+    """A node's answer for one submitted transaction: its id if taken, else why not."""
+
+    txid: bytes | None
+    error: str | None
+
+    @property
+    def busy(self) -> bool:
+        """The node was full: nothing was kept, and the same transaction may be sent again."""
+        return self.error == BUSY
 
 
 class Client:
@@ -84,10 +96,19 @@ class Client:
             raise ApiError(error or "refused")
         return txid
 
-    async def submit_encoded(self, txs: Sequence[bytes]) -> list[tuple[bytes | None, str | None]]:
+    async def submit_many(self, txs: Sequence[Tx]) -> list[SubmitResult]:
+        """Submit many transactions in one request; per transaction, in order, its id or the
+        reason it was refused (``result.busy``: retry it later)."""
+        return await self.submit_encoded([tx.encoded for tx in txs])
+
+    async def submit_encoded(self, txs: Sequence[bytes]) -> list[SubmitResult]:
         """Submit encoded transactions in one request; per transaction (id, error)."""
         results = await self.call("submit", txs=list(txs))
-        return [(r[0], r[1]) for r in results]
+        if not isinstance(results, list) or len(results) != len(txs):
+            raise ApiError(
+                f"{self.address} answered a submit of {len(txs)} txs with {results!r:.80}"
+            )
+        return [SubmitResult(r[0], r[1]) for r in results]
 
     async def tx_status(self, txid: bytes) -> dict[str, Any]:
         return await self.call("tx_status", txid=txid)
@@ -97,7 +118,17 @@ class Client:
 
     async def commits(self) -> AsyncIterator[dict[str, Any]]:
         """Every commit from now on, as the node reports it (use a dedicated connection)."""
+        events = await self.subscribe_commits()
+        async for event in events:
+            yield event
+
+    async def subscribe_commits(self) -> AsyncIterator[dict[str, Any]]:
+        """Subscribe now (the node has answered when this returns); the iterator yields every
+        commit from then on. Use a dedicated connection."""
         await self.call("subscribe_commits")
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[dict[str, Any]]:
         while True:
             try:
                 event = unpack(await self._reader.receive())

@@ -27,6 +27,7 @@ async def watch(
     interval: float = REFRESH_S,
     load_rate: int = 0,
     duration: float | None = None,
+    load_clients: int = 1,
 ) -> LoadReport | None:
     """Redraw every ``interval`` s until Ctrl-C, SIGTERM or SIGHUP (terminal closed), or for
     ``duration`` seconds, then return so the caller stops the nodes. With ``load_rate``,
@@ -44,7 +45,8 @@ async def watch(
             nursery.cancel_scope.deadline = trio.current_time() + duration + grace
         if load_rate:
             view = nursery.cancel_scope
-            nursery.start_soon(_offer_load, cluster, load_rate, duration, load, view)
+            offer = (cluster, load_rate, duration, load_clients, load, view)
+            nursery.start_soon(_offer_load, *offer)
         try:
             with Live(console=console, auto_refresh=False) as live:
                 while True:
@@ -61,6 +63,7 @@ async def _offer_load(
     cluster: Cluster,
     rate: int,
     duration: float | None,
+    clients: int,
     out: list[LoadReport],
     view: trio.CancelScope,
 ) -> None:
@@ -68,7 +71,8 @@ async def _offer_load(
     load stops a few seconds before ``duration`` so its last transactions can commit."""
     addresses = [cluster.genesis.addresses[name].client for name in cluster.names]
     seconds = max(1.0, (duration or LONG_LOAD_S) - LOAD_DRAIN_S)
-    out.append(await run_load(addresses, rate, seconds, size=100, drain_s=LOAD_DRAIN_S - 0.5))
+    drain = LOAD_DRAIN_S - 0.5
+    out.append(await run_load(addresses, rate, seconds, 100, drain, clients))
     view.cancel()  # the report is in: the view is done
 
 

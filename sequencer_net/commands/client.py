@@ -90,16 +90,51 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
         "load",
         parents=[common],
         help="submit load and report committed tx/s and commit latency",
-        description="Submit transactions at RATE per second for DURATION seconds, spread over "
-        "the cluster's nodes (or --node), then report committed transactions per second and "
-        "commit latency percentiles (submit to commit seen by the client).",
+        description="Offer RATE transactions per second for DURATION seconds, open loop, "
+        "spread over the cluster's nodes (or --node): the transactions are made before the "
+        "clock starts, and several connections per node each send one bulk request per "
+        "interval on a fixed schedule, whatever the answers take. A node that answers 'busy' "
+        "(mempool full) gets the transaction again after a short pause. Then report the rate "
+        "really offered beside the committed rate, commit latency p50/p99 (first send to "
+        "commit, as the client saw it) and the load generator's own CPU seconds. Exit 1 if "
+        "an acknowledged transaction did not commit by the end of the drain.",
     )
     p.add_argument("--rate", type=int, required=True, help="transactions per second")
     p.add_argument("--duration", type=float, required=True, help="seconds of load")
     p.add_argument(
         "--size", type=int, default=100, help="payload bytes per transaction (default 100)"
     )
+    add_load_options(p)
     p.set_defaults(run=_load)
+
+
+def add_load_options(p: argparse.ArgumentParser) -> None:
+    """The load generator's knobs, shared by `load` and `cluster up --load`."""
+    from ..load.plan import INTERVAL_S, MAX_CLIENTS, SUBMITTERS_PER_NODE
+
+    p.add_argument(
+        "--clients",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"split the load over N client processes (1..{MAX_CLIENTS}, default 1), for "
+        "when one process's CPU is the limit (the report's client_cpu_s says)",
+    )
+    p.add_argument(
+        "--submitters",
+        type=int,
+        default=SUBMITTERS_PER_NODE,
+        metavar="K",
+        help="concurrent connections per node and client process, each with a request in "
+        f"flight (default {SUBMITTERS_PER_NODE})",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=INTERVAL_S,
+        metavar="S",
+        help=f"seconds between one connection's bulk requests (default {INTERVAL_S:g})",
+    )
 
 
 def _run(async_fn, *args: Any) -> Any:
@@ -334,21 +369,33 @@ def _batch_show(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from ..load import run_load
+    from ..load import LoadPlan, run_plan
     from ..types import MAX_PAYLOAD
 
     addresses = list(client_targets(args.node, args.dir, every=not args.node).values())
     if not 0 < args.size <= MAX_PAYLOAD:
         raise UsageError(f"--size must be 1..{MAX_PAYLOAD} bytes (the payload limit)")
     try:
-        report = _run(run_load, addresses, args.rate, args.duration, args.size)
+        plan = LoadPlan(
+            tuple(addresses),
+            args.rate,
+            args.duration,
+            args.size,
+            clients=args.clients,
+            submitters=args.submitters,
+            interval_s=args.interval,
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    report = _run(run_plan, plan)
     human = (
-        f"submitted {report.submitted} ({report.refused} refused), committed {report.committed} "
-        f"in {report.duration_s} s: {report.committed_tps} tx/s, "
-        f"latency p50 {report.latency_p50_ms} ms, p99 {report.latency_p99_ms} ms, "
-        f"{report.heights} heights"
+        f"offered {report.submitted} at {report.offered_tps} tx/s (asked {report.rate}; "
+        f"{report.refused} refused, {report.busy} busy answers retried, {report.gave_up} "
+        f"given up), committed {report.committed} of {report.acked} acknowledged in "
+        f"{report.duration_s} s: {report.committed_tps} tx/s, latency p50 "
+        f"{report.latency_p50_ms} ms, p99 {report.latency_p99_ms} ms, {report.heights} "
+        f"heights; load generator CPU {report.client_cpu_s} s over {report.clients} "
+        f"process(es)"
     )
     _print(args, report.to_json(), human)
-    return 0
+    return 0 if report.uncommitted == 0 else 1

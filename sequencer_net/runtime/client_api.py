@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..api_protocol import MAX_REQUEST_FRAME, BatchParams, SubmitParams, TxStatusParams
+from ..api_protocol import BUSY, MAX_REQUEST_FRAME, BatchParams, SubmitParams, TxStatusParams
 from ..replica import Rejected
 from ..types import tx_id
 from .clock import now_ms
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .node import Node
 
 SUBSCRIBER_QUEUE = 1024
+MEMPOOL_FULL = "mempool full"  # the replica's refusal (replica/admission.py), answered as BUSY
 
 Event = dict[str, Any]
 
@@ -88,13 +89,15 @@ class ClientApi:
                 for v in r.validators.validators
             ],
             "dropped_frames": node.peers.dropped(),
+            "bytes_sent": node.peers.bytes_sent,
             "refused_peers": node.peers.refused,
             "censorship": node.censorship_metrics(),
         }
 
     async def _submit(self, params: SubmitParams) -> list[tuple[bytes | None, str | None]]:
         """Take the transactions, then answer once they are on disk: an ack promises a
-        transaction survives this node's crash."""
+        transaction survives this node's crash. A refusal because the mempool is full says
+        :data:`BUSY`, so the client retries rather than gives up."""
         node = self._node
         results: list[tuple[bytes | None, str | None]] = []
         now = now_ms()
@@ -104,6 +107,8 @@ class ClientApi:
             node.carry_out(outputs)
             if txid is not None:
                 node.acked.add(encoded)
+            elif reason == MEMPOOL_FULL:
+                reason = BUSY
             results.append((txid, None if txid is not None else reason or "refused"))
         await node.acked.durable()
         return results

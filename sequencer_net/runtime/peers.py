@@ -77,6 +77,7 @@ class PeerManager:
         self._outboxes = {p.public_key: _Outbox(queue_limit) for p in peers}
         self._links: dict[bytes, SecureLink] = {}
         self.refused = 0
+        self.bytes_sent = 0  # payload bytes handed to peer links since start (all peers)
 
     def connected(self) -> list[str]:
         return sorted(self.peers[k].name for k in self._links)
@@ -180,6 +181,7 @@ class PeerManager:
                     await outbox.ready.wait()
                     continue
                 await link.send(frame)
+                self.bytes_sent += len(frame)
         except NetError:
             scope.cancel()
 

@@ -22,6 +22,14 @@ def test_oversized_load_is_refused_up_front(capsys: pytest.CaptureFixture[str]) 
     assert "--size must be 1..65536" in capsys.readouterr().err
 
 
+def test_load_knobs_out_of_range_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["load", "--node", "127.0.0.1:1", "--rate", "1", "--duration", "1"]
+    assert main([*argv, "--clients", "0"]) == 2
+    assert "clients must be 1..16" in capsys.readouterr().err
+    assert main([*argv, "--submitters", "0"]) == 2
+    assert main([*argv, "--interval", "5"]) == 2
+
+
 def test_payload_from_a_file_over_the_limit_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

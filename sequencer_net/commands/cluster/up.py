@@ -176,7 +176,15 @@ def add_up(actions: argparse._SubParsersAction) -> None:
         type=int,
         default=0,
         metavar="RATE",
-        help="while watching, submit RATE transactions per second spread over the nodes",
+        help="while watching, offer RATE transactions per second spread over the nodes, "
+        "open loop (see `sequencer-net load --help`)",
+    )
+    p.add_argument(
+        "--load-clients",
+        type=int,
+        default=1,
+        metavar="N",
+        help="split --load over N client processes (default 1)",
     )
     p.add_argument(
         "--duration",
@@ -241,6 +249,10 @@ def _run_up(args: argparse.Namespace) -> int:
         raise UsageError("--load and --duration must be positive")
     if args.startup_timeout <= 0:
         raise UsageError("--startup-timeout must be positive")
+    from ...load.plan import MAX_CLIENTS
+
+    if not 1 <= args.load_clients <= MAX_CLIENTS:
+        raise UsageError(f"--load-clients must be 1..{MAX_CLIENTS}")
     if args.detach and (args.load or args.duration):
         raise UsageError("--load and --duration watch the cluster; they do not go with --detach")
     cluster = Cluster(_up_root(args), node_command)
@@ -254,7 +266,7 @@ def _run_up(args: argparse.Namespace) -> int:
     if args.detach:
         print(cluster.root)
         return 0
-    return _foreground(cluster, Console(), args.load, args.duration)
+    return _foreground(cluster, Console(), args.load, args.duration, args.load_clients)
 
 
 def _wait_ready(cluster: Cluster, timeout: float) -> None:
@@ -276,7 +288,11 @@ def _wait_ready(cluster: Cluster, timeout: float) -> None:
 
 
 def _foreground(
-    cluster: Cluster, console: Console, load_rate: int = 0, duration: float | None = None
+    cluster: Cluster,
+    console: Console,
+    load_rate: int = 0,
+    duration: float | None = None,
+    load_clients: int = 1,
 ) -> int:
     import trio
 
@@ -284,12 +300,13 @@ def _foreground(
     from ...cluster.watch import REFRESH_S, watch
 
     try:
-        report = trio.run(watch, cluster, console, REFRESH_S, load_rate, duration)
+        report = trio.run(watch, cluster, console, REFRESH_S, load_rate, duration, load_clients)
         if report is not None:
             console.print(
-                f"load: {report.submitted} transactions submitted, {report.committed} committed "
+                f"load: {report.submitted} transactions submitted ({report.offered_tps} tx/s "
+                f"offered, {report.busy} busy answers retried), {report.committed} committed "
                 f"({report.committed_tps} tx/s), commit latency p50 {report.latency_p50_ms} ms, "
-                f"p99 {report.latency_p99_ms} ms"
+                f"p99 {report.latency_p99_ms} ms, load generator CPU {report.client_cpu_s} s"
             )
     except Exception as exc:  # trio groups a task's error; a node lost under load is one
         cause = find_cause(exc, ApiError)
