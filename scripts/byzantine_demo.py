@@ -79,11 +79,14 @@ class Demo:
 
 
 def start(
-    demo: Demo, config: Path, directory: Path | None, allow_unsafe: bool
+    demo: Demo, config: Path, directory: Path | None, allow_unsafe: bool, debug_log: bool
 ) -> tuple[Path | None, int]:
     """`cluster up CONFIG --detach`: the cluster dir it printed (None if it created none) and
-    its exit status (1 if a node did not start: `up` then stopped the others itself)."""
+    its exit status (1 if a node did not start: `up` then stopped the others itself).
+    ``debug_log`` keeps the per-height `committed` lines, which give `report` each node's
+    commit times."""
     argv = ["cluster", "up", shown(config), "--detach"]
+    argv += ["--log-level", "debug"] if debug_log else []
     argv += ["--dir", shown(directory)] if directory else []
     argv += ["--allow-unsafe"] if allow_unsafe else []
     done = demo.cli(*argv, capture=True)
@@ -226,7 +229,9 @@ def main() -> int:
     try:
         culprits, honest = roles(args.config)
         started = time.monotonic()
-        root, status = start(demo, args.config, args.dir, args.allow_unsafe)
+        root, status = start(
+            demo, args.config, args.dir, args.allow_unsafe, args.report is not None
+        )
         if root is None or status != 0:
             raise DemoError(f"`cluster up` failed (exit {status}), see above")
         story(demo, root, culprits, honest, args, started)

@@ -17,6 +17,7 @@ enough turns with an overdue transaction of alice's to be seen omitting it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -200,6 +201,8 @@ def run_mode(spec: Path, forced_inclusion: bool, work: Path, args: argparse.Name
     mode = "forced-on" if forced_inclusion else "forced-off"
     run = Run(mode, forced_inclusion)
     cluster_spec = load_cluster_spec(write_spec(spec, forced_inclusion, work / f"{mode}.toml"))
+    if args.report is not None:  # the report's commit times come from per-height debug lines
+        cluster_spec = dataclasses.replace(cluster_spec, log_level="debug")
     honest = [n for n in cluster_spec.node_names if not cluster_spec.faults.get(n)]
     if not honest:
         raise UsageError(f"{spec}: every node has a fault; the demo submits to honest ones")
