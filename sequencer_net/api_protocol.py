@@ -23,6 +23,8 @@ MAX_HEIGHT = 2**63 - 1
 # The refusal of a transaction that is already in the chain: a repeat of a submit, which the
 # client reports as committed rather than as an error.
 ALREADY_COMMITTED = "transaction already committed"
+# The node holds all the transactions it may: nothing was lost, send it again a little later.
+MEMPOOL_FULL = "busy: mempool full, retry later"
 
 
 class SubmitParams(msgspec.Struct, forbid_unknown_fields=True):

@@ -12,7 +12,6 @@ import trio
 
 from ..api_protocol import MAX_REQUEST_FRAME, BatchParams, SubmitParams, TxStatusParams
 from ..replica import Rejected
-from ..types import tx_id
 from .clock import now_ms
 from .rpc import Limits, Method, NoParams, Reply, RpcServer
 
@@ -76,7 +75,7 @@ class ClientApi:
             "peers": node.heard_names(now),
             "links": node.peers.connected(),
             "last_commit_age_ms": node.liveness.commit_age_ms(now),
-            "mempool": len(r.mempool),
+            "mempool": len(r.lanes),
             "validators": [
                 {
                     "name": v.name,
@@ -112,8 +111,9 @@ class ClientApi:
         location = self._node.chain.tx_location(params.txid)
         if location is not None:
             return {"status": "committed", "height": location[0], "position": location[1]}
-        if params.txid in self._node.replica.mempool:
-            return {"status": "pending"}
+        lanes = self._node.replica.lanes
+        if params.txid in lanes:
+            return {"status": "pending", "certified": lanes.is_certified(params.txid)}
         return {"status": "unknown"}
 
     async def _batch(self, params: BatchParams) -> dict[str, Any] | None:
@@ -130,10 +130,11 @@ class ClientApi:
             "built_round": header.round,
             "commit_round": cert.round,
             "timestamp_ms": header.timestamp_ms,
-            "tx_count": len(entry.batch.txs),
-            "tx_ids": [tx_id(tx) for tx in entry.batch.txs],
+            "tx_count": len(entry.txs),
+            "tx_ids": list(entry.tx_ids),
+            "chunks": len(entry.chunks),
             "signers": [names.get(s.validator) for s in cert.signatures],
         }
         if params.with_txs:
-            answer["txs"] = list(entry.batch.txs)
+            answer["txs"] = list(entry.txs)
         return answer

@@ -169,8 +169,9 @@ class SqliteChainStore:
         header = entry.batch.header
         if header.chain_id != self.chain_id:
             raise ValueError(f"batch of chain {header.chain_id!r} in a {self.chain_id!r} store")
-        # A repeated tx id keeps its latest location, as in the in-memory store.
-        index = [(tx_id(tx), height, position) for position, tx in enumerate(entry.batch.txs)]
+        # A repeated tx id keeps its first location (where it first committed), as in the
+        # in-memory store.
+        index = [(tx_id(tx), height, position) for position, tx in enumerate(entry.txs)]
         with self._errors(f"cannot append height {height}"), self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.execute(
@@ -178,7 +179,7 @@ class SqliteChainStore:
                 (height, entry.batch.id, header.timestamp_ms, codec.encode(entry)),
             )
             self._conn.executemany(
-                "INSERT OR REPLACE INTO txs (tx_id, height, position) VALUES (?, ?, ?)", index
+                "INSERT OR IGNORE INTO txs (tx_id, height, position) VALUES (?, ?, ?)", index
             )
             self._conn.executemany(
                 "INSERT INTO slashes (evidence_id, committed_height, offender, record) "

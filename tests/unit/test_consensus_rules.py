@@ -10,6 +10,7 @@ are not needed (the machine only counts votes fed back to it).
 from __future__ import annotations
 
 import pytest
+from helpers.chunks import certificate, chunk
 
 from sequencer_net.consensus import (
     CastVote,
@@ -41,11 +42,11 @@ from sequencer_net.types import (
     DuplicateVote,
     Step,
     VoteKind,
+    chunks_digest,
     evidence_digest,
     make_evidence,
     sign_proposal,
     sign_vote,
-    txs_digest,
 )
 from sequencer_net.validators import Validator, ValidatorSet
 
@@ -85,7 +86,7 @@ NON_PROPOSERS_0 = [k for k in OTHERS if k is not proposer_key(0)]
 
 
 def batch(tag: str, round: int = 0) -> Batch:
-    txs = (tag.encode(),)
+    certs = (certificate(chunk(proposer_key(round), (tag.encode(),))),)
     header = BatchHeader(
         chain_id=CHAIN,
         height=HEIGHT,
@@ -93,11 +94,11 @@ def batch(tag: str, round: int = 0) -> Batch:
         parent_id=digest(b"parent"),
         proposer=proposer_key(round).public_key,
         timestamp_ms=1_000 + round,
-        txs_digest=txs_digest(txs),
+        chunks_digest=chunks_digest(certs),
         evidence_digest=evidence_digest(()),
         validator_set_hash=VS.hash,
     )
-    return Batch(header, txs, ())
+    return Batch(header, certs, ())
 
 
 B = batch("b")

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.chunks import chunk, committed_batch
 from helpers.crashing import kill_after_reports
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -19,16 +20,7 @@ from sequencer_net.messages import CommittedBatch
 from sequencer_net.store.errors import StoreError
 from sequencer_net.store.memory import MemoryChainStore
 from sequencer_net.store.sqlite import SqliteChainStore
-from sequencer_net.types import (
-    Batch,
-    BatchHeader,
-    Certificate,
-    CommitSig,
-    Tx,
-    evidence_digest,
-    tx_id,
-    txs_digest,
-)
+from sequencer_net.types import Tx, tx_id
 
 CHAIN = "test-chain"
 
@@ -37,27 +29,21 @@ def encoded_txs(*payloads: bytes) -> tuple[bytes, ...]:
     return tuple(Tx("rollup-1", "alice", payload).encoded for payload in payloads)
 
 
+CHUNK_TXS = 2  # so an entry's transactions span chunks and positions cross chunk borders
+
+
 def make_entry(
     height: int, txs: tuple[bytes, ...] | None = None, chain_id: str = CHAIN
 ) -> CommittedBatch:
-    """A well-formed committed batch; its certificate's signatures are fake (the store does not
-    verify them)."""
+    """A well-formed committed batch carrying ``txs`` in chunks of :data:`CHUNK_TXS`; its
+    certificates' signatures are fake (the store does not verify them)."""
     if txs is None:
         txs = encoded_txs(*(f"{height}/{i}".encode() for i in range(3)))
-    header = BatchHeader(
-        chain_id=chain_id,
-        height=height,
-        round=0,
-        parent_id=bytes(32),
-        proposer=b"\x01" * 32,
-        timestamp_ms=1_000 * height,
-        txs_digest=txs_digest(txs),
-        evidence_digest=evidence_digest(()),
-        validator_set_hash=b"\x02" * 32,
-    )
-    batch = Batch(header, txs, ())
-    signatures = (CommitSig(b"\x03" * 32, b"\x04" * 64), CommitSig(b"\x05" * 32, b"\x06" * 64))
-    return CommittedBatch(batch, Certificate(height, 0, batch.id, signatures))
+    chunks = [
+        chunk(b"\x07" * 32, txs[i : i + CHUNK_TXS], seq=height * 1_000 + i)
+        for i in range(0, len(txs), CHUNK_TXS)
+    ]
+    return committed_batch(chain_id, height, chunks)
 
 
 @pytest.fixture
@@ -95,7 +81,7 @@ def test_survives_close_and_reopen(path: Path) -> None:
     with SqliteChainStore(path, CHAIN) as store:
         assert store.last_height() == 4
         assert store.get_many(1, 10) == entries
-        assert store.tx_location(tx_id(entries[3].batch.txs[2])) == (4, 2)
+        assert store.tx_location(tx_id(entries[3].txs[2])) == (4, 2)
         store.append(make_entry(5))
     with SqliteChainStore(path, CHAIN) as store:
         assert store.last_height() == 5
@@ -104,9 +90,26 @@ def test_survives_close_and_reopen(path: Path) -> None:
 def test_tx_index_positions(store: SqliteChainStore) -> None:
     entries = fill(store, 3)
     for entry in entries:
-        for position, tx in enumerate(entry.batch.txs):
+        for position, tx in enumerate(entry.txs):
             assert store.tx_location(tx_id(tx)) == (entry.height, position)
     assert store.tx_location(tx_id(b"never committed")) is None
+
+
+def test_a_repeated_tx_keeps_its_first_location_in_both_stores(store: SqliteChainStore) -> None:
+    """Two validators' chunks may carry the same client transaction: the committed order counts
+    it once, where it first appears, and a later commit of it does not move it."""
+    a, b, c, d = encoded_txs(b"a", b"b", b"c", b"d")
+    author = b"\x07" * 32
+    first = committed_batch(CHAIN, 1, [chunk(author, (a, b), 1), chunk(author, (b, c), 2)])
+    again = committed_batch(CHAIN, 2, [chunk(author, (d, a), 3)])
+    assert first.txs == (a, b, c) and again.txs == (d, a)
+    memory = MemoryChainStore()
+    for s in (store, memory):
+        s.append(first)
+        s.append(again)
+    expected = {a: (1, 0), b: (1, 1), c: (1, 2), d: (2, 0)}
+    for s in (store, memory):
+        assert {tx: s.tx_location(tx_id(tx)) for tx in (a, b, c, d)} == expected
 
 
 def test_empty_batch(store: SqliteChainStore) -> None:
@@ -122,7 +125,7 @@ def test_append_refuses_a_height_that_is_not_next(store: SqliteChainStore, heigh
     with pytest.raises(ValueError, match="expected height 3"):
         store.append(wrong)
     assert store.last_height() == 2
-    assert store.tx_location(tx_id(wrong.batch.txs[0])) is None
+    assert store.tx_location(tx_id(wrong.txs[0])) is None
     store.append(make_entry(3))
 
 
@@ -238,7 +241,7 @@ def test_commits_survive_kill_9(tmp_path: Path, path: Path) -> None:
         assert store.get_many(1, last) == entries[:last]
         for entry in entries[: last + 1]:
             expected = [(entry.height, i) if entry.height <= last else None for i in range(20)]
-            assert [store.tx_location(tx_id(tx)) for tx in entry.batch.txs] == expected
+            assert [store.tx_location(tx_id(tx)) for tx in entry.txs] == expected
 
 
 # ---- model comparison --------------------------------------------------------------------------
