@@ -29,12 +29,14 @@ from sequencer_net.types import (
     Batch,
     BatchHeader,
     Certificate,
+    Chunk,
+    ChunkCertificate,
     CommitSig,
     Step,
     Tx,
+    chunks_digest,
     evidence_digest,
     tx_id,
-    txs_digest,
 )
 
 CHAIN = "bench-chain"
@@ -45,13 +47,18 @@ def entry(height: int, count: int) -> CommittedBatch:
         Tx("rollup-1", "alice", (b"%d/%d/" % (height, i)).ljust(80, b"x")).encoded
         for i in range(count)
     )
-    header = BatchHeader(
-        CHAIN, height, 0, bytes(32), b"\x01" * 32, height, txs_digest(txs), evidence_digest(()),
-        b"\x02" * 32,
-    )  # fmt: skip
-    batch = Batch(header, txs, ())
     sigs = tuple(CommitSig(bytes([i]) * 32, b"\x04" * 64) for i in range(3))
-    return CommittedBatch(batch, Certificate(height, 0, batch.id, sigs))
+    # Chunks of at most 1,024 transactions; their certificates' acks are not checked here.
+    chunks = tuple(Chunk(b"\x01" * 32, i, txs[i : i + 1024]) for i in range(0, len(txs), 1024))
+    certs = tuple(
+        ChunkCertificate(c.digest, c.author, len(c.txs), c.size_bytes, sigs) for c in chunks
+    )
+    header = BatchHeader(
+        CHAIN, height, 0, bytes(32), b"\x01" * 32, height, chunks_digest(certs),
+        evidence_digest(()), b"\x02" * 32,
+    )  # fmt: skip
+    batch = Batch(header, certs, ())
+    return CommittedBatch(batch, Certificate(height, 0, batch.id, sigs), chunks)
 
 
 def written_bytes() -> int:

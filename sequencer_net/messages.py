@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated
 
 from . import codec
-from .types import Batch, Certificate, Evidence, Proposal, Vote
+from .crypto import DIGEST_SIZE, PrivateKey, verify
+from .types import (
+    MAX_BATCH_CHUNKS,
+    Batch,
+    Certificate,
+    Chunk,
+    ChunkAck,
+    ChunkCertificate,
+    Evidence,
+    Proposal,
+    Vote,
+    tx_id,
+)
 
-MAX_TXS_PER_GOSSIP = 10_000
 MAX_SYNC_ENTRIES = 64
+MAX_SYNC_BYTES = 8 * 1024 * 1024  # of transactions per sync response, within one frame
+MAX_CHUNKS_PER_FETCH = 8  # so a response of whole chunks fits a frame
+CHUNK_KIND = "chunk"
+# Wire tag 21 was TxGossip: transactions now travel in chunks. Tags are never reused.
 
 
 @codec.register(20)
@@ -17,18 +33,6 @@ MAX_SYNC_ENTRIES = 64
 class ProposalMessage:
     proposal: Proposal
     batch: Batch
-
-
-@codec.register(21)
-@dataclass(frozen=True)
-class TxGossip:
-    """Encoded transactions relayed to make the mempool public."""
-
-    txs: Annotated[tuple[bytes, ...], codec.MaxLen(MAX_TXS_PER_GOSSIP)]
-
-    def __post_init__(self) -> None:
-        if len(self.txs) > MAX_TXS_PER_GOSSIP:
-            raise ValueError(f"at most {MAX_TXS_PER_GOSSIP} transactions per gossip message")
 
 
 @codec.register(22)
@@ -46,14 +50,32 @@ class SyncRequest:
 @codec.register(23)
 @dataclass(frozen=True)
 class CommittedBatch:
-    """A batch with the certificate that proves its commit."""
+    """A batch with the certificate that proves its commit and the chunks it orders, in its
+    order: what a node stores and what catch-up sends."""
 
     batch: Batch
     certificate: Certificate
+    chunks: Annotated[tuple[Chunk, ...], codec.MaxLen(MAX_BATCH_CHUNKS)] = ()
 
     @property
     def height(self) -> int:
         return self.batch.header.height
+
+    @property
+    def chunks_match(self) -> bool:
+        """The chunks are exactly the ones the batch's certificates name, in order."""
+        return tuple(c.digest for c in self.chunks) == self.batch.chunk_digests
+
+    @cached_property
+    def txs(self) -> tuple[bytes, ...]:
+        """The committed order: chunks in batch order, transactions in chunk order; a
+        transaction carried twice in one batch (a client sent it to two validators) counts
+        once, first. Across heights the tx index reports a repeat where it last committed."""
+        return tuple(dict.fromkeys(tx for chunk in self.chunks for tx in chunk.txs))
+
+    @cached_property
+    def tx_ids(self) -> tuple[bytes, ...]:
+        return tuple(tx_id(tx) for tx in self.txs)
 
 
 @codec.register(24)
@@ -81,8 +103,55 @@ class ProposalEcho:
     proposal: Proposal
 
 
+@codec.register(29)
+@dataclass(frozen=True)
+class SignedChunk:
+    """A chunk as its author streams it: signed, so no one can fill a receiver's share for
+    that author with chunks the author never made."""
+
+    chunk: Chunk
+    signature: bytes
+
+    def verify(self, chain_id: str) -> bool:
+        return verify(self.chunk.author, chain_id, CHUNK_KIND, self.chunk.digest, self.signature)
+
+
+def sign_chunk(key: PrivateKey, chain_id: str, chunk: Chunk) -> SignedChunk:
+    return SignedChunk(chunk, key.sign(chain_id, CHUNK_KIND, chunk.digest))
+
+
+@codec.register(27)
+@dataclass(frozen=True)
+class ChunkRequest:
+    """Ask for chunks a committed batch orders that this node does not hold."""
+
+    digests: Annotated[tuple[bytes, ...], codec.MaxLen(MAX_CHUNKS_PER_FETCH)]
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.digests) <= MAX_CHUNKS_PER_FETCH:
+            raise ValueError(f"a chunk request names 1..{MAX_CHUNKS_PER_FETCH} digests")
+        if any(len(d) != DIGEST_SIZE for d in self.digests):
+            raise ValueError(f"chunk digests are {DIGEST_SIZE} bytes")
+
+
+@codec.register(28)
+@dataclass(frozen=True)
+class ChunkResponse:
+    chunks: Annotated[tuple[Chunk, ...], codec.MaxLen(MAX_CHUNKS_PER_FETCH)]
+
+
 Message = (
-    ProposalMessage | Vote | TxGossip | SyncRequest | SyncResponse | EvidenceGossip | ProposalEcho
+    ProposalMessage
+    | Vote
+    | SignedChunk
+    | ChunkAck
+    | ChunkCertificate
+    | ChunkRequest
+    | ChunkResponse
+    | SyncRequest
+    | SyncResponse
+    | EvidenceGossip
+    | ProposalEcho
 )
 
 

@@ -14,13 +14,19 @@ from dataclasses import dataclass
 class NodeParams:
     """Node-local limits and pacing (not part of consensus)."""
 
-    max_batch_txs: int = 10_000
-    max_batch_bytes: int = 4 * 1024 * 1024
+    max_batch_txs: int = 50_000
+    max_batch_bytes: int = 8 * 1024 * 1024
+    max_batch_chunks: int = 512
     mempool_max_txs: int = 200_000
     mempool_max_bytes: int = 128 * 1024 * 1024
     rebroadcast_ms: int = 1_000
     sync_delay_ms: int = 300
-    gossip_interval_ms: int = 10
+    chunk_interval_ms: int = 5  # longest a client transaction waits for its lane's chunk
+    chunk_max_txs: int = 1_024
+    fetch_retry_ms: int = 200
+    # With nothing to order, a height waits this long before committing an empty batch
+    # (CometBFT's create_empty_blocks_interval), so an idle cluster costs almost nothing.
+    empty_batch_interval_ms: int = 1_000
     max_buffered_messages: int = 10_000
     # Ids of the latest committed transactions the chain store answers from memory (a dict
     # lookup, ~250 bytes each; up to about 2.5x this many while a bulk move to the persistent

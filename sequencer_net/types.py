@@ -24,6 +24,7 @@ NIL_ROUND = -1
 # Wire bounds, checked before a collection's items are decoded: no honest message exceeds them.
 MAX_VALIDATORS = 1_000  # so a certificate holds at most this many (distinct) signatures
 MAX_EVIDENCE_PER_BATCH = 16
+MAX_BATCH_CHUNKS = 1_024
 
 
 def _need(cond: bool, message: str) -> None:
@@ -97,7 +98,7 @@ class BatchHeader:
     parent_id: bytes
     proposer: bytes
     timestamp_ms: int
-    txs_digest: bytes
+    chunks_digest: bytes
     evidence_digest: bytes
     validator_set_hash: bytes
     last_commit: Certificate | None = None
@@ -109,7 +110,7 @@ class BatchHeader:
             self.last_commit is None or self.last_commit.height == self.height - 1,
             "last commit must certify the parent height",
         )
-        for name in ("parent_id", "txs_digest", "evidence_digest", "validator_set_hash"):
+        for name in ("parent_id", "chunks_digest", "evidence_digest", "validator_set_hash"):
             _need_size(getattr(self, name), DIGEST_SIZE, name)
         _need_size(self.proposer, PUBLIC_KEY_SIZE, "proposer")
 
@@ -118,8 +119,8 @@ class BatchHeader:
         return digest(codec.encode(self))
 
 
-def txs_digest(txs: tuple[bytes, ...]) -> bytes:
-    return digest(codec.encode(txs))
+def chunks_digest(chunks: tuple[ChunkCertificate, ...]) -> bytes:
+    return digest(codec.encode(chunks))
 
 
 def evidence_digest(evidence: tuple[Evidence, ...]) -> bytes:
@@ -129,10 +130,11 @@ def evidence_digest(evidence: tuple[Evidence, ...]) -> bytes:
 @codec.register(3)
 @dataclass(frozen=True)
 class Batch:
-    """The value consensus decides on: a header, the ordered encoded transactions and evidence."""
+    """The value consensus decides on: a header, the ordered certificates of the chunks it
+    commits (their transactions travel apart, see :class:`Chunk`) and evidence."""
 
     header: BatchHeader
-    txs: tuple[bytes, ...]
+    chunks: Annotated[tuple[ChunkCertificate, ...], codec.MaxLen(MAX_BATCH_CHUNKS)]
     evidence: Annotated[tuple[Evidence, ...], codec.MaxLen(MAX_EVIDENCE_PER_BATCH)]
 
     @property
@@ -143,13 +145,17 @@ class Batch:
     def height(self) -> int:
         return self.header.height
 
-    @cached_property
-    def tx_ids(self) -> tuple[bytes, ...]:
-        return tuple(tx_id(tx) for tx in self.txs)
+    @property
+    def tx_count(self) -> int:
+        return sum(c.tx_count for c in self.chunks)
+
+    @property
+    def chunk_digests(self) -> tuple[bytes, ...]:
+        return tuple(c.digest for c in self.chunks)
 
     def body_matches_header(self) -> bool:
         """True when the header's digests commit to exactly this body."""
-        return self.header.txs_digest == txs_digest(self.txs) and (
+        return self.header.chunks_digest == chunks_digest(self.chunks) and (
             self.header.evidence_digest == evidence_digest(self.evidence)
         )
 
@@ -347,3 +353,108 @@ def make_evidence(a: Vote | Proposal, b: Vote | Proposal) -> Evidence:
 
 def evidence_id(evidence: Evidence) -> bytes:
     return digest(codec.encode(evidence))
+
+
+# ---- the data path: chunks of a validator's lane, availability acks and certificates ----
+
+MAX_CHUNK_TXS = 4_096
+MAX_CHUNK_BYTES = 1024 * 1024
+ACK_KIND = "chunk-ack"
+
+
+@codec.register(10)
+@dataclass(frozen=True)
+class Chunk:
+    """Encoded transactions from ``author``'s lane; ``seq`` numbers the author's chunks so two
+    chunks with equal contents still have different digests."""
+
+    author: bytes
+    seq: int
+    txs: Annotated[tuple[bytes, ...], codec.MaxLen(MAX_CHUNK_TXS)]
+
+    def __post_init__(self) -> None:
+        if len(self.author) != PUBLIC_KEY_SIZE:
+            raise ValueError(f"chunk author must be {PUBLIC_KEY_SIZE} bytes")
+        if self.seq < 0:
+            raise ValueError("chunk seq must be >= 0")
+        if not 0 < len(self.txs) <= MAX_CHUNK_TXS:
+            raise ValueError(f"a chunk holds 1..{MAX_CHUNK_TXS} transactions")
+
+    @cached_property
+    def encoded(self) -> bytes:
+        return codec.encode(self)
+
+    @cached_property
+    def digest(self) -> bytes:
+        return digest(self.encoded)
+
+    @cached_property
+    def tx_ids(self) -> tuple[bytes, ...]:
+        return tuple(tx_id(tx) for tx in self.txs)
+
+    @cached_property
+    def size_bytes(self) -> int:
+        return sum(len(tx) for tx in self.txs)
+
+
+def ack_payload(chunk_digest: bytes, author: bytes, tx_count: int, size_bytes: int) -> bytes:
+    """What an ack signs: the digest and what a proposer reads without the chunk."""
+    return codec.encode([chunk_digest, author, tx_count, size_bytes])
+
+
+@codec.register(11)
+@dataclass(frozen=True)
+class ChunkAck:
+    """``validator`` stores the chunk with ``digest`` (of ``author``, ``tx_count``
+    transactions of ``size_bytes`` in all) and will serve it."""
+
+    digest: bytes
+    author: bytes
+    tx_count: int
+    size_bytes: int
+    validator: bytes
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        _check_description(self.digest, self.author, self.tx_count, self.size_bytes)
+        if len(self.validator) != PUBLIC_KEY_SIZE or len(self.signature) != SIGNATURE_SIZE:
+            raise ValueError("chunk ack: bad validator or signature size")
+
+    @property
+    def payload(self) -> bytes:
+        return ack_payload(self.digest, self.author, self.tx_count, self.size_bytes)
+
+    def verify(self, chain_id: str) -> bool:
+        return verify(self.validator, chain_id, ACK_KIND, self.payload, self.signature)
+
+
+def _check_description(chunk_digest: bytes, author: bytes, tx_count: int, size: int) -> None:
+    if len(chunk_digest) != DIGEST_SIZE or len(author) != PUBLIC_KEY_SIZE:
+        raise ValueError("chunk: bad digest or author size")
+    if not 0 < tx_count <= MAX_CHUNK_TXS or not 0 <= size <= MAX_CHUNK_BYTES:
+        raise ValueError("chunk: counts out of range")
+
+
+@codec.register(12)
+@dataclass(frozen=True)
+class ChunkCertificate:
+    """Availability acks on one chunk from more than a third of the stake. The acks sign
+    ``tx_count`` and ``size_bytes`` too, so a proposer can fill a batch by its limits without
+    holding the chunk."""
+
+    digest: bytes
+    author: bytes
+    tx_count: int
+    size_bytes: int
+    signatures: Annotated[tuple[CommitSig, ...], codec.MaxLen(MAX_VALIDATORS)]
+
+    def __post_init__(self) -> None:
+        _check_description(self.digest, self.author, self.tx_count, self.size_bytes)
+
+    @property
+    def payload(self) -> bytes:
+        return ack_payload(self.digest, self.author, self.tx_count, self.size_bytes)
+
+    @property
+    def signers(self) -> tuple[bytes, ...]:
+        return tuple(s.validator for s in self.signatures)

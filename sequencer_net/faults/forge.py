@@ -24,7 +24,7 @@ def conflicting_proposal(
     later, so it is valid for every honest node yet has a different id."""
     batch = original.batch
     header = dataclasses.replace(batch.header, timestamp_ms=batch.header.timestamp_ms + 1)
-    twin = Batch(header, batch.txs, batch.evidence)
+    twin = Batch(header, batch.chunks, batch.evidence)
     p = original.proposal
     return ProposalMessage(
         sign_proposal(key, chain_id, p.height, p.round, p.pol_round, twin.id), twin

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import structlog
 
 from ..crypto import PrivateKey
-from ..messages import Message, ProposalMessage, TxGossip, encode_message
+from ..messages import Message, ProposalMessage, SyncResponse, encode_message
 from ..replica import Send
 from ..types import Vote
 from .forge import badly_signed_vote, conflicting_proposal, conflicting_vote, malformed_payload
@@ -119,7 +119,8 @@ class FaultLayer:
 
     @property
     def omit(self) -> Callable[[bytes], bool] | None:
-        """What the replica must leave out of its batches (encoded tx -> censored?)."""
+        """What the replica must leave out of its lane and its batches (encoded tx ->
+        censored?)."""
         censor = self.get(Censor)
         return censor.matches if censor else None
 
@@ -152,14 +153,8 @@ class FaultLayer:
         message = send.message
         if self.get(Mute) and not Mute.lets_out(message):
             return []
-        if self.get(Withhold) and self._own_vote(message):
-            return []
-        censor = self.get(Censor)
-        if censor and isinstance(message, TxGossip):
-            kept = tuple(tx for tx in message.txs if not censor.matches(tx))
-            if not kept:
-                return []
-            message = TxGossip(kept)
+        if self.get(Withhold) and (self._own_vote(message) or isinstance(message, SyncResponse)):
+            return []  # a sync answer carries our commit certificates, our precommits in them
         targets = [
             peer
             for peer in (self.peers if send.to is None else [send.to])

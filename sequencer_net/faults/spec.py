@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from .. import codec
-from ..messages import Message, SyncRequest
+from ..messages import ChunkRequest, Message, SyncRequest
 from ..types import MAX_NAME, Tx
 
 MAX_DELAY_MS = 60_000
@@ -39,9 +39,9 @@ class FaultSpecError(ValueError):
 
 @dataclass(frozen=True)
 class Mute:
-    """Say nothing: no proposal, vote, gossip, evidence or sync answer. The node still asks
-    for the batches it missed, so it follows the chain like a silent observer would; a sync
-    request carries no opinion a peer could count."""
+    """Say nothing: no proposal, vote, chunk, evidence or sync answer. The node still asks
+    for the batches and chunks it missed, so it follows the chain like a silent observer
+    would; a request carries no opinion a peer could count."""
 
     behaviour: ClassVar[str] = "mute"
 
@@ -50,12 +50,12 @@ class Mute:
 
     @staticmethod
     def lets_out(message: Message) -> bool:
-        return isinstance(message, SyncRequest)
+        return isinstance(message, SyncRequest | ChunkRequest)
 
 
 @dataclass(frozen=True)
 class Withhold:
-    """Never send its own votes."""
+    """Never send its own votes, nor the commit certificates that hold them (sync answers)."""
 
     behaviour: ClassVar[str] = "withhold"
 

@@ -12,7 +12,8 @@ from .chainstate import ChainState, advance, genesis_state
 from .core import CHECKPOINT_EVERY, Replica
 from .inbox import MAX_BUFFERED_PROPOSALS, MAX_ROUNDS_AHEAD
 from .outputs import (
-    GOSSIP,
+    CHUNK,
+    FETCH,
     NEXT_HEIGHT,
     REBROADCAST,
     SYNC,
@@ -34,8 +35,9 @@ from .validity import GENESIS_PARENT, ChainView
 
 __all__ = [
     "CHECKPOINT_EVERY",
+    "CHUNK",
+    "FETCH",
     "GENESIS_PARENT",
-    "GOSSIP",
     "MAX_BUFFERED_PROPOSALS",
     "MAX_ROUNDS_AHEAD",
     "NEXT_HEIGHT",

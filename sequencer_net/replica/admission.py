@@ -1,16 +1,17 @@
-"""Admitting transactions and evidence: from clients, from gossip, and evidence found by
+"""Admitting transactions and evidence: from clients, and evidence found by
 comparing the proposal we hold with one a peer echoes (an equivocation)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .. import censorship, codec
-from ..api_protocol import ALREADY_COMMITTED
+from .. import codec
+from ..api_protocol import ALREADY_COMMITTED, BUSY
 from ..evidence import evidence_problem
-from ..mempool import PendingTx
 from ..messages import EvidenceGossip, ProposalEcho
 from ..types import Evidence, Proposal, Tx, Vote, VoteKind, make_evidence, tx_id
+from .lanes import HeldCertificate
 from .outputs import EvidenceFound, Output, PeerId, Rejected, Send
 
 if TYPE_CHECKING:
@@ -26,9 +27,9 @@ class Admission:
     def new_height(self) -> None:
         self._echoed_rounds = set()
 
-    def admit_tx(self, encoded: bytes, client: bool = False) -> bytes | None:
-        """Put a transaction in the mempool; its id, or None if it is refused (a client is told
-        why; gossip that repeats a committed or known one is not an error)."""
+    def admit_tx(self, encoded: bytes, omit: Callable[[bytes], bool] | None) -> bytes | None:
+        """Put a client's transaction in this node's lane; its id, or None with the reason
+        the client is told. One already pending here is acknowledged again."""
         r = self._replica
         try:
             codec.decode(encoded, Tx)
@@ -37,21 +38,23 @@ class Admission:
             return None
         txid = tx_id(encoded)
         if r.chain.tx_location(txid) is not None:
-            if client:
-                self._outputs.append(Rejected(None, ALREADY_COMMITTED))
+            self._outputs.append(Rejected(None, ALREADY_COMMITTED))
             return None
-        added = r.mempool.add(encoded, r.height, r.now_ms, shared=not client)
-        if added is None and client and txid not in r.mempool:
-            self._outputs.append(Rejected(None, "mempool full"))
+        if txid in r.lanes:
+            return txid
+        if not r.lanes.has_room(len(encoded)):
+            self._outputs.append(Rejected(None, BUSY))
             return None
+        r.lanes.add_client_tx(encoded, txid, omit)
         return txid
 
-    def overdue(self, built_ms: int) -> list[tuple[bytes, PendingTx]]:
-        """Transactions held long enough that a batch built at ``built_ms`` must carry them."""
+    def overdue(self, built_ms: int) -> list[HeldCertificate]:
+        """Certified chunks held long enough that a batch built at ``built_ms`` must carry
+        them."""
         r = self._replica
         params = r.genesis.params
         deadline, grace = params.inclusion_deadline, params.inclusion_grace_ms
-        return censorship.overdue(r.mempool, r.height, deadline, built_ms, grace)
+        return r.lanes.overdue(r.height, deadline, built_ms, grace)
 
     def evidence_problem(self, evidence: Evidence) -> str | None:
         r = self._replica

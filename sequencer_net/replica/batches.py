@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..types import Batch, BatchHeader, Evidence, evidence_digest, txs_digest
+from ..types import Batch, BatchHeader, ChunkCertificate, Evidence, chunks_digest, evidence_digest
 from .validity import GENESIS_PARENT, ChainView
 
 
@@ -11,7 +11,7 @@ def build_batch(
     round: int,
     proposer: bytes,
     now_ms: int,
-    txs: tuple[bytes, ...],
+    chunks: tuple[ChunkCertificate, ...],
     evidence: tuple[Evidence, ...],
 ) -> Batch:
     """A batch for ``view.height``: its timestamp is ``now_ms`` but always after the parent's."""
@@ -23,9 +23,9 @@ def build_batch(
         parent_id=parent.batch.id if parent else GENESIS_PARENT,
         proposer=proposer,
         timestamp_ms=max(now_ms, parent.batch.header.timestamp_ms + 1 if parent else 0),
-        txs_digest=txs_digest(txs),
+        chunks_digest=chunks_digest(chunks),
         evidence_digest=evidence_digest(evidence),
         validator_set_hash=view.validators.hash,
         last_commit=parent.certificate if parent else None,
     )
-    return Batch(header, txs, evidence)
+    return Batch(header, chunks, evidence)

@@ -1,9 +1,13 @@
 """The replica: its entry points and the loop that carries out the consensus core's effects.
 
-The services it drives live beside it: validity checks (:mod:`.validity`), the guarded signer
-(:mod:`.signer`), catch-up (:mod:`.catchup`), gossip and rebroadcast (:mod:`.gossip`), what a
-commit decides (:mod:`.chainstate`) and the admission of transactions and evidence
-(:mod:`.admission`). Each appends to the one output list :meth:`Replica._take_outputs` hands out.
+The services it drives live beside it: dissemination of transactions in chunks
+(:mod:`.lanes`), validity checks (:mod:`.validity`), the guarded signer (:mod:`.signer`),
+catch-up (:mod:`.catchup`), rebroadcast (:mod:`.gossip`), what a commit decides
+(:mod:`.chainstate`) and the admission of transactions and evidence (:mod:`.admission`). Each
+appends to the one output list :meth:`Replica._take_outputs` hands out.
+
+A decided batch is committed once this node holds every chunk it orders; one it lacks is
+fetched first (the certificate says more than a third of the stake stored it).
 """
 
 from __future__ import annotations
@@ -32,20 +36,30 @@ from ..consensus import (
 from ..crypto import PrivateKey
 from ..evidence import EvidencePool
 from ..genesis import Genesis
-from ..mempool import Mempool
 from ..messages import (
+    ChunkRequest,
+    ChunkResponse,
     CommittedBatch,
     EvidenceGossip,
     Message,
     ProposalEcho,
     ProposalMessage,
+    SignedChunk,
     SyncRequest,
     SyncResponse,
-    TxGossip,
 )
 from ..node_params import NodeParams
 from ..store import ChainStore, SignStateStore
-from ..types import NIL_ROUND, Batch, Step, Vote, vote_from_payload
+from ..types import (
+    NIL_ROUND,
+    Batch,
+    Certificate,
+    ChunkAck,
+    ChunkCertificate,
+    Step,
+    Vote,
+    vote_from_payload,
+)
 from ..validators import ValidatorSet
 from . import chainstate, validity
 from .admission import Admission
@@ -53,7 +67,9 @@ from .batches import build_batch
 from .catchup import CatchUp
 from .gossip import Gossip
 from .inbox import Inbox
+from .lanes import HeldCertificate, Lanes
 from .outputs import (
+    FETCH,
     NEXT_HEIGHT,
     REBROADCAST,
     Committed,
@@ -86,7 +102,6 @@ class Replica:
         self.key = key
         self.chain = chain
         self.params = params or NodeParams()
-        self.mempool = Mempool(self.params.mempool_max_txs, self.params.mempool_max_bytes)
         self.driver = Driver(genesis.consensus, key.public_key, machine_factory)
         self._state = chainstate.restore(genesis, chain)
         self.censorship = CensorshipStats()
@@ -95,12 +110,14 @@ class Replica:
         # Set by the `censor` fault only: transactions this node leaves out of its batches.
         self.omit: Callable[[bytes], bool] | None = None
         self._outputs: list[Output] = []
+        self.lanes = Lanes(key, self.chain_id, self.params, self._outputs)
         self._signer = GuardedSigner(key, self.chain_id, sign_state, self._outputs)
         self.catchup = CatchUp(chain, self.params.sync_delay_ms, self._outputs)
-        self._gossip = Gossip(self.mempool, self.params.gossip_interval_ms, self._outputs)
+        self._gossip = Gossip(self._outputs)
         self.admission = Admission(self, self._outputs)
         self.inbox = Inbox(self, self._outputs)
         self._deferred: list[Effect] = []
+        self._undecided: tuple[Batch, Certificate] | None = None  # decided, chunks missing
         self._now_ms = 0
 
     @property
@@ -150,9 +167,19 @@ class Replica:
         match message:
             case ProposalMessage() | Vote():
                 self._drain(self.inbox.consensus_message(peer, message))
-            case TxGossip(txs):
-                for encoded in txs:
-                    self.admission.admit_tx(encoded)
+            case SignedChunk():
+                self.lanes.on_chunk(peer, message, self.validators)
+            case ChunkAck():
+                if self.lanes.on_ack(message, self.validators, self.height, now_ms):
+                    self._wake()
+            case ChunkCertificate():
+                if self.lanes.on_certificate(peer, message, self.validators, self.height, now_ms):
+                    self._wake()
+            case ChunkRequest(digests):
+                self.lanes.on_request(peer, digests)
+            case ChunkResponse(chunks):
+                if self.lanes.on_response(chunks) and self._undecided is not None:
+                    self._drain(self._commit_if_held())
             case SyncRequest(from_height):
                 self.catchup.answer(peer, from_height)
             case SyncResponse(entries):
@@ -164,12 +191,10 @@ class Replica:
         return self._take_outputs()
 
     def submit(self, encoded_tx: bytes, now_ms: int) -> tuple[bytes | None, list[Output]]:
-        """A client's transaction: admit it and gossip it. Returns its id, or None with a
-        :class:`Rejected` output saying why."""
+        """A client's transaction: admit it to this node's lane. Returns its id, or None with
+        a :class:`Rejected` output saying why."""
         self._now_ms = now_ms
-        txid = self.admission.admit_tx(encoded_tx, client=True)
-        if txid is not None:
-            self._gossip.queue(encoded_tx)
+        txid = self.admission.admit_tx(encoded_tx, self.omit)
         return txid, self._take_outputs()
 
     def on_timer(self, key: TimerKey, now_ms: int) -> list[Output]:
@@ -178,15 +203,16 @@ class Replica:
             case StepTimeout(step, height, round):
                 self._drain(self.driver.step(TimeoutElapsed(step, height, round)))
             case Tick.NEXT_HEIGHT:
-                deferred, self._deferred = self._deferred, []
-                self._drain(deferred)
+                self._wake()
             case Tick.REBROADCAST:
                 self._rebroadcast()
                 self._outputs.append(SetTimer(REBROADCAST, self.params.rebroadcast_ms))
             case Tick.SYNC:
                 self.catchup.on_timer()
-            case Tick.GOSSIP:
-                self._gossip.flush(now_ms)
+            case Tick.CHUNK:
+                self.lanes.flush(self.omit)
+            case Tick.FETCH:
+                self._drain(self._commit_if_held())
         return self._take_outputs()
 
     # ---- the effect loop -------------------------------------------------------------------
@@ -219,7 +245,8 @@ class Replica:
                 case ScheduleTimeout(step, height, round, duration_ms):
                     self._outputs.append(SetTimer(StepTimeout(step, height, round), duration_ms))
                 case Decide(batch, certificate) if batch.height == self.height:
-                    queue.extend(self._commit(CommittedBatch(batch, certificate)))
+                    self._undecided = (batch, certificate)
+                    queue.extend(self._commit_if_held())
                 case ReportEvidence(evidence):
                     self.admission.add_evidence(evidence, None)
                 case RoundStarted(height, round):
@@ -231,7 +258,8 @@ class Replica:
         due = self.admission.overdue(self._now_ms)[: censorship.REGOSSIP]
         own = self.key.public_key
         pol = [v for v in self.driver.pol_prevotes() if v.validator != own]
-        self._gossip.rebroadcast(self.evidence.pending(), [p.encoded for _, p in due], pol)
+        self._gossip.rebroadcast(self.evidence.pending(), [h.cert for h in due], pol)
+        self.lanes.resend_uncertified()
 
     def _take_outputs(self) -> list[Output]:
         outputs = list(self._outputs)
@@ -249,17 +277,45 @@ class Replica:
             validators=self._state.validators,
             previous=self._state.previous,
             params=self.genesis.params,
-            max_batch_txs=self.params.max_batch_txs,
-            max_batch_bytes=self.params.max_batch_bytes,
-            admitted=self.mempool.__contains__,
-            committed=lambda txid: self.chain.tx_location(txid) is not None,
+            limits=self.batch_limits,
+            known=self._known_certificate,
+            committed=self.lanes.was_committed,
         )
 
+    @property
+    def batch_limits(self) -> censorship.Limits:
+        p = self.params
+        return censorship.Limits(p.max_batch_chunks, p.max_batch_txs, p.max_batch_bytes)
+
+    def _known_certificate(self, cert: ChunkCertificate) -> bool:
+        held = self.lanes.certified.get(cert.digest)
+        return held is not None and held.cert == cert
+
     def _build_batch(self, round: int) -> Batch:
-        params = self.params
-        txs = tuple(self.mempool.select(params.max_batch_txs, params.max_batch_bytes, self.omit))
+        limits = self.batch_limits
+        chunks = self.lanes.select(limits.chunks, limits.txs, limits.bytes, self.omit)
         evidence = self.evidence.select() if self.genesis.params.slashing else ()
-        return build_batch(self.view(), round, self.key.public_key, self._now_ms, txs, evidence)
+        return build_batch(self.view(), round, self.key.public_key, self._now_ms, chunks, evidence)
+
+    def _commit_if_held(self) -> list[Effect]:
+        """Commit the decided batch if we hold its chunks, else fetch them (and retry)."""
+        if self._undecided is None:
+            return []
+        batch, certificate = self._undecided
+        missing = self.lanes.missing(batch.chunk_digests)
+        if missing:
+            self.lanes.fetch(missing)
+            self._outputs.append(SetTimer(FETCH, self.params.fetch_retry_ms))
+            return []
+        self._undecided = None
+        chunks = tuple(self.lanes.chunks[d] for d in batch.chunk_digests)
+        return self._commit(CommittedBatch(batch, certificate, chunks))
+
+    def _wake(self) -> None:
+        """Start the current height's first effects now (they may be waiting for something
+        to order, see ``empty_batch_interval_ms``)."""
+        deferred, self._deferred = self._deferred, []
+        self._drain(deferred)
 
     def _committed_problem(self, entry: CommittedBatch) -> str | None:
         return validity.committed_problem(self.view(), entry)
@@ -275,10 +331,12 @@ class Replica:
         changed = bool(slashes) or (entry.height + 1) % CHECKPOINT_EVERY == 0
         snapshot = advance.successor.snapshot() if changed else None
         self.chain.append(entry, slashes, snapshot, failed)
-        self._measure(entry, failed)
-        self.mempool.remove(entry.batch.tx_ids)
+        self._undecided = None  # a batch catch-up committed for us
+        self._measure(entry, failed, self.lanes.committed(entry.height, entry.chunks))
         self._state = advance.state
         self.slashes.update(r.evidence.offender for r in slashes)
+        if slashes:
+            self.lanes.revalidate(self.validators)
         self.evidence.prune(lambda e: self.admission.evidence_problem(e) is None)
         self._gossip.new_height()
         self.admission.new_height()
@@ -287,15 +345,23 @@ class Replica:
         # The new height's first effects wait for a zero-delay timer: a validator that decides
         # alone (a one-node set) would otherwise commit height after height in this one call.
         self._deferred.extend(self.driver.start_height(self.height, self.validators))
-        self._outputs.append(SetTimer(NEXT_HEIGHT, 0))
+        self._outputs.append(SetTimer(NEXT_HEIGHT, self._next_height_delay()))
         return self.inbox.replay_early()
 
-    def _measure(self, entry: CommittedBatch, failed: list[bytes]) -> None:
+    def _next_height_delay(self) -> int:
+        """Nothing to order: wait before an empty batch (a new certificate wakes us)."""
+        if self.lanes.certified or (self.genesis.params.slashing and self.evidence.pending()):
+            return 0
+        return self.params.empty_batch_interval_ms
+
+    def _measure(
+        self, entry: CommittedBatch, failed: list[bytes], known: list[HeldCertificate]
+    ) -> None:
         for key in failed:
             self.censorship.proposers[key].failed_rounds += 1
-        for txid in entry.batch.tx_ids:
-            pending = self.mempool.get(txid)
-            if pending is not None:
-                self.censorship.record_inclusion(
-                    entry.height - pending.first_seen_height, self._now_ms - pending.first_seen_ms
-                )
+        for held in known:
+            self.censorship.record_inclusion(
+                entry.height - held.first_seen_height,
+                self._now_ms - held.seen_ms,
+                held.cert.tx_count,
+            )

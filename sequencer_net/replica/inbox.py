@@ -105,14 +105,14 @@ class Inbox:
         return True
 
     def _inclusion_verdict(self, proposal: Proposal, batch: Batch) -> bool:
-        """Forced inclusion: False (prevote nil) when the batch leaves out a transaction
+        """Forced inclusion: False (prevote nil) when the batch leaves out a certified chunk
         overdue here although it had room, in the first rounds of a height."""
         r = self._replica
         params = r.genesis.params
         # When the batch was built, by its header (every node judges one proposal alike); a
         # proposer that backdates it only moves the cutoff back towards its parent's time.
         due = r.admission.overdue(min(batch.header.timestamp_ms, r.now_ms))
-        omitted = censorship.omits(batch, due, r.params.max_batch_txs, r.params.max_batch_bytes)
+        omitted = censorship.omits(batch, [h.cert for h in due], r.batch_limits)
         if not omitted:
             return True
         stats = r.censorship

@@ -28,7 +28,8 @@ class Tick(Enum):
     REBROADCAST = "rebroadcast"
     NEXT_HEIGHT = "next_height"  # the first effects of a height just started
     SYNC = "sync"
-    GOSSIP = "gossip"
+    CHUNK = "chunk"  # this node's lane packs its buffered transactions
+    FETCH = "fetch"  # ask again for chunks a committed batch orders that we lack
 
 
 @dataclass(frozen=True)
@@ -106,4 +107,5 @@ Output = (
 REBROADCAST = Tick.REBROADCAST
 NEXT_HEIGHT = Tick.NEXT_HEIGHT
 SYNC = Tick.SYNC
-GOSSIP = Tick.GOSSIP
+CHUNK = Tick.CHUNK
+FETCH = Tick.FETCH

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import codec
-from ..api_protocol import ALREADY_COMMITTED
+from ..censorship import Limits
+from ..chunks import certificate_problem
 from ..evidence import evidence_problem
 from ..genesis import ChainParams
 from ..messages import CommittedBatch
-from ..types import MAX_EVIDENCE_PER_BATCH, NIL_ROUND, Batch, Evidence, Proposal, Tx
+from ..types import MAX_EVIDENCE_PER_BATCH, NIL_ROUND, Batch, ChunkCertificate, Evidence, Proposal
 from ..validators import ValidatorSet
 
 GENESIS_PARENT = bytes(32)
@@ -30,11 +30,10 @@ class ChainView:
     validators: ValidatorSet
     previous: ValidatorSet | None  # the set of the parent's height
     params: ChainParams
-    max_batch_txs: int
-    max_batch_bytes: int
-    # Transactions our mempool admitted were decoded and checked against the chain then, and
-    # it only holds uncommitted ones: only the others need checking.
-    admitted: Callable[[bytes], bool]
+    limits: Limits
+    # A certificate we hold already was verified when it arrived; a chunk committed here
+    # (within the window this node remembers) must not be ordered again.
+    known: Callable[[ChunkCertificate], bool]
     committed: Callable[[bytes], bool]
 
 
@@ -66,24 +65,26 @@ def batch_problem(view: ChainView, batch: Batch) -> str | None:
         return problem
     if header.proposer != view.validators.proposer_for_round(header.round).public_key:
         return "built by a validator that was not the proposer of its round"
-    # The limits before the digests, which hash every transaction.
-    if len(batch.txs) > view.max_batch_txs:
+    # The limits before the digests and the certificates' signatures.
+    limits = view.limits
+    if len(batch.chunks) > limits.chunks:
+        return "too many chunks"
+    if batch.tx_count > limits.txs:
         return "too many transactions"
-    if sum(len(tx) for tx in batch.txs) > view.max_batch_bytes:
+    if sum(c.size_bytes for c in batch.chunks) > limits.bytes:
         return "transactions exceed the batch size limit"
     if not batch.body_matches_header():
         return "body does not match the header's digests"
-    ids = batch.tx_ids
-    if len(set(ids)) != len(ids):
-        return "duplicate transaction"
-    unseen = [(i, tx) for i, tx in zip(ids, batch.txs, strict=True) if not view.admitted(i)]
-    if any(view.committed(i) for i, _ in unseen):
-        return ALREADY_COMMITTED
-    for _, tx in unseen:
-        try:
-            codec.decode(tx, Tx)
-        except codec.DecodeError as exc:
-            return f"malformed transaction: {exc}"
+    digests = batch.chunk_digests
+    if len(set(digests)) != len(digests):
+        return "duplicate chunk"
+    if any(view.committed(d) for d in digests):
+        return "chunk already committed"
+    for cert in batch.chunks:
+        if not view.known(cert):
+            problem = certificate_problem(cert, view.validators, view.chain_id)
+            if problem:
+                return f"chunk certificate: {problem}"
     return batch_evidence_problem(view, batch.evidence)
 
 
@@ -131,6 +132,8 @@ def committed_problem(view: ChainView, entry: CommittedBatch) -> str | None:
         return "certificate is for another batch"
     if batch.header.round > certificate.round:
         return "batch built after the round it was committed in"
+    if not entry.chunks_match:
+        return "chunks do not match the batch's certificates"
     try:
         view.validators.verify_certificate(certificate, view.chain_id)
     except ValueError as exc:

@@ -149,7 +149,7 @@ def _read_chain(path: Path, names: dict[bytes, str]) -> tuple[list[Height], list
 def _height(entry: CommittedBatch, names: dict[bytes, str]) -> Height:
     header = entry.batch.header
     txs = []
-    for txid, encoded in zip(entry.batch.tx_ids, entry.batch.txs, strict=True):
+    for txid, encoded in zip(entry.tx_ids, entry.txs, strict=True):
         try:
             tx = codec.decode(encoded, Tx)
             txs.append((txid.hex(), tx.sender, tx.namespace))

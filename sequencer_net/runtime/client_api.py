@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..api_protocol import BUSY, MAX_REQUEST_FRAME, BatchParams, SubmitParams, TxStatusParams
+from ..api_protocol import MAX_REQUEST_FRAME, BatchParams, SubmitParams, TxStatusParams
 from ..replica import Rejected
-from ..types import tx_id
 from .clock import now_ms
 from .rpc import Limits, Method, NoParams, Reply, RpcServer
 
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
     from .node import Node
 
 SUBSCRIBER_QUEUE = 1024
-MEMPOOL_FULL = "mempool full"  # the replica's refusal (replica/admission.py), answered as BUSY
 
 Event = dict[str, Any]
 
@@ -77,7 +75,7 @@ class ClientApi:
             "peers": node.heard_names(now),
             "links": node.peers.connected(),
             "last_commit_age_ms": node.liveness.commit_age_ms(now),
-            "mempool": len(r.mempool),
+            "mempool": len(r.lanes),
             "validators": [
                 {
                     "name": v.name,
@@ -97,7 +95,7 @@ class ClientApi:
     async def _submit(self, params: SubmitParams) -> list[tuple[bytes | None, str | None]]:
         """Take the transactions, then answer once they are on disk: an ack promises a
         transaction survives this node's crash. A refusal because the mempool is full says
-        :data:`BUSY`, so the client retries rather than gives up."""
+        :data:`BUSY` (the replica's words), so the client retries rather than gives up."""
         node = self._node
         results: list[tuple[bytes | None, str | None]] = []
         now = now_ms()
@@ -107,8 +105,6 @@ class ClientApi:
             node.carry_out(outputs)
             if txid is not None:
                 node.acked.add(encoded)
-            elif reason == MEMPOOL_FULL:
-                reason = BUSY
             results.append((txid, None if txid is not None else reason or "refused"))
         await node.acked.durable()
         return results
@@ -117,8 +113,9 @@ class ClientApi:
         location = self._node.chain.tx_location(params.txid)
         if location is not None:
             return {"status": "committed", "height": location[0], "position": location[1]}
-        if params.txid in self._node.replica.mempool:
-            return {"status": "pending"}
+        lanes = self._node.replica.lanes
+        if params.txid in lanes:
+            return {"status": "pending", "certified": lanes.is_certified(params.txid)}
         return {"status": "unknown"}
 
     async def _batch(self, params: BatchParams) -> dict[str, Any] | None:
@@ -135,10 +132,11 @@ class ClientApi:
             "built_round": header.round,
             "commit_round": cert.round,
             "timestamp_ms": header.timestamp_ms,
-            "tx_count": len(entry.batch.txs),
-            "tx_ids": [tx_id(tx) for tx in entry.batch.txs],
+            "tx_count": len(entry.txs),
+            "tx_ids": list(entry.tx_ids),
+            "chunks": len(entry.chunks),
             "signers": [names.get(s.validator) for s in cert.signatures],
         }
         if params.with_txs:
-            answer["txs"] = list(entry.batch.txs)
+            answer["txs"] = list(entry.txs)
         return answer

@@ -259,8 +259,8 @@ class NodeMetrics:
         """Read the state-like values: called right before a scrape is rendered."""
         self.height.set(replica.chain.last_height())
         self.round.set(replica.round)
-        self.mempool_size.set(len(replica.mempool))
-        self.mempool_bytes.set(replica.mempool.size_bytes)
+        self.mempool_size.set(len(replica.lanes))
+        self.mempool_bytes.set(replica.lanes.size_bytes)
         self.peers.set(links.linked)
         self.peers_heard.set(links.heard)
         validators = replica.validators
@@ -340,9 +340,9 @@ class NodeMetrics:
         self.height.set(height)
         self.rounds.set(rounds)
         self.failed_rounds.inc(rounds)
-        self.committed_txs.inc(len(batch.txs))
-        self.batch_txs.observe(len(batch.txs))
-        self.batch_bytes.observe(sum(len(tx) for tx in batch.txs))
+        self.committed_txs.inc(len(entry.txs))
+        self.batch_txs.observe(len(entry.txs))
+        self.batch_bytes.observe(sum(len(tx) for tx in entry.txs))
         self.evidence_committed.inc(len(batch.evidence))
         stamp = batch.header.timestamp_ms
         if self._last_batch is not None and self._last_batch[0] == height - 1:

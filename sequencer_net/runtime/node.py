@@ -30,7 +30,7 @@ from ..faults import Crash, FaultLayer
 from ..messages import (
     CommittedBatch,
     ProposalMessage,
-    TxGossip,
+    SignedChunk,
     decode_message,
     encode_message,
 )
@@ -202,8 +202,8 @@ class Node:
             task_status.started()
 
     def _reload_pending(self) -> None:
-        """Put the transactions acknowledged before a crash back in the mempool, and gossip
-        them: they were perhaps held nowhere else."""
+        """Put the transactions acknowledged before a crash back in this node's lane: they
+        were perhaps held nowhere else."""
         for encoded in self.chain.pending():
             self.carry_out(self.replica.submit(encoded, now_ms())[1])
 
@@ -309,7 +309,7 @@ class Node:
             frame = frames.get(id(out.message))
             if frame is None:
                 frame = frames[id(out.message)] = encode_message(out.message)
-            self._queue(out.to, frame, isinstance(out.message, TxGossip))
+            self._queue(out.to, frame, isinstance(out.message, SignedChunk))
         if self.faults.amnesia_due(send.message):
             assert self._nursery is not None and isinstance(send.message, ProposalMessage)
             proposed_at = send.message.batch.header.timestamp_ms
@@ -418,16 +418,16 @@ class Node:
             "batch_id": entry.batch.id,
             "round": entry.certificate.round,
             "proposer": self.names.get(header.proposer),
-            "txs": len(entry.batch.txs),
+            "txs": len(entry.txs),
             "timestamp_ms": header.timestamp_ms,
             "committed_ms": now_ms(),
         }
-        self.summary.add(entry.certificate.round, len(entry.batch.txs))
+        self.summary.add(entry.certificate.round, len(entry.txs))
         log.debug(
             "committed",
             height=header.height,
             round=entry.certificate.round,
-            txs=len(entry.batch.txs),
+            txs=len(entry.txs),
             proposer=event["proposer"],
             batch_id=entry.batch.id.hex()[:16],
         )

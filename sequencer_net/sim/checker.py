@@ -5,7 +5,10 @@
   and validators with a byzantine fault (``withhold``, ``equivocate``, ``censor``) are not
   held to agreement or liveness.
 - Validity: every committed batch extends its parent, was built by the proposer of its round and
-  carries a certificate that is a quorum of valid precommits of that height's validator set.
+  carries a certificate that is a quorum of valid precommits of that height's validator set;
+  every chunk certificate it orders holds acks from more than a third of that set's stake.
+- Availability: every honest instance holds every chunk a batch it committed orders, and the
+  same bytes as every other honest instance (the digests name the chunks).
 - Liveness: after GST every honest instance commits the target heights and at least
   ``liveness_heights`` more than it had at GST, within the scenario's bound.
 - Following: a mute instance runs honest node logic and only keeps quiet, so agreement and
@@ -21,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..chunks import certificate_problem
 from ..genesis import Genesis
 from ..messages import CommittedBatch
 from ..replica import GENESIS_PARENT, advance, genesis_state
@@ -103,6 +107,10 @@ def check_run(
             entry = inst.chain.get(height)
             assert entry is not None
             seen = reference.setdefault(height, (inst.name, entry))
+            if not entry.chunks_match:
+                violations.append(f"availability: {inst.name} height {height}: chunks missing")
+            elif seen[1].txs != entry.txs:
+                violations.append(f"availability: height {height}: {inst.name} holds other txs")
             if seen[1].batch.id != entry.batch.id:
                 violations.append(
                     f"agreement: height {height}: {seen[0]} committed {seen[1].batch.id.hex()[:12]}"
@@ -169,7 +177,7 @@ def check_run(
             entry.batch.id.hex()[:12],
             names[entry.batch.header.proposer],
             entry.certificate.round,
-            len(entry.batch.txs),
+            len(entry.txs),
         )
         for height, (_, entry) in sorted(reference.items())
     ]
@@ -219,6 +227,10 @@ def _validity_problem(
         return f"built by a validator that was not the proposer of round {header.round}"
     if not entry.batch.body_matches_header():
         return "body does not match header"
+    for cert in entry.batch.chunks:
+        problem = certificate_problem(cert, validators, genesis.chain_id)
+        if problem:
+            return f"chunk certificate: {problem}"
     try:
         validators.verify_certificate(certificate, genesis.chain_id)
     except ValueError as exc:

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from ..evidence import SlashRecord
 from ..messages import CommittedBatch
 from ..signstate import SignRecord
-from ..types import tx_id
 from ..validators import ValidatorSetSnapshot
 
 
@@ -38,8 +37,8 @@ class MemoryChainStore:
         if entry.height != len(self._entries) + 1:
             raise ValueError(f"expected height {len(self._entries) + 1}, got {entry.height}")
         self._entries.append(entry)
-        for position, encoded in enumerate(entry.batch.txs):
-            self._tx_index[tx_id(encoded)] = (entry.height, position)
+        for position, txid in enumerate(entry.tx_ids):
+            self._tx_index[txid] = (entry.height, position)  # a repeat: its latest commit
         self._slashes.extend(slashes)
         if validators is not None:
             self._sets[entry.height + 1] = validators

@@ -47,7 +47,7 @@ from .recent import RecentTxIds
 from .txindex import ID_BYTES, PrefixIndex
 
 # 4: tx ids per height and an 8-byte-prefix index replace the txs table (3 migrates on open)
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5  # 5: batches order chunk certificates and carry their chunks
 DEFAULT_RECENT_IDS = 100_000  # ~25 MB of dict; moved to the persistent index by halves
 T = TypeVar("T")
 
@@ -141,35 +141,20 @@ class SqliteChainStore:
                     [("schema_version", str(SCHEMA_VERSION)), ("chain_id", self.chain_id)],
                 )
                 return
-            if meta.get("schema_version") == "3" and meta.get("chain_id") == self.chain_id:
-                self._migrate_from_3()
-                return
-        if meta.get("schema_version") != str(SCHEMA_VERSION):
+        version = meta.get("schema_version")
+        if version in ("3", "4"):
             raise StoreError(
-                f"{self.path}: schema version {meta.get('schema_version')!r}, "
-                f"this build reads {SCHEMA_VERSION}"
+                f"{self.path}: written before batches ordered chunks (schema {version}); "
+                "this build cannot read its batches: start the cluster afresh (cluster init)"
+            )
+        if version != str(SCHEMA_VERSION):
+            raise StoreError(
+                f"{self.path}: schema version {version!r}, this build reads {SCHEMA_VERSION}"
             )
         if meta.get("chain_id") != self.chain_id:
             raise StoreError(
                 f"{self.path}: belongs to chain {meta.get('chain_id')!r}, not {self.chain_id!r}"
             )
-
-    def _migrate_from_3(self) -> None:
-        """Schema 3 kept a row per transaction in ``txs``: give every height its id blob
-        instead (inside the opening transaction, so a crash leaves schema 3 intact)."""
-        self._conn.execute("ALTER TABLE batches ADD COLUMN tx_ids BLOB NOT NULL DEFAULT x''")
-        rows = self._conn.execute("SELECT height, entry FROM batches").fetchall()
-        self._conn.executemany(
-            "UPDATE batches SET tx_ids = ? WHERE height = ?",
-            (
-                (b"".join(self._decode(h, blob, CommittedBatch, "batch").batch.tx_ids), h)
-                for h, blob in rows
-            ),
-        )
-        self._conn.execute("DROP TABLE txs")
-        self._conn.execute(
-            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
-        )
 
     def _load_recent(self) -> None:
         """Refill memory with the ids of every height the persistent index does not hold
@@ -245,7 +230,7 @@ class SqliteChainStore:
         header = entry.batch.header
         if header.chain_id != self.chain_id:
             raise ValueError(f"batch of chain {header.chain_id!r} in a {self.chain_id!r} store")
-        ids = entry.batch.tx_ids
+        ids = entry.tx_ids
         with self._errors(f"cannot append height {height}"), self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.execute(

@@ -28,7 +28,7 @@ def committed_ids(cluster: Cluster, name: str) -> Counter[bytes]:
         for height in range(1, store.last_height() + 1):
             entry = store.get(height)
             assert entry is not None
-            found.update(tx_id(tx) for tx in entry.batch.txs)
+            found.update(tx_id(tx) for tx in entry.txs)
         return found
     finally:
         store.close()

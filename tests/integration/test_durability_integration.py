@@ -28,9 +28,7 @@ def committed_tx_ids(cluster: Cluster, name: str) -> list[bytes]:
     """Every tx id in the node's chain, in order, repeats included (the node must be stopped)."""
     chain_id = load_genesis(cluster.root / "genesis.toml").genesis.chain_id
     with SqliteChainStore(cluster.root / name / "data" / "chain.sqlite", chain_id) as store:
-        return [
-            txid for h in range(1, store.last_height() + 1) for txid in store.get(h).batch.tx_ids
-        ]
+        return [txid for h in range(1, store.last_height() + 1) for txid in store.get(h).tx_ids]
 
 
 async def test_every_acknowledged_tx_commits_exactly_once_across_kill_9(

@@ -1,8 +1,9 @@
 """A byzantine validator peer against a real 4-node cluster on 127.0.0.1: over an authenticated
 link it sends proposals and votes for huge rounds and heights, bad signatures, oversized batches
-and certificates, and garbage. The target must keep committing, and the CPU it spends per
-committed height (from /proc/PID/stat) must stay within a generous multiple of its own
-fuzz-free baseline: no field's value or collection's size may buy work before it is checked."""
+and certificates, malformed, oversized or forged chunks, acks, chunk certificates and chunk
+requests, and garbage. The target must keep committing, and the CPU it spends per committed
+height (from /proc/PID/stat) must stay within a generous multiple of its own fuzz-free
+baseline: no field's value or collection's size may buy work before it is checked."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import json
 import os
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+import msgpack
 import trio
+from helpers.chunks import certificate, chunk, signed
 from helpers.cluster import height_of, wait_for_height
 
 from sequencer_net import codec
@@ -22,27 +26,35 @@ from sequencer_net.config import NodeConfig, load_node_config
 from sequencer_net.crypto import SIGNATURE_SIZE, PrivateKey, digest
 from sequencer_net.faults.forge import badly_signed_vote, malformed_payload
 from sequencer_net.messages import (
+    MAX_CHUNKS_PER_FETCH,
+    ChunkRequest,
+    ChunkResponse,
     CommittedBatch,
     Message,
     ProposalMessage,
+    SignedChunk,
     SyncResponse,
-    TxGossip,
     encode_message,
 )
 from sequencer_net.net import HandshakeError, NetError, handshake
 from sequencer_net.types import (
+    MAX_BATCH_CHUNKS,
+    MAX_CHUNK_BYTES,
+    MAX_CHUNK_TXS,
     NIL_ROUND,
     Batch,
     BatchHeader,
     Certificate,
+    ChunkAck,
+    ChunkCertificate,
     CommitSig,
     Proposal,
     Tx,
     VoteKind,
+    chunks_digest,
     evidence_digest,
     sign_proposal,
     sign_vote,
-    txs_digest,
 )
 
 HUGE = (1_000_000, 2**62)
@@ -70,7 +82,7 @@ def header(key: PrivateKey, chain_id: str, height: int, round: int, **extra: obj
         "parent_id": bytes(32),
         "proposer": key.public_key,
         "timestamp_ms": 1,
-        "txs_digest": txs_digest(()),
+        "chunks_digest": chunks_digest(()),
         "evidence_digest": evidence_digest(()),
         "validator_set_hash": bytes(32),
     }
@@ -79,10 +91,15 @@ def header(key: PrivateKey, chain_id: str, height: int, round: int, **extra: obj
 
 
 def signed_proposal(
-    key: PrivateKey, chain_id: str, height: int, round: int, txs: tuple[bytes, ...] = ()
+    key: PrivateKey,
+    chain_id: str,
+    height: int,
+    round: int,
+    certs: tuple[ChunkCertificate, ...] = (),
 ) -> ProposalMessage:
     """A proposal with a valid signature by ``key`` (a real validator), for any round."""
-    batch = Batch(header(key, chain_id, height, round, txs_digest=txs_digest(txs)), txs, ())
+    body = header(key, chain_id, height, round, chunks_digest=chunks_digest(certs))
+    batch = Batch(body, certs, ())
     return ProposalMessage(sign_proposal(key, chain_id, height, round, NIL_ROUND, batch.id), batch)
 
 
@@ -99,14 +116,84 @@ def huge_certificate(rng: random.Random, height: int, batch_id: bytes) -> Certif
     return Certificate(height, 0, batch_id, sigs)
 
 
+def fake_certificates(
+    count: int, author: bytes, signers: list[bytes], rng: random.Random, tx_count: int = 1
+) -> tuple[ChunkCertificate, ...]:
+    """Certificates of chunks no one holds, claiming acks by ``signers`` with random
+    signatures: checking one costs a signature verification per signer."""
+    return tuple(
+        ChunkCertificate(
+            rng.randbytes(32),
+            author,
+            tx_count,
+            tx_count,
+            tuple(CommitSig(s, rng.randbytes(SIGNATURE_SIZE)) for s in signers),
+        )
+        for _ in range(count)
+    )
+
+
+def raw(*wire: object) -> bytes:
+    """A message's bytes built by hand, for what the types refuse to construct."""
+    return msgpack.packb(list(wire), use_bin_type=True)
+
+
+def hostile_chunks(
+    key: PrivateKey, chain_id: str, validators: list[bytes], rng: random.Random
+) -> list[Hostile]:
+    """The data path's messages, malformed, oversized or forged."""
+    tx = codec.encode(Tx("fuzz", "mallory", b""))
+    stranger = PrivateKey.from_label("fuzz-stranger")
+    me = key.public_key
+    out: list[Hostile] = []
+    # Wire bounds: refused on the length, before an item is decoded.
+    out.append(lambda h: raw(29, [10, me, 0, [tx] * (MAX_CHUNK_TXS + 1)], bytes(64)))
+    out.append(lambda h: raw(27, [bytes(32)] * (MAX_CHUNKS_PER_FETCH + 1)))
+    out.append(lambda h: raw(28, [[0]] * (MAX_CHUNKS_PER_FETCH + 1)))
+    big_cert = [12, bytes(32), me, 1, 1, [[6, rng.randbytes(32), bytes(64)]] * 5_000]
+    out.append(lambda h: raw(*big_cert))
+
+    # Checked chunks: by an outsider, too big, a transaction that does not decode (last, so
+    # every earlier one is decoded: a bounded cost).
+    def streamed(author: PrivateKey, txs: tuple[bytes, ...]) -> SignedChunk:
+        return signed(chunk(author, txs, rng.randrange(2**32)), author, chain_id)
+
+    out.append(lambda h: streamed(stranger, (tx,)))
+    # Claims another validator's lane: the author's signature does not verify.
+    out.append(lambda h: replace(streamed(key, (tx,)), signature=rng.randbytes(64)))
+    half = b"\x00" * (MAX_CHUNK_BYTES // 2 + 1)
+    out.append(lambda h: streamed(key, (half, half)))
+    out.append(lambda h: streamed(key, (tx,) * 999 + (b"\xc1",)))
+    # A full chunk of one transaction repeated: well formed, held within its author's share.
+    out.append(lambda h: streamed(key, (tx,) * MAX_CHUNK_TXS))
+    # Acks and certificates: forged, from outsiders, short of a third of the stake.
+    data = chunk(key, (tx,), 0)
+    out.append(lambda h: ChunkAck(rng.randbytes(32), me, 1, 1, me, bytes(SIGNATURE_SIZE)))
+    out.append(lambda h: certificate(data, [stranger, key], chain_id))
+    out.append(lambda h: certificate(data, [key], chain_id))
+    out.append(lambda h: fake_certificates(1, me, validators, rng)[0])
+    outsiders = [rng.randbytes(32) for _ in range(1_000)]
+    out.append(lambda h: fake_certificates(1, me, outsiders, rng)[0])
+    # Requests for chunks no one has, and answers no one asked for.
+    unknown = tuple(rng.randbytes(32) for _ in range(MAX_CHUNKS_PER_FETCH))
+    out.append(lambda h: ChunkRequest(unknown))
+    junk = tuple(chunk(key, (tx,), rng.randrange(2**32)) for _ in range(MAX_CHUNKS_PER_FETCH))
+    out.append(lambda h: ChunkResponse(junk))
+    return out
+
+
 Hostile = Callable[[int], Message | bytes]
 
 
-def hostile(key: PrivateKey, chain_id: str, rng: random.Random) -> list[Hostile]:
+def hostile(
+    key: PrivateKey, chain_id: str, validators: list[bytes], rng: random.Random
+) -> list[Hostile]:
     """One pass of hostile messages, each built for the height the target decides when sent
     (the chain moves on quickly, and a stale message is dropped before any check)."""
     sign = sign_vote
-    out: list[Hostile] = []
+    # The data path's first: the proposals below may earn the sender a slash for equivocating
+    # (it is a real validator), and once jailed its chunks are refused before any other check.
+    out: list[Hostile] = hostile_chunks(key, chain_id, validators, rng)
     for r in HUGE:
         out.append(lambda h, r=r: signed_proposal(key, chain_id, h, r))
         out.append(lambda h, r=r: badly_signed(signed_proposal(key, chain_id, h, r), rng))
@@ -121,12 +208,21 @@ def hostile(key: PrivateKey, chain_id: str, rng: random.Random) -> list[Hostile]
     for r in range(3):
         out.append(lambda h, r=r: badly_signed(signed_proposal(key, chain_id, h, r), rng))
         out.append(lambda h, r=r: badly_signed_vote(rng, key.public_key, h, r))
-    many = tuple(rng.randbytes(8) for _ in range(150_000))
+    # Batches of as many certificates as the wire allows, each claiming every validator's ack
+    # (over the chunk limit), of 64 (over the transaction limit) and of one (its forged acks
+    # refused); then one certificate more than the wire allows, refused before decoding.
+    many = fake_certificates(
+        MAX_BATCH_CHUNKS, key.public_key, validators, rng, tx_count=MAX_CHUNK_TXS
+    )
     out.append(lambda h: badly_signed(signed_proposal(key, chain_id, h, 0, many), rng))
     out.append(lambda h: signed_proposal(key, chain_id, h, 2**62, many))
     out.append(lambda h: signed_proposal(key, chain_id, h, 1, many))
-    tx = codec.encode(Tx("fuzz", "mallory", b""))
-    out.append(lambda h: TxGossip((tx,) * 10_000))
+    for r in range(3):
+        out.append(lambda h, r=r: signed_proposal(key, chain_id, h, r, many[:64]))
+        out.append(lambda h, r=r: signed_proposal(key, chain_id, h, r, many[:1]))
+    over = codec.to_wire(signed_proposal(key, chain_id, 1, 0, many))  # [20, proposal, batch]
+    over[2][2].append(over[2][2][0])  # the batch's chunks: one more than the wire allows
+    out.append(lambda h: raw(*over))
     # A certificate of thousands of signatures: in a sync entry, and as a batch's last commit.
     out.append(lambda h: sync_with_huge_certificate(key, chain_id, h, rng))
     for r in (0, 2**62):
@@ -164,7 +260,8 @@ async def fuzz(target: NodeConfig, sender: NodeConfig, passes: int) -> int:
     link = None
     committed = await height_of(client)
     assert committed is not None
-    for build in hostile(sender.key, chain_id, rng) * passes:
+    validators = [v.public_key for v in target.genesis.validators]
+    for build in hostile(sender.key, chain_id, validators, rng) * passes:
         # A busy target may miss a probe: keep the last height then (the CPU check judges).
         committed = await height_of(client) or committed
         item = build(committed + 1)
@@ -225,6 +322,18 @@ async def test_a_byzantine_peer_cannot_stall_or_burn_a_node(cluster: Cluster) ->
     assert any("too far ahead" in r for r in reasons)
     assert any("bad signature" in r for r in reasons)
     assert any("at most 1000 items" in r for r in reasons)
+    for refused in (
+        f"at most {MAX_CHUNK_TXS} items",
+        f"at most {MAX_CHUNKS_PER_FETCH} items",
+        f"at most {MAX_BATCH_CHUNKS} items",
+        "chunk from a key outside the validator set",
+        "chunk exceeds the size limit",
+        "chunk with a malformed transaction",
+        "chunk certificate refused: an ack from a key outside the active set",
+        "chunk certificate refused: acks hold a third of the stake or less",
+        "chunk certificate refused: an ack signature does not verify",
+    ):
+        assert any(refused in r for r in reasons), refused
     heights = end - start
     assert per_height <= CPU_FACTOR * baseline + MESSAGE_CPU_S * sent / heights, (
         f"{per_height * 1000:.1f} ms per height while fuzzed ({sent} messages, {heights} "

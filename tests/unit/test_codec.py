@@ -11,14 +11,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sequencer_net import codec
-from sequencer_net.messages import MAX_SYNC_ENTRIES, MAX_TXS_PER_GOSSIP, SyncResponse, TxGossip
+from sequencer_net.messages import (
+    MAX_CHUNKS_PER_FETCH,
+    MAX_SYNC_ENTRIES,
+    ChunkRequest,
+    ChunkResponse,
+    CommittedBatch,
+    SyncResponse,
+)
 from sequencer_net.types import (
+    MAX_BATCH_CHUNKS,
+    MAX_CHUNK_BYTES,
+    MAX_CHUNK_TXS,
     MAX_EVIDENCE_PER_BATCH,
     MAX_PAYLOAD,
     MAX_VALIDATORS,
     Batch,
     BatchHeader,
     Certificate,
+    Chunk,
+    ChunkAck,
+    ChunkCertificate,
     CommitSig,
     DuplicateProposal,
     DuplicateVote,
@@ -27,8 +40,8 @@ from sequencer_net.types import (
     Tx,
     Vote,
     VoteKind,
+    chunks_digest,
     evidence_digest,
-    txs_digest,
 )
 
 FAST = settings(max_examples=40, deadline=None)
@@ -59,7 +72,7 @@ headers = st.builds(
     parent_id=digests,
     proposer=pubkeys,
     timestamp_ms=st.integers(0, U64_MAX),
-    txs_digest=digests,
+    chunks_digest=digests,
     evidence_digest=digests,
     validator_set_hash=digests,
 )
@@ -119,32 +132,73 @@ certificates = st.builds(
 )
 
 
+chunks = st.builds(
+    Chunk,
+    author=pubkeys,
+    seq=st.integers(0, U64_MAX),
+    txs=st.lists(txs.map(lambda t: t.encoded), min_size=1, max_size=4).map(tuple),
+)
+tx_counts = st.integers(1, MAX_CHUNK_TXS)
+chunk_sizes = st.integers(0, MAX_CHUNK_BYTES)
+chunk_acks = st.builds(
+    ChunkAck,
+    digest=digests,
+    author=pubkeys,
+    tx_count=tx_counts,
+    size_bytes=chunk_sizes,
+    validator=pubkeys,
+    signature=sigs,
+)
+chunk_certificates = st.builds(
+    ChunkCertificate,
+    digest=digests,
+    author=pubkeys,
+    tx_count=tx_counts,
+    size_bytes=chunk_sizes,
+    signatures=st.lists(commit_sigs, max_size=4).map(tuple),
+)
+
+
 @st.composite
-def batches(draw: st.DrawFn, min_txs: int = 0, min_evidence: int = 0) -> Batch:
-    """A batch whose header commits to its body (encoded txs and evidence)."""
-    body_txs = tuple(t.encoded for t in draw(st.lists(txs, min_size=min_txs, max_size=4)))
+def batches(draw: st.DrawFn, min_chunks: int = 0, min_evidence: int = 0) -> Batch:
+    """A batch whose header commits to its body (chunk certificates and evidence)."""
+    body = tuple(draw(st.lists(chunk_certificates, min_size=min_chunks, max_size=4)))
     evidence = tuple(draw(st.lists(evidences, min_size=min_evidence, max_size=3)))
     header = draw(headers)
     header = dataclasses.replace(
-        header, txs_digest=txs_digest(body_txs), evidence_digest=evidence_digest(evidence)
+        header, chunks_digest=chunks_digest(body), evidence_digest=evidence_digest(evidence)
     )
-    return Batch(header, body_txs, evidence)
+    return Batch(header, body, evidence)
 
 
 # arbitrary (unvalidated) header + body, to cover bodies that do not match their header
 loose_batches = st.builds(
     Batch,
     header=headers,
-    txs=st.lists(st.binary(max_size=40), max_size=4).map(tuple),
+    chunks=st.lists(chunk_certificates, max_size=4).map(tuple),
     evidence=st.lists(evidences, max_size=2).map(tuple),
+)
+committed_batches = st.builds(
+    CommittedBatch,
+    batch=loose_batches,
+    certificate=certificates,
+    chunks=st.lists(chunks, max_size=3).map(tuple),
 )
 
 MESSAGE_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "Tx": txs,
     "BatchHeader": headers,
     "Batch": batches(),
-    "Batch-with-txs-and-evidence": batches(min_txs=1, min_evidence=1),
+    "Batch-with-chunks-and-evidence": batches(min_chunks=1, min_evidence=1),
     "Batch-loose": loose_batches,
+    "Chunk": chunks,
+    "ChunkAck": chunk_acks,
+    "ChunkCertificate": chunk_certificates,
+    "CommittedBatch": committed_batches,
+    "ChunkRequest": st.lists(digests, min_size=1, max_size=MAX_CHUNKS_PER_FETCH).map(
+        lambda ds: ChunkRequest(tuple(ds))
+    ),
+    "ChunkResponse": st.lists(chunks, max_size=3).map(lambda cs: ChunkResponse(tuple(cs))),
     "Proposal": proposals(),
     "Vote-value": value_votes,
     "Vote-nil": nil_votes,
@@ -165,6 +219,12 @@ REGISTERED = [
     Certificate,
     DuplicateVote,
     DuplicateProposal,
+    Chunk,
+    ChunkAck,
+    ChunkCertificate,
+    ChunkRequest,
+    ChunkResponse,
+    CommittedBatch,
 ]
 DECODE_TARGETS: list[Any] = [
     *REGISTERED,
@@ -248,12 +308,22 @@ def test_evidence_decodes_as_union(ev: Evidence) -> None:
 
 
 @FAST
-@given(batches(min_txs=1, min_evidence=1))
+@given(batches(min_chunks=1, min_evidence=1))
 def test_decoded_batch_still_matches_header(batch: Batch) -> None:
     decoded = codec.decode(codec.encode(batch), Batch)
     assert decoded.body_matches_header()
     assert decoded.id == batch.id
-    assert [codec.decode(t, Tx).encoded for t in decoded.txs] == list(batch.txs)
+    assert decoded.chunk_digests == batch.chunk_digests
+    assert decoded.tx_count == batch.tx_count
+
+
+@FAST
+@given(committed_batches)
+def test_decoded_chunks_keep_their_digests_and_transactions(entry: CommittedBatch) -> None:
+    decoded = codec.decode(codec.encode(entry), CommittedBatch)
+    assert [c.digest for c in decoded.chunks] == [c.digest for c in entry.chunks]
+    assert decoded.chunks_match == entry.chunks_match
+    assert [codec.decode(t, Tx).encoded for t in decoded.txs] == list(entry.txs)
 
 
 @FAST
@@ -284,8 +354,16 @@ def test_wire_tags_are_stable() -> None:
         Certificate: 7,
         DuplicateVote: 8,
         DuplicateProposal: 9,
+        Chunk: 10,
+        ChunkAck: 11,
+        ChunkCertificate: 12,
+        CommittedBatch: 23,
+        ChunkRequest: 27,
+        ChunkResponse: 28,
     }
     assert {cls: codec._tag_of[cls] for cls in expected} == expected
+    # Tag 21 was TxGossip, retired with it: a tag is never given to another type.
+    assert 21 not in codec._by_tag
 
 
 def test_golden_encodings() -> None:
@@ -412,8 +490,8 @@ def apply_mutations(data: bytes, muts: list[tuple[str, int, int]]) -> bytes:
 
 @pytest.mark.parametrize(
     "strategy",
-    [batches(min_txs=1, min_evidence=1), loose_batches, votes],
-    ids=["batch", "loose-batch", "vote"],
+    [batches(min_chunks=1, min_evidence=1), loose_batches, votes, chunks],
+    ids=["batch", "loose-batch", "vote", "chunk"],
 )
 @FUZZ
 @given(data=st.data())
@@ -422,12 +500,12 @@ def test_byte_mutated_encodings_only_raise_decode_error(
 ) -> None:
     obj = data.draw(strategy)
     mutated = apply_mutations(codec.encode(obj), data.draw(mutations))
-    for expected in (type(obj), Vote, Batch, Evidence, Tx):
+    for expected in (type(obj), Vote, Batch, Evidence, Tx, Chunk, ChunkCertificate):
         check_accepted(decode_or_none(mutated, expected), expected)
 
 
 @FAST
-@given(batches(min_txs=1, min_evidence=1))
+@given(batches(min_chunks=1, min_evidence=1))
 def test_every_truncation_and_extension_is_rejected(batch: Batch) -> None:
     encoded = codec.encode(batch)
     for cut in range(len(encoded)):
@@ -512,7 +590,8 @@ def test_malformed_vote_is_rejected(wire: Any) -> None:
 
 def test_vote_bytes_decoded_as_other_types_are_rejected() -> None:
     encoded = codec.encode(VOTE)
-    for other in (Proposal, Tx, Batch, CommitSig, Certificate, Evidence, DuplicateVote, int):
+    others = (Proposal, Tx, Batch, CommitSig, Certificate, Evidence, DuplicateVote, int)
+    for other in (*others, Chunk, ChunkAck, ChunkCertificate, ChunkRequest):
         with pytest.raises(codec.DecodeError):
             codec.decode(encoded, other)
 
@@ -547,7 +626,7 @@ BAD_HEADER_WIRES = {
     "height-zero": with_field(HEADER_WIRE, 2, 0),
     "bytes-chain-id": with_field(HEADER_WIRE, 1, b"chain"),
     "parent-too-long": with_field(HEADER_WIRE, 4, b"\x00" * 33),
-    "txs-digest-short": with_field(HEADER_WIRE, 7, b"\x00" * 31),
+    "chunks-digest-short": with_field(HEADER_WIRE, 7, b"\x00" * 31),
     "vset-hash-nil": with_field(HEADER_WIRE, 9, None),
     "proposer-short": with_field(HEADER_WIRE, 5, b"\x00" * 31),
 }
@@ -559,12 +638,18 @@ def test_malformed_header_is_rejected(wire: Any) -> None:
         wire_decode(wire, BatchHeader)
 
 
-BATCH_WIRE = [3, HEADER_WIRE, [b"tx"], []]
+CHUNK = Chunk(KEY_B, 0, (b"tx",))
+CHUNK_WIRE = codec.to_wire(CHUNK)  # [10, author, seq, txs]
+CERT = ChunkCertificate(CHUNK.digest, KEY_B, 1, 2, (CommitSig(KEY_A, b"\x07" * 64),))
+CERT_WIRE = codec.to_wire(CERT)  # [12, digest, author, tx_count, size_bytes, signatures]
+BATCH_WIRE = [3, HEADER_WIRE, [CERT_WIRE], []]
 BAD_BATCH_WIRES = {
-    "txs-not-list": with_field(BATCH_WIRE, 2, b"tx"),
-    "txs-contains-str": with_field(BATCH_WIRE, 2, ["tx"]),
-    "txs-contains-nil": with_field(BATCH_WIRE, 2, [None]),
-    "txs-map": with_field(BATCH_WIRE, 2, {}),
+    "chunks-not-list": with_field(BATCH_WIRE, 2, CERT_WIRE[1]),
+    "chunks-contains-bytes": with_field(BATCH_WIRE, 2, [CHUNK.digest]),
+    "chunks-contains-nil": with_field(BATCH_WIRE, 2, [None]),
+    "chunks-map": with_field(BATCH_WIRE, 2, {}),
+    "chunks-contains-a-chunk": with_field(BATCH_WIRE, 2, [CHUNK_WIRE]),
+    "chunks-contains-commit-certificate": with_field(BATCH_WIRE, 2, [[7, 1, 0, bytes(32), []]]),
     "evidence-contains-vote": with_field(BATCH_WIRE, 3, [VOTE_WIRE]),
     "evidence-contains-bytes": with_field(BATCH_WIRE, 3, [b"\x00"]),
     "evidence-nil": with_field(BATCH_WIRE, 3, None),
@@ -573,13 +658,53 @@ BAD_BATCH_WIRES = {
 
 
 def test_batch_wire_fixture_is_valid() -> None:
-    assert wire_decode(BATCH_WIRE, Batch) == Batch(HEADER, (b"tx",), ())
+    assert wire_decode(BATCH_WIRE, Batch) == Batch(HEADER, (CERT,), ())
+    assert wire_decode(CHUNK_WIRE, Chunk) == CHUNK
 
 
 @pytest.mark.parametrize("wire", BAD_BATCH_WIRES.values(), ids=BAD_BATCH_WIRES.keys())
 def test_malformed_batch_is_rejected(wire: Any) -> None:
     with pytest.raises(codec.DecodeError):
         wire_decode(wire, Batch)
+
+
+ACK_WIRE = codec.to_wire(ChunkAck(CHUNK.digest, KEY_B, 1, 2, KEY_A, b"\x07" * 64))
+BAD_CHUNK_FAMILY_WIRES = {
+    "chunk-no-txs": (with_field(CHUNK_WIRE, 3, []), Chunk),
+    "chunk-negative-seq": (with_field(CHUNK_WIRE, 2, -1), Chunk),
+    "chunk-author-short": (with_field(CHUNK_WIRE, 1, KEY_B[:31]), Chunk),
+    "chunk-tx-str": (with_field(CHUNK_WIRE, 3, ["tx"]), Chunk),
+    "chunk-tx-nil": (with_field(CHUNK_WIRE, 3, [None]), Chunk),
+    "chunk-as-certificate": (CHUNK_WIRE, ChunkCertificate),
+    "cert-zero-txs": (with_field(CERT_WIRE, 3, 0), ChunkCertificate),
+    "cert-too-many-txs": (with_field(CERT_WIRE, 3, MAX_CHUNK_TXS + 1), ChunkCertificate),
+    "cert-too-many-bytes": (with_field(CERT_WIRE, 4, MAX_CHUNK_BYTES + 1), ChunkCertificate),
+    "cert-negative-bytes": (with_field(CERT_WIRE, 4, -1), ChunkCertificate),
+    "cert-digest-short": (with_field(CERT_WIRE, 1, bytes(31)), ChunkCertificate),
+    "cert-signature-short": (with_field(CERT_WIRE, 5, [[6, KEY_A, bytes(63)]]), ChunkCertificate),
+    "cert-as-ack": (CERT_WIRE, ChunkAck),
+    "ack-signature-short": (with_field(ACK_WIRE, 6, bytes(63)), ChunkAck),
+    "ack-validator-long": (with_field(ACK_WIRE, 5, KEY_A + b"\x00"), ChunkAck),
+    "ack-zero-txs": (with_field(ACK_WIRE, 3, 0), ChunkAck),
+    "request-no-digests": ([27, []], ChunkRequest),
+    "request-digest-nil": ([27, [None]], ChunkRequest),
+    "response-holds-a-certificate": ([28, [CERT_WIRE]], ChunkResponse),
+}
+
+
+def test_chunk_family_fixtures_are_valid() -> None:
+    assert wire_decode(ACK_WIRE, ChunkAck).digest == CHUNK.digest
+    assert wire_decode(CERT_WIRE, ChunkCertificate) == CERT
+    assert wire_decode([27, [CHUNK.digest]], ChunkRequest) == ChunkRequest((CHUNK.digest,))
+    assert wire_decode([28, [CHUNK_WIRE]], ChunkResponse) == ChunkResponse((CHUNK,))
+
+
+@pytest.mark.parametrize(
+    ("wire", "expected"), BAD_CHUNK_FAMILY_WIRES.values(), ids=BAD_CHUNK_FAMILY_WIRES.keys()
+)
+def test_malformed_chunk_messages_are_rejected(wire: Any, expected: Any) -> None:
+    with pytest.raises(codec.DecodeError):
+        wire_decode(wire, expected)
 
 
 def test_tx_field_limits() -> None:
@@ -720,20 +845,20 @@ def test_empty_input_is_rejected() -> None:
 def test_message_size_limit() -> None:
     limit = codec.MAX_MESSAGE_BYTES
     with pytest.raises(codec.DecodeError, match="exceeds"):
-        codec.decode(b"\xc0" * (limit + 1), Batch)
+        codec.decode(b"\xc0" * (limit + 1), Chunk)
 
-    # a real batch of exactly the limit decodes; one byte more is refused before parsing
-    probe = codec.encode(Batch(HEADER, (b"",), ()))
+    # a real chunk of exactly the limit decodes; one byte more is refused before parsing
+    probe = codec.encode(Chunk(KEY_A, 0, (b"",)))
     # the empty tx is a 2-byte bin8; a big tx is a 5-byte bin32 header plus its payload
     size = limit - (len(probe) - 2) - 5
-    big = Batch(HEADER, (b"\x00" * size,), ())
+    big = Chunk(KEY_A, 0, (b"\x00" * size,))
     encoded = codec.encode(big)
     assert len(encoded) == limit
-    assert codec.decode(encoded, Batch) == big
-    bigger = codec.encode(Batch(HEADER, (b"\x00" * (size + 1),), ()))
+    assert codec.decode(encoded, Chunk) == big
+    bigger = codec.encode(Chunk(KEY_A, 0, (b"\x00" * (size + 1),)))
     assert len(bigger) == limit + 1
     with pytest.raises(codec.DecodeError, match="exceeds"):
-        codec.decode(bigger, Batch)
+        codec.decode(bigger, Chunk)
 
 
 def test_int_range_is_enforced() -> None:
@@ -822,19 +947,45 @@ def _commit_sig(i: int) -> list[Any]:
             Certificate,
             MAX_VALIDATORS,
         ),
-        (lambda n: [21, [b"tx"] * n], TxGossip, MAX_TXS_PER_GOSSIP),
+        # Items that would not decode: the length alone refuses them.
+        (lambda n: [10, bytes(32), 0, [[0]] * n], Chunk, MAX_CHUNK_TXS),
+        (
+            lambda n: [12, bytes(32), bytes(32), 1, 0, [_commit_sig(i) for i in range(n)]],
+            ChunkCertificate,
+            MAX_VALIDATORS,
+        ),
+        (lambda n: [27, [[0]] * n], ChunkRequest, MAX_CHUNKS_PER_FETCH),
+        (lambda n: [28, [[0]] * n], ChunkResponse, MAX_CHUNKS_PER_FETCH),
         (lambda n: [24, [[0]] * n], SyncResponse, MAX_SYNC_ENTRIES),
     ],
+    ids=["certificate", "chunk", "chunk-certificate", "chunk-request", "chunk-response", "sync"],
 )
 def test_wire_collections_are_bounded_before_decoding(wire: Any, expected: Any, limit: int) -> None:
     with pytest.raises(codec.DecodeError, match=f"at most {limit} items, got {limit + 1}"):
         codec.decode(msgpack.packb(wire(limit + 1), use_bin_type=True), expected)
 
 
-def test_batch_evidence_is_bounded_before_decoding() -> None:
-    header = codec.to_wire(
-        BatchHeader("c", 1, 0, bytes(32), bytes(32), 0, bytes(32), bytes(32), bytes(32))
-    )
-    wire = [3, header, [], [[0]] * (MAX_EVIDENCE_PER_BATCH + 1)]
-    with pytest.raises(codec.DecodeError, match=f"at most {MAX_EVIDENCE_PER_BATCH} items"):
+HEADER_OF_ZEROS = codec.to_wire(
+    BatchHeader("c", 1, 0, bytes(32), bytes(32), 0, bytes(32), bytes(32), bytes(32))
+)
+
+
+@pytest.mark.parametrize(
+    ("wire", "limit"),
+    [
+        ([3, HEADER_OF_ZEROS, [], [[0]] * (MAX_EVIDENCE_PER_BATCH + 1)], MAX_EVIDENCE_PER_BATCH),
+        ([3, HEADER_OF_ZEROS, [[0]] * (MAX_BATCH_CHUNKS + 1), []], MAX_BATCH_CHUNKS),
+    ],
+    ids=["evidence", "chunks"],
+)
+def test_batch_collections_are_bounded_before_decoding(wire: Any, limit: int) -> None:
+    with pytest.raises(codec.DecodeError, match=f"at most {limit} items, got {limit + 1}"):
         codec.decode(msgpack.packb(wire, use_bin_type=True), Batch)
+
+
+def test_committed_chunks_are_bounded_before_decoding() -> None:
+    batch = [3, HEADER_OF_ZEROS, [], []]
+    certificate = [7, 1, 0, bytes(32), []]
+    wire = [23, batch, certificate, [[0]] * (MAX_BATCH_CHUNKS + 1)]
+    with pytest.raises(codec.DecodeError, match=f"at most {MAX_BATCH_CHUNKS} items"):
+        codec.decode(msgpack.packb(wire, use_bin_type=True), CommittedBatch)

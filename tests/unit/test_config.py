@@ -120,7 +120,7 @@ def test_node_config_round_trip_resolves_paths_and_checks_the_key(tmp_path: Path
     write_toml(tmp_path / "genesis.toml", genesis_document())
     (tmp_path / "n2").mkdir()
     write_key(tmp_path / "n2" / "key", KEYS["n2"])
-    params = NodeParams(max_batch_txs=77, gossip_interval_ms=5)
+    params = NodeParams(max_batch_txs=77, chunk_interval_ms=7, max_batch_chunks=9)
     write_node_config(tmp_path / "n2" / "node.toml", "n2", params=params)
     config = load_node_config(tmp_path / "n2" / "node.toml")
     assert config.name == "n2"
@@ -325,6 +325,9 @@ def _rewrite(path: Path, change: str, value: object) -> None:
         ("params", {"max_batch_txs": "many"}, ["params.max_batch_txs: expected an integer"]),
         ("params", {"max_batch_txs": 0}, ["params.max_batch_txs: must be at least 1"]),
         ("params", {"max_batch": 10}, ["params.max_batch: unknown key", "max_batch_txs"]),
+        # Renamed when transactions moved from gossip to chunks: an old file says so.
+        ("params", {"gossip_interval_ms": 10}, ["params.gossip_interval_ms: unknown key"]),
+        ("params", {"chunk_max_txs": 0}, ["params.chunk_max_txs: must be at least 1"]),
         ("keyfile", "key", ["keyfile: unknown key"]),
         ("metrics_address", "10.0.0.1:9100", ["metrics_address:", "must be a loopback"]),
         ("metrics_address", "9100", ["metrics_address: '9100' is not host:port"]),

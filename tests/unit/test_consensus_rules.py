@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from helpers.chunks import certificate, chunk
 from rich.console import Console
 
 from sequencer_net.commands.consensus import render
@@ -46,11 +47,11 @@ from sequencer_net.types import (
     DuplicateVote,
     Step,
     VoteKind,
+    chunks_digest,
     evidence_digest,
     make_evidence,
     sign_proposal,
     sign_vote,
-    txs_digest,
 )
 from sequencer_net.validators import Validator, ValidatorSet
 
@@ -90,7 +91,7 @@ NON_PROPOSERS_0 = [k for k in OTHERS if k is not proposer_key(0)]
 
 
 def batch(tag: str, round: int = 0) -> Batch:
-    txs = (tag.encode(),)
+    certs = (certificate(chunk(proposer_key(round), (tag.encode(),))),)
     header = BatchHeader(
         chain_id=CHAIN,
         height=HEIGHT,
@@ -98,11 +99,11 @@ def batch(tag: str, round: int = 0) -> Batch:
         parent_id=digest(b"parent"),
         proposer=proposer_key(round).public_key,
         timestamp_ms=1_000 + round,
-        txs_digest=txs_digest(txs),
+        chunks_digest=chunks_digest(certs),
         evidence_digest=evidence_digest(()),
         validator_set_hash=VS.hash,
     )
-    return Batch(header, txs, ())
+    return Batch(header, certs, ())
 
 
 B = batch("b")

@@ -6,16 +6,19 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import tomli_w
 import trio
+from helpers.chunks import certificate, chunk, signed
 from helpers.paths import CONFIGS
 from structlog.testing import capture_logs
 
 from sequencer_net import codec
 from sequencer_net.api_protocol import ApiError
+from sequencer_net.chunks import sign_ack
 from sequencer_net.cli import main
 from sequencer_net.client import Client
 from sequencer_net.cluster import init_cluster
@@ -45,13 +48,16 @@ from sequencer_net.faults import (
     unsafe_faults,
 )
 from sequencer_net.messages import (
+    ChunkRequest,
     ProposalMessage,
+    SignedChunk,
     SyncRequest,
     SyncResponse,
-    TxGossip,
     decode_message,
 )
-from sequencer_net.replica import Send
+from sequencer_net.node_params import NodeParams
+from sequencer_net.replica import Output, Send
+from sequencer_net.replica.lanes import Lanes
 from sequencer_net.runtime.admin import AdminServer
 from sequencer_net.types import (
     Batch,
@@ -59,11 +65,12 @@ from sequencer_net.types import (
     Tx,
     Vote,
     VoteKind,
+    chunks_digest,
     evidence_digest,
     make_evidence,
     sign_proposal,
     sign_vote,
-    txs_digest,
+    tx_id,
 )
 
 CHAIN = "faults-test"
@@ -82,7 +89,7 @@ def names(sends: list[Send]) -> list[str]:
 
 
 def own_proposal(height: int = 5, round: int = 0) -> ProposalMessage:
-    txs = (Tx("rollup-a", "alice", b"x").encoded,)
+    certs = (certificate(chunk(OWN, (Tx("rollup-a", "alice", b"x").encoded,))),)
     header = BatchHeader(
         CHAIN,
         height,
@@ -90,11 +97,11 @@ def own_proposal(height: int = 5, round: int = 0) -> ProposalMessage:
         bytes(32),
         OWN.public_key,
         1_000,
-        txs_digest(txs),
+        chunks_digest(certs),
         evidence_digest(()),
         bytes(32),
     )
-    batch = Batch(header, txs, ())
+    batch = Batch(header, certs, ())
     return ProposalMessage(sign_proposal(OWN, CHAIN, height, round, -1, batch.id), batch)
 
 
@@ -182,23 +189,32 @@ def test_without_faults_sends_pass_unchanged() -> None:
 def test_mute_says_nothing_but_still_asks_to_catch_up() -> None:
     muted = layer(Mute())
     answer = SyncResponse(())
-    for message in (vote(), own_proposal(), TxGossip((b"t",)), vote(KEYS["n3"]), answer):
+    data = chunk(OWN, (b"t",))
+    own_data = (
+        signed(data, OWN, CHAIN),
+        sign_ack(OWN, CHAIN, data),
+        certificate(data, [OWN], CHAIN),
+    )
+    for message in (vote(), own_proposal(), *own_data, vote(KEYS["n3"]), answer):
         assert muted.outgoing(Send(None, message)) == []
     assert muted.outgoing(Send(KEYS["n2"].public_key, vote())) == []
-    # A node that cannot ask for the heights it missed never follows the chain again.
+    # A node that cannot ask for the heights (and chunks) it missed never follows again.
     ask = Send(KEYS["n2"].public_key, SyncRequest(7))
     assert muted.outgoing(ask) == [ask]
+    fetch = Send(None, ChunkRequest((data.digest,)))
+    assert len(muted.outgoing(fetch)) == 4
 
 
-def test_withhold_drops_only_its_own_votes() -> None:
+def test_withhold_drops_its_own_votes_and_the_certificates_that_hold_them() -> None:
     withholding = layer(Withhold())
     assert withholding.outgoing(Send(None, vote())) == []
+    assert withholding.outgoing(Send(KEYS["n2"].public_key, SyncResponse(()))) == []
     others = vote(KEYS["n3"])  # a POL prevote the replica re-broadcasts
     assert [s.message for s in withholding.outgoing(Send(None, others))] == [others] * 4
     proposal = own_proposal()
     assert names(withholding.outgoing(Send(None, proposal))) == ["n2", "n3", "n4", "n5"]
-    gossip = TxGossip((b"t",))
-    assert len(withholding.outgoing(Send(None, gossip))) == 4
+    data = signed(chunk(OWN, (b"t",)), OWN, CHAIN)  # dissemination is not a vote: it flows
+    assert len(withholding.outgoing(Send(None, data))) == 4
 
 
 def test_equivocating_proposer_sends_two_valid_proposals_to_disjoint_halves() -> None:
@@ -268,19 +284,33 @@ def test_drop_is_reproducible_per_node_name() -> None:
     assert 0.6 * 800 < len(first) < 0.8 * 800  # about 30% of 200 sends to 4 peers lost
 
 
-def test_censor_stops_relaying_matching_transactions_and_sets_the_omit_predicate() -> None:
+def test_censor_keeps_matching_transactions_out_of_the_lane_and_sets_the_omit_predicate() -> None:
     alice = Tx("rollup-a", "alice", b"1").encoded
     bob = Tx("rollup-a", "bob", b"2").encoded
     censoring = layer(Censor("sender", "alice"))
-    sends = censoring.outgoing(Send(None, TxGossip((alice, bob, alice))))
-    assert len(sends) == 4 and all(s.message == TxGossip((bob,)) for s in sends)
-    assert censoring.outgoing(Send(None, TxGossip((alice,)))) == []
-    assert censoring.outgoing(Send(None, vote())) != []  # consensus traffic is untouched
     omit = censoring.omit
     assert omit is not None and omit(alice) and not omit(bob)
+
+    def sent_chunks(omit: Callable[[bytes], bool] | None) -> list[SignedChunk]:
+        """The chunks this node's lane sends after buffering two of alice's transactions and
+        one of bob's under ``omit``."""
+        outputs: list[Output] = []
+        lanes = Lanes(OWN, CHAIN, NodeParams(), outputs)
+        for tx in (alice, bob, Tx("rollup-a", "alice", b"3").encoded):
+            lanes.add_client_tx(tx, tx_id(tx), omit)
+        lanes.flush(omit)
+        return [
+            o.message for o in outputs if isinstance(o, Send) and isinstance(o.message, SignedChunk)
+        ]
+
+    censored = sent_chunks(omit)
+    assert [c.chunk.txs for c in censored] == [(bob,)]
+    # The layer does not rewrite a chunk (its digest is what peers ack): the lane did it.
+    assert censoring.outgoing(Send(None, censored[0]))[0].message == censored[0]
+    assert censoring.outgoing(Send(None, vote())) != []  # consensus traffic is untouched
     censoring.clear("censor")
     assert censoring.omit is None
-    assert censoring.outgoing(Send(None, TxGossip((alice,))))[0].message == TxGossip((alice,))
+    assert [len(c.chunk.txs) for c in sent_chunks(censoring.omit)] == [3]
 
 
 def test_partition_cuts_sends_and_frames_both_ways_until_healed() -> None:

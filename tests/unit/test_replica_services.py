@@ -4,10 +4,12 @@ history across a restart, forced inclusion and leader reputation."""
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import count
 
 import pytest
 
 from sequencer_net import codec
+from sequencer_net.chunks import certify, sign_ack
 from sequencer_net.crypto import PrivateKey
 from sequencer_net.genesis import ChainParams, Genesis
 from sequencer_net.messages import (
@@ -15,12 +17,13 @@ from sequencer_net.messages import (
     EvidenceGossip,
     ProposalEcho,
     ProposalMessage,
+    SignedChunk,
     SyncResponse,
     decode_message,
 )
 from sequencer_net.replica import (
+    CHUNK,
     GENESIS_PARENT,
-    GOSSIP,
     MAX_BUFFERED_PROPOSALS,
     MAX_ROUNDS_AHEAD,
     EvidenceFound,
@@ -37,6 +40,8 @@ from sequencer_net.types import (
     Batch,
     BatchHeader,
     Certificate,
+    Chunk,
+    ChunkCertificate,
     CommitSig,
     DuplicateVote,
     Evidence,
@@ -44,11 +49,11 @@ from sequencer_net.types import (
     Tx,
     Vote,
     VoteKind,
+    chunks_digest,
     evidence_digest,
     make_evidence,
     sign_proposal,
     sign_vote,
-    txs_digest,
 )
 from sequencer_net.validators import Validator, ValidatorSet
 
@@ -79,8 +84,27 @@ def double_vote(name: str, height: int = 1) -> DuplicateVote:
     return evidence
 
 
+_seq = count()
+
+
+def certified(
+    txs: tuple[bytes, ...], author: str = "n1", signers: tuple[str, ...] = ("n1", "n3")
+) -> tuple[Chunk, ChunkCertificate]:
+    """A chunk of ``author``'s lane and its certificate from ``signers``' acks."""
+    chunk = Chunk(KEYS[author].public_key, next(_seq), txs)
+    acks = [sign_ack(KEYS[name], CHAIN, chunk) for name in signers]
+    sigs = tuple(
+        sorted((CommitSig(a.validator, a.signature) for a in acks), key=lambda c: c.validator)
+    )
+    return chunk, certify(acks[0], sigs)
+
+
 def batch_for(
-    node: Replica, round: int = 0, txs: tuple[bytes, ...] = (), evidence=(), built_ms: int = 0
+    node: Replica,
+    round: int = 0,
+    chunks: tuple[ChunkCertificate, ...] = (),
+    evidence=(),
+    built_ms: int = 0,
 ) -> Batch:
     """A batch the proposer of ``round`` could build on ``node``'s chain."""
     parent = node.chain.get(node.height - 1)
@@ -91,16 +115,18 @@ def batch_for(
         parent_id=parent.batch.id if parent else GENESIS_PARENT,
         proposer=node.validators.proposer_for_round(round).public_key,
         timestamp_ms=built_ms or node.height * 1000,
-        txs_digest=txs_digest(txs),
+        chunks_digest=chunks_digest(chunks),
         evidence_digest=evidence_digest(tuple(evidence)),
         validator_set_hash=node.validators.hash,
         last_commit=parent.certificate if parent else None,
     )
-    return Batch(header, txs, tuple(evidence))
+    return Batch(header, chunks, tuple(evidence))
 
 
-def commit(node: Replica, batch: Batch, round: int = 0, now_ms: int = 0) -> list[object]:
-    """Feed ``node`` a certified commit of ``batch`` (as catch-up would)."""
+def commit(
+    node: Replica, batch: Batch, round: int = 0, now_ms: int = 0, chunks: tuple[Chunk, ...] = ()
+) -> list[object]:
+    """Feed ``node`` a certified commit of ``batch`` and its ``chunks`` (as catch-up would)."""
     signers = [BY_KEY[v.public_key] for v in node.validators.active]
     votes = [
         sign_vote(k, CHAIN, VoteKind.PRECOMMIT, batch.height, round, batch.id) for k in signers
@@ -109,7 +135,7 @@ def commit(node: Replica, batch: Batch, round: int = 0, now_ms: int = 0) -> list
         sorted((CommitSig(v.validator, v.signature) for v in votes), key=lambda s: s.validator)
     )
     certificate = Certificate(batch.height, round, batch.id, signatures)
-    entry = CommittedBatch(batch, certificate)
+    entry = CommittedBatch(batch, certificate, chunks)
     outputs = node.receive(b"peer", SyncResponse((entry,)), now_ms)
     rejected = [o for o in outputs if isinstance(o, Rejected)]
     assert not rejected, rejected
@@ -280,29 +306,29 @@ def test_an_echoed_conflicting_proposal_is_evidence() -> None:
 GRACE_MS = 50
 
 
-def submit_and_gossip(node: Replica, encoded: bytes, now_ms: int, sent_ms: int = -1) -> None:
-    """A client's transaction, and the gossip timer that sends it to the peers."""
-    node.submit(encoded, now_ms)
-    node.on_timer(GOSSIP, now_ms if sent_ms < 0 else sent_ms)
+def hold(node: Replica, cert: ChunkCertificate, now_ms: int) -> None:
+    """``node`` learns of a certified chunk at ``now_ms``."""
+    outputs = node.receive(b"peer", cert, now_ms)
+    assert not [o for o in outputs if isinstance(o, Rejected)]
 
 
-def overdue_node(**params: object) -> tuple[Replica, bytes]:
-    """n2 holding a transaction since height 1, now at height 1 + deadline, entered long
-    after the grace."""
+def overdue_node(**params: object) -> tuple[Replica, ChunkCertificate]:
+    """n2 holding a chunk's certificate since height 1, now at height 1 + deadline, entered
+    long after the grace."""
     node = replica(inclusion_deadline=2, inclusion_grace_ms=GRACE_MS, reputation_window=0, **params)
-    held = tx("alice", 1)
-    submit_and_gossip(node, held, 0)
+    _, cert = certified((tx("alice", 1),))
+    hold(node, cert, 0)
     for i in range(2):
         commit(node, batch_for(node), now_ms=1000 * (i + 1))
-    return node, held
+    return node, cert
 
 
-def test_a_transaction_that_may_not_have_reached_the_proposer_is_not_held_against_it() -> None:
-    """Gossip lag: held for the deadline in heights, but it arrived just before this node
-    entered the height, when the proposer was already building. An honest proposer that
-    omits it is neither accused nor refused."""
+def test_a_chunk_that_may_not_have_reached_the_proposer_is_not_held_against_it() -> None:
+    """Dissemination lag: held for the deadline in heights, but its certificate arrived just
+    before this node entered the height, when the proposer was already building. An honest
+    proposer that omits it is neither accused nor refused."""
     node = replica(inclusion_deadline=1, inclusion_grace_ms=GRACE_MS, reputation_window=0)
-    submit_and_gossip(node, tx("alice", 1), 1000 - GRACE_MS + 1)
+    hold(node, certified((tx("alice", 1),))[1], 1000 - GRACE_MS + 1)
     commit(node, batch_for(node, built_ms=500), now_ms=1000)
     batch = batch_for(node, built_ms=1000)
     outputs = propose(node, batch)
@@ -311,11 +337,16 @@ def test_a_transaction_that_may_not_have_reached_the_proposer_is_not_held_agains
     assert not any(isinstance(o, InclusionEnforced) for o in outputs)
 
 
-def test_a_clients_transaction_counts_from_when_this_node_gossiped_it() -> None:
-    """The submitting node has a client's transaction before anyone else, and on a busy node
-    its gossip can leave late: until it has, no proposer could have had it."""
+def test_a_clients_transaction_counts_from_when_its_chunk_was_certified() -> None:
+    """The submitting node has a client's transaction before anyone else, and its chunk is
+    known to nobody until the acks certify it: until then no proposer could order it."""
     node = replica(inclusion_deadline=1, inclusion_grace_ms=GRACE_MS, reputation_window=0)
-    submit_and_gossip(node, tx("alice", 1), 0, sent_ms=1000 - GRACE_MS + 1)
+    node.submit(tx("alice", 1), 0)
+    streamed = next(o.message for o in node.on_timer(CHUNK, 0) if isinstance(o, Send))
+    assert isinstance(streamed, SignedChunk)
+    chunk = streamed.chunk
+    outputs = node.receive(b"n3", sign_ack(KEYS["n3"], CHAIN, chunk), 1000 - GRACE_MS + 1)
+    assert next(o.message for o in outputs if isinstance(o, Send)).digest == chunk.digest
     commit(node, batch_for(node, built_ms=500), now_ms=1000)
     batch = batch_for(node, built_ms=1000)
     assert own_prevote(propose(node, batch), node).value == batch.id
@@ -324,10 +355,10 @@ def test_a_clients_transaction_counts_from_when_this_node_gossiped_it() -> None:
 
 def test_a_lagging_node_judges_a_proposal_by_when_it_was_built() -> None:
     """This node entered the height (and got the proposal) 2 s after the batch was built: by
-    its own clock the transaction is long overdue, but the proposer could not have had it, and
-    the nodes that kept up judge the same proposal by the same build time."""
+    its own clock the chunk is long overdue, but the proposer could not have had it, and the
+    nodes that kept up judge the same proposal by the same build time."""
     node = replica(inclusion_deadline=1, inclusion_grace_ms=GRACE_MS, reputation_window=0)
-    submit_and_gossip(node, tx("alice", 1), 1000 - GRACE_MS + 1)
+    hold(node, certified((tx("alice", 1),))[1], 1000 - GRACE_MS + 1)
     commit(node, batch_for(node, built_ms=500), now_ms=3000)
     batch = batch_for(node, built_ms=1000)
     assert own_prevote(propose(node, batch, now_ms=3001), node).value == batch.id
@@ -336,14 +367,14 @@ def test_a_lagging_node_judges_a_proposal_by_when_it_was_built() -> None:
 
 def test_past_the_deadline_and_the_grace_an_omission_is_refused_and_counted() -> None:
     node = replica(inclusion_deadline=1, inclusion_grace_ms=GRACE_MS, reputation_window=0)
-    submit_and_gossip(node, tx("alice", 1), 1000 - GRACE_MS)
+    hold(node, certified((tx("alice", 1),))[1], 1000 - GRACE_MS)
     commit(node, batch_for(node, built_ms=500), now_ms=1000)
     batch = batch_for(node, built_ms=1000)
     assert own_prevote(propose(node, batch), node).value is None
     assert node.censorship.proposers[batch.header.proposer].overdue_omitted == 1
 
 
-def test_a_proposal_leaving_out_an_overdue_transaction_gets_a_nil_prevote() -> None:
+def test_a_proposal_leaving_out_an_overdue_chunk_gets_a_nil_prevote() -> None:
     node, _ = overdue_node()
     outputs = propose(node, batch_for(node))
     assert own_prevote(outputs, node).value is None
@@ -352,24 +383,24 @@ def test_a_proposal_leaving_out_an_overdue_transaction_gets_a_nil_prevote() -> N
     assert node.censorship.inclusion_nil_prevotes == 1
 
 
-def test_a_proposal_including_the_overdue_transaction_gets_a_prevote() -> None:
+def test_a_proposal_including_the_overdue_chunk_gets_a_prevote() -> None:
     node, held = overdue_node()
-    batch = batch_for(node, txs=(held,))
+    batch = batch_for(node, chunks=(held,))
     assert own_prevote(propose(node, batch), node).value == batch.id
 
 
-def test_a_transaction_not_yet_overdue_may_wait() -> None:
+def test_a_chunk_not_yet_overdue_may_wait() -> None:
     node = replica(inclusion_deadline=2, reputation_window=0)
-    node.submit(tx("alice", 1), 0)
+    hold(node, certified((tx("alice", 1),))[1], 0)
     commit(node, batch_for(node))
     batch = batch_for(node)
     assert own_prevote(propose(node, batch), node).value == batch.id
 
 
-def test_a_full_batch_may_leave_overdue_transactions_out() -> None:
+def test_a_full_batch_may_leave_overdue_chunks_out() -> None:
     node, _ = overdue_node()
     node.params = replace(node.params, max_batch_txs=1)
-    batch = batch_for(node, txs=(tx("bob", 7),))
+    batch = batch_for(node, chunks=(certified((tx("bob", 7),))[1],))
     assert own_prevote(propose(node, batch), node).value == batch.id
 
 
@@ -554,22 +585,20 @@ def test_a_badly_signed_proposal_is_refused_before_its_batch_id_is_computed() ->
     assert "id" not in batch.header.__dict__, "the batch id was computed for a forgery"
 
 
-def test_an_oversized_batch_is_refused_before_its_transactions_are_hashed(monkeypatch) -> None:
-    from sequencer_net import types as types_module
+def test_an_oversized_batch_is_refused_before_its_certificates_are_checked(monkeypatch) -> None:
+    from sequencer_net.replica import validity
 
     node = replica()
-    txs = tuple(
-        codec.encode(Tx("ns", "s", b"%d" % i)) for i in range(node.params.max_batch_txs + 1)
-    )
-    batch = batch_for(node, txs=txs)
-    hashed = []
-    real = types_module.txs_digest
-    monkeypatch.setattr(types_module, "txs_digest", lambda t: hashed.append(1) or real(t))
-    outputs = propose(node, batch)
+    node.params = replace(node.params, max_batch_txs=1)
+    certs = (certified((tx("a", 1),))[1], certified((tx("b", 2),))[1])
+    checked = []
+    real = validity.certificate_problem
+    monkeypatch.setattr(validity, "certificate_problem", lambda *a: checked.append(1) or real(*a))
+    outputs = propose(node, batch_for(node, chunks=certs))
     assert "invalid batch: too many transactions" in [
         o.reason for o in outputs if isinstance(o, Rejected)
     ]
-    assert hashed == []
+    assert checked == []
 
 
 def test_early_messages_for_the_next_height_are_buffered_only_when_signed_and_bounded() -> None:

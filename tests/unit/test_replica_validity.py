@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sequencer_net import codec
-from sequencer_net.api_protocol import ALREADY_COMMITTED
+from sequencer_net.censorship import Limits
+from sequencer_net.chunks import certify, sign_ack
 from sequencer_net.crypto import PrivateKey
 from sequencer_net.genesis import ChainParams, Genesis
 from sequencer_net.replica import advance, genesis_state
@@ -15,13 +16,15 @@ from sequencer_net.replica.validity import ChainView, batch_problem, proposal_pr
 from sequencer_net.types import (
     NIL_ROUND,
     Certificate,
+    Chunk,
+    ChunkCertificate,
+    CommitSig,
     DuplicateVote,
     Proposal,
     Tx,
     VoteKind,
     make_evidence,
     sign_vote,
-    tx_id,
 )
 from sequencer_net.validators import Validator
 
@@ -35,7 +38,20 @@ GENESIS = Genesis(
 TX = codec.encode(Tx("app", "alice", b"pay bob"))
 
 
-def view(committed: frozenset[bytes] = frozenset(), admitted: frozenset[bytes] = frozenset()):
+def certified(signers: range = range(2), seq: int = 0) -> ChunkCertificate:
+    """A certificate of a chunk holding TX, from the acks of ``signers`` (10 stake each)."""
+    chunk = Chunk(KEYS[0].public_key, seq, (TX,))
+    acks = [sign_ack(KEYS[i], CHAIN, chunk) for i in signers]
+    sigs = sorted((CommitSig(a.validator, a.signature) for a in acks), key=lambda c: c.validator)
+    return certify(acks[0], tuple(sigs))
+
+
+CERT = certified()
+
+
+def view(
+    committed: frozenset[bytes] = frozenset(), known: frozenset[ChunkCertificate] = frozenset()
+):
     return ChainView(
         chain_id=CHAIN,
         height=1,
@@ -43,35 +59,53 @@ def view(committed: frozenset[bytes] = frozenset(), admitted: frozenset[bytes] =
         validators=GENESIS.validator_set,
         previous=None,
         params=GENESIS.params,
-        max_batch_txs=10,
-        max_batch_bytes=10_000,
-        admitted=admitted.__contains__,
+        limits=Limits(chunks=4, txs=10, bytes=10_000),
+        known=known.__contains__,
         committed=committed.__contains__,
     )
 
 
-def batch(round: int = 0, txs: tuple[bytes, ...] = (), evidence=()):
+def batch(round: int = 0, chunks: tuple[ChunkCertificate, ...] = (), evidence=()):
     v = view()
     proposer = v.validators.proposer_for_round(round).public_key
-    return build_batch(v, round, proposer, 1_000, txs, tuple(evidence))
+    return build_batch(v, round, proposer, 1_000, chunks, tuple(evidence))
 
 
 def test_a_batch_built_on_the_view_is_valid_and_its_flaws_are_named() -> None:
-    good = batch(txs=(TX,))
+    good = batch(chunks=(CERT,))
     assert batch_problem(view(), good) is None
     wrong_height = replace(good, header=replace(good.header, height=2))
     assert batch_problem(view(), wrong_height) == "height 2, expected 1"
-    assert batch_problem(view(), batch(txs=(TX, TX))) == "duplicate transaction"
+    assert batch_problem(view(), batch(chunks=(CERT, CERT))) == "duplicate chunk"
     other_set = replace(good, header=replace(good.header, validator_set_hash=bytes(32)))
     assert batch_problem(view(), other_set) == "validator set hash does not match"
+    too_many = batch(chunks=tuple(certified(seq=i) for i in range(5)))
+    assert batch_problem(view(), too_many) == "too many chunks"
 
 
-def test_committed_transactions_are_refused_unless_the_mempool_admitted_them() -> None:
-    good = batch(txs=(TX,))
-    on_chain = frozenset({tx_id(TX)})
-    assert batch_problem(view(committed=on_chain), good) == ALREADY_COMMITTED
-    # Mempool transactions were checked on admission (and the mempool drops committed ones).
-    assert batch_problem(view(committed=on_chain, admitted=on_chain), good) is None
+def test_a_committed_chunk_is_refused() -> None:
+    good = batch(chunks=(CERT,))
+    assert batch_problem(view(committed=frozenset({CERT.digest})), good) == (
+        "chunk already committed"
+    )
+
+
+def test_a_certificate_short_of_a_third_or_forged_is_refused_unless_already_verified() -> None:
+    short = certified(signers=range(1))  # 10 of 40: not more than a third
+    assert batch_problem(view(), batch(chunks=(short,))) == (
+        "chunk certificate: acks hold a third of the stake or less"
+    )
+    sig = CERT.signatures[0]
+    forged = replace(CERT, signatures=(replace(sig, signature=bytes(64)), *CERT.signatures[1:]))
+    assert batch_problem(view(), batch(chunks=(forged,))) == (
+        "chunk certificate: an ack signature does not verify"
+    )
+    lied = replace(CERT, tx_count=2)  # the acks signed one transaction
+    assert batch_problem(view(), batch(chunks=(lied,))) == (
+        "chunk certificate: an ack signature does not verify"
+    )
+    # One this node verified on arrival is not checked again.
+    assert batch_problem(view(known=frozenset({short})), batch(chunks=(short,))) is None
 
 
 def test_a_fresh_proposal_must_carry_a_batch_of_its_own_round() -> None:

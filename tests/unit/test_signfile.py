@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers.chunks import chunk, committed_batch
 from helpers.crashing import kill_after_reports
 
 from sequencer_net import codec
@@ -13,7 +14,7 @@ from sequencer_net.consensus.machine import LockState
 from sequencer_net.signstate import SignRecord
 from sequencer_net.store.errors import StoreError
 from sequencer_net.store.signfile import SLOT_BYTES, FileSignStateStore
-from sequencer_net.types import Batch, BatchHeader, Step, Tx, evidence_digest, txs_digest
+from sequencer_net.types import Batch, Step, Tx
 
 
 def record(height: int, round: int = 0, step: Step = Step.PREVOTE) -> SignRecord:
@@ -76,12 +77,10 @@ def test_unwritable_directory_gives_store_error(tmp_path: Path) -> None:
 
 
 def batch(height: int, tx_count: int) -> Batch:
-    txs = tuple(Tx("rollup-1", "alice", b"%d/%d" % (height, i)).encoded for i in range(tx_count))
-    header = BatchHeader(
-        "test-chain", height, 0, bytes(32), b"\x01" * 32, height, txs_digest(txs),
-        evidence_digest(()), b"\x02" * 32,
-    )  # fmt: skip
-    return Batch(header, txs, ())
+    """A batch ordering one chunk of ``tx_count`` transactions per 1,000."""
+    txs = [Tx("rollup-1", "alice", b"%d/%d" % (height, i)).encoded for i in range(tx_count)]
+    chunks = [chunk(b"\x01" * 32, txs[i : i + 1000], i) for i in range(0, tx_count, 1000)]
+    return committed_batch("test-chain", height, chunks).batch
 
 
 def locked(height: int, step: Step, value: Batch, valid: Batch | None = None) -> SignRecord:
@@ -158,7 +157,7 @@ from pathlib import Path
 from sequencer_net.consensus.machine import LockState
 from sequencer_net.signstate import SignRecord
 from sequencer_net.store.signfile import SLOT_BYTES, FileSignStateStore
-from sequencer_net.types import Batch, BatchHeader, Step, Tx, evidence_digest, txs_digest
+from sequencer_net.types import Step
 
 store = FileSignStateStore(Path(sys.argv[1]))
 height = 0

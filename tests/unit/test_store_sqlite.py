@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.chunks import chunk, committed_batch
 from helpers.crashing import kill_after_reports
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -20,16 +21,7 @@ from sequencer_net.store.errors import StoreError
 from sequencer_net.store.memory import MemoryChainStore
 from sequencer_net.store.recent import RecentTxIds
 from sequencer_net.store.sqlite import SqliteChainStore
-from sequencer_net.types import (
-    Batch,
-    BatchHeader,
-    Certificate,
-    CommitSig,
-    Tx,
-    evidence_digest,
-    tx_id,
-    txs_digest,
-)
+from sequencer_net.types import Tx, tx_id
 
 CHAIN = "test-chain"
 
@@ -38,27 +30,21 @@ def encoded_txs(*payloads: bytes) -> tuple[bytes, ...]:
     return tuple(Tx("rollup-1", "alice", payload).encoded for payload in payloads)
 
 
+CHUNK_TXS = 2  # so an entry's transactions span chunks and positions cross chunk borders
+
+
 def make_entry(
     height: int, txs: tuple[bytes, ...] | None = None, chain_id: str = CHAIN
 ) -> CommittedBatch:
-    """A well-formed committed batch; its certificate's signatures are fake (the store does not
-    verify them)."""
+    """A well-formed committed batch carrying ``txs`` in chunks of :data:`CHUNK_TXS`; its
+    certificates' signatures are fake (the store does not verify them)."""
     if txs is None:
         txs = encoded_txs(*(f"{height}/{i}".encode() for i in range(3)))
-    header = BatchHeader(
-        chain_id=chain_id,
-        height=height,
-        round=0,
-        parent_id=bytes(32),
-        proposer=b"\x01" * 32,
-        timestamp_ms=1_000 * height,
-        txs_digest=txs_digest(txs),
-        evidence_digest=evidence_digest(()),
-        validator_set_hash=b"\x02" * 32,
-    )
-    batch = Batch(header, txs, ())
-    signatures = (CommitSig(b"\x03" * 32, b"\x04" * 64), CommitSig(b"\x05" * 32, b"\x06" * 64))
-    return CommittedBatch(batch, Certificate(height, 0, batch.id, signatures))
+    chunks = [
+        chunk(b"\x07" * 32, txs[i : i + CHUNK_TXS], seq=height * 1_000 + i)
+        for i in range(0, len(txs), CHUNK_TXS)
+    ]
+    return committed_batch(chain_id, height, chunks)
 
 
 @pytest.fixture
@@ -96,7 +82,7 @@ def test_survives_close_and_reopen(path: Path) -> None:
     with SqliteChainStore(path, CHAIN) as store:
         assert store.last_height() == 4
         assert store.get_many(1, 10) == entries
-        assert store.tx_location(tx_id(entries[3].batch.txs[2])) == (4, 2)
+        assert store.tx_location(tx_id(entries[3].txs[2])) == (4, 2)
         store.append(make_entry(5))
     with SqliteChainStore(path, CHAIN) as store:
         assert store.last_height() == 5
@@ -105,9 +91,28 @@ def test_survives_close_and_reopen(path: Path) -> None:
 def test_tx_index_positions(store: SqliteChainStore) -> None:
     entries = fill(store, 3)
     for entry in entries:
-        for position, tx in enumerate(entry.batch.txs):
+        for position, tx in enumerate(entry.txs):
             assert store.tx_location(tx_id(tx)) == (entry.height, position)
     assert store.tx_location(tx_id(b"never committed")) is None
+
+
+def test_a_repeated_tx_is_found_where_it_last_committed_in_both_stores(
+    store: SqliteChainStore,
+) -> None:
+    """Two validators' chunks may carry the same client transaction: one batch counts it once,
+    where it first appears; committed again at a later height, it is found there."""
+    a, b, c, d = encoded_txs(b"a", b"b", b"c", b"d")
+    author = b"\x07" * 32
+    first = committed_batch(CHAIN, 1, [chunk(author, (a, b), 1), chunk(author, (b, c), 2)])
+    again = committed_batch(CHAIN, 2, [chunk(author, (d, a), 3)])
+    assert first.txs == (a, b, c) and again.txs == (d, a)
+    memory = MemoryChainStore()
+    for s in (store, memory):
+        s.append(first)
+        s.append(again)
+    expected = {a: (2, 1), b: (1, 1), c: (1, 2), d: (2, 0)}
+    for s in (store, memory):
+        assert {tx: s.tx_location(tx_id(tx)) for tx in (a, b, c, d)} == expected
 
 
 def test_empty_batch(store: SqliteChainStore) -> None:
@@ -123,7 +128,7 @@ def test_append_refuses_a_height_that_is_not_next(store: SqliteChainStore, heigh
     with pytest.raises(ValueError, match="expected height 3"):
         store.append(wrong)
     assert store.last_height() == 2
-    assert store.tx_location(tx_id(wrong.batch.txs[0])) is None
+    assert store.tx_location(tx_id(wrong.txs[0])) is None
     store.append(make_entry(3))
 
 
@@ -242,7 +247,7 @@ def test_commits_survive_kill_9(tmp_path: Path, path: Path, recent: list[str]) -
         assert store.get_many(1, last) == entries[:last]
         for entry in entries[: last + 1]:
             expected = [(entry.height, i) if entry.height <= last else None for i in range(20)]
-            assert [store.tx_location(tx_id(tx)) for tx in entry.batch.txs] == expected
+            assert [store.tx_location(tx_id(tx)) for tx in entry.txs] == expected
 
 
 # ---- model comparison --------------------------------------------------------------------------
@@ -339,7 +344,7 @@ def test_every_location_is_found_after_reopen_with_little_memory(path: Path) -> 
     assert 30 <= indexed < 40
     with SqliteChainStore(path, CHAIN, recent_ids=10) as store:
         for entry in entries:
-            for position, tx in enumerate(entry.batch.txs):
+            for position, tx in enumerate(entry.txs):
                 assert store.tx_location(tx_id(tx)) == (entry.height, position)
         assert store.tx_location(tx_id(b"never committed")) is None
 
@@ -349,7 +354,7 @@ def test_a_prefix_collision_is_not_a_match(path: Path) -> None:
     against the height's id blob, so it is not reported as committed."""
     with SqliteChainStore(path, CHAIN, recent_ids=3) as store:
         entries = fill(store, 10)
-        real = tx_id(entries[0].batch.txs[1])
+        real = tx_id(entries[0].txs[1])
         assert store.tx_location(real) == (1, 1)  # answered by the prefix index
         assert store.tx_location(real[:8] + bytes(24)) is None
         assert store.tx_location(real[:8]) is None
@@ -362,7 +367,7 @@ def test_a_lost_tx_index_is_rebuilt(path: Path) -> None:
     for leftover in path.parent.glob("chain-txindex.sqlite*"):
         leftover.unlink()
     with SqliteChainStore(path, CHAIN, recent_ids=5) as store:
-        assert [store.tx_location(tx_id(e.batch.txs[2])) for e in entries] == [
+        assert [store.tx_location(tx_id(e.txs[2])) for e in entries] == [
             (e.height, 2) for e in entries
         ]
 
@@ -388,36 +393,22 @@ def test_an_index_ahead_of_the_chain_gives_no_false_answers(tmp_path: Path) -> N
     (ahead / "chain-txindex.sqlite").rename(behind / "chain-txindex.sqlite")
     with SqliteChainStore(behind / "chain.sqlite", CHAIN, recent_ids=5) as store:
         lost = make_entry(25)
-        assert store.tx_location(tx_id(lost.batch.txs[0])) is None
+        assert store.tx_location(tx_id(lost.txs[0])) is None
         entries = fill(store, 30)
-        assert store.tx_location(tx_id(lost.batch.txs[0])) == (25, 0)
-        assert store.tx_location(tx_id(entries[-1].batch.txs[1])) == (30, 1)
+        assert store.tx_location(tx_id(lost.txs[0])) == (25, 0)
+        assert store.tx_location(tx_id(entries[-1].txs[1])) == (30, 1)
 
 
-def test_a_schema_3_store_is_migrated(path: Path) -> None:
-    """A chain written by the previous schema (one ``txs`` row per transaction) opens with
-    every transaction still found."""
-    with SqliteChainStore(path, CHAIN, recent_ids=5) as store:
-        entries = fill(store, 12)
-    for leftover in path.parent.glob("chain-txindex.sqlite*"):
-        leftover.unlink()
-    with sqlite3.connect(path) as conn:  # back to schema 3
-        conn.execute("ALTER TABLE batches DROP COLUMN tx_ids")
-        conn.execute(
-            "CREATE TABLE txs (tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL, "
-            "position INTEGER NOT NULL) WITHOUT ROWID"
-        )
-        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    conn.close()
-    with SqliteChainStore(path, CHAIN, recent_ids=5) as store:
-        assert store.get_many(1, 12) == entries
-        for entry in entries:
-            for position, tx in enumerate(entry.batch.txs):
-                assert store.tx_location(tx_id(tx)) == (entry.height, position)
+@pytest.mark.parametrize("version", ["3", "4"])
+def test_a_store_from_before_chunks_is_refused_with_what_to_do(path: Path, version: str) -> None:
+    """Batches of schema 3 and 4 carried their transactions; this build cannot decode them."""
+    with SqliteChainStore(path, CHAIN) as store:
+        fill(store, 2)
     with sqlite3.connect(path) as conn:
-        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
     conn.close()
-    assert "txs" not in tables
+    with pytest.raises(StoreError, match=r"before batches ordered chunks.*cluster init"):
+        SqliteChainStore(path, CHAIN)
 
 
 def test_recent_ids_stay_bounded() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from helpers.chunks import certificate, chunk
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from sequencer_net.types import (
     Batch,
     BatchHeader,
     Certificate,
+    ChunkCertificate,
     CommitSig,
     DuplicateProposal,
     DuplicateVote,
@@ -22,13 +24,13 @@ from sequencer_net.types import (
     Tx,
     Vote,
     VoteKind,
+    chunks_digest,
     evidence_digest,
     evidence_id,
     make_evidence,
     sign_proposal,
     sign_vote,
     tx_id,
-    txs_digest,
 )
 
 FAST = settings(max_examples=40, deadline=None)
@@ -279,7 +281,7 @@ def test_tx_id_changes_with_payload(tx: Tx, other_payload: bytes) -> None:
     assert dataclasses.replace(tx, namespace=tx.namespace + "x").id != tx.id
 
 
-def _header_for(body: tuple[bytes, ...], evidence: tuple = ()) -> BatchHeader:
+def _header_for(body: tuple[ChunkCertificate, ...], evidence: tuple = ()) -> BatchHeader:
     return BatchHeader(
         chain_id=CHAIN,
         height=3,
@@ -287,28 +289,40 @@ def _header_for(body: tuple[bytes, ...], evidence: tuple = ()) -> BatchHeader:
         parent_id=b"\x00" * 32,
         proposer=KEYS[0].public_key,
         timestamp_ms=1_700_000_000_000,
-        txs_digest=txs_digest(body),
+        chunks_digest=chunks_digest(body),
         evidence_digest=evidence_digest(evidence),
         validator_set_hash=b"\x09" * 32,
     )
 
 
+def _certs(tx_list: list[Tx], first_seq: int = 0) -> tuple[ChunkCertificate, ...]:
+    """One chunk per transaction, of alternating authors."""
+    return tuple(
+        certificate(chunk(KEYS[i % 2], (tx.encoded,), seq=first_seq + i))
+        for i, tx in enumerate(tx_list)
+    )
+
+
 @FAST
 @given(tx_list=st.lists(txs, min_size=1, max_size=6), data=st.data())
-def test_body_matches_header_detects_changed_tx_list(
+def test_body_matches_header_detects_changed_chunk_list(
     tx_list: list[Tx], data: st.DataObject
 ) -> None:
-    body = tuple(t.encoded for t in tx_list)
+    body = _certs(tx_list)
     batch = Batch(_header_for(body), body, ())
     assert batch.body_matches_header()
+    assert batch.tx_count == len(tx_list)
+    assert batch.chunk_digests == tuple(c.digest for c in body)
 
     i = data.draw(st.integers(0, len(body) - 1), label="index")
-    extra = data.draw(txs, label="extra").encoded
+    (extra,) = _certs([data.draw(txs, label="extra")], first_seq=len(body))
+    changed = body[i]
     altered = [
         body[:i] + body[i + 1 :],  # dropped
         (*body, extra),  # appended
         (extra, *body),  # prepended
-        (*body[:i], body[i] + b"\x00", *body[i + 1 :]),  # modified
+        (*body[:i], dataclasses.replace(changed, tx_count=changed.tx_count + 1), *body[i + 1 :]),
+        (*body[:i], dataclasses.replace(changed, digest=digest(changed.digest)), *body[i + 1 :]),
         (*body[:i], body[i], *body[i:]),  # duplicated
     ]
     if len(set(body)) > 1:
@@ -324,12 +338,12 @@ def test_body_matches_header_detects_changed_evidence(
     vote_pair: tuple[Vote, Vote], proposal_pair: tuple[Proposal, Proposal]
 ) -> None:
     ev_vote, ev_prop = make_evidence(*vote_pair), make_evidence(*proposal_pair)
-    body = (Tx("ns", "s", b"x").encoded,)
+    body = _certs([Tx("ns", "s", b"x")])
     batch = Batch(_header_for(body, (ev_vote,)), body, (ev_vote,))
     assert batch.body_matches_header()
     for other in ((), (ev_prop,), (ev_vote, ev_prop), (ev_vote, ev_vote)):
         assert not Batch(batch.header, body, other).body_matches_header()
-    # the evidence and tx digests are not interchangeable
+    # the evidence and chunk digests are not interchangeable
     assert not Batch(batch.header, (), (ev_vote,)).body_matches_header()
 
 
@@ -350,7 +364,7 @@ def test_batch_id_is_header_id_and_commits_to_every_header_field() -> None:
         "parent_id": b"\x01" * 32,
         "proposer": KEYS[1].public_key,
         "timestamp_ms": 1,
-        "txs_digest": b"\x02" * 32,
+        "chunks_digest": b"\x02" * 32,
         "evidence_digest": b"\x03" * 32,
         "validator_set_hash": b"\x04" * 32,
         "last_commit": Certificate(2, 0, b"\x05" * 32, ()),

@@ -1,0 +1,348 @@
+"""Dissemination, apart from ordering: this node's lane and the chunks it holds for the others.
+
+Client transactions wait in the lane's buffer for at most ``chunk_interval_ms`` (or until a
+chunk is full), then leave as one chunk to every peer. A peer checks the chunk once (author,
+bounds, every transaction decodes), stores it and acks its digest to the author; the author
+turns acks from more than a third of the stake into a certificate and sends it to everyone.
+Consensus orders certificates (see :mod:`.batches`); a node that must commit a chunk it lacks
+asks the others for it (:meth:`Lanes.missing`, :meth:`Lanes.on_response`).
+
+Everything held is bounded: the pending transactions by the node's mempool limits, each
+author's uncommitted chunks by an equal share of them, committed chunks by a window of heights
+kept to serve peers that fetch.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from .. import codec
+from ..chunks import certificate_problem, certify, sign_ack
+from ..crypto import PrivateKey
+from ..messages import MAX_CHUNKS_PER_FETCH, ChunkRequest, ChunkResponse, SignedChunk, sign_chunk
+from ..node_params import NodeParams
+from ..types import MAX_CHUNK_BYTES, Chunk, ChunkAck, ChunkCertificate, CommitSig, Tx, tx_id
+from ..validators import ValidatorSet
+from .outputs import CHUNK, Output, PeerId, Rejected, Send, SetTimer
+
+SERVE_HEIGHTS = 64  # committed chunks kept this many heights for peers that fetch them
+REMEMBER_COMMITTED = 4_096  # committed digests remembered, so an old certificate is refused
+
+
+@dataclass(frozen=True)
+class HeldCertificate:
+    """A certified chunk not yet committed, and when this node learnt of it (the forced
+    inclusion deadline counts from here)."""
+
+    cert: ChunkCertificate
+    first_seen_height: int
+    seen_ms: int
+
+
+class Lanes:
+    def __init__(
+        self, key: PrivateKey, chain_id: str, params: NodeParams, outputs: list[Output]
+    ) -> None:
+        self._key = key
+        self._chain_id = chain_id
+        self._params = params
+        self._outputs = outputs
+        self._buffer: list[bytes] = []
+        self._buffer_bytes = 0
+        self._seq = 0
+        self.chunks: dict[bytes, Chunk] = {}  # held: uncommitted, then SERVE_HEIGHTS more
+        self.certified: OrderedDict[bytes, HeldCertificate] = OrderedDict()  # uncommitted
+        self._acks: dict[bytes, dict[bytes, bytes]] = {}  # own chunks: validator -> signature
+        self._unacked: dict[bytes, SignedChunk] = {}  # own chunks short of a certificate
+        self._pending: dict[bytes, bytes | None] = {}  # txid -> chunk digest (None: buffered)
+        self._pending_bytes = 0
+        self._author_bytes: dict[bytes, int] = {}  # uncommitted chunk bytes held per author
+        self._uncommitted: set[bytes] = set()
+        self._committed: OrderedDict[bytes, None] = OrderedDict()
+        self._served: deque[tuple[int, tuple[bytes, ...]]] = deque()
+        self._wanted: set[bytes] = set()
+
+    # ---- what a status or a client sees ----------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __contains__(self, txid: object) -> bool:
+        return txid in self._pending
+
+    @property
+    def size_bytes(self) -> int:
+        return self._pending_bytes
+
+    def is_certified(self, txid: bytes) -> bool:
+        digest = self._pending.get(txid)
+        return digest is not None and digest in self.certified
+
+    def has_room(self, size: int) -> bool:
+        p = self._params
+        return len(self._pending) < p.mempool_max_txs and (
+            self._pending_bytes + size <= p.mempool_max_bytes
+        )
+
+    # ---- this node's lane ------------------------------------------------------------------
+
+    def add_client_tx(
+        self, encoded: bytes, txid: bytes, omit: Callable[[bytes], bool] | None = None
+    ) -> None:
+        """Buffer a checked client transaction (the caller checked room and duplicates)."""
+        if not self._buffer:
+            self._outputs.append(SetTimer(CHUNK, self._params.chunk_interval_ms))
+        self._buffer.append(encoded)
+        self._buffer_bytes += len(encoded)
+        self._pending[txid] = None
+        self._pending_bytes += len(encoded)
+        if len(self._buffer) >= self._params.chunk_max_txs or self._buffer_bytes >= (
+            MAX_CHUNK_BYTES // 2
+        ):
+            self.flush(omit)
+
+    def flush(self, omit: Callable[[bytes], bool] | None = None) -> None:
+        """Pack the buffer into a chunk, store it, ack it ourselves and send it to everyone;
+        ``omit`` (a censoring fault's hook) drops the transactions it picks."""
+        buffered, self._buffer, self._buffer_bytes = self._buffer, [], 0
+        if omit is not None:
+            for tx in (tx for tx in buffered if omit(tx)):
+                self._pending.pop(tx_id(tx), None)
+                self._pending_bytes -= len(tx)
+            buffered = [tx for tx in buffered if not omit(tx)]
+        if not buffered:
+            return
+        chunk = Chunk(self._key.public_key, self._seq, tuple(buffered))
+        self._seq += 1
+        self._hold(chunk)
+        ack = sign_ack(self._key, self._chain_id, chunk)
+        self._acks[chunk.digest] = {ack.validator: ack.signature}
+        signed = self._unacked[chunk.digest] = sign_chunk(self._key, self._chain_id, chunk)
+        self._outputs.append(Send(None, signed))
+
+    def on_ack(self, ack: ChunkAck, validators: ValidatorSet, height: int, now_ms: int) -> bool:
+        """An ack on one of our chunks; a certificate once they hold more than a third (then
+        True)."""
+        signed = self._acks.get(ack.digest)
+        if signed is None or ack.validator in signed or ack.validator not in validators:
+            return False
+        chunk = self.chunks.get(ack.digest)
+        if chunk is None or not ack.verify(self._chain_id):
+            return False
+        signed[ack.validator] = ack.signature
+        if validators.is_third(sum(validators.power_of(k) for k in signed)):
+            del self._acks[ack.digest]
+            self._unacked.pop(ack.digest, None)
+            active = sorted((k, s) for k, s in signed.items() if k in validators)
+            sigs = tuple(CommitSig(k, s) for k, s in active)
+            cert = certify(ack, sigs)
+            self.certified[cert.digest] = HeldCertificate(cert, height, now_ms)
+            self._outputs.append(Send(None, cert))
+            return True
+        return False
+
+    def resend_uncertified(self) -> None:
+        """Chunks of ours still short of acks go out again: the first send may have been lost
+        before the network stabilised."""
+        self._outputs.extend(Send(None, signed) for signed in self._unacked.values())
+
+    # ---- the others' chunks ----------------------------------------------------------------
+
+    def on_chunk(self, peer: PeerId, signed: SignedChunk, validators: ValidatorSet) -> None:
+        """Check a peer's chunk once, store it and ack it to its author."""
+        chunk = signed.chunk
+        if chunk.author == self._key.public_key:
+            return
+        if chunk.author not in validators:
+            self._reject(peer, "chunk from a key outside the validator set")
+            return
+        if chunk.digest in self._committed:
+            return
+        if chunk.digest not in self.chunks:
+            if not signed.verify(self._chain_id):
+                self._reject(peer, "chunk with a bad author signature")
+                return
+            problem = self._chunk_problem(chunk, validators)
+            if problem:
+                self._reject(peer, problem)
+                return
+            self._hold(chunk)
+        # An ack again for a chunk we hold: the author may have lost the first.
+        self._outputs.append(Send(peer, sign_ack(self._key, self._chain_id, chunk)))
+
+    def on_certificate(
+        self,
+        peer: PeerId,
+        cert: ChunkCertificate,
+        validators: ValidatorSet,
+        height: int,
+        now_ms: int,
+    ) -> bool:
+        """Hold a certificate that checks out; True if it is new."""
+        if cert.digest in self.certified or cert.digest in self._committed:
+            return False
+        problem = certificate_problem(cert, validators, self._chain_id)
+        if problem:
+            self._reject(peer, f"chunk certificate refused: {problem}")
+            return False
+        self.certified[cert.digest] = HeldCertificate(cert, height, now_ms)
+        self._acks.pop(cert.digest, None)
+        self._unacked.pop(cert.digest, None)
+        return True
+
+    def revalidate(self, validators: ValidatorSet) -> None:
+        """The set changed (a validator was jailed): drop certificates whose acks no longer
+        hold a third of the active stake, or whose author is out. Ours go back to collecting
+        acks, so their transactions are certified again instead of lost."""
+        for digest, held in list(self.certified.items()):
+            cert = held.cert
+            active = tuple(s for s in cert.signatures if s.validator in validators)
+            power = sum(validators.power_of(s.validator) for s in active)
+            if cert.author in validators and validators.is_third(power):
+                if len(active) < len(cert.signatures):  # a jailed signer's ack no longer counts
+                    self.certified[digest] = replace(held, cert=replace(cert, signatures=active))
+                continue
+            del self.certified[digest]
+            chunk = self.chunks.get(digest)
+            if cert.author == self._key.public_key and chunk is not None:
+                self._acks[digest] = {s.validator: s.signature for s in active}
+                self._unacked[digest] = sign_chunk(self._key, self._chain_id, chunk)
+                self._outputs.append(Send(None, self._unacked[digest]))
+
+    def on_request(self, peer: PeerId, digests: Iterable[bytes]) -> None:
+        found = tuple(self.chunks[d] for d in digests if d in self.chunks)
+        if found:
+            self._outputs.append(Send(peer, ChunkResponse(found)))
+
+    def on_response(self, chunks: Iterable[Chunk]) -> bool:
+        """Chunks we asked for; a digest we want is the proof, as a certificate names it.
+        True if any arrived."""
+        arrived = False
+        for chunk in chunks:
+            if chunk.digest in self._wanted:
+                self._wanted.discard(chunk.digest)
+                self._hold(chunk)
+                arrived = True
+        return arrived
+
+    def fetch(self, digests: Iterable[bytes]) -> None:
+        """Ask every peer for chunks a committed batch orders (signers hold them)."""
+        wanted = [d for d in digests if d not in self.chunks]
+        self._wanted.update(wanted)
+        for i in range(0, len(wanted), MAX_CHUNKS_PER_FETCH):
+            self._outputs.append(
+                Send(None, ChunkRequest(tuple(wanted[i : i + MAX_CHUNKS_PER_FETCH])))
+            )
+
+    def missing(self, digests: Iterable[bytes]) -> list[bytes]:
+        return [d for d in digests if d not in self.chunks]
+
+    # ---- proposals and commits -------------------------------------------------------------
+
+    def select(
+        self, max_chunks: int, max_txs: int, max_bytes: int, omit: Callable[[bytes], bool] | None
+    ) -> tuple[ChunkCertificate, ...]:
+        """Certified chunks in arrival order within the batch limits; ``omit`` (a censoring
+        fault's hook) drops a chunk holding any transaction it picks."""
+        chosen: list[ChunkCertificate] = []
+        txs = size = 0
+        for held in self.certified.values():
+            cert = held.cert
+            if len(chosen) >= max_chunks:
+                break
+            if txs + cert.tx_count > max_txs or size + cert.size_bytes > max_bytes:
+                continue
+            if omit is not None and self._carries(cert.digest, omit):
+                continue
+            chosen.append(cert)
+            txs += cert.tx_count
+            size += cert.size_bytes
+        return tuple(chosen)
+
+    def overdue(
+        self, height: int, deadline: int, built_ms: int, grace_ms: int
+    ) -> list[HeldCertificate]:
+        """Certified chunks held since ``height - deadline`` or earlier, and at least
+        ``grace_ms`` before ``built_ms``: the proposer could have had their certificates."""
+        cutoff_height, cutoff_ms = height - deadline, built_ms - grace_ms
+        due = []
+        for held in self.certified.values():
+            if held.first_seen_height > cutoff_height:
+                break  # arrival order is first-seen order
+            if held.seen_ms <= cutoff_ms:
+                due.append(held)
+        return due
+
+    def committed(self, height: int, chunks: tuple[Chunk, ...]) -> list[HeldCertificate]:
+        """A height committed these chunks: they leave the pending state; what we knew of
+        their certificates is returned (for the inclusion measurements)."""
+        known = []
+        for chunk in chunks:
+            held = self.certified.pop(chunk.digest, None)
+            if held is not None:
+                known.append(held)
+            self._acks.pop(chunk.digest, None)
+            self._unacked.pop(chunk.digest, None)
+            self._release(chunk)
+            self._committed[chunk.digest] = None
+        while len(self._committed) > REMEMBER_COMMITTED:
+            self._committed.popitem(last=False)
+        self._served.append((height, tuple(c.digest for c in chunks)))
+        while self._served and self._served[0][0] <= height - SERVE_HEIGHTS:
+            for digest in self._served.popleft()[1]:
+                if digest not in self._uncommitted:
+                    self.chunks.pop(digest, None)
+        return known
+
+    def was_committed(self, digest: bytes) -> bool:
+        return digest in self._committed
+
+    def restore_buffer(self, txs: Iterable[tuple[bytes, bytes]]) -> None:
+        """Acknowledged transactions read back after a restart: (id, encoded)."""
+        for txid, encoded in txs:
+            if txid not in self._pending:
+                self.add_client_tx(encoded, txid)
+
+    # ---- inside ----------------------------------------------------------------------------
+
+    def _chunk_problem(self, chunk: Chunk, validators: ValidatorSet) -> str | None:
+        if chunk.size_bytes > MAX_CHUNK_BYTES:
+            return "chunk exceeds the size limit"
+        share = self._params.mempool_max_bytes // max(1, len(validators.active))
+        if self._author_bytes.get(chunk.author, 0) + chunk.size_bytes > share:
+            return "chunk refused: its author's share of uncommitted chunks is full"
+        for tx in chunk.txs:
+            try:
+                codec.decode(tx, Tx)
+            except codec.DecodeError as exc:
+                return f"chunk with a malformed transaction: {exc}"
+        return None
+
+    def _hold(self, chunk: Chunk) -> None:
+        self.chunks[chunk.digest] = chunk
+        self._uncommitted.add(chunk.digest)
+        size = chunk.size_bytes
+        self._author_bytes[chunk.author] = self._author_bytes.get(chunk.author, 0) + size
+        for txid, tx in zip(chunk.tx_ids, chunk.txs, strict=True):
+            if txid not in self._pending:
+                self._pending_bytes += len(tx)
+            self._pending[txid] = chunk.digest  # ours were buffered (None) until now
+
+    def _release(self, chunk: Chunk) -> None:
+        if chunk.digest not in self._uncommitted:
+            return
+        self._uncommitted.discard(chunk.digest)
+        self._author_bytes[chunk.author] -= chunk.size_bytes
+        for txid, tx in zip(chunk.tx_ids, chunk.txs, strict=True):
+            if txid in self._pending:
+                del self._pending[txid]
+                self._pending_bytes -= len(tx)
+
+    def _carries(self, digest: bytes, omit: Callable[[bytes], bool]) -> bool:
+        chunk = self.chunks.get(digest)
+        return chunk is not None and any(omit(tx) for tx in chunk.txs)
+
+    def _reject(self, peer: PeerId, reason: str) -> None:
+        self._outputs.append(Rejected(peer, reason))
