@@ -139,6 +139,12 @@ class Replica:
         return self._state.validators
 
     @property
+    def signatures(self) -> tuple[int, int]:
+        """(consensus signatures, data-path signatures) made so far: each consensus one cost
+        a sign-state fsync first."""
+        return self._signer.signed, self.lanes.signed
+
+    @property
     def now_ms(self) -> int:
         """The time the caller passed with the input being handled."""
         return self._now_ms

@@ -63,6 +63,8 @@ class Lanes:
         self._committed: OrderedDict[bytes, None] = OrderedDict()
         self._served: deque[tuple[int, tuple[bytes, ...]]] = deque()
         self._wanted: set[bytes] = set()
+        self.fetched = 0  # chunks that arrived because we asked (a status counter)
+        self.signed = 0  # chunk signatures and acks made
 
     # ---- what a status or a client sees ----------------------------------------------------
 
@@ -120,6 +122,7 @@ class Lanes:
         ack = sign_ack(self._key, self._chain_id, chunk)
         self._acks[chunk.digest] = {ack.validator: ack.signature}
         signed = self._unacked[chunk.digest] = sign_chunk(self._key, self._chain_id, chunk)
+        self.signed += 2
         self._outputs.append(Send(None, signed))
 
     def on_ack(self, ack: ChunkAck, validators: ValidatorSet, height: int, now_ms: int) -> bool:
@@ -171,6 +174,7 @@ class Lanes:
             self._hold(chunk)
         # An ack again for a chunk we hold: the author may have lost the first.
         self._outputs.append(Send(peer, sign_ack(self._key, self._chain_id, chunk)))
+        self.signed += 1
 
     def on_certificate(
         self,
@@ -224,6 +228,7 @@ class Lanes:
             if chunk.digest in self._wanted:
                 self._wanted.discard(chunk.digest)
                 self._hold(chunk)
+                self.fetched += 1
                 arrived = True
         return arrived
 

@@ -20,6 +20,7 @@ class GuardedSigner:
         self.chain_id = chain_id
         self.store = store
         self._outputs = outputs
+        self.signed = 0  # consensus signatures made, each after one sign-state fsync
 
     def last_record(self) -> SignRecord | None:
         return self.store.load()
@@ -56,4 +57,5 @@ class GuardedSigner:
             return record.signature
         signature = self.key.sign(self.chain_id, kind, payload)
         self.store.save(SignRecord(height, round, step, payload, signature, lock))
+        self.signed += 1
         return signature

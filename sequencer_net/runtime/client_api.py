@@ -76,6 +76,9 @@ class ClientApi:
             "links": node.peers.connected(),
             "last_commit_age_ms": node.liveness.commit_age_ms(now),
             "mempool": len(r.lanes),
+            "chunks_fetched": r.lanes.fetched,
+            "signatures": sum(r.signatures),
+            "fsyncs": r.signatures[0] + node.acked.writes,  # sign state, then acknowledgements
             "validators": [
                 {
                     "name": v.name,

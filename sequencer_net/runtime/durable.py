@@ -21,6 +21,7 @@ class GroupCommit:
         self._wake = trio.Event()
         self._flushed = trio.Event()  # set when the write after the one in flight ends
         self._in_flight: trio.Event | None = None  # set when the write in flight ends
+        self.writes = 0  # flushes so far, one fsync each
 
     def add(self, encoded: bytes) -> None:
         self._queued.append(encoded)
@@ -42,5 +43,6 @@ class GroupCommit:
             self._flushed = trio.Event()
             # Requests that arrived during the last write are all in this one.
             await trio.to_thread.run_sync(self._write, batch)
+            self.writes += 1
             in_flight.set()
             self._in_flight = None

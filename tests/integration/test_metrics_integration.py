@@ -83,7 +83,8 @@ async def test_every_series_exists_at_start_and_moves_with_commits_and_a_kill(
     )
     assert after.value(f"{P}consensus_committed_txs_total", **chain) >= TXS
     assert after.value(f"{P}consensus_batch_size_txs_sum", **chain) >= TXS
-    assert after.value(f"{P}censorship_inclusion_delay_seconds_count", **chain) >= TXS
+    # Delays are sampled once per committed chunk (its transactions share it).
+    assert after.value(f"{P}censorship_inclusion_delay_seconds_count", **chain) >= 1
     heights = after.value(f"{P}consensus_height", **chain)
     assert after.value(f"{P}consensus_batch_size_txs_count", **chain) == heights
 

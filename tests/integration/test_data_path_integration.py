@@ -1,0 +1,59 @@
+"""The data path with real processes: a node cut off from a chunk's author never receives the
+chunk, votes on its certificate alone, and fetches it from a signer to commit it; every node
+then holds the same transactions at every height."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import trio
+from helpers.cluster import FAST, addresses, cli, wait_for_height
+
+from sequencer_net.client import Client
+from sequencer_net.cluster.control import Cluster
+from sequencer_net.config import ClusterSpec
+from sequencer_net.types import Tx
+
+TXS = 40
+
+
+async def committed_at(address: str, txids: list[bytes]) -> dict[bytes, int]:
+    """Wait until every transaction is committed at ``address``; the height of each."""
+    found: dict[bytes, int] = {}
+    async with await Client.connect(address) as client:
+        with trio.fail_after(60):
+            for txid in txids:
+                while (status := await client.tx_status(txid))["status"] != "committed":
+                    await trio.sleep(0.05)
+                found[txid] = status["height"]
+    return found
+
+
+async def batch_txs(address: str, height: int) -> list[bytes]:
+    async with await Client.connect(address) as client:
+        return (await client.call("batch", height=height, with_txs=True))["txs"]
+
+
+async def test_a_node_lacking_a_committed_chunk_fetches_it_and_matches_the_others(
+    start: Callable[[ClusterSpec], Cluster],
+) -> None:
+    cluster = start(ClusterSpec("fetch", 4, timeouts=FAST))
+    nodes = addresses(cluster)
+    await wait_for_height(nodes["n4"], 2)
+    # n1 and n4 cannot talk; n2 and n3 still reach both, so the chain goes on and n4 learns
+    # of n1's chunks only from the certificates in the batches it votes on.
+    await cli(cluster, "cluster", "partition", "n1|n4")
+    txs = [Tx("rollup", "alice", os.urandom(8) + i.to_bytes(4, "big")) for i in range(TXS)]
+    async with await Client.connect(nodes["n1"]) as client:
+        answers = await client.submit_many(txs)
+    txids = [a.txid for a in answers]
+    assert all(txid is not None for txid in txids), answers
+    on_n4 = await committed_at(nodes["n4"], txids)  # type: ignore[arg-type]
+    on_n1 = await committed_at(nodes["n1"], txids)  # type: ignore[arg-type]
+    assert on_n4 == on_n1
+    async with await Client.connect(nodes["n4"]) as client:
+        assert (await client.status())["chunks_fetched"] >= 1
+    for height in sorted(set(on_n4.values())):
+        assert await batch_txs(nodes["n4"], height) == await batch_txs(nodes["n1"], height)
+    await cli(cluster, "cluster", "heal")
