@@ -73,7 +73,8 @@ class CensorshipStats:
     def __init__(self) -> None:
         self.delay_heights: deque[int] = deque(maxlen=DELAY_SAMPLES)
         self.delay_ms: deque[int] = deque(maxlen=DELAY_SAMPLES)
-        self.included = 0
+        self.included = 0  # transactions
+        self.samples = 0  # delay samples recorded (one per chunk), so a reader takes new ones
         self.inclusion_nil_prevotes = 0
         self.proposers: defaultdict[bytes, ProposerStats] = defaultdict(ProposerStats)
 
@@ -81,5 +82,6 @@ class CensorshipStats:
         """``txs`` transactions (one chunk) included after ``heights`` and ``ms``; delays are
         sampled per chunk."""
         self.included += txs
+        self.samples += 1
         self.delay_heights.append(heights)
         self.delay_ms.append(ms)

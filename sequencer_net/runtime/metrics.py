@@ -102,7 +102,7 @@ class NodeMetrics:
         self._committed_height = 0
         self._heard: dict[int, set[bytes]] = {}  # votes heard per recent height
         self._ran: set[int] = set()  # recent heights this node ran a round of
-        self._included = 0  # inclusion delay samples already observed
+        self._samples = 0  # inclusion delay samples already observed
         self._byzantine: dict[bytes, int] = {}
         for offender, stake_before in slashed:
             self._byzantine.setdefault(offender, stake_before)
@@ -356,10 +356,10 @@ class NodeMetrics:
         self._ran = {h for h in self._ran if h >= height}
 
     def _observe_inclusion(self, stats: CensorshipStats) -> None:
-        new = stats.included - self._included
+        new = stats.samples - self._samples
         if new < 0:  # a fresh replica (an amnesia restart) counts from zero again
-            new = stats.included
-        self._included = stats.included
+            new = stats.samples
+        self._samples = stats.samples
         for ms in islice(reversed(stats.delay_ms), new):  # the newest samples, O(new)
             self.delay_seconds.observe(ms / 1000)
         for heights in islice(reversed(stats.delay_heights), new):

@@ -121,11 +121,11 @@ def test_votes_far_from_the_chain_are_not_kept(metrics: NodeMetrics, replica: Re
 
 
 def test_each_inclusion_delay_is_observed_once(metrics: NodeMetrics, replica: Replica) -> None:
-    stats = replica.censorship
-    stats.record_inclusion(1, 400)
-    stats.record_inclusion(2, 1_500)
+    stats = replica.censorship  # one sample per chunk, whatever its transaction count
+    stats.record_inclusion(1, 400, txs=50)
+    stats.record_inclusion(2, 1_500, txs=7)
     metrics.observe([commit(replica, 1)], 0, replica)
-    stats.record_inclusion(3, 2_500)
+    stats.record_inclusion(3, 2_500, txs=1_000)
     metrics.observe([commit(replica, 2)], 0, replica)
     metrics.observe([commit(replica, 3)], 0, replica)  # nothing new included
     found = scraped(metrics, replica)
