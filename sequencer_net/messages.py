@@ -18,7 +18,6 @@ from .types import (
     Evidence,
     Proposal,
     Vote,
-    tx_id,
 )
 
 MAX_SYNC_ENTRIES = 64
@@ -71,11 +70,20 @@ class CommittedBatch:
         """The committed order: chunks in batch order, transactions in chunk order; a
         transaction carried twice in one batch (a client sent it to two validators) counts
         once, first. Across heights the tx index reports a repeat where it last committed."""
-        return tuple(dict.fromkeys(tx for chunk in self.chunks for tx in chunk.txs))
+        return tuple(self._by_id.values())
 
     @cached_property
     def tx_ids(self) -> tuple[bytes, ...]:
-        return tuple(tx_id(tx) for tx in self.txs)
+        return tuple(self._by_id)
+
+    @cached_property
+    def _by_id(self) -> dict[bytes, bytes]:
+        """id -> encoded transaction in committed order, from ids each chunk hashed once (a
+        repeat has the same id and bytes, so it keeps its first place)."""
+        by_id: dict[bytes, bytes] = {}
+        for chunk in self.chunks:
+            by_id.update(zip(chunk.tx_ids, chunk.txs, strict=True))
+        return by_id
 
 
 @codec.register(24)

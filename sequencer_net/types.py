@@ -53,7 +53,10 @@ class VoteKind(enum.IntEnum):
         return Step(int(self))
 
 
-@codec.register(1)
+_TX_TAG = 1
+
+
+@codec.register(_TX_TAG)
 @dataclass(frozen=True)
 class Tx:
     """A rollup transaction: opaque payload plus the envelope the sequencer may filter on."""
@@ -74,6 +77,36 @@ class Tx:
     @cached_property
     def id(self) -> bytes:
         return digest(self.encoded)
+
+
+def tx_problem(encoded: bytes) -> str | None:
+    """Why ``encoded`` is not a transaction's canonical encoding (None: it is), the verdict of
+    ``codec.decode(encoded, Tx)``. Every transaction of every chunk is checked on arrival, so a
+    well-formed one is recognised here without building a :class:`Tx`; anything else is left to
+    the codec, which says what is wrong."""
+    try:
+        raw = msgpack.unpackb(encoded, raw=False)
+    except Exception:  # msgpack raises a zoo of types for bad input; the codec names it
+        raw = None
+    if (
+        type(raw) is list
+        and len(raw) == 4
+        and type(raw[0]) is int
+        and raw[0] == _TX_TAG
+        and type(raw[1]) is str
+        and 0 < len(raw[1]) <= MAX_NAME
+        and type(raw[2]) is str
+        and len(raw[2]) <= MAX_NAME
+        and type(raw[3]) is bytes
+        and len(raw[3]) <= MAX_PAYLOAD
+        and msgpack.packb(raw, use_bin_type=True) == encoded
+    ):
+        return None
+    try:
+        codec.decode(encoded, Tx)
+    except codec.DecodeError as exc:
+        return str(exc)
+    return None
 
 
 def tx_id(encoded_tx: bytes) -> bytes:

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .. import codec
 from ..api_protocol import ALREADY_COMMITTED, BUSY
 from ..evidence import evidence_problem
 from ..messages import EvidenceGossip, ProposalEcho
-from ..types import Evidence, Proposal, Tx, Vote, VoteKind, make_evidence, tx_id
+from ..types import Evidence, Proposal, Vote, VoteKind, make_evidence, tx_id, tx_problem
 from .lanes import HeldCertificate
 from .outputs import EvidenceFound, Output, PeerId, Rejected, Send
 
@@ -31,10 +30,9 @@ class Admission:
         """Put a client's transaction in this node's lane; its id, or None with the reason
         the client is told. One already pending here is acknowledged again."""
         r = self._replica
-        try:
-            codec.decode(encoded, Tx)
-        except codec.DecodeError as exc:
-            self._outputs.append(Rejected(None, f"malformed transaction: {exc}"))
+        problem = tx_problem(encoded)
+        if problem is not None:
+            self._outputs.append(Rejected(None, f"malformed transaction: {problem}"))
             return None
         txid = tx_id(encoded)
         if r.chain.tx_location(txid) is not None:

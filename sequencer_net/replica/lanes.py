@@ -18,12 +18,11 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from .. import codec
 from ..chunks import certificate_problem, certify, sign_ack
 from ..crypto import PrivateKey
 from ..messages import MAX_CHUNKS_PER_FETCH, ChunkRequest, ChunkResponse, SignedChunk, sign_chunk
 from ..node_params import NodeParams
-from ..types import MAX_CHUNK_BYTES, Chunk, ChunkAck, ChunkCertificate, CommitSig, Tx, tx_id
+from ..types import MAX_CHUNK_BYTES, Chunk, ChunkAck, ChunkCertificate, CommitSig, tx_id, tx_problem
 from ..validators import ValidatorSet
 from .outputs import CHUNK, Output, PeerId, Rejected, Send, SetTimer
 
@@ -319,10 +318,9 @@ class Lanes:
         if self._author_bytes.get(chunk.author, 0) + chunk.size_bytes > share:
             return "chunk refused: its author's share of uncommitted chunks is full"
         for tx in chunk.txs:
-            try:
-                codec.decode(tx, Tx)
-            except codec.DecodeError as exc:
-                return f"chunk with a malformed transaction: {exc}"
+            problem = tx_problem(tx)
+            if problem is not None:
+                return f"chunk with a malformed transaction: {problem}"
         return None
 
     def _hold(self, chunk: Chunk) -> None:

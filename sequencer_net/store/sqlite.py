@@ -110,6 +110,8 @@ class SqliteChainStore:
                 self._init_schema()
                 row = self._conn.execute("SELECT COALESCE(MAX(height), 0) FROM batches").fetchone()
                 self._last: int = row[0]
+                # The newest batch as appended: every proposal check reads it (the parent).
+                self._tip: CommittedBatch | None = None
                 self._acks = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
                 self._acks.execute("PRAGMA synchronous=FULL")
                 index_path = path.with_name(path.stem + "-txindex.sqlite")
@@ -194,6 +196,8 @@ class SqliteChainStore:
     def get(self, height: int) -> CommittedBatch | None:
         if not 1 <= height <= self._last:
             return None
+        if height == self._last and self._tip is not None:
+            return self._tip
         with self._errors(f"cannot read height {height}"):
             row = self._conn.execute(
                 "SELECT entry FROM batches WHERE height = ?", (height,)
@@ -253,7 +257,7 @@ class SqliteChainStore:
                     (height + 1, codec.encode(validators)),
                 )
             self._conn.executemany("DELETE FROM pending_txs WHERE tx_id = ?", [(i,) for i in ids])
-        self._last = height
+        self._last, self._tip = height, entry
         # A repeated tx id keeps its latest location, as in the in-memory store.
         self._due.extend(self._recent.add(height, ids))
         with self._errors("cannot write the tx index"):
