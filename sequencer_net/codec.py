@@ -43,6 +43,7 @@ class MaxLen:
 _by_tag: dict[int, type] = {}
 _tag_of: dict[type, int] = {}
 _decoders: dict[Any, Decoder] = {}
+_PLAIN = frozenset((int, bool, str, bytes, type(None)))  # types that are their own wire form
 
 
 def register(tag: int) -> Callable[[type[T]], type[T]]:
@@ -67,6 +68,8 @@ def to_wire(obj: Any) -> Any:
     if tag is not None:
         return [tag, *(to_wire(getattr(obj, f.name)) for f in dataclasses.fields(obj))]
     if cls is tuple or cls is list:
+        if set(map(type, obj)) <= _PLAIN:  # a chunk's transactions: no per-item call
+            return list(obj)
         return [to_wire(x) for x in obj]
     if isinstance(obj, enum.IntEnum):
         return int(obj)
@@ -191,6 +194,8 @@ def _tuple_decoder(item_type: Any) -> Decoder:
     def check(raw: Any) -> tuple[Any, ...]:
         if type(raw) is not list:
             raise DecodeError(f"expected list, got {type(raw).__name__}")
+        if item_type in (bytes, str) and set(map(type, raw)) <= {item_type}:
+            return tuple(raw)  # checked in C: a chunk's transactions
         item = _decoder_for(item_type)
         return tuple(item(x) for x in raw)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from itertools import count, repeat
 
 Height = tuple[int, Sequence[bytes]]
 
@@ -29,8 +30,7 @@ class RecentTxIds:
         """Remember a committed height's ids (heights come in increasing order; a repeated id
         keeps its latest location). Returns the heights now due for the persistent index,
         oldest first; the latest height is never among them."""
-        for position, txid in enumerate(ids):
-            self._where[txid] = (height, position)
+        self._where.update(zip(ids, zip(repeat(height), count()), strict=False))
         self._heights.append((height, ids))
         self._unhanded_ids += len(ids)
         due: list[Height] = []

@@ -24,10 +24,11 @@ brings those heights back). Deleted, it is rebuilt from the chain on the next op
 
 from __future__ import annotations
 
-import heapq
 import sqlite3
+import struct
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import repeat
 from pathlib import Path
 
 ID_BYTES = 32
@@ -51,6 +52,13 @@ _SCHEMA = (
 def prefix(txid: bytes) -> int:
     """The index key of a tx id: its first 8 bytes as a signed 64-bit integer."""
     return int.from_bytes(txid[:8], "big", signed=True)
+
+
+def prefixes(txids: Sequence[bytes]) -> tuple[int, ...]:
+    """:func:`prefix` of each id, unpacked in one call."""
+    if any(len(txid) != ID_BYTES for txid in txids):
+        raise ValueError(f"tx ids are {ID_BYTES} bytes")
+    return struct.unpack(">" + "q24x" * len(txids), b"".join(txids))
 
 
 def _bit(key: int) -> int:
@@ -131,21 +139,22 @@ class PrefixIndex:
         return None if flush is None else flush.result()
 
     def _write(self, heights: list[tuple[int, Sequence[bytes]]]) -> int:
-        # Sorted per height and merged lazily: one sort of every row would hold the GIL (and
-        # stall the event loop) for its whole duration.
-        runs = [sorted({(prefix(txid), height) for txid in ids}) for height, ids in heights]
+        # Sorted per height, each height's keys unpacked in one call: one sort of every row
+        # would hold the GIL (and stall the event loop) for its whole duration.
+        runs = [(height, sorted(set(prefixes(ids)))) for height, ids in heights]
         through = heights[-1][0]
         with self._writer:
             self._writer.execute("BEGIN IMMEDIATE")
-            self._writer.executemany(
-                "INSERT OR IGNORE INTO tx_prefix (prefix, height) VALUES (?, ?)",
-                heapq.merge(*runs),
-            )
+            for height, keys in runs:
+                self._writer.executemany(
+                    "INSERT OR IGNORE INTO tx_prefix (prefix, height) VALUES (?, ?)",
+                    zip(keys, repeat(height)),
+                )
             self._writer.execute(
                 "UPDATE meta SET value = MAX(value, ?) WHERE key = 'indexed_through'", (through,)
             )
         # Before the caller forgets these ids from memory (it does once this returns).
-        self._mark(key for run in runs for key, _ in run)
+        self._mark(key for _, keys in runs for key in keys)
         return through
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers.chunks import chunk, committed_batch
 from helpers.crashing import kill_after_reports
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -21,6 +21,7 @@ from sequencer_net.store.errors import StoreError
 from sequencer_net.store.memory import MemoryChainStore
 from sequencer_net.store.recent import RecentTxIds
 from sequencer_net.store.sqlite import SqliteChainStore
+from sequencer_net.store.txindex import prefix, prefixes
 from sequencer_net.types import Tx, tx_id
 
 CHAIN = "test-chain"
@@ -443,3 +444,13 @@ def test_a_pending_tx_written_after_its_commit_is_dropped_on_reload(
     store.add_pending(acked)
     assert store.pending() == [acked[1]]
     assert store.pending() == [acked[1]]
+
+
+@given(st.lists(st.binary(min_size=32, max_size=32), max_size=50))
+def test_prefixes_unpacked_at_once_are_each_ids_prefix(ids: list[bytes]) -> None:
+    assert prefixes(ids) == tuple(prefix(txid) for txid in ids)
+
+
+def test_prefixes_refuse_an_id_of_another_length() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        prefixes([bytes(32), bytes(31)])
