@@ -42,6 +42,7 @@ class MaxLen:
 
 _by_tag: dict[int, type] = {}
 _tag_of: dict[type, int] = {}
+_layouts: dict[type, tuple[int, tuple[str, ...]]] = {}  # tag and field names, in wire order
 _decoders: dict[Any, Decoder] = {}
 _PLAIN = frozenset((int, bool, str, bytes, type(None)))  # types that are their own wire form
 
@@ -56,6 +57,7 @@ def register(tag: int) -> Callable[[type[T]], type[T]]:
             raise TypeError(f"{cls.__name__} must be a frozen dataclass")
         _by_tag[tag] = cls
         _tag_of[cls] = tag
+        _layouts[cls] = (tag, tuple(f.name for f in dataclasses.fields(cls)))
         return cls
 
     return wrap
@@ -64,9 +66,10 @@ def register(tag: int) -> Callable[[type[T]], type[T]]:
 def to_wire(obj: Any) -> Any:
     """The plain msgpack-able structure for ``obj`` (dataclasses become tagged lists)."""
     cls = type(obj)
-    tag = _tag_of.get(cls)
-    if tag is not None:
-        return [tag, *(to_wire(getattr(obj, f.name)) for f in dataclasses.fields(obj))]
+    layout = _layouts.get(cls)
+    if layout is not None:
+        tag, names = layout
+        return [tag, *[to_wire(getattr(obj, name)) for name in names]]
     if cls is tuple or cls is list:
         if set(map(type, obj)) <= _PLAIN:  # a chunk's transactions: no per-item call
             return list(obj)
