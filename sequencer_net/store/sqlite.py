@@ -19,10 +19,11 @@ the sign state (fsync'd before every signature) alone guards against double-sign
 missing the tail of its chain fetches it from its peers by catch-up, as any node behind does.
 
 Transactions a node acknowledged to a client but has not seen committed wait in
-``pending_txs``: written (many per transaction, on a connection of their own with
-``synchronous=FULL``: one fsync, on a worker thread) before the acknowledgement, since no peer
-may hold them yet; deleted in the same transaction as the batch that commits them; and read
-back into the mempool on restart.
+``acked_txs``: one row per group commit, its transactions in one blob (written on a connection
+of its own with ``synchronous=FULL``: one fsync, on a worker thread) before the
+acknowledgement, since no peer may hold them yet; read back into the mempool on restart. A row
+goes once every transaction in it has committed, checked every few heights in memory and
+deleted inside a height's own transaction, so neither side writes a row per transaction.
 
 The store assumes it is the only writer of its file (one node per data dir): the last height is
 cached in memory so :meth:`SqliteChainStore.last_height` costs nothing.
@@ -31,6 +32,7 @@ cached in memory so :meth:`SqliteChainStore.last_height` costs nothing.
 from __future__ import annotations
 
 import sqlite3
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,11 +78,14 @@ _SCHEMA = (
         height INTEGER PRIMARY KEY,
         snapshot BLOB NOT NULL
     )""",
-    """CREATE TABLE IF NOT EXISTS pending_txs (
-        tx_id BLOB PRIMARY KEY,
-        encoded BLOB NOT NULL
-    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS acked_txs (
+        flush INTEGER PRIMARY KEY,
+        txs BLOB NOT NULL
+    )""",
 )
+# How often acked rows whose transactions all committed are looked for and deleted.
+SETTLE_EVERY_HEIGHTS = 8
+AckedRow = tuple[int, tuple[bytes, ...]]  # flush row id, ids of its transactions
 
 
 def _last_position(blob: bytes, txid: bytes) -> int | None:
@@ -112,6 +117,9 @@ class SqliteChainStore:
                 self._last: int = row[0]
                 # The newest batch as appended: every proposal check reads it (the parent).
                 self._tip: CommittedBatch | None = None
+                # Acked rows: appended by the writer thread, then watched here until settled.
+                self._written: deque[AckedRow] = deque()
+                self._open: dict[int, tuple[bytes, ...]] = {}
                 self._acks = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
                 self._acks.execute("PRAGMA synchronous=FULL")
                 index_path = path.with_name(path.stem + "-txindex.sqlite")
@@ -136,6 +144,7 @@ class SqliteChainStore:
             self._conn.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA:
                 self._conn.execute(statement)
+            self._migrate_pending_rows()
             meta = dict(self._conn.execute("SELECT key, value FROM meta"))
             if not meta:
                 self._conn.executemany(
@@ -157,6 +166,21 @@ class SqliteChainStore:
             raise StoreError(
                 f"{self.path}: belongs to chain {meta.get('chain_id')!r}, not {self.chain_id!r}"
             )
+
+    def _migrate_pending_rows(self) -> None:
+        """Stores written before acked rows were grouped kept one ``pending_txs`` row per
+        transaction: carry them over as one group."""
+        found = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pending_txs'"
+        ).fetchone()
+        if found is None:
+            return
+        txs = [tx for (tx,) in self._conn.execute("SELECT encoded FROM pending_txs")]
+        if txs:
+            self._conn.execute(
+                "INSERT INTO acked_txs (txs) VALUES (?)", (codec.encode(tuple(txs)),)
+            )
+        self._conn.execute("DROP TABLE pending_txs")
 
     def _load_recent(self) -> None:
         """Refill memory with the ids of every height the persistent index does not hold
@@ -235,6 +259,7 @@ class SqliteChainStore:
         if header.chain_id != self.chain_id:
             raise ValueError(f"batch of chain {header.chain_id!r} in a {self.chain_id!r} store")
         ids = entry.tx_ids
+        settled = self._settled() if height % SETTLE_EVERY_HEIGHTS == 0 else []
         with self._errors(f"cannot append height {height}"), self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.execute(
@@ -256,7 +281,9 @@ class SqliteChainStore:
                     "INSERT INTO validator_sets (height, snapshot) VALUES (?, ?)",
                     (height + 1, codec.encode(validators)),
                 )
-            self._conn.executemany("DELETE FROM pending_txs WHERE tx_id = ?", [(i,) for i in ids])
+            self._conn.executemany("DELETE FROM acked_txs WHERE flush = ?", settled)
+        for (row,) in settled:
+            del self._open[row]
         self._last, self._tip = height, entry
         # A repeated tx id keeps its latest location, as in the in-memory store.
         self._due.extend(self._recent.add(height, ids))
@@ -272,27 +299,52 @@ class SqliteChainStore:
                 self._due = []
 
     def add_pending(self, txs: Sequence[bytes]) -> None:
-        """Durably remember acknowledged transactions (encoded), all in one transaction, with
-        an fsync: an acknowledgement promises survival of a power loss too. It has its own
-        connection, so one worker thread may call it while the event loop uses the store."""
-        rows = [(tx_id(tx), tx) for tx in txs]
+        """Durably remember acknowledged transactions (encoded), as one row, with an fsync: an
+        acknowledgement promises survival of a power loss too. It has its own connection, so
+        one worker thread may call it while the event loop uses the store."""
+        blob = codec.encode(tuple(txs))
         with self._errors("cannot store pending transactions"), self._acks:
             self._acks.execute("BEGIN IMMEDIATE")
-            self._acks.executemany(
-                "INSERT OR IGNORE INTO pending_txs (tx_id, encoded) VALUES (?, ?)", rows
-            )
+            (row,) = self._acks.execute(
+                "INSERT INTO acked_txs (txs) VALUES (?) RETURNING flush", (blob,)
+            ).fetchone()
+        self._written.append((row, tuple(tx_id(tx) for tx in txs)))  # deque: thread-safe
 
     def pending(self) -> list[bytes]:
-        """The acknowledged transactions not committed yet, after dropping those that were
-        (a transaction persisted after its batch had already been stored)."""
+        """The acknowledged transactions not committed yet (each once), after dropping the
+        rows whose transactions all were (persisted after their batch had been stored)."""
         with self._errors("cannot read pending transactions"):
-            rows = self._conn.execute("SELECT tx_id, encoded FROM pending_txs").fetchall()
-        done = [(txid,) for txid, _ in rows if self.tx_location(txid) is not None]
+            rows = self._conn.execute("SELECT flush, txs FROM acked_txs").fetchall()
+        waiting: dict[bytes, bytes] = {}
+        done: list[tuple[int]] = []
+        self._open = {}
+        for row, blob in rows:
+            try:
+                txs = codec.decode(blob, tuple[bytes, ...])
+            except codec.DecodeError as exc:
+                raise StoreError(f"{self.path}: acked transactions corrupt: {exc}") from None
+            ids = tuple(tx_id(tx) for tx in txs)
+            left = {i: tx for i, tx in zip(ids, txs, strict=True) if self.tx_location(i) is None}
+            if left:
+                waiting.update(left)
+                self._open[row] = ids
+            else:
+                done.append((row,))
         with self._errors("cannot drop committed pending transactions"), self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany("DELETE FROM pending_txs WHERE tx_id = ?", done)
-        committed = {txid for (txid,) in done}
-        return [encoded for txid, encoded in rows if txid not in committed]
+            self._conn.executemany("DELETE FROM acked_txs WHERE flush = ?", done)
+        return list(waiting.values())
+
+    def _settled(self) -> list[tuple[int]]:
+        """Acked rows whose transactions have all committed."""
+        while self._written:
+            row, ids = self._written.popleft()
+            self._open[row] = ids
+        return [
+            (row,)
+            for row, ids in self._open.items()
+            if all(self.tx_location(i) is not None for i in ids)
+        ]
 
     def tx_location(self, txid: bytes) -> tuple[int, int] | None:
         """(height, position) of a committed transaction: from memory for recent heights,

@@ -20,7 +20,7 @@ from sequencer_net.messages import CommittedBatch
 from sequencer_net.store.errors import StoreError
 from sequencer_net.store.memory import MemoryChainStore
 from sequencer_net.store.recent import RecentTxIds
-from sequencer_net.store.sqlite import SqliteChainStore
+from sequencer_net.store.sqlite import SETTLE_EVERY_HEIGHTS, SqliteChainStore
 from sequencer_net.store.txindex import prefix, prefixes
 from sequencer_net.types import Tx, tx_id
 
@@ -431,9 +431,46 @@ def test_pending_txs_survive_a_reopen_and_leave_once_committed(path: Path) -> No
     with SqliteChainStore(path, CHAIN) as store:
         store.add_pending(acked)
         store.add_pending(acked[:1])  # acknowledged twice, stored once
-        store.append(make_entry(1, acked[:1]))  # committed: gone in the same transaction
+        store.append(make_entry(1, acked[:1]))  # committed: not read back
     with SqliteChainStore(path, CHAIN) as store:
         assert sorted(store.pending()) == sorted(acked[1:])
+
+
+def acked_rows(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        (rows,) = conn.execute("SELECT COUNT(*) FROM acked_txs").fetchone()
+    return int(rows)
+
+
+def test_an_acked_row_goes_once_all_its_transactions_committed(path: Path) -> None:
+    done, open_ = encoded_txs(b"a", b"b"), encoded_txs(b"c", b"d")
+    with SqliteChainStore(path, CHAIN) as store:
+        store.add_pending(done)
+        store.add_pending(open_)
+        store.append(make_entry(1, done + open_[:1]))
+        for height in range(2, SETTLE_EVERY_HEIGHTS + 1):
+            store.append(make_entry(height))
+        assert acked_rows(path) == 1  # the row with "d" stays: it is still to commit
+        assert store.pending() == [open_[1]]
+        for height in range(SETTLE_EVERY_HEIGHTS + 1, 2 * SETTLE_EVERY_HEIGHTS + 1):
+            store.append(make_entry(height, open_[1:] if height == 9 else None))
+        assert acked_rows(path) == 0
+        assert store.pending() == []
+
+
+def test_pending_rows_of_an_older_store_are_carried_over(path: Path) -> None:
+    acked = encoded_txs(b"old-1", b"old-2")
+    SqliteChainStore(path, CHAIN).close()
+    with sqlite3.connect(path) as conn:  # the layout before acked rows were grouped
+        conn.execute("CREATE TABLE pending_txs (tx_id BLOB PRIMARY KEY, encoded BLOB NOT NULL)")
+        conn.executemany("INSERT INTO pending_txs VALUES (?, ?)", [(tx_id(t), t) for t in acked])
+    with SqliteChainStore(path, CHAIN) as store:
+        assert sorted(store.pending()) == sorted(acked)
+    with sqlite3.connect(path) as conn:
+        assert (
+            conn.execute("SELECT name FROM sqlite_master WHERE name = 'pending_txs'").fetchall()
+            == []
+        )
 
 
 def test_a_pending_tx_written_after_its_commit_is_dropped_on_reload(
