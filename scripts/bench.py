@@ -44,9 +44,11 @@ from typing import Any
 import trio
 
 from sequencer_net.cluster.control import Cluster
+from sequencer_net.cluster.errors import ClusterError
 from sequencer_net.cluster.init import init_cluster
 from sequencer_net.cluster.ports import free_ports
 from sequencer_net.cluster.probe import probe
+from sequencer_net.cluster.startup import wait_ready
 from sequencer_net.config import ClusterSpec, load_genesis
 from sequencer_net.genesis import ChainParams
 from sequencer_net.load import LoadReport, run_load
@@ -180,6 +182,7 @@ def bench(
             addresses = {
                 n: a.client for n, a in load_genesis(root / "genesis.toml").addresses.items()
             }
+            trio.run(wait_ready, cluster)  # names a node that died at start-up, and why
             trio.run(wait_until_committing, addresses["n1"])
             if crash_one:
                 cluster.kill("n1")
@@ -415,6 +418,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    try:
+        run(args)
+    except ClusterError as exc:
+        sys.exit(f"bench.py: {exc}")
+
+
+def run(args: argparse.Namespace) -> None:
     rates = (args.rate,) if args.rate else RATES
     if args.compare:
         print(json.dumps(compare(args, rates)), flush=True)
