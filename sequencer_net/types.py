@@ -421,6 +421,17 @@ class Chunk:
     def digest(self) -> bytes:
         return digest(self.encoded)
 
+    @classmethod
+    def packed(
+        cls, author: bytes, seq: int, txs: tuple[bytes, ...], tx_ids: tuple[bytes, ...]
+    ) -> Chunk:
+        """A chunk of our own lane, whose transactions' ids admission already computed."""
+        if len(tx_ids) != len(txs):
+            raise ValueError("one id per transaction")
+        chunk = cls(author, seq, txs)
+        chunk.__dict__["tx_ids"] = tx_ids  # where the cached property below keeps its value
+        return chunk
+
     @cached_property
     def tx_ids(self) -> tuple[bytes, ...]:
         return tuple(tx_id(tx) for tx in self.txs)

@@ -22,7 +22,7 @@ from ..chunks import certificate_problem, certify, sign_ack
 from ..crypto import PrivateKey
 from ..messages import MAX_CHUNKS_PER_FETCH, ChunkRequest, ChunkResponse, SignedChunk, sign_chunk
 from ..node_params import NodeParams
-from ..types import MAX_CHUNK_BYTES, Chunk, ChunkAck, ChunkCertificate, CommitSig, tx_id, tx_problem
+from ..types import MAX_CHUNK_BYTES, Chunk, ChunkAck, ChunkCertificate, CommitSig, tx_problem
 from ..validators import ValidatorSet
 from .outputs import CHUNK, Output, PeerId, Rejected, Send, SetTimer
 
@@ -48,7 +48,7 @@ class Lanes:
         self._chain_id = chain_id
         self._params = params
         self._outputs = outputs
-        self._buffer: list[bytes] = []
+        self._buffer: dict[bytes, bytes] = {}  # id -> encoded, in arrival order
         self._buffer_bytes = 0
         self._seq = 0
         self.chunks: dict[bytes, Chunk] = {}  # held: uncommitted, then SERVE_HEIGHTS more
@@ -95,7 +95,7 @@ class Lanes:
         """Buffer a checked client transaction (the caller checked room and duplicates)."""
         if not self._buffer:
             self._outputs.append(SetTimer(CHUNK, self._params.chunk_interval_ms))
-        self._buffer.append(encoded)
+        self._buffer[txid] = encoded
         self._buffer_bytes += len(encoded)
         self._pending[txid] = None
         self._pending_bytes += len(encoded)
@@ -107,15 +107,16 @@ class Lanes:
     def flush(self, omit: Callable[[bytes], bool] | None = None) -> None:
         """Pack the buffer into a chunk, store it, ack it ourselves and send it to everyone;
         ``omit`` (a censoring fault's hook) drops the transactions it picks."""
-        buffered, self._buffer, self._buffer_bytes = self._buffer, [], 0
+        buffered, self._buffer, self._buffer_bytes = self._buffer, {}, 0
         if omit is not None:
-            for tx in (tx for tx in buffered if omit(tx)):
-                self._pending.pop(tx_id(tx), None)
-                self._pending_bytes -= len(tx)
-            buffered = [tx for tx in buffered if not omit(tx)]
+            for txid in [txid for txid, tx in buffered.items() if omit(tx)]:
+                self._pending.pop(txid, None)
+                self._pending_bytes -= len(buffered.pop(txid))
         if not buffered:
             return
-        chunk = Chunk(self._key.public_key, self._seq, tuple(buffered))
+        chunk = Chunk.packed(
+            self._key.public_key, self._seq, tuple(buffered.values()), tuple(buffered)
+        )
         self._seq += 1
         self._hold(chunk)
         ack = sign_ack(self._key, self._chain_id, chunk)

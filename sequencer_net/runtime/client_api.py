@@ -107,7 +107,7 @@ class ClientApi:
             reason = next((o.reason for o in outputs if isinstance(o, Rejected)), None)
             node.carry_out(outputs)
             if txid is not None:
-                node.acked.add(encoded)
+                node.acked.add((txid, encoded))
             results.append((txid, None if txid is not None else reason or "refused"))
         await node.acked.durable()
         return results

@@ -9,22 +9,25 @@ so the event loop keeps receiving, voting and committing while the disk syncs.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 import trio
 
+T = TypeVar("T")
 
-class GroupCommit:
-    def __init__(self, write: Callable[[Sequence[bytes]], None]) -> None:
+
+class GroupCommit(Generic[T]):
+    def __init__(self, write: Callable[[Sequence[T]], None]) -> None:
         """``write`` must be safe to call from one worker thread at a time."""
         self._write = write
-        self._queued: list[bytes] = []
+        self._queued: list[T] = []
         self._wake = trio.Event()
         self._flushed = trio.Event()  # set when the write after the one in flight ends
         self._in_flight: trio.Event | None = None  # set when the write in flight ends
         self.writes = 0  # flushes so far, one fsync each
 
-    def add(self, encoded: bytes) -> None:
-        self._queued.append(encoded)
+    def add(self, item: T) -> None:
+        self._queued.append(item)
         self._wake.set()
 
     async def durable(self) -> None:

@@ -298,17 +298,17 @@ class SqliteChainStore:
                 self._index.submit(self._due)
                 self._due = []
 
-    def add_pending(self, txs: Sequence[bytes]) -> None:
-        """Durably remember acknowledged transactions (encoded), as one row, with an fsync: an
-        acknowledgement promises survival of a power loss too. It has its own connection, so
-        one worker thread may call it while the event loop uses the store."""
-        blob = codec.encode(tuple(txs))
+    def add_pending(self, txs: Sequence[tuple[bytes, bytes]]) -> None:
+        """Durably remember acknowledged transactions (id, encoded), as one row, with an fsync:
+        an acknowledgement promises survival of a power loss too. It has its own connection,
+        so one worker thread may call it while the event loop uses the store."""
+        blob = codec.encode(tuple(encoded for _, encoded in txs))
         with self._errors("cannot store pending transactions"), self._acks:
             self._acks.execute("BEGIN IMMEDIATE")
             (row,) = self._acks.execute(
                 "INSERT INTO acked_txs (txs) VALUES (?) RETURNING flush", (blob,)
             ).fetchone()
-        self._written.append((row, tuple(tx_id(tx) for tx in txs)))  # deque: thread-safe
+        self._written.append((row, tuple(txid for txid, _ in txs)))  # deque: thread-safe
 
     def pending(self) -> list[bytes]:
         """The acknowledged transactions not committed yet (each once), after dropping the
@@ -324,7 +324,7 @@ class SqliteChainStore:
             except codec.DecodeError as exc:
                 raise StoreError(f"{self.path}: acked transactions corrupt: {exc}") from None
             ids = tuple(tx_id(tx) for tx in txs)
-            left = {i: tx for i, tx in zip(ids, txs, strict=True) if self.tx_location(i) is None}
+            left = {i: tx for i, tx in zip(ids, txs, strict=True) if not self._is_committed(i)}
             if left:
                 waiting.update(left)
                 self._open[row] = ids
@@ -341,10 +341,11 @@ class SqliteChainStore:
             row, ids = self._written.popleft()
             self._open[row] = ids
         return [
-            (row,)
-            for row, ids in self._open.items()
-            if all(self.tx_location(i) is not None for i in ids)
+            (row,) for row, ids in self._open.items() if all(self._is_committed(i) for i in ids)
         ]
+
+    def _is_committed(self, txid: bytes) -> bool:
+        return txid in self._recent or self.tx_location(txid) is not None
 
     def tx_location(self, txid: bytes) -> tuple[int, int] | None:
         """(height, position) of a committed transaction: from memory for recent heights,

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from helpers.chunks import chunk, signed
 
+from sequencer_net import codec
 from sequencer_net.chunks import sign_ack
 from sequencer_net.crypto import PrivateKey
 from sequencer_net.messages import ChunkRequest, ChunkResponse, SignedChunk
 from sequencer_net.node_params import NodeParams
 from sequencer_net.replica import Output, Rejected, Send, SetTimer
 from sequencer_net.replica.lanes import Lanes
-from sequencer_net.types import ChunkAck, ChunkCertificate, Tx, tx_id
+from sequencer_net.types import Chunk, ChunkAck, ChunkCertificate, Tx, tx_id
 from sequencer_net.validators import Validator, ValidatorSet
 
 CHAIN = "lanes"
@@ -59,6 +61,15 @@ def test_a_full_buffer_leaves_at_once() -> None:
     for i in range(3):
         node.add_client_tx(tx(i), tx_id(tx(i)))
     assert [m.chunk.txs for m in sent(outputs, SignedChunk)] == [(tx(0), tx(1), tx(2))]
+
+
+def test_an_own_chunk_keeps_admissions_ids_which_are_its_transactions_digests() -> None:
+    node, outputs = lanes()
+    message = own_chunk(node, outputs, tx(1), tx(2), tx(3))
+    decoded = codec.decode(codec.encode(message.chunk), Chunk)  # ids computed afresh
+    assert message.chunk.tx_ids == decoded.tx_ids == tuple(tx_id(tx(i)) for i in (1, 2, 3))
+    with pytest.raises(ValueError, match="one id per transaction"):
+        Chunk.packed(KEYS["n1"].public_key, 0, (tx(1), tx(2)), (tx_id(tx(1)),))
 
 
 def test_acks_from_more_than_a_third_certify_and_the_certificate_goes_to_everyone() -> None:

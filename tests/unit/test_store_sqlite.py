@@ -429,11 +429,15 @@ def test_recent_ids_stay_bounded() -> None:
 def test_pending_txs_survive_a_reopen_and_leave_once_committed(path: Path) -> None:
     acked = encoded_txs(b"a", b"b", b"c")
     with SqliteChainStore(path, CHAIN) as store:
-        store.add_pending(acked)
-        store.add_pending(acked[:1])  # acknowledged twice, stored once
+        store.add_pending(with_ids(acked))
+        store.add_pending(with_ids(acked[:1]))  # acknowledged twice, stored once
         store.append(make_entry(1, acked[:1]))  # committed: not read back
     with SqliteChainStore(path, CHAIN) as store:
         assert sorted(store.pending()) == sorted(acked[1:])
+
+
+def with_ids(txs: tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
+    return [(tx_id(tx), tx) for tx in txs]
 
 
 def acked_rows(path: Path) -> int:
@@ -445,8 +449,8 @@ def acked_rows(path: Path) -> int:
 def test_an_acked_row_goes_once_all_its_transactions_committed(path: Path) -> None:
     done, open_ = encoded_txs(b"a", b"b"), encoded_txs(b"c", b"d")
     with SqliteChainStore(path, CHAIN) as store:
-        store.add_pending(done)
-        store.add_pending(open_)
+        store.add_pending(with_ids(done))
+        store.add_pending(with_ids(open_))
         store.append(make_entry(1, done + open_[:1]))
         for height in range(2, SETTLE_EVERY_HEIGHTS + 1):
             store.append(make_entry(height))
@@ -478,7 +482,7 @@ def test_a_pending_tx_written_after_its_commit_is_dropped_on_reload(
 ) -> None:
     acked = encoded_txs(b"late", b"open")
     store.append(make_entry(1, acked[:1]))
-    store.add_pending(acked)
+    store.add_pending(with_ids(acked))
     assert store.pending() == [acked[1]]
     assert store.pending() == [acked[1]]
 
