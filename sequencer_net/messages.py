@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated
@@ -69,12 +70,38 @@ class CommittedBatch:
     def txs(self) -> tuple[bytes, ...]:
         """The committed order: chunks in batch order, transactions in chunk order; a
         transaction carried twice in one batch (a client sent it to two validators) counts
-        once, first. Across heights the tx index reports a repeat where it last committed."""
+        once, first, and one an earlier height committed not at all (see
+        :meth:`without_repeats`): every transaction commits exactly once."""
         return tuple(self._by_id.values())
 
     @cached_property
     def tx_ids(self) -> tuple[bytes, ...]:
         return tuple(self._by_id)
+
+    def without_repeats(self, committed: Callable[[bytes], bool]) -> CommittedBatch:
+        """This entry with the transactions ``committed`` names (an earlier height holds them)
+        left out of :attr:`txs`. A chunk may carry a transaction a height already committed:
+        its author re-chunked what it had acknowledged before a crash, not knowing another
+        chunk of its had made it. The chunks stay whole (their certificates name them); every
+        node holds the same chain below, so every node leaves out the same ones."""
+        kept = {txid: tx for txid, tx in self._by_id.items() if not committed(txid)}
+        return self if len(kept) == len(self._by_id) else self._with(kept)
+
+    def restricted_to(self, tx_ids: Sequence[bytes]) -> CommittedBatch:
+        """This entry committing just ``tx_ids`` (the ids a store recorded for its height,
+        repeats already left out), in that order."""
+        by_id = self._by_id
+        if len(tx_ids) == len(by_id):
+            return self
+        try:
+            return self._with({txid: by_id[txid] for txid in tx_ids})
+        except KeyError:
+            raise ValueError("an id the entry's chunks do not carry") from None
+
+    def _with(self, by_id: dict[bytes, bytes]) -> CommittedBatch:
+        entry = CommittedBatch(self.batch, self.certificate, self.chunks)
+        entry.__dict__["_by_id"] = by_id  # where the cached property below keeps its value
+        return entry
 
     @cached_property
     def _by_id(self) -> dict[bytes, bytes]:

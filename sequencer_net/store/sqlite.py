@@ -224,9 +224,9 @@ class SqliteChainStore:
             return self._tip
         with self._errors(f"cannot read height {height}"):
             row = self._conn.execute(
-                "SELECT entry FROM batches WHERE height = ?", (height,)
+                "SELECT entry, tx_ids FROM batches WHERE height = ?", (height,)
             ).fetchone()
-        return None if row is None else self._decode(height, row[0], CommittedBatch, "batch")
+        return None if row is None else self._entry(height, *row)
 
     def get_many(self, from_height: int, limit: int) -> list[CommittedBatch]:
         """The stored batches among heights ``from_height .. from_height + limit - 1``, in
@@ -236,10 +236,19 @@ class SqliteChainStore:
             return []
         with self._errors(f"cannot read heights {low}..{high}"):
             rows = self._conn.execute(
-                "SELECT height, entry FROM batches WHERE height BETWEEN ? AND ? ORDER BY height",
+                "SELECT height, entry, tx_ids FROM batches WHERE height BETWEEN ? AND ? "
+                "ORDER BY height",
                 (low, high),
             ).fetchall()
-        return [self._decode(height, blob, CommittedBatch, "batch") for height, blob in rows]
+        return [self._entry(*row) for row in rows]
+
+    def _entry(self, height: int, blob: bytes, ids: bytes) -> CommittedBatch:
+        """A stored batch committing the ids stored with it (repeats left out at commit)."""
+        entry = self._decode(height, blob, CommittedBatch, "batch")
+        try:
+            return entry.restricted_to(self._split(height, ids))
+        except ValueError as exc:
+            raise StoreError(f"{self.path}: tx ids at height {height} are corrupt: {exc}") from None
 
     def append(
         self,

@@ -495,3 +495,23 @@ def test_prefixes_unpacked_at_once_are_each_ids_prefix(ids: list[bytes]) -> None
 def test_prefixes_refuse_an_id_of_another_length() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         prefixes([bytes(32), bytes(31)])
+
+
+def test_a_repeat_left_out_at_commit_stays_out_when_read_back(path: Path) -> None:
+    first = encoded_txs(b"once", b"other")
+    again = make_entry(2, (first[0], *encoded_txs(b"new")))
+    with SqliteChainStore(path, CHAIN) as store:
+        store.append(make_entry(1, first))
+        entry = again.without_repeats(lambda txid: store.tx_location(txid) is not None)
+        assert entry.txs == encoded_txs(b"new") and entry.chunks == again.chunks
+        store.append(entry)
+        assert store.get(2) == entry and store.get(2).txs == entry.txs
+    with SqliteChainStore(path, CHAIN) as store:  # from disk, not the cached newest entry
+        assert store.get(2).tx_ids == entry.tx_ids
+        assert [e.tx_ids for e in store.get_many(1, 2)] == [
+            make_entry(1, first).tx_ids,
+            entry.tx_ids,
+        ]
+        assert store.tx_location(tx_id(first[0])) == (1, 0)
+    unchanged = again.without_repeats(lambda txid: False)
+    assert unchanged is again and len(unchanged.txs) == 2

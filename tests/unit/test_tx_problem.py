@@ -12,7 +12,7 @@ from sequencer_net.types import MAX_NAME, Tx, tx_problem
 
 names = st.text(max_size=MAX_NAME + 2)
 fields = st.one_of(
-    st.integers(-(2**64), 2**64), st.booleans(), st.none(), names, st.binary(max_size=80)
+    st.integers(-(2**63), 2**64 - 1), st.booleans(), st.none(), names, st.binary(max_size=80)
 )
 
 
