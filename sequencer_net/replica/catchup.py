@@ -18,6 +18,7 @@ class CatchUp:
         self._ahead: dict[PeerId, int] = {}  # peers seen at a later height, and that height
         self._requests = 0
         self._timer_set = False
+        self.synced = 0  # heights committed from a peer's answer, not by voting
 
     def _height(self) -> int:
         return self._chain.last_height() + 1
@@ -66,3 +67,4 @@ class CatchUp:
                 self._outputs.append(Rejected(peer, f"sync entry {entry.height}: {found}"))
                 return
             commit(entry)
+            self.synced += 1

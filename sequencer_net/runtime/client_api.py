@@ -77,6 +77,7 @@ class ClientApi:
             "last_commit_age_ms": node.liveness.commit_age_ms(now),
             "mempool": len(r.lanes),
             "chunks_fetched": r.lanes.fetched,
+            "heights_synced": r.catchup.synced,
             "signatures": sum(r.signatures),
             "fsyncs": r.signatures[0] + node.acked.writes,  # sign state, then acknowledgements
             "validators": [
