@@ -48,6 +48,7 @@ from sequencer_net.types import (
     ChunkAck,
     ChunkCertificate,
     CommitSig,
+    NamespaceEntry,
     Proposal,
     Tx,
     VoteKind,
@@ -128,6 +129,7 @@ def fake_certificates(
             tx_count,
             tx_count,
             tuple(CommitSig(s, rng.randbytes(SIGNATURE_SIZE)) for s in signers),
+            (NamespaceEntry(0, tx_count, rng.randbytes(32)),),
         )
         for _ in range(count)
     )
@@ -168,7 +170,8 @@ def hostile_chunks(
     out.append(lambda h: streamed(key, (tx,) * MAX_CHUNK_TXS))
     # Acks and certificates: forged, from outsiders, short of a third of the stake.
     data = chunk(key, (tx,), 0)
-    out.append(lambda h: ChunkAck(rng.randbytes(32), me, 1, 1, me, bytes(SIGNATURE_SIZE)))
+    no_sig = bytes(SIGNATURE_SIZE)
+    out.append(lambda h: ChunkAck(rng.randbytes(32), me, 1, 1, bytes(32), me, no_sig))
     out.append(lambda h: certificate(data, [stranger, key], chain_id))
     out.append(lambda h: certificate(data, [key], chain_id))
     out.append(lambda h: fake_certificates(1, me, validators, rng)[0])

@@ -13,6 +13,7 @@ from sequencer_net import codec
 from sequencer_net.chunks import sign_ack
 from sequencer_net.crypto import PrivateKey
 from sequencer_net.messages import ChunkRequest, ChunkResponse, SignedChunk
+from sequencer_net.namespaces import table_of
 from sequencer_net.node_params import NodeParams
 from sequencer_net.replica import Output, Rejected, Send, SetTimer
 from sequencer_net.replica.lanes import Lanes
@@ -91,9 +92,11 @@ def test_acks_from_more_than_a_third_certify_and_the_certificate_goes_to_everyon
 def test_a_forged_ack_or_one_from_outside_the_set_does_not_count() -> None:
     author, outputs = lanes("n1")
     message = own_chunk(author, outputs, tx(1))
-    good = sign_ack(KEYS["n2"], CHAIN, message.chunk)
+    good = sign_ack(KEYS["n2"], CHAIN, message.chunk, table_of(message.chunk))
     assert not author.on_ack(replace(good, signature=bytes(64)), SET, 1, 0)
-    stranger = sign_ack(PrivateKey.from_label("stranger"), CHAIN, message.chunk)
+    stranger = sign_ack(
+        PrivateKey.from_label("stranger"), CHAIN, message.chunk, table_of(message.chunk)
+    )
     assert not author.on_ack(stranger, SET, 1, 0)
     assert not sent(outputs, ChunkCertificate)
 
@@ -139,14 +142,18 @@ def test_a_node_lacking_a_committed_chunk_asks_and_takes_only_what_it_asked_for(
 def test_a_jailing_strips_the_jailed_ack_and_recertifies_our_chunks_that_fall_short() -> None:
     author, outputs = lanes("n1")
     message = own_chunk(author, outputs, tx(1))
-    assert author.on_ack(sign_ack(KEYS["n2"], CHAIN, message.chunk), SET, 1, 0)
+    assert author.on_ack(
+        sign_ack(KEYS["n2"], CHAIN, message.chunk, table_of(message.chunk)), SET, 1, 0
+    )
     (cert,) = sent(outputs, ChunkCertificate)
     outputs.clear()
     jailed = SET.punish([KEYS["n2"].public_key], 0)  # n1's ack alone: 10 of 30
     author.revalidate(jailed)
     assert cert.digest not in author.certified
     assert sent(outputs, SignedChunk) == [message]  # out again, to collect acks anew
-    assert author.on_ack(sign_ack(KEYS["n3"], CHAIN, message.chunk), jailed, 2, 0)
+    assert author.on_ack(
+        sign_ack(KEYS["n3"], CHAIN, message.chunk, table_of(message.chunk)), jailed, 2, 0
+    )
     (again,) = sent(outputs, ChunkCertificate)
     assert KEYS["n2"].public_key not in again.signers
 
