@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from helpers.chunks import certificate
 from sequencer_net.crypto import PrivateKey
+from sequencer_net.evidence import SlashRecord
 from sequencer_net.genesis import Genesis
 from sequencer_net.messages import CommittedBatch
 from sequencer_net.namespaces import Namespace, batch_root
@@ -21,10 +22,12 @@ from sequencer_net.types import (
     Certificate,
     Chunk,
     CommitSig,
+    DuplicateVote,
     Tx,
     VoteKind,
     chunks_digest,
     evidence_digest,
+    make_evidence,
     sign_vote,
     tx_namespace,
 )
@@ -49,11 +52,12 @@ USED = ("rollup-a", "rollup-b", "other-ns")
 @dataclass
 class Chain:
     entries: dict[int, CommittedBatch] = field(default_factory=dict)
+    slashes: list[SlashRecord] = field(default_factory=list)
 
     def proof(self, namespace: str, height: int) -> NamespaceProof:
         ns_id = GENESIS.registry.id_of(namespace)
         assert ns_id is not None
-        return build_proof(self.entries[height], namespace, ns_id, ())
+        return build_proof(self.entries[height], namespace, ns_id, self.slashes)
 
     @staticmethod
     def namespace_of(tx: bytes) -> str:
@@ -64,10 +68,21 @@ class Chain:
         return Tx(namespace, "mallory", b"slipped in").encoded
 
 
-def build_chain(seed: int, heights: int = 4) -> Chain:
+def double_vote(key: PrivateKey, height: int) -> DuplicateVote:
+    """Real evidence: ``key`` prevoted two values at (height, 0)."""
+    a, b = (sign_vote(key, CHAIN, VoteKind.PREVOTE, height, 0, bytes([v]) * 32) for v in (1, 2))
+    evidence = make_evidence(a, b)
+    assert isinstance(evidence, DuplicateVote)
+    return evidence
+
+
+def build_chain(seed: int, heights: int = 4, slash_at: int | None = None) -> Chain:
+    """``slash_at``: that height's batch carries evidence against the last validator, who is
+    jailed (and votes no more) from the next height on."""
     rng = random.Random(seed)
     chain = Chain()
     parent: CommittedBatch | None = None
+    validators = GENESIS.validator_set
     seq = 0
     for height in range(1, heights + 1):
         chunks = []
@@ -84,6 +99,7 @@ def build_chain(seed: int, heights: int = 4) -> Chain:
             chunks.append(Chunk(KEYS[seq % 4].public_key, seq, tuple(txs)))
             seq += 1
         certs = tuple(certificate(c, KEYS[:2], CHAIN, GENESIS.registry) for c in chunks)
+        evidence = (double_vote(KEYS[3], height - 1),) if height == slash_at else ()
         header = BatchHeader(
             chain_id=CHAIN,
             height=height,
@@ -92,14 +108,18 @@ def build_chain(seed: int, heights: int = 4) -> Chain:
             proposer=KEYS[height % 4].public_key,
             timestamp_ms=1_000 * height,
             chunks_digest=chunks_digest(certs),
-            evidence_digest=evidence_digest(()),
-            validator_set_hash=GENESIS.validator_set.hash,
+            evidence_digest=evidence_digest(evidence),
+            validator_set_hash=validators.hash,
             last_commit=parent.certificate if parent else None,
             namespaces_root=batch_root(certs),
         )
-        batch = Batch(header, certs, ())
+        batch = Batch(header, certs, evidence)
         votes = [sign_vote(k, CHAIN, VoteKind.PRECOMMIT, height, 0, batch.id) for k in KEYS[:3]]
         sigs = tuple(CommitSig(v.validator, v.signature) for v in votes)
         parent = CommittedBatch(batch, Certificate(height, 0, batch.id, sigs), tuple(chunks))
         chain.entries[height] = parent
+        if evidence:
+            fraction = GENESIS.params.slash_fraction_ppm
+            validators = validators.punish([e.offender for e in evidence], fraction)
+            chain.slashes += [SlashRecord(e, height, 0, 10, 9, header.proposer) for e in evidence]
     return chain

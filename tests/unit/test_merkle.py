@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from helpers.nsproofs import CHAIN, GENESIS, KEYS, build_chain
+from helpers.nsproofs import CHAIN, GENESIS, KEYS, build_chain, double_vote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sequencer_net import codec, merkle
-from sequencer_net.nsproof import NamespaceProof, ProofError, verify_proof
+from sequencer_net.nsproof import NamespaceProof, ProofError, SlashedAt, verify_proof
 
 # RFC 6962 test vectors: leaves and the roots of their first n (certificate-transparency's
 # merkle_tree_test data, also in transparency-dev/merkle).
@@ -193,3 +193,39 @@ def test_helpers_are_deterministic() -> None:
     assert KEYS and CHAIN
     a, b = build_chain(7), build_chain(7)
     assert [e.batch.id for e in a.entries.values()] == [e.batch.id for e in b.entries.values()]
+
+
+def test_a_proof_after_a_slashing_verifies_with_the_slashing_it_carries_only() -> None:
+    """Height 2 jails n3; the proof of height 4 carries that slashing, and the verifier's
+    rebuilt set must hash to the header's: leaving it out, adding one that was never
+    committed, or forging its evidence fails."""
+    chain = build_chain(11, heights=4, slash_at=2)
+    proof = chain.proof("rollup-a", 4)
+    assert len(proof.slashings) == 1 and proof.slashings[0].height == 2
+    assert not _fails(proof)
+    assert _fails(dataclasses.replace(proof, slashings=()))
+    extra = SlashedAt(3, double_vote(KEYS[2], 2))  # real evidence, never committed
+    assert _fails(dataclasses.replace(proof, slashings=(*proof.slashings, extra)))
+    (slashed,) = proof.slashings
+    vote = slashed.evidence.second
+    forged = dataclasses.replace(
+        slashed.evidence, second=dataclasses.replace(vote, signature=b"\xff" * 64)
+    )
+    assert _fails(dataclasses.replace(proof, slashings=(SlashedAt(2, forged),)))
+    # Heights up to the slashing's own need none (the set changes after it).
+    assert chain.proof("rollup-a", 2).slashings == ()
+    assert not _fails(chain.proof("rollup-a", 2))
+
+
+def test_every_byte_of_one_proof_is_covered() -> None:
+    """Exhaustively: flipping each byte of an inclusion proof's encoding breaks it."""
+    chain = build_chain(3)
+    height = next(h for h, e in chain.entries.items() if e.chunks)
+    namespace = chain.namespace_of(chain.entries[height].chunks[0].txs[0])
+    proof = chain.proof(namespace, height)
+    encoded = codec.encode(proof)
+    for at in range(len(encoded)):
+        flipped = bytearray(encoded)
+        flipped[at] ^= 0x01
+        tampered = _decoded_or_none(bytes(flipped))
+        assert tampered is None or _fails(tampered), at
