@@ -43,6 +43,12 @@ def add_namespace_commands(commands: argparse._SubParsersAction) -> None:
         "file alone. Format: docs/namespaces.md.",
     )
     sub = ns.add_subparsers(dest="namespace_command", metavar="ACTION", required=True)
+    common.add_argument(
+        "--genesis",
+        type=Path,
+        metavar="G",
+        help="genesis.toml to check the node's proofs against (default: the cluster dir's)",
+    )
     p = sub.add_parser("show", parents=[common], help="a namespace's transactions at a height")
     p.add_argument("namespace", metavar="NS")
     p.add_argument("height", type=int, metavar="HEIGHT")
@@ -235,9 +241,11 @@ def _show(args: argparse.Namespace) -> int:
 def _genesis_path(args: argparse.Namespace) -> Path:
     from ..cluster.layout import Layout
 
+    if args.genesis is not None:
+        return Path(args.genesis)
     root = cluster_dir(
         args.dir,
-        "no cluster given: pass --dir (its genesis.toml checks the node's proofs)",
+        "no cluster given: pass --dir or --genesis (to check the node's proofs)",
     )
     return Layout(root).genesis
 
