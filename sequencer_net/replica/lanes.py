@@ -344,8 +344,13 @@ class Lanes:
     def restore_buffer(self, txs: Iterable[tuple[bytes, bytes]]) -> None:
         """Acknowledged transactions read back after a restart: (id, encoded)."""
         for txid, encoded in txs:
-            if txid not in self._pending:
-                self.add_client_tx(encoded, txid)
+            if txid in self._pending:
+                continue
+            try:
+                ns_id = self._ns_id(encoded)
+            except ValueError:
+                continue  # not admissible under this genesis: it was never acknowledged here
+            self.add_client_tx(encoded, txid, ns_id=ns_id)
 
     # ---- inside ----------------------------------------------------------------------------
 
