@@ -32,17 +32,21 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 def root(leaves: Sequence[bytes]) -> bytes:
     """MTH(leaves): the root over the leaves' data."""
-    return root_of_hashes([leaf_hash(leaf) for leaf in leaves])
+    sha = hashlib.sha256
+    return root_of_hashes([sha(LEAF_PREFIX + leaf).digest() for leaf in leaves])
 
 
 def root_of_hashes(hashes: Sequence[bytes]) -> bytes:
     """The root over already-hashed leaves, bottom up: pairing neighbours level by level and
-    carrying an odd last node up gives exactly RFC 6962's split at the largest power of two."""
+    carrying an odd last node up gives exactly RFC 6962's split at the largest power of two.
+    (Hashing inline: this runs once per chunk over its transactions, on the hot path.)"""
     if not hashes:
         return EMPTY_ROOT
+    sha, prefix = hashlib.sha256, NODE_PREFIX
     level = list(hashes)
     while len(level) > 1:
-        paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        pairs = zip(level[::2], level[1::2], strict=False)  # an odd last node waits a level
+        paired = [sha(prefix + a + b).digest() for a, b in pairs]
         if len(level) % 2:
             paired.append(level[-1])
         level = paired

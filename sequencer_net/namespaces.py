@@ -25,6 +25,8 @@ from .types import MAX_NAME, Chunk, ChunkCertificate, NamespaceEntry, table_root
 MAX_REGISTERED_ID = 0xFFFF  # registered ids are short: 0..65535
 OPEN_ID_BASE = 1 << 16  # open ids (no registry) are this plus 48 bits of the name's hash
 MAX_NAMESPACES = 256
+OPEN_CACHE = 4096  # open names remembered (id, limit) before the memo starts afresh
+NO_LIMIT = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,10 @@ class Registry:
             raise ValueError("two namespaces share an id")
         if sum(n.share for n in self.namespaces) > 1 + 1e-9:
             raise ValueError("namespace shares add up to more than 1")
+        # name -> (id, max_tx_bytes): one dict lookup per transaction on the hot path.
+        self._admits: dict[str, tuple[int, int]] = {
+            n.name: (n.id, n.max_tx_bytes) for n in self.namespaces
+        }
 
     @property
     def is_open(self) -> bool:
@@ -77,6 +83,15 @@ class Registry:
 
     def get(self, name: str) -> Namespace | None:
         return self._by_name.get(name)
+
+    def lookup(self, name: str) -> tuple[int, int] | None:
+        """(id, max_tx_bytes) of ``name``, None when the registry does not admit it."""
+        found = self._admits.get(name)
+        if found is None and self.is_open:
+            if len(self._admits) >= OPEN_CACHE:
+                self._admits.clear()
+            found = self._admits[name] = (open_id(name), NO_LIMIT)
+        return found
 
     def id_of(self, name: str) -> int | None:
         """The id of ``name``, None when the registry does not admit it."""

@@ -37,11 +37,12 @@ class Admission:
             self._outputs.append(Rejected(None, f"malformed transaction: {exc}"))
             return None
         registry = r.lanes.registry
-        problem = registry.problem(namespace, len(encoded))
-        ns_id = registry.id_of(namespace)
-        if problem is not None or ns_id is None:
+        admits = registry.lookup(namespace)
+        if admits is None or len(encoded) > admits[1]:
+            problem = registry.problem(namespace, len(encoded))
             self._outputs.append(Rejected(None, f"refused: {problem}"))
             return None
+        ns_id = admits[0]
         txid = tx_id(encoded)
         if r.chain.tx_location(txid) is not None:
             self._outputs.append(Rejected(None, ALREADY_COMMITTED))

@@ -362,17 +362,18 @@ class Lanes:
         if self._author_bytes.get(chunk.author, 0) + chunk.size_bytes > share:
             return "chunk refused: its author's share of uncommitted chunks is full"
         registry = self.registry
+        lookup = registry.lookup
         ns_ids: list[int] = []
         for tx in chunk.txs:
             try:
                 name = tx_namespace(tx)
             except ValueError as exc:
                 return f"chunk with a malformed transaction: {exc}"
-            problem = registry.problem(name, len(tx))
-            ns_id = registry.id_of(name)
-            if problem is not None or ns_id is None:
+            admits = lookup(name)
+            if admits is None or len(tx) > admits[1]:
+                problem = registry.problem(name, len(tx))
                 return f"chunk with a transaction the registry refuses: {problem}"
-            ns_ids.append(ns_id)
+            ns_ids.append(admits[0])
         table = chunk_table(chunk.tx_ids, ns_ids)
         self._tables[chunk.digest] = (table, table_root(table))
         return None
