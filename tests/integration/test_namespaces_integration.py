@@ -82,6 +82,11 @@ async def test_namespaced_transactions_commit_with_proofs_that_verify_offline(
         proven += [bytes.fromhex(t) for t in verified["tx_ids"]]
     assert sorted(proven) == sorted(tx.id for tx in a)
 
+    # The human view of the same: the transactions, each with its id, sender and payload.
+    height = heights[a[0].id]
+    out = await cli(cluster, "namespace", "show", "rollup-a", str(height))
+    assert "proof verified" in out and a[0].id.hex()[:16] in out and "alice" in out
+
     # rollup-b's proof at a height of rollup-a's alone is one of absence; verify says so.
     only_a = sorted({heights[tx.id] for tx in a} - {heights[tx.id] for tx in b})
     for height in only_a[:1]:
@@ -117,3 +122,8 @@ async def test_namespaced_transactions_commit_with_proofs_that_verify_offline(
     assert code == 0, err
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["height"] for r in records] == [1, 2, 3] and all(r["verified"] for r in records)
+    code, out, err = await run(
+        "namespace", "follow", "rollup-b", "--from", str(heights[b[0].id]), "--heights", "1",
+        "--dir", cluster.root,
+    )  # fmt: skip
+    assert code == 0 and "proof verified" in out and b[0].id.hex()[:16] in out, err
