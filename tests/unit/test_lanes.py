@@ -56,6 +56,39 @@ def test_a_client_transaction_waits_at_most_the_chunk_interval_then_leaves_signe
     assert message.chunk.txs == (tx(1),) and message.verify(CHAIN)
 
 
+def test_under_load_the_buffer_waits_for_the_previous_certificate_then_leaves_with_it() -> None:
+    node, outputs = lanes(chunk_interval_ms=5, chunk_max_wait_ms=10)
+    first = own_chunk(node, outputs, tx(1))
+    node.add_client_tx(tx(2), tx_id(tx(2)))
+    node.on_timer()  # the first chunk lacks its certificate: wait one more interval
+    assert not sent(outputs, SignedChunk)
+    assert [o.delay_ms for o in outputs if isinstance(o, SetTimer)] == [5, 5]
+    node.add_client_tx(tx(3), tx_id(tx(3)))
+    assert node.on_ack(sign_ack(KEYS["n2"], CHAIN, first.chunk), SET, 1, 0)
+    (second,) = sent(outputs, SignedChunk)
+    assert second.chunk.txs == (tx(2), tx(3)), "the certificate released the grown buffer"
+
+
+def test_the_wait_for_a_certificate_is_bounded() -> None:
+    node, outputs = lanes(chunk_interval_ms=5, chunk_max_wait_ms=10)
+    own_chunk(node, outputs, tx(1))  # never certified: no peer answers
+    node.add_client_tx(tx(2), tx_id(tx(2)))
+    node.on_timer()
+    node.on_timer()
+    assert not sent(outputs, SignedChunk)
+    node.on_timer()  # 10 ms past the interval: sealed without the certificate
+    (second,) = sent(outputs, SignedChunk)
+    assert second.chunk.txs == (tx(2),)
+
+
+def test_with_no_chunk_waiting_for_acks_the_interval_alone_decides() -> None:
+    node, outputs = lanes(chunk_interval_ms=5, chunk_max_wait_ms=10)
+    node.add_client_tx(tx(1), tx_id(tx(1)))
+    node.on_timer()
+    (message,) = sent(outputs, SignedChunk)
+    assert message.chunk.txs == (tx(1),)
+
+
 def test_a_full_buffer_leaves_at_once() -> None:
     node, outputs = lanes(chunk_max_txs=3)
     for i in range(3):
