@@ -197,7 +197,7 @@ class Batch:
 
 
 def proposal_payload(height: int, round: int, pol_round: int, batch_id: bytes) -> bytes:
-    return codec.encode([height, round, pol_round, batch_id])
+    return codec.encode_plain([height, round, pol_round, batch_id])
 
 
 @codec.register(4)
@@ -236,7 +236,7 @@ def sign_proposal(
 
 
 def vote_payload(kind: VoteKind, height: int, round: int, value: bytes | None) -> bytes:
-    return codec.encode([int(kind), height, round, value])
+    return codec.encode_plain([int(kind), height, round, value])
 
 
 def vote_from_payload(payload: bytes, validator: bytes, signature: bytes) -> Vote:
@@ -446,7 +446,7 @@ class Chunk:
 
 def ack_payload(chunk_digest: bytes, author: bytes, tx_count: int, size_bytes: int) -> bytes:
     """What an ack signs: the digest and what a proposer reads without the chunk."""
-    return codec.encode([chunk_digest, author, tx_count, size_bytes])
+    return codec.encode_plain([chunk_digest, author, tx_count, size_bytes])
 
 
 @codec.register(11)
