@@ -353,10 +353,16 @@ class Lanes:
         self._uncommitted.add(chunk.digest)
         size = chunk.size_bytes
         self._author_bytes[chunk.author] = self._author_bytes.get(chunk.author, 0) + size
-        for txid, tx in zip(chunk.tx_ids, chunk.txs, strict=True):
-            if txid not in self._pending:
-                self._pending_bytes += len(tx)
-            self._pending[txid] = chunk.digest  # ours were buffered (None) until now
+        ids, pending = chunk.tx_ids, self._pending
+        if pending.keys().isdisjoint(ids) and len(set(ids)) == len(ids):  # the usual case
+            self._pending_bytes += chunk.size_bytes
+        else:  # ours (buffered until now), or a transaction seen twice: count each once
+            seen: set[bytes] = set()
+            for txid, tx in zip(ids, chunk.txs, strict=True):
+                if txid not in pending and txid not in seen:
+                    self._pending_bytes += len(tx)
+                seen.add(txid)
+        pending.update(dict.fromkeys(ids, chunk.digest))  # ours were buffered (None) until now
 
     def _release(self, chunk: Chunk) -> None:
         if chunk.digest not in self._uncommitted:

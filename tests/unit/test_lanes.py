@@ -191,3 +191,15 @@ def test_commit_releases_the_pending_transactions_and_keeps_the_chunk_to_serve()
     assert len(author) == 0 and author.size_bytes == 0
     assert author.was_committed(message.chunk.digest)
     assert message.chunk.digest in author.chunks  # peers that lack it may still fetch it
+
+
+def test_held_bytes_count_each_pending_transaction_once_and_return_to_zero() -> None:
+    node, _ = lanes("n2")
+    a = chunk(KEYS["n1"], (tx(1), tx(1), tx(2)), seq=0)  # a repeat inside one chunk
+    b = chunk(KEYS["n3"], (tx(2), tx(3)), seq=0)  # and one across chunks
+    node.on_chunk(b"n1", signed(a, KEYS["n1"], CHAIN), SET)
+    node.on_chunk(b"n3", signed(b, KEYS["n3"], CHAIN), SET)
+    assert len(node) == 3
+    assert node.size_bytes == sum(len(tx(i)) for i in (1, 2, 3))
+    node.committed(1, (a, b))
+    assert len(node) == 0 and node.size_bytes == 0
