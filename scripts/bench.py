@@ -2,8 +2,9 @@
 side with pysyncobj (a Python Raft: crash faults only, no signatures) in the same run.
 
 Starts a cluster of real node processes on 127.0.0.1, offers load at increasing rates (each
-for a fixed time, open loop: see sequencer_net.load), and keeps the highest rate at which
-(nearly) everything offered commits at the offered pace with p50 latency under a second.
+for a fixed time, open loop: see sequencer_net.load; 1k, 2k, 4k, ... then two bisecting steps
+between the last sustained and the failed rate), and keeps the highest rate at which (nearly)
+everything offered commits at the offered pace with p50 latency under a second.
 Prints one JSON line per cluster size: nodes, tx size, committed tx/s, p50/p99 commit latency,
 node CPU seconds per 1k committed tx, heights/s, the load generator's own CPU, node RSS and
 peer bytes sent per committed transaction.
@@ -55,6 +56,44 @@ from sequencer_net.load import LoadReport, run_load
 from sequencer_net.percentiles import percentile
 
 RATES = (1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000)
+REFINE_STEPS = 2  # after the ladder fails a step: halve the gap to the last sustained one twice
+
+
+class Ramp:
+    """The rates to offer: up the ladder until a step fails, then bisect between the last
+    sustained rate and the lowest failed one ``refine`` times, so the best step is known
+    within an eighth of the ladder's factor of two instead of only to that factor."""
+
+    def __init__(self, rates: tuple[int, ...], refine: int = REFINE_STEPS) -> None:
+        self._ladder = list(rates[1:])
+        self._refine = refine if len(rates) > 1 else 0
+        self._ok: int | None = None
+        self._failed: int | None = None
+        self._next: int | None = rates[0]
+
+    def __iter__(self) -> Ramp:
+        return self
+
+    def __next__(self) -> int:
+        if self._next is None:
+            raise StopIteration
+        return self._next
+
+    def result(self, rate: int, sustained: bool) -> None:
+        if sustained:
+            self._ok = rate
+        else:
+            self._failed = rate
+        if self._failed is None:
+            self._next = self._ladder.pop(0) if self._ladder else None
+        elif self._ok is None or self._refine == 0:
+            self._next = None
+        else:
+            self._refine -= 1
+            middle = (self._ok + self._failed) // 2
+            self._next = middle if self._ok < middle < self._failed else None
+
+
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 PYSYNCOBJ_NODE = Path(__file__).with_name("pysyncobj_node.py")
 PYSYNCOBJ_NODES = 4
@@ -190,7 +229,8 @@ def bench(
             pids = list(started.values())
             best: Best | None = None
             failed: dict[str, object] | None = None
-            for rate in rates:
+            ramp = Ramp(rates)
+            for rate in ramp:
                 before, counted_before = (
                     cpu_seconds(pids),
                     trio.run(counters, list(addresses.values())),
@@ -212,13 +252,17 @@ def bench(
                     f"{key}_per_height": per_unit(counted_before, counted, key, node_heights)
                     for key in ("signatures", "fsyncs")
                 }
-                if len(rates) > 1 and not sustainable(
+                ok = len(rates) == 1 or sustainable(
                     report.committed,
                     report.submitted,
                     report.committed_tps,
                     report.latency_p50_ms,
                     rate,
-                ):
+                )
+                ramp.result(rate, ok)
+                if ok:
+                    best = (report, cpu, rss, per_tx, per_height)
+                else:  # the lowest failed step, which the bisection only lowers
                     failed = failed_step(
                         rate,
                         report.offered_tps,
@@ -226,8 +270,6 @@ def bench(
                         report.committed / max(report.submitted, 1),
                         report.latency_p50_ms,
                     )
-                    break
-                best = (report, cpu, rss, per_tx, per_height)
         finally:
             cluster.down()
         if report_dir is not None:  # `sequencer-net report` of the run, before tmp goes
@@ -326,16 +368,19 @@ def bench_pysyncobj(size: int, seconds: float, rates: tuple[int, ...]) -> dict[s
     best: tuple[int, dict[str, Any]] | None = None
     failed: dict[str, object] | None = None
     try:
-        for rate in rates:
+        ramp = Ramp(rates)
+        for rate in ramp:
             step = cluster.offer(rate, seconds, size)
-            if len(rates) > 1 and not sustainable(
+            ok = len(rates) == 1 or sustainable(
                 step["committed"], step["offered"], step["committed_tps"], step["p50"], rate
-            ):
+            )
+            ramp.result(rate, ok)
+            if ok:
+                best = (rate, step)
+            else:
                 share = step["committed"] / max(step["offered"], 1)
                 offered = round(step["offered"] / seconds, 1)
                 failed = failed_step(rate, offered, step["committed_tps"], share, step["p50"])
-                break
-            best = (rate, step)
     finally:
         cluster.close()
     if best is None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import procs, state
+from . import kills, procs, state
 from .errors import ClusterError
 from .layout import Layout
 from .procs import Proc, ProcState
@@ -110,6 +110,7 @@ class Cluster:
         with state.locked(self.layout.lock):
             proc = self._running(name)
             procs.kill(proc, KILL_TIMEOUT_S)
+            kills.record(self.layout.kills, name)
         return proc.pid
 
     def restart(self, name: str) -> int:
@@ -121,6 +122,8 @@ class Cluster:
         with state.locked(self.layout.lock):
             recorded = state.load(self.layout.state)
             if name in recorded:
+                if procs.state(recorded[name]) is not ProcState.DEAD:
+                    kills.record(self.layout.kills, name)
                 procs.kill(recorded[name], KILL_TIMEOUT_S)
             recorded[name] = self._spawn(name)
             state.save(self.layout.state, recorded)

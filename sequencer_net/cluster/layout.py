@@ -42,6 +42,11 @@ class Layout:
         return self.root / "prometheus.yml"
 
     @property
+    def kills(self) -> Path:
+        """When `cluster kill` and `cluster restart` killed which node (``kills``)."""
+        return self.root / "kills.jsonl"
+
+    @property
     def lock(self) -> Path:
         """Held while cluster.json is read, acted on and rewritten, so two commands run at
         once (say `kill n1` and `restart n2`) cannot lose each other's pids."""

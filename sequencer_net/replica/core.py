@@ -176,7 +176,7 @@ class Replica:
             case SignedChunk():
                 self.lanes.on_chunk(peer, message, self.validators)
             case ChunkAck():
-                if self.lanes.on_ack(message, self.validators, self.height, now_ms):
+                if self.lanes.on_ack(message, self.validators, self.height, now_ms, self.omit):
                     self._wake()
             case ChunkCertificate():
                 if self.lanes.on_certificate(peer, message, self.validators, self.height, now_ms):
@@ -216,7 +216,7 @@ class Replica:
             case Tick.SYNC:
                 self.catchup.on_timer()
             case Tick.CHUNK:
-                self.lanes.flush(self.omit)
+                self.lanes.on_timer(self.omit)
             case Tick.FETCH:
                 self._drain(self._commit_if_held())
         return self._take_outputs()

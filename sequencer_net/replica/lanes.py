@@ -1,7 +1,10 @@
 """Dissemination, apart from ordering: this node's lane and the chunks it holds for the others.
 
-Client transactions wait in the lane's buffer for at most ``chunk_interval_ms`` (or until a
-chunk is full), then leave as one chunk to every peer. A peer checks the chunk once (author,
+Client transactions wait in the lane's buffer for ``chunk_interval_ms`` (or until a chunk is
+full), then leave as one chunk to every peer; while this node's previous chunk is still short
+of a certificate the buffer waits for it, up to ``chunk_max_wait_ms`` more, so under load chunks
+grow instead of multiplying (a chunk costs every peer a signature check and an ack whatever
+its size). A peer checks the chunk once (author,
 bounds, every transaction decodes), stores it and acks its digest to the author; the author
 turns acks from more than a third of the stake into a certificate and sends it to everyone.
 Consensus orders certificates (see :mod:`.batches`); a node that must commit a chunk it lacks
@@ -70,6 +73,7 @@ class Lanes:
         self._tables: dict[bytes, tuple[tuple[NamespaceEntry, ...], bytes]] = {}
         self._buffer_bytes = 0
         self._seq = 0
+        self._waited_ms = 0  # how long the buffer has waited past the interval for a certificate
         self.chunks: dict[bytes, Chunk] = {}  # held: uncommitted, then SERVE_HEIGHTS more
         self.certified: OrderedDict[bytes, HeldCertificate] = OrderedDict()  # uncommitted
         self._acks: dict[bytes, dict[bytes, bytes]] = {}  # own chunks: validator -> signature
@@ -131,11 +135,22 @@ class Lanes:
         ):
             self.flush(omit)
 
+    def on_timer(self, omit: Callable[[bytes], bool] | None = None) -> None:
+        """The buffer's interval is over: seal it, unless our last chunk still lacks its
+        certificate and the buffer may wait longer (it is sealed when that certificate forms)."""
+        interval = self._params.chunk_interval_ms
+        if self._buffer and self._unacked and self._waited_ms < self._params.chunk_max_wait_ms:
+            self._waited_ms += interval
+            self._outputs.append(SetTimer(CHUNK, interval))
+            return
+        self.flush(omit)
+
     def flush(self, omit: Callable[[bytes], bool] | None = None) -> None:
         """Pack the buffer into a chunk, store it, ack it ourselves and send it to everyone;
         ``omit`` (a censoring fault's hook) drops the transactions it picks."""
         buffered, self._buffer, self._buffer_bytes = self._buffer, {}, 0
         ns_ids, self._buffer_ns = self._buffer_ns, {}
+        self._waited_ms = 0
         if omit is not None:
             for txid in [txid for txid, tx in buffered.items() if omit(tx)]:
                 self._pending.pop(txid, None)
@@ -155,9 +170,16 @@ class Lanes:
         self.signed += 2
         self._outputs.append(Send(None, signed))
 
-    def on_ack(self, ack: ChunkAck, validators: ValidatorSet, height: int, now_ms: int) -> bool:
+    def on_ack(
+        self,
+        ack: ChunkAck,
+        validators: ValidatorSet,
+        height: int,
+        now_ms: int,
+        omit: Callable[[bytes], bool] | None = None,
+    ) -> bool:
         """An ack on one of our chunks; a certificate once they hold more than a third (then
-        True)."""
+        True, and a buffer that was waiting for it leaves)."""
         signed = self._acks.get(ack.digest)
         if signed is None or ack.validator in signed or ack.validator not in validators:
             return False
@@ -176,6 +198,8 @@ class Lanes:
             cert = certify(ack, sigs, held[0])
             self.certified[cert.digest] = HeldCertificate(cert, height, now_ms)
             self._outputs.append(Send(None, cert))
+            if self._waited_ms and not self._unacked:
+                self.flush(omit)
             return True
         return False
 
@@ -401,10 +425,16 @@ class Lanes:
         self._uncommitted.add(chunk.digest)
         size = chunk.size_bytes
         self._author_bytes[chunk.author] = self._author_bytes.get(chunk.author, 0) + size
-        for txid, tx in zip(chunk.tx_ids, chunk.txs, strict=True):
-            if txid not in self._pending:
-                self._pending_bytes += len(tx)
-            self._pending[txid] = chunk.digest  # ours were buffered (None) until now
+        ids, pending = chunk.tx_ids, self._pending
+        if pending.keys().isdisjoint(ids) and len(set(ids)) == len(ids):  # the usual case
+            self._pending_bytes += chunk.size_bytes
+        else:  # ours (buffered until now), or a transaction seen twice: count each once
+            seen: set[bytes] = set()
+            for txid, tx in zip(ids, chunk.txs, strict=True):
+                if txid not in pending and txid not in seen:
+                    self._pending_bytes += len(tx)
+                seen.add(txid)
+        pending.update(dict.fromkeys(ids, chunk.digest))  # ours were buffered (None) until now
 
     def _release(self, chunk: Chunk) -> None:
         if chunk.digest not in self._uncommitted:

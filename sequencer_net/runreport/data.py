@@ -80,21 +80,28 @@ def _heights(run: Run, t0: float, from_logs: bool) -> dict[str, dict[str, list[f
 
 def _events(run: Run, commit_t: dict[int, float], t0: float) -> tuple[list[dict[str, Any]], int]:
     """What the heights plot marks: faults, partitions, kills, restarts, stalls and slashes;
-    and how many distinct pieces of evidence the logs name. A kill shows at the last line a
-    node wrote before it started again, or before the end of the run if it is not running."""
+    and how many distinct pieces of evidence the logs name. A kill shows when the launcher
+    recorded it (`cluster kill`, `cluster restart`); a death it did not cause shows at the last
+    line the node wrote before it started again, or before the end of the run if it is not
+    running."""
     out: list[dict[str, Any]] = []
     evidence: set[tuple[Any, ...]] = set()
+    for name, killed in sorted(run.kills.items()):
+        out.extend(_event(t - t0, name, "kill", "killed") for t in killed)
     for name, log in sorted(run.logs.items()):
+        killed = run.kills.get(name, [])
         previous: dict[str, Any] | None = None
+        life = float("-inf")  # when this node last started
         started = cut = ended = False  # ended: it logged a stop or a crash since it started
+
         for r in log.records:
             event, t = r["event"], r["t"] - t0
             if event == "node_started":
-                if started and not ended and previous is not None:
+                if started and not ended and previous and not _within(killed, life, r["t"]):
                     out.append(_event(previous["t"] - t0, name, "kill", "killed or crashed"))
                 if started:
                     out.append(_event(t, name, "restart", "restarted"))
-                started, cut, ended = True, False, False
+                started, cut, ended, life = True, False, False, r["t"]
             elif event == "node_stopping":
                 ended = True
             elif event == "fault_crash":
@@ -116,7 +123,8 @@ def _events(run: Run, commit_t: dict[int, float], t0: float) -> tuple[list[dict[
             elif event == "evidence_found":
                 evidence.add((r.get("offender"), r.get("height"), r.get("kind")))
             previous = r
-        if previous is not None and name not in run.running and not ended:
+        gone = name not in run.running and not ended
+        if gone and previous is not None and not _within(killed, life, float("inf")):
             out.append(_event(previous["t"] - t0, name, "kill", "killed or crashed"))
     for s in run.slashes:
         if s.height in commit_t:
@@ -124,6 +132,10 @@ def _events(run: Run, commit_t: dict[int, float], t0: float) -> tuple[list[dict[
             out.append(_event(commit_t[s.height] - t0, None, "slash", text))
     out.sort(key=lambda e: e["t"])
     return out[:MAX_EVENTS], len(evidence)
+
+
+def _within(times: list[float], since: float, until: float) -> bool:
+    return any(since <= t <= until for t in times)
 
 
 def _event(t: float, node: str | None, kind: str, text: str) -> dict[str, Any]:

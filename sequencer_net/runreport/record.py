@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import codec
+from ..cluster import kills
 from ..cluster.layout import Layout
 from ..commands.errors import UsageError
 from ..evidence import SlashRecord
@@ -69,6 +70,7 @@ class Run:
     submissions: list[Submission]
     unreadable: list[str]  # what could not be read, said in the report
     running: frozenset[str] = frozenset()  # nodes whose process runs (or is paused) now
+    kills: dict[str, list[float]] = field(default_factory=dict)  # the launcher's, per node
 
 
 def read(directory: Path) -> Run:
@@ -91,7 +93,15 @@ def read(directory: Path) -> Run:
             best = (chain, slashes)
     submissions = read_submissions(directory / SUBMISSIONS, unreadable)
     return Run(
-        directory, logs, best[0], heights, best[1], submissions, unreadable, _running(directory)
+        directory,
+        logs,
+        best[0],
+        heights,
+        best[1],
+        submissions,
+        unreadable,
+        _running(directory),
+        kills.read(Layout(directory).kills),
     )
 
 

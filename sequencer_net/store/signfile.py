@@ -11,9 +11,14 @@ never changes afterwards.
 
 The record holds digests, not batches (:class:`StoredSign`: the lock as rounds and batch ids),
 so its size does not grow with the batch. The batches the lock names, which a restart needs to
-re-propose its valid value, live in a second file (``<name>.values``), rewritten atomically
-only when the lock names a batch that file does not hold yet (about once per height, when the
-validator locks), always *before* the record that names it.
+re-propose its valid value, live in a second file (``<name>.values``): a log of checksummed
+records, one appended and ``fdatasync``'d whenever the lock names a batch the file does not
+hold yet (about once per height, when the validator locks), always *before* the record that
+names it. A torn last record is a save that never returned, and is cut off. Every
+``VALUES_MAX_RECORDS`` appends the log is rewritten atomically (temp file, rename) with just
+the batches the old and the new record name. An append costs one ``fdatasync`` where a rewrite
+per height cost a file, an fsync, a rename and a directory fsync, on the path to every
+precommit.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from .errors import StoreError
 SLOT_BYTES = 1024
 _SEQ, _LEN, _SUM = 8, 4, 16
 _HEADER = _SEQ + _LEN + _SUM
+VALUES_MAX_RECORDS = 64  # appends to the values log before it is rewritten with what is named
 
 
 @codec.register(40)
@@ -82,6 +88,30 @@ def _slot(seq: int, body: bytes) -> bytes:
     return (head + body).ljust(SLOT_BYTES, b"\x00")
 
 
+def _value_record(batch: Batch) -> bytes:
+    body = codec.encode(batch)
+    size = len(body).to_bytes(_LEN, "big")
+    return size + hashlib.blake2b(size + body, digest_size=_SUM).digest() + body
+
+
+def _parse_values(data: bytes) -> tuple[list[bytes], int]:
+    """The intact records' bodies of a values log, and where the intact prefix ends."""
+    bodies, at = [], 0
+    while at + _LEN + _SUM <= len(data):
+        size = int.from_bytes(data[at : at + _LEN], "big")
+        end = at + _LEN + _SUM + size
+        body = data[at + _LEN + _SUM : end]
+        if (
+            end > len(data)
+            or data[at + _LEN : at + _LEN + _SUM]
+            != hashlib.blake2b(data[at : at + _LEN] + body, digest_size=_SUM).digest()
+        ):
+            break
+        bodies.append(body)
+        at = end
+    return bodies, at
+
+
 def _parse(slot: bytes) -> tuple[int, bytes] | None:
     """(sequence number, body) of a slot, or None if it is torn or empty."""
     seq, size = slot[:_SEQ], int.from_bytes(slot[_SEQ : _SEQ + _LEN], "big")
@@ -106,14 +136,18 @@ class FileSignStateStore:
         self.values_path = path.with_name(path.name + ".values")
         self._record: SignRecord | None = None
         self._seq = 0  # of the newest slot on disk; 0: no file yet
-        self._held: frozenset[bytes] = frozenset()  # ids the values file holds
+        self._held: set[bytes] = set()  # ids the values log holds
+        self._values_end = 0  # where the next record goes; 0: no log yet (create it)
+        self._values_records = 0
+        self._values_torn = False  # a torn tail follows _values_end: cut it before appending
         self._loaded = False
 
     def erase(self) -> None:
         """Forget everything signed (the ``amnesia`` fault; never in normal operation)."""
         self.path.unlink(missing_ok=True)
         self.values_path.unlink(missing_ok=True)
-        self._record, self._seq, self._held, self._loaded = None, 0, frozenset(), True
+        self._record, self._seq, self._held, self._loaded = None, 0, set(), True
+        self._values_end = self._values_records = 0
 
     def load(self) -> SignRecord | None:
         if not self._loaded:
@@ -130,7 +164,7 @@ class FileSignStateStore:
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
-            self._seq, self._held = 0, frozenset()
+            self._seq, self._held, self._values_end = 0, set(), 0
             return None
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot read sign state: {exc}") from None
@@ -145,7 +179,7 @@ class FileSignStateStore:
         except codec.DecodeError as exc:
             raise self._corrupt(str(exc)) from None
         values = self._read_values()
-        self._held = frozenset(values)
+        self._held = set(values)
         lock = stored.lock
         return SignRecord(
             stored.height,
@@ -175,11 +209,18 @@ class FileSignStateStore:
         try:
             data = self.values_path.read_bytes()
         except FileNotFoundError:
+            self._values_end = self._values_records = 0
             return {}
         except OSError as exc:
             raise StoreError(f"{self.values_path}: cannot read locked batches: {exc}") from None
+        bodies, self._values_end = _parse_values(data)
+        self._values_records, self._values_torn = len(bodies), self._values_end < len(data)
         try:
-            batches = codec.decode(data, tuple[Batch, ...])
+            if not bodies and data[:1] not in (b"", b"\x00"):
+                # Written before the log (one msgpack array): read it, rewrite it on the next lock.
+                self._values_end = self._values_records = 0
+                return {b.id: b for b in codec.decode(data, tuple[Batch, ...])}
+            batches = [codec.decode(body, Batch) for body in bodies]
         except codec.DecodeError as exc:
             raise self._corrupt(f"{self.values_path.name}: {exc}") from None
         return {b.id: b for b in batches}
@@ -200,8 +241,7 @@ class FileSignStateStore:
         slot = _slot(self._seq + 1, codec.encode(stored))
         try:
             if not values.keys() <= self._held:
-                self._replace(self.values_path, codec.encode(tuple(values.values())))
-                self._held = frozenset(values)
+                self._keep_values(values)
             if self._seq == 0:
                 self._replace(self.path, bytes(SLOT_BYTES) + slot)  # sequence 1: slot 1
             else:
@@ -211,6 +251,35 @@ class FileSignStateStore:
             raise StoreError(f"{self.path}: cannot save sign state: {exc}") from None
         self._seq += 1
         self._record = record
+
+    def _keep_values(self, values: dict[bytes, Batch]) -> None:
+        """Make the values log hold ``values`` (and still those the record on disk names)."""
+        new = [b for batch_id, b in values.items() if batch_id not in self._held]
+        if self._values_end and self._values_records + len(new) <= VALUES_MAX_RECORDS:
+            records = b"".join(_value_record(b) for b in new)
+            fd = os.open(self.values_path, os.O_WRONLY)
+            try:
+                if self._values_torn:
+                    os.ftruncate(fd, self._values_end)
+                    self._values_torn = False
+                os.pwrite(fd, records, self._values_end)
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+            self._held.update(b.id for b in new)
+            self._values_end += len(records)
+            self._values_records += len(new)
+            return
+        previous = self._record.lock if self._record is not None else None
+        kept = dict(values)
+        if previous is not None:
+            for b in (previous.locked_value, previous.valid_value):
+                if b is not None:
+                    kept.setdefault(b.id, b)
+        data = b"".join(_value_record(b) for b in kept.values())
+        self._replace(self.values_path, data)
+        self._held, self._values_end, self._values_records = set(kept), len(data), len(kept)
+        self._values_torn = False
 
     def _write_slot(self, slot: bytes) -> None:
         """Overwrite the older slot in place and wait for it to reach the disk."""

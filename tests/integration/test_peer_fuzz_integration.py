@@ -129,7 +129,7 @@ def fake_certificates(
             tx_count,
             tx_count,
             tuple(CommitSig(s, rng.randbytes(SIGNATURE_SIZE)) for s in signers),
-            (NamespaceEntry(0, tx_count, rng.randbytes(32)),),
+            (NamespaceEntry(0, tx_count, bytes(32)),),  # no draw: the rng sequence stays put
         )
         for _ in range(count)
     )
@@ -152,7 +152,15 @@ def hostile_chunks(
     out.append(lambda h: raw(29, [10, me, 0, [tx] * (MAX_CHUNK_TXS + 1)], bytes(64)))
     out.append(lambda h: raw(27, [bytes(32)] * (MAX_CHUNKS_PER_FETCH + 1)))
     out.append(lambda h: raw(28, [[0]] * (MAX_CHUNKS_PER_FETCH + 1)))
-    big_cert = [12, bytes(32), me, 1, 1, [[6, rng.randbytes(32), bytes(64)]] * 5_000]
+    big_cert = [
+        12,
+        bytes(32),
+        me,
+        1,
+        1,
+        [[6, rng.randbytes(32), bytes(64)]] * 5_000,
+        [[13, 0, 1, bytes(32)]],
+    ]
     out.append(lambda h: raw(*big_cert))
 
     # Checked chunks: by an outsider, too big, a transaction that does not decode (last, so

@@ -71,3 +71,21 @@ def test_arguments() -> None:
         with pytest.raises(SystemExit) as exit_info:
             bench.parse_args(bad)
         assert exit_info.value.code == 2
+
+
+def drive(ramp: object, limit: int) -> list[int]:
+    """The rates a ramp offers to a system that sustains everything up to ``limit``."""
+    offered = []
+    for rate in ramp:  # type: ignore[attr-defined]
+        offered.append(rate)
+        ramp.result(rate, rate <= limit)  # type: ignore[attr-defined]
+    return offered
+
+
+def test_the_ramp_climbs_the_ladder_then_bisects_twice_below_the_failed_step() -> None:
+    Ramp = bench.Ramp
+    assert drive(Ramp((1, 2, 4, 8, 16, 32)), limit=27) == [1, 2, 4, 8, 16, 32, 24, 28]
+    assert drive(Ramp((1, 2, 4, 8, 16, 32)), limit=20) == [1, 2, 4, 8, 16, 32, 24, 20]
+    assert drive(Ramp((1000, 2000)), limit=5000) == [1000, 2000], "no failure: no bisection"
+    assert drive(Ramp((1000, 2000)), limit=500) == [1000], "nothing sustained: nothing to bisect"
+    assert drive(Ramp((4000,)), limit=0) == [4000], "one fixed rate is offered once"

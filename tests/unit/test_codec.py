@@ -1048,3 +1048,13 @@ def test_committed_chunks_are_bounded_before_decoding() -> None:
     wire = [23, batch, certificate, [[0]] * (MAX_BATCH_CHUNKS + 1)]
     with pytest.raises(codec.DecodeError, match=f"at most {MAX_BATCH_CHUNKS} items"):
         codec.decode(msgpack.packb(wire, use_bin_type=True), CommittedBatch)
+
+
+@given(
+    st.lists(
+        st.one_of(st.integers(-(2**63), 2**64 - 1), st.binary(max_size=300), st.none()),
+        max_size=8,
+    )
+)
+def test_encode_plain_gives_the_canonical_bytes_of_encode(values: list[Any]) -> None:
+    assert codec.encode_plain(values) == codec.encode(values)

@@ -57,6 +57,39 @@ def test_a_client_transaction_waits_at_most_the_chunk_interval_then_leaves_signe
     assert message.chunk.txs == (tx(1),) and message.verify(CHAIN)
 
 
+def test_under_load_the_buffer_waits_for_the_previous_certificate_then_leaves_with_it() -> None:
+    node, outputs = lanes(chunk_interval_ms=5, chunk_max_wait_ms=10)
+    first = own_chunk(node, outputs, tx(1))
+    node.add_client_tx(tx(2), tx_id(tx(2)))
+    node.on_timer()  # the first chunk lacks its certificate: wait one more interval
+    assert not sent(outputs, SignedChunk)
+    assert [o.delay_ms for o in outputs if isinstance(o, SetTimer)] == [5, 5]
+    node.add_client_tx(tx(3), tx_id(tx(3)))
+    assert node.on_ack(sign_ack(KEYS["n2"], CHAIN, first.chunk, table_of(first.chunk)), SET, 1, 0)
+    (second,) = sent(outputs, SignedChunk)
+    assert second.chunk.txs == (tx(2), tx(3)), "the certificate released the grown buffer"
+
+
+def test_the_wait_for_a_certificate_is_bounded() -> None:
+    node, outputs = lanes(chunk_interval_ms=5, chunk_max_wait_ms=10)
+    own_chunk(node, outputs, tx(1))  # never certified: no peer answers
+    node.add_client_tx(tx(2), tx_id(tx(2)))
+    node.on_timer()
+    node.on_timer()
+    assert not sent(outputs, SignedChunk)
+    node.on_timer()  # 10 ms past the interval: sealed without the certificate
+    (second,) = sent(outputs, SignedChunk)
+    assert second.chunk.txs == (tx(2),)
+
+
+def test_with_no_chunk_waiting_for_acks_the_interval_alone_decides() -> None:
+    node, outputs = lanes(chunk_interval_ms=5, chunk_max_wait_ms=10)
+    node.add_client_tx(tx(1), tx_id(tx(1)))
+    node.on_timer()
+    (message,) = sent(outputs, SignedChunk)
+    assert message.chunk.txs == (tx(1),)
+
+
 def test_a_full_buffer_leaves_at_once() -> None:
     node, outputs = lanes(chunk_max_txs=3)
     for i in range(3):
@@ -165,3 +198,15 @@ def test_commit_releases_the_pending_transactions_and_keeps_the_chunk_to_serve()
     assert len(author) == 0 and author.size_bytes == 0
     assert author.was_committed(message.chunk.digest)
     assert message.chunk.digest in author.chunks  # peers that lack it may still fetch it
+
+
+def test_held_bytes_count_each_pending_transaction_once_and_return_to_zero() -> None:
+    node, _ = lanes("n2")
+    a = chunk(KEYS["n1"], (tx(1), tx(1), tx(2)), seq=0)  # a repeat inside one chunk
+    b = chunk(KEYS["n3"], (tx(2), tx(3)), seq=0)  # and one across chunks
+    node.on_chunk(b"n1", signed(a, KEYS["n1"], CHAIN), SET)
+    node.on_chunk(b"n3", signed(b, KEYS["n3"], CHAIN), SET)
+    assert len(node) == 3
+    assert node.size_bytes == sum(len(tx(i)) for i in (1, 2, 3))
+    node.committed(1, (a, b))
+    assert len(node) == 0 and node.size_bytes == 0

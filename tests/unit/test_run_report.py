@@ -11,6 +11,7 @@ import pytest
 from matplotlib import image
 from matplotlib.axes import Axes
 
+from sequencer_net.cluster import kills
 from sequencer_net.risk.runlog import NodeLog
 from sequencer_net.runreport.data import report_data
 from sequencer_net.runreport.plots import draw
@@ -126,6 +127,27 @@ def test_a_log_that_stops_of_a_node_not_running_ends_at_a_kill() -> None:
     run.logs["n2"].records += [rec(11.0, "node_stopping"), rec(11.1, "peer_disconnected")]
     kills = [(e["node"], e["t"]) for e in report_data(run)["events"] if e["kind"] == "kill"]
     assert kills == [("n2", 4.2)]  # a clean stop is no kill, whatever it logs after
+
+
+def test_a_kill_the_launcher_recorded_shows_when_it_happened_not_at_the_last_line() -> None:
+    run = recorded()
+    run.running = frozenset({"n1"})
+    run.kills = {"n2": [T0 + 6.5, T0 + 12.0]}  # cluster kill at 6.5 s, and after the restart
+    kills = [
+        (e["node"], e["t"], e["text"]) for e in report_data(run)["events"] if e["kind"] == "kill"
+    ]
+    assert kills == [("n2", 6.5, "killed"), ("n2", 12.0, "killed")], "no guess beside them"
+
+
+def test_recorded_kills_are_read_back_bounded_and_past_bad_lines(tmp_path: Path) -> None:
+    path = tmp_path / "kills.jsonl"
+    kills.record(path, "n3")
+    with open(path, "a") as f:
+        f.write("not json\n" + '{"t": "x", "node": "n1"}\n' + '{"node": "n1"}\n')
+    kills.record(path, "n3")
+    times = kills.read(path)["n3"]
+    assert list(kills.read(path)) == ["n3"] and len(times) == 2 and times[0] <= times[1]
+    assert kills.read(tmp_path / "missing.jsonl") == {}
 
 
 def test_without_commit_lines_the_batch_timestamps_stand_in() -> None:

@@ -13,7 +13,7 @@ from sequencer_net import codec
 from sequencer_net.consensus.machine import LockState
 from sequencer_net.signstate import SignRecord
 from sequencer_net.store.errors import StoreError
-from sequencer_net.store.signfile import SLOT_BYTES, FileSignStateStore
+from sequencer_net.store.signfile import SLOT_BYTES, VALUES_MAX_RECORDS, FileSignStateStore
 from sequencer_net.types import Batch, Step, Tx
 
 
@@ -156,7 +156,7 @@ import sys
 from pathlib import Path
 from sequencer_net.consensus.machine import LockState
 from sequencer_net.signstate import SignRecord
-from sequencer_net.store.signfile import SLOT_BYTES, FileSignStateStore
+from sequencer_net.store.signfile import SLOT_BYTES, VALUES_MAX_RECORDS, FileSignStateStore
 from sequencer_net.types import Step
 
 store = FileSignStateStore(Path(sys.argv[1]))
@@ -176,3 +176,61 @@ def test_saved_records_survive_kill_9(path: Path) -> None:
     loaded = FileSignStateStore(path).load()
     assert loaded is not None
     assert loaded.height >= 5
+
+
+def test_each_new_lock_appends_to_the_values_log_without_a_rename(path: Path) -> None:
+    store = FileSignStateStore(path)
+    store.save(locked(1, Step.PRECOMMIT, batch(1, 2)))
+    inode = store.values_path.stat().st_ino
+    for height in range(2, 6):
+        store.save(locked(height, Step.PRECOMMIT, batch(height, 2)))
+    assert store.values_path.stat().st_ino == inode, "appended in place, not replaced"
+    assert FileSignStateStore(path).load() == locked(5, Step.PRECOMMIT, batch(5, 2))
+
+
+def test_the_values_log_is_rewritten_with_what_is_named_once_it_is_long(path: Path) -> None:
+    store = FileSignStateStore(path)
+    for height in range(1, VALUES_MAX_RECORDS + 3):
+        store.save(locked(height, Step.PRECOMMIT, batch(height, 1)))
+    reopened = FileSignStateStore(path)
+    last = VALUES_MAX_RECORDS + 2
+    assert reopened.load() == locked(last, Step.PRECOMMIT, batch(last, 1))
+    assert len(reopened._held) <= 3, "the rewrite kept only the named batches"
+
+
+def test_a_crash_after_a_rewrite_before_the_record_keeps_the_old_lock_loadable(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileSignStateStore(path)
+    for height in range(1, VALUES_MAX_RECORDS + 1):
+        store.save(locked(height, Step.PRECOMMIT, batch(height, 1)))
+    last = locked(VALUES_MAX_RECORDS, Step.PRECOMMIT, batch(VALUES_MAX_RECORDS, 1))
+
+    def crash(slot: bytes) -> None:
+        raise OSError("killed before the slot reached the disk")
+
+    monkeypatch.setattr(store, "_write_slot", crash)
+    with pytest.raises(StoreError):
+        store.save(locked(99, Step.PRECOMMIT, batch(99, 1)))  # forces the rewrite
+    assert FileSignStateStore(path).load() == last
+
+
+def test_a_torn_last_value_record_is_cut_off_and_appends_go_on(path: Path) -> None:
+    store = FileSignStateStore(path)
+    store.save(locked(1, Step.PRECOMMIT, batch(1, 2)))
+    with open(store.values_path, "ab") as f:
+        f.write(b"\x00\x00\x01\x00torn")  # a record that never finished
+    reopened = FileSignStateStore(path)
+    assert reopened.load() == locked(1, Step.PRECOMMIT, batch(1, 2))
+    reopened.save(locked(2, Step.PRECOMMIT, batch(2, 2)))
+    assert FileSignStateStore(path).load() == locked(2, Step.PRECOMMIT, batch(2, 2))
+
+
+def test_a_values_file_from_before_the_log_still_loads(path: Path) -> None:
+    store = FileSignStateStore(path)
+    store.save(locked(3, Step.PRECOMMIT, batch(3, 2)))
+    store.values_path.write_bytes(codec.encode((batch(3, 2),)))  # the earlier format
+    reopened = FileSignStateStore(path)
+    assert reopened.load() == locked(3, Step.PRECOMMIT, batch(3, 2))
+    reopened.save(locked(4, Step.PRECOMMIT, batch(4, 2)))
+    assert FileSignStateStore(path).load() == locked(4, Step.PRECOMMIT, batch(4, 2))

@@ -327,6 +327,12 @@ def test_body_matches_header_detects_changed_chunk_list(
             *body[i + 1 :],
         ),
         (*body[:i], dataclasses.replace(changed, digest=digest(changed.digest)), *body[i + 1 :]),
+        (
+            *body[:i],
+            dataclasses.replace(changed, size_bytes=changed.size_bytes + 1),
+            *body[i + 1 :],
+        ),
+        (*body[:i], dataclasses.replace(changed, author=KEYS[2].public_key), *body[i + 1 :]),
         (*body[:i], body[i], *body[i:]),  # duplicated
     ]
     if len(set(body)) > 1:
@@ -334,6 +340,10 @@ def test_body_matches_header_detects_changed_chunk_list(
     for other in altered:
         assert other != body
         assert not Batch(batch.header, other, ()).body_matches_header()
+    # The header commits to what each certificate certifies, not to which acks prove it.
+    fewer_acks = dataclasses.replace(changed, signatures=changed.signatures[:1])
+    same = Batch(batch.header, (*body[:i], fewer_acks, *body[i + 1 :]), ())
+    assert same.body_matches_header()
 
 
 @FAST
