@@ -339,7 +339,7 @@ class Replica:
         snapshot = advance.successor.snapshot() if changed else None
         self.chain.append(entry, slashes, snapshot, failed)
         self._undecided = None  # a batch catch-up committed for us
-        self._measure(entry, failed, self.lanes.committed(entry.height, entry.chunks))
+        self._measure(entry, failed, self.lanes.committed(entry.height, entry.chunks, self.omit))
         self._state = advance.state
         self.slashes.update(r.evidence.offender for r in slashes)
         if slashes:
