@@ -80,6 +80,17 @@ class Outcome:
     reply: Reply | None = None
 
 
+def decode_schema(decoder: msgspec.msgpack.Decoder[Any], data: bytes) -> Any:
+    """``decoder.decode(data)``, with nesting too deep to decode refused like any other
+    schema error: msgspec walks nested arrays and maps (a ``Raw`` field or an ``object`` one
+    is skipped or built by recursion) and stops at the interpreter's recursion limit with a
+    RecursionError, which would otherwise escape the request loop and stop the node."""
+    try:
+        return decoder.decode(data)
+    except RecursionError:
+        raise msgspec.DecodeError("nested too deeply") from None
+
+
 class Refused(Exception):
     """Raised by a gate: answer this error and close the connection."""
 
@@ -149,7 +160,7 @@ class RpcServer:
     async def answer(self, frame: bytes) -> Outcome:
         """The answer to one request frame: sans-IO except for the handler's own awaits."""
         try:
-            request = self._envelope.decode(frame)
+            request = decode_schema(self._envelope, frame)
         except msgspec.MsgspecError as exc:
             return Outcome({"id": None, "error": f"malformed request: {exc}"}, keep_open=False)
         request_id = request.id
@@ -163,7 +174,7 @@ class RpcServer:
             error = f"unknown {self.api} method {request.method!r}"
             return Outcome({"id": request_id, "error": error})
         try:
-            params = self._params[request.method].decode(request.params)
+            params = decode_schema(self._params[request.method], request.params)
         except msgspec.MsgspecError as exc:
             return Outcome({"id": request_id, "error": f"bad request for {request.method}: {exc}"})
         try:
