@@ -397,5 +397,10 @@ def _load(args: argparse.Namespace) -> int:
         f"heights; load generator CPU {report.client_cpu_s} s over {report.clients} "
         f"process(es)"
     )
+    if report.gone:
+        human += (
+            f"; stopped answering: {', '.join(report.gone)} ({report.unanswered} transactions "
+            f"unanswered, the load went on with the other nodes)"
+        )
     _print(args, report.to_json(), human)
-    return 0 if report.uncommitted == 0 else 1
+    return 0 if report.uncommitted == 0 and not report.gone else 1

@@ -308,6 +308,12 @@ def _foreground(
                 f"({report.committed_tps} tx/s), commit latency p50 {report.latency_p50_ms} ms, "
                 f"p99 {report.latency_p99_ms} ms, load generator CPU {report.client_cpu_s} s"
             )
+            if report.gone:
+                console.print(
+                    f"load: stopped answering: {', '.join(report.gone)} ({report.unanswered} "
+                    "transactions unanswered); the load went on with the other nodes"
+                )
+                return 1
     except Exception as exc:  # trio groups a task's error; a node lost under load is one
         cause = find_cause(exc, ApiError)
         if cause is None:
