@@ -202,10 +202,10 @@ class Node:
             task_status.started()
 
     def _reload_pending(self) -> None:
-        """Put the transactions acknowledged before a crash back in this node's lane: they
-        were perhaps held nowhere else."""
-        for encoded in self.chain.pending():
-            self.carry_out(self.replica.submit(encoded, now_ms())[1])
+        """Put the transactions acknowledged before a crash back in this node's lane (they
+        were perhaps held nowhere else) once it has caught up with the chain, so that those
+        the others committed while it was down are not chunked again."""
+        self.replica.readmit_when_caught_up(self.chain.pending())
 
     def _new_replica(self) -> Replica:
         """The node logic over this node's chain and sign state (again after amnesia)."""
