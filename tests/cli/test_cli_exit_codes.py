@@ -13,7 +13,7 @@ from sequencer_net.cli import main
 
 def test_negative_height_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["batch", "show", "--node", "127.0.0.1:1", "--", "-1"]) == 2
-    assert "height must be 1 or more" in capsys.readouterr().err
+    assert "height: must be an integer from 1 to" in capsys.readouterr().err
 
 
 def test_oversized_load_is_refused_up_front(capsys: pytest.CaptureFixture[str]) -> None:
@@ -25,7 +25,7 @@ def test_oversized_load_is_refused_up_front(capsys: pytest.CaptureFixture[str]) 
 def test_load_knobs_out_of_range_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["load", "--node", "127.0.0.1:1", "--rate", "1", "--duration", "1"]
     assert main([*argv, "--clients", "0"]) == 2
-    assert "clients must be 1..16" in capsys.readouterr().err
+    assert "--clients: must be an integer from 1 to 16" in capsys.readouterr().err
     assert main([*argv, "--submitters", "0"]) == 2
     assert main([*argv, "--interval", "5"]) == 2
 
@@ -76,3 +76,88 @@ def test_report_without_matplotlib_says_which_extra_to_install(
     assert main(["report", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "needs matplotlib: pip install -e '.[report]'" in err and "Traceback" not in err
+
+
+BAD_ADDRESSES = [":::", ":", "127.0.0.1:99999", "127.0.0.1:0", "host:-1", "[::1", "::1:80"]
+BAD_ADDRESSES += ["[nope]:80", "a b:1", "127.0.0.1:²", "-x:80", ""]
+NODE_COMMANDS = [
+    ["status"],
+    ["status", "--consensus"],
+    ["tx", "send", "x"],
+    ["tx", "status", "00" * 32],
+    ["batch", "show", "1"],
+    ["load", "--rate", "1", "--duration", "1"],
+    ["evidence", "list"],
+    ["evidence", "show", "00"],
+    ["censorship", "report"],
+]
+
+
+@pytest.mark.parametrize("address", BAD_ADDRESSES)
+@pytest.mark.parametrize("command", NODE_COMMANDS, ids=" ".join)
+def test_a_bad_node_address_is_a_usage_error(
+    command: list[str], address: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*command, "--node", address]) == 2
+    err = capsys.readouterr().err
+    assert "argument --node" in err and "Traceback" not in err
+
+
+OUT_OF_RANGE_INTS = ["18446744073709551616", "9223372036854775808", "-1", "-99999999999999999999"]
+NOT_FINITE = ["1e400", "inf", "-inf", "nan", "-1"]
+NUMBER_OPTIONS = [
+    (["batch", "show", "--node", "127.0.0.1:1", "--"], "", [*OUT_OF_RANGE_INTS, "0"]),
+    (["load", "--node", "127.0.0.1:1", "--duration", "1"], "--rate", OUT_OF_RANGE_INTS),
+    (["load", "--node", "127.0.0.1:1", "--rate", "1"], "--duration", [*NOT_FINITE, "0"]),
+    (["load", "--node", "127.0.0.1:1", "--rate", "1", "--duration", "1"], "--size", ["-1"]),
+    (["tx", "send", "x", "--node", "127.0.0.1:1"], "--timeout", NOT_FINITE),
+    (["tx", "send", "x", "--node", "127.0.0.1:1"], "--fanout", OUT_OF_RANGE_INTS),
+    (["watch", "--dir", "."], "--interval", NOT_FINITE),
+    (["watch", "--dir", "."], "--duration", NOT_FINITE),
+    (["cluster", "init"], "--nodes", OUT_OF_RANGE_INTS),
+    (["cluster", "up", "--nodes", "4"], "--load", OUT_OF_RANGE_INTS),
+    (["cluster", "up", "--nodes", "4"], "--duration", NOT_FINITE),
+    (["cluster", "up", "--nodes", "4"], "--startup-timeout", NOT_FINITE),
+    (["sim"], "--nodes", OUT_OF_RANGE_INTS),
+    (["sim"], "--seeds", OUT_OF_RANGE_INTS),
+    (["sim"], "--seed", OUT_OF_RANGE_INTS),
+    (["sim"], "--heights", OUT_OF_RANGE_INTS),
+    (["sim"], "--gst-ms", ["18446744073709551616", "-2"]),
+    (["sim"], "--workers", OUT_OF_RANGE_INTS),
+    (["sim"], "--drop", [*NOT_FINITE, "2"]),
+    (["sim"], "--stake", ["99999999999999999999999,1,1,1"]),
+    (["risk"], "--seed", OUT_OF_RANGE_INTS),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "values"),
+    NUMBER_OPTIONS,
+    ids=[" ".join([*c, o]) for c, o, _ in NUMBER_OPTIONS],
+)
+def test_numbers_out_of_range_are_usage_errors(
+    command: list[str], option: str, values: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for value in values:
+        argv = [*command, option, value] if option else [*command, value]
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "error: " in err and "Traceback" not in err, (argv, err)
+
+
+def test_stakes_past_what_64_bits_hold_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "cluster",
+        "init",
+        "--nodes",
+        "2",
+        "--stake",
+        f"{2**60},1",
+        "--dir",
+        str(tmp_path / "c"),
+    ]
+    assert main(argv) == 2
+    assert "2**60 at most" in capsys.readouterr().err
+    assert not (tmp_path / "c" / "genesis.toml").exists()
