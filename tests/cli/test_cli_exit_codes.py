@@ -60,19 +60,20 @@ def test_operator_view_commands_refuse_what_they_cannot_do(
     assert main(["watch", "--json", "--dir", str(tmp_path)]) == 2
     assert "use it with --once" in capsys.readouterr().err
     assert main(["watch", "--interval", "0", "--dir", str(tmp_path)]) == 2
-    assert main(["watch", str(tmp_path)]) == 1  # no cluster there: nothing to watch
+    assert main(["watch", str(tmp_path)]) == 2  # a dir the user named that holds no cluster
     assert "not a cluster dir" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nowhere")]) == 2
     assert "no such directory" in capsys.readouterr().err
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "no node logs" in err and "Traceback" not in err
+    assert "not a cluster dir" in err and "Traceback" not in err
 
 
 def test_report_without_matplotlib_says_which_extra_to_install(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    (tmp_path / "genesis.toml").touch()
     assert main(["report", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "needs matplotlib: pip install -e '.[report]'" in err and "Traceback" not in err
@@ -161,3 +162,42 @@ def test_stakes_past_what_64_bits_hold_are_refused(
     assert main(argv) == 2
     assert "2**60 at most" in capsys.readouterr().err
     assert not (tmp_path / "c" / "genesis.toml").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["watch", "--once"],
+        ["report"],
+        ["cluster", "status"],
+        ["cluster", "down"],
+        ["cluster", "kill", "n1", "--dir"],
+        ["censorship", "report", "--dir"],
+        ["evidence", "list", "--dir"],
+        ["risk", "calibrate"],
+    ],
+    ids=" ".join,
+)
+def test_a_missing_dir_given_by_the_user_is_a_usage_error(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for given in (tmp_path / "missing", tmp_path / "a-file", tmp_path):
+        (tmp_path / "a-file").touch()
+        if given == tmp_path and command[0] in ("censorship", "evidence"):
+            continue  # they also read a lone node's dir, which need not hold a genesis
+        assert main([*command, str(given)]) == 2, given
+        err = capsys.readouterr().err
+        assert str(given) in err and "Traceback" not in err
+
+
+def test_report_out_must_be_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "c"
+    assert main(["cluster", "init", "--nodes", "1", "--dir", str(root)]) == 0
+    capsys.readouterr()
+    (tmp_path / "file").write_text("x")
+    assert main(["report", str(root), "--out", str(tmp_path / "file")]) == 2
+    err = capsys.readouterr().err
+    assert "exists and is not a directory" in err and "Errno" not in err
+    assert (tmp_path / "file").read_text() == "x"
+    assert main(["report", str(root), "--out", str(tmp_path / "file" / "sub")]) == 2
+    assert "cannot create it" in capsys.readouterr().err
