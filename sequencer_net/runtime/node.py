@@ -367,14 +367,17 @@ class Node:
             self._nursery.cancel_scope.cancel()
 
     async def _watch_for_stalls(self) -> None:
-        """Warn when the chain stops: no commit for several rounds' worth of timeouts."""
+        """Warn when the chain stops: no commit for several rounds' worth of timeouts. The
+        record's ``height`` is the last committed one, as status and watch show it (the
+        height being decided is ``deciding``)."""
         while True:
             await trio.sleep(LIVENESS_INTERVAL_S)
             now = now_ms()
             if self.liveness.stall_due(now):
                 log.warning(
                     "stall",
-                    height=self.replica.height,
+                    height=self.chain.last_height(),
+                    deciding=self.replica.height,
                     round=self.replica.round,
                     since_ms=self.liveness.commit_age_ms(now),
                     peers_heard=self.heard_names(now),
