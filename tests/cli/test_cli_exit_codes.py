@@ -201,3 +201,27 @@ def test_report_out_must_be_a_directory(tmp_path: Path, capsys: pytest.CaptureFi
     assert (tmp_path / "file").read_text() == "x"
     assert main(["report", str(root), "--out", str(tmp_path / "file" / "sub")]) == 2
     assert "cannot create it" in capsys.readouterr().err
+
+
+def test_files_nested_too_deeply_are_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tomllib and json parse nesting by recursion: a deep file gave a RecursionError trace."""
+    deep_toml, deep_json = tmp_path / "deep.toml", tmp_path / "deep.jsonl"
+    deep_toml.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    deep_json.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    root = tmp_path / "c"
+    assert main(["cluster", "init", "--nodes", "1", "--dir", str(root)]) == 0
+    genesis = str(root / "genesis.toml")
+    for argv in (
+        ["cluster", "init", str(deep_toml), "--dir", str(tmp_path / "d")],
+        ["node", "--config", str(deep_toml)],
+        ["risk", str(deep_toml)],
+        ["evidence", "verify", genesis, "--genesis", str(deep_toml)],
+    ):
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "nested too deeply" in err and "Traceback" not in err, argv
+    assert main(["evidence", "verify", str(deep_json), "--genesis", genesis]) == 1
+    assert "nested too deeply" in capsys.readouterr().out
