@@ -123,3 +123,27 @@ def test_requests_nested_too_deep_are_refused_by_both_apis(tmp_path: Path) -> No
     with capture_logs() as logs:
         trio.run(exercise)
     no_handler_failed(logs)
+
+
+def test_refused_transactions_cost_one_log_line_per_request(tmp_path: Path) -> None:
+    """A submit of many bad transactions once wrote one warning per transaction."""
+    txs = [bytes([0xC1]) * (n % 50 + 1) for n in range(2_000)]
+
+    async def exercise() -> None:
+        node = node_in(tmp_path)
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(node.run)
+                outcome = await node.client_api.rpc.answer(
+                    pack({"id": 1, "method": "submit", "params": {"txs": txs}})
+                )
+                assert all(error for _, error in outcome.message["result"])
+                nursery.cancel_scope.cancel()
+        finally:
+            node.chain.close()
+
+    with capture_logs() as logs:
+        trio.run(exercise)
+    assert not [e for e in logs if e["event"] == "rejected"]
+    [summary] = [e for e in logs if e["event"] == "submit_refused"]
+    assert summary["refused"] == len(txs) and list(summary["reasons"]) == ["malformed transaction"]
