@@ -44,12 +44,14 @@ from typing import Any
 
 import trio
 
+from sequencer_net.api_protocol import ApiError
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.errors import ClusterError
 from sequencer_net.cluster.init import init_cluster
 from sequencer_net.cluster.ports import free_ports
 from sequencer_net.cluster.probe import probe
 from sequencer_net.cluster.startup import wait_ready
+from sequencer_net.commands.errors import find_cause
 from sequencer_net.config import ClusterSpec, load_genesis
 from sequencer_net.genesis import ChainParams
 from sequencer_net.load import LoadReport, run_load
@@ -105,9 +107,14 @@ COMPARED = ("committed_tx_per_s", "latency_p50_ms", "latency_p99_ms")
 
 
 def cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds of ``pids`` so far; a process that died and was reaped counts nothing."""
     total = 0
     for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])  # utime + stime
     return total / TICKS_PER_S
 
@@ -229,8 +236,11 @@ def bench(
             pids = list(started.values())
             best: Best | None = None
             failed: dict[str, object] | None = None
+            lost: list[str] = []
             ramp = Ramp(rates)
             for rate in ramp:
+                if not addresses:
+                    break
                 before, counted_before = (
                     cpu_seconds(pids),
                     trio.run(counters, list(addresses.values())),
@@ -239,6 +249,11 @@ def bench(
                     run_load, list(addresses.values()), rate, seconds, size, 10.0, clients
                 )
                 cpu = cpu_seconds(pids) - before
+                for gone in report.gone:  # died under load: later steps load the others
+                    name = next(n for n, a in addresses.items() if a == gone)
+                    lost.append(name)
+                    del addresses[name]
+                    pids = [p for p in pids if p != started.pop(name, None)]
                 rss = rss_mb(pids)
                 counted = trio.run(counters, list(addresses.values()))
                 per_tx = per_unit(counted_before, counted, "bytes_sent", report.committed)
@@ -282,6 +297,7 @@ def bench(
             "tx_size": size,
             "error": "no rate was sustainable",
             "failed_step": failed,
+            "nodes_lost_under_load": lost,
         }
     report, cpu, rss, per_tx, per_height = best
     return {
@@ -294,6 +310,8 @@ def bench(
         "latency_p50_ms": report.latency_p50_ms,
         "latency_p99_ms": report.latency_p99_ms,
         "busy_answers": report.busy,
+        "unanswered": report.unanswered,
+        "nodes_lost_under_load": lost,
         "cpu_s_per_1k_tx": round(1000 * cpu / report.committed, 3) if report.committed else None,
         "heights_per_s": round(report.heights / report.duration_s, 1),
         "load_generator_cpu_s": report.client_cpu_s,
@@ -467,6 +485,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         run(args)
     except ClusterError as exc:
         sys.exit(f"bench.py: {exc}")
+    except Exception as exc:  # trio groups a task's error; no node answering the load is one
+        cause = find_cause(exc, ApiError)
+        if cause is None:
+            raise
+        sys.exit(f"bench.py: load stopped: {cause}")
 
 
 def run(args: argparse.Namespace) -> None:

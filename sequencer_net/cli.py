@@ -31,7 +31,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(argv: list[str]) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error (2) or --help (0), already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if not hasattr(args, "run"):
         parser.print_help()
         return EXIT_USAGE

@@ -7,7 +7,9 @@ async with await Client.connect("127.0.0.1:26701") as client:
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -21,11 +23,35 @@ from .types import Tx
 FANOUT_TIMEOUT_S = 5.0
 
 
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
 def parse_address(address: str) -> tuple[str, int]:
+    """``(host, port)`` of ``HOST:PORT`` (an IPv6 host in brackets); ValueError, saying what
+    is wrong, for anything else: no port or one outside 1..65535, no host, or a host that is
+    neither an IP address nor a host name."""
     host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"{address!r} is not host:port")
-    return host.strip("[]"), int(port)
+    if not sep or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{address!r} is not HOST:PORT (a port 1..65535)")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        if not _is_ip(host, 6):
+            raise ValueError(f"{address!r}: {host!r} is not an IPv6 address")
+    elif not (_is_ip(host, 4) or _is_hostname(host)):
+        raise ValueError(f"{address!r} is not HOST:PORT (IPv6 hosts go in brackets: [::1]:PORT)")
+    return host, int(port)
+
+
+def _is_ip(host: str, version: int) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == version
+    except ValueError:
+        return False
+
+
+def _is_hostname(host: str) -> bool:
+    labels = host.removesuffix(".").split(".")
+    return 0 < len(host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
 
 
 class SubmitResult(NamedTuple):

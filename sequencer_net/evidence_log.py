@@ -118,6 +118,8 @@ def _parse(line: bytes) -> dict[str, Any]:
         value = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not valid JSON: {exc}") from None
+    except RecursionError:  # json parses nested arrays and objects by recursion
+        raise ValueError("not valid JSON: nested too deeply") from None
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value

@@ -24,9 +24,10 @@ class NodeParams:
     chunk_interval_ms: int = 5  # longest a client transaction waits for its lane's chunk
     chunk_max_txs: int = 1_024
     # Under load a lane waits, up to this much longer, for its previous chunk's certificate
-    # before it seals the next: chunks grow with the load instead of multiplying, and so do
-    # the acks and certificate checks every peer pays for each chunk.
-    chunk_max_wait_ms: int = 20
+    # (or for one of its two uncommitted chunks to commit) before it seals the next: chunks
+    # grow with the load instead of multiplying, and so do the acks and certificate checks
+    # every peer pays for each chunk.
+    chunk_max_wait_ms: int = 50
     fetch_retry_ms: int = 200
     # With nothing to order, a height waits this long before committing an empty batch
     # (CometBFT's create_empty_blocks_interval), so an idle cluster costs almost nothing.

@@ -28,6 +28,9 @@ from .types import MAX_VALIDATORS, Certificate
 
 PRIORITY_WINDOW_FACTOR = 2  # CometBFT's PriorityWindowSizeFactor: spread kept within 2 * total
 PPM = 1_000_000
+# CometBFT's MaxTotalVotingPower (int64 max / 8): priorities and their sums stay in 64 bits,
+# which the wire and the stores encode.
+MAX_TOTAL_POWER = 2**60
 MAX_WALK = 1_000_000  # increments a proposer schedule may take to repeat (~4 s at worst)
 
 
@@ -206,6 +209,8 @@ class ValidatorSet:
         total = sum(v.power for v in ordered if v.active)
         if total <= 0:
             raise ValueError("validator set has no active validator (all jailed or zero power)")
+        if sum(v.power for v in ordered) > MAX_TOTAL_POWER:
+            raise ValueError(f"the stakes add up to more than {MAX_TOTAL_POWER} (2**60)")
         # New validators start at -(T + T/8) (CometBFT computeNewPriorities). The rescale and
         # shift CometBFT runs after an update are left to the increment, which opens with the
         # same two steps; running them twice changes nothing. Everyone equal: all start at 0.

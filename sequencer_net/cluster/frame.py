@@ -173,7 +173,7 @@ def frame(v: View) -> RenderableType:
     and the latest events."""
     banner = Text.assemble(
         (f" {v.chain} ", CHAIN_STYLE[v.chain]),
-        f"  {v.reason}   height {_show(v.height)}   ",
+        f"  {v.reason}   committed height {_show(v.height)}   ",
         f"{v.tx_per_s:g} tx/s   {v.heights_per_s:g} heights/s   ",
         f"commit latency p50 {_ms(v.latency_p50_ms)} max {_ms(v.latency_max_ms)}",
         f" (last {WINDOW_S:g} s)",

@@ -43,7 +43,9 @@ LOG_EVENTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "evidence_found": lambda r: (
         f"evidence against {r.get('offender')} ({r.get('kind')}) at height {r.get('height')}"
     ),
-    "stall": lambda r: f"stall: no commit for {r.get('since_ms')} ms at height {r.get('height')}",
+    "stall": lambda r: (
+        f"stall: no commit for {r.get('since_ms')} ms since committed height {r.get('height')}"
+    ),
     "commit_resumed": lambda r: f"commits resumed at height {r.get('height')}",
     "fault_crash": lambda r: f"crash fault fired at height {r.get('height')}",
     "amnesia_restart": lambda r: f"amnesia restart at height {r.get('height')}",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..censorship.metrics import COUNTS, FILENAME, PERCENTILES, MetricsError, checked, read
 from ..censorship.suspects import RULE, NodeMetrics, Report
+from .arguments import node_arg
 from .client import STATUS_TIMEOUT_S
 from .errors import UsageError
 from .target import NODE_DIRS_HELP, add_dir_option, is_address, select_nodes
@@ -65,7 +66,9 @@ def add_censorship_commands(commands: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--node", help="only this node: a name in the cluster, or HOST:PORT (live)")
+    p.add_argument(
+        "--node", type=node_arg, help="only this node: a name in the cluster, or HOST:PORT (live)"
+    )
     add_dir_option(p, NODE_DIRS_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.set_defaults(run=_report)

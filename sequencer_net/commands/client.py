@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .arguments import MAX_INT, MAX_RATE, integer, node_arg, number
 from .errors import Failure, UsageError, find_cause
 from .target import add_dir_option, client_addresses, client_targets
 
@@ -25,7 +26,7 @@ WAIT_TIMEOUT_S = 30.0
 def add_client_commands(commands: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--node", help="client address HOST:PORT or node name (default: first node)"
+        "--node", type=node_arg, help="client address HOST:PORT or node name (default: first node)"
     )
     add_dir_option(common)
     common.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -62,7 +63,7 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=number(0),
         default=WAIT_TIMEOUT_S,
         metavar="S",
         help=f"how long --wait waits, in seconds (default {WAIT_TIMEOUT_S:g})",
@@ -83,7 +84,7 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
     batch = commands.add_parser("batch", help="look at committed batches")
     batch_commands = batch.add_subparsers(dest="batch_command", metavar="ACTION", required=True)
     p = batch_commands.add_parser("show", parents=[common], help="one committed batch")
-    p.add_argument("height", type=int)
+    p.add_argument("height", type=integer(1, MAX_INT))
     p.set_defaults(run=_batch_show)
 
     p = commands.add_parser(
@@ -99,10 +100,17 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
         "commit, as the client saw it) and the load generator's own CPU seconds. Exit 1 if "
         "an acknowledged transaction did not commit by the end of the drain.",
     )
-    p.add_argument("--rate", type=int, required=True, help="transactions per second")
-    p.add_argument("--duration", type=float, required=True, help="seconds of load")
     p.add_argument(
-        "--size", type=int, default=100, help="payload bytes per transaction (default 100)"
+        "--rate", type=integer(1, MAX_RATE), required=True, help="transactions per second"
+    )
+    p.add_argument(
+        "--duration", type=number(0, low_open=True), required=True, help="seconds of load"
+    )
+    p.add_argument(
+        "--size",
+        type=integer(1, MAX_INT),
+        default=100,
+        help="payload bytes per transaction (default 100)",
     )
     add_load_options(p)
     p.set_defaults(run=_load)
@@ -114,7 +122,7 @@ def add_load_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument(
         "--clients",
-        type=int,
+        type=integer(1, MAX_CLIENTS),
         default=1,
         metavar="N",
         help=f"split the load over N client processes (1..{MAX_CLIENTS}, default 1), for "
@@ -122,7 +130,7 @@ def add_load_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--submitters",
-        type=int,
+        type=integer(1, 64),
         default=SUBMITTERS_PER_NODE,
         metavar="K",
         help="concurrent connections per node and client process, each with a request in "
@@ -130,7 +138,7 @@ def add_load_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--interval",
-        type=float,
+        type=number(0, 1.0, low_open=True),
         default=INTERVAL_S,
         metavar="S",
         help=f"seconds between one connection's bulk requests (default {INTERVAL_S:g})",
@@ -397,5 +405,10 @@ def _load(args: argparse.Namespace) -> int:
         f"heights; load generator CPU {report.client_cpu_s} s over {report.clients} "
         f"process(es)"
     )
+    if report.gone:
+        human += (
+            f"; stopped answering: {', '.join(report.gone)} ({report.unanswered} transactions "
+            f"unanswered, the load went on with the other nodes)"
+        )
     _print(args, report.to_json(), human)
-    return 0 if report.uncommitted == 0 else 1
+    return 0 if report.uncommitted == 0 and not report.gone else 1

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cluster.layout import Layout
 from ..evidence_log import FILENAME, EvidenceLogError, read_log, shown_id, verify_records
+from .arguments import node_arg
 from .client import _call
 from .errors import UsageError
 from .target import NODE_DIRS_HELP, add_dir_option, chosen_dir, client_targets, select_nodes
@@ -52,7 +53,7 @@ def add_evidence_commands(commands: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="evidence_command", metavar="ACTION", required=True)
 
     source = argparse.ArgumentParser(add_help=False)
-    source.add_argument("--node", help="only this node of the cluster (by name)")
+    source.add_argument("--node", type=node_arg, help="only this node of the cluster (by name)")
     add_dir_option(source, NODE_DIRS_HELP)
     source.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
@@ -101,7 +102,9 @@ def add_evidence_commands(commands: argparse._SubParsersAction) -> None:
         "its validator set: stake now against stake in genesis, whether the validator is "
         "jailed or slashed, and how much evidence against it has committed.",
     )
-    p.add_argument("--node", help="client address HOST:PORT or node name (default: first node)")
+    p.add_argument(
+        "--node", type=node_arg, help="client address HOST:PORT or node name (default: first node)"
+    )
     add_dir_option(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=_validators)

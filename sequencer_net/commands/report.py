@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from .errors import Failure, UsageError
-from .target import add_dir_option, cluster_dir, given_dir
+from .target import add_dir_option, check_cluster_dir, cluster_dir, given_dir
 
 
 def add_report_command(commands: argparse._SubParsersAction) -> None:
@@ -33,9 +33,14 @@ def add_report_command(commands: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     directory = cluster_dir(given_dir(args))
-    if not directory.is_dir():
-        raise UsageError(f"{directory}: no such directory")
+    check_cluster_dir(directory)
     out = args.out if args.out is not None else directory / "report"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a directory; name a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create it ({exc.strerror or exc})") from None
     try:
         import matplotlib  # noqa: F401  (before reading a long run: is it there at all?)
 

@@ -8,6 +8,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
+from .arguments import integer
 from .errors import Failure, UsageError
 
 DEFAULT_TRIALS = 100_000
@@ -52,7 +53,7 @@ def add_risk_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--trials", type=_trials, default=DEFAULT_TRIALS, help=f"trials (default {DEFAULT_TRIALS})"
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=integer(0), default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
         "--report", type=Path, metavar="D", help="also write PNG plots and index.html to D"

@@ -9,6 +9,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from .arguments import MAX_GST_MS, MAX_SIM_HEIGHTS, MAX_TOTAL_STAKE, integer
 from .errors import UsageError
 
 # The simulator's own list (sim.scenario.SCHEDULES), repeated so `sim --help` needs no sim
@@ -32,24 +33,27 @@ def add_sim_command(commands: argparse._SubParsersAction) -> None:
         "a checker asserts agreement, validity, liveness after GST and accountability; the "
         "command exits 1 and names the failing seeds if any invariant broke.",
     )
-    p.add_argument("--nodes", type=int, default=4, help="validators (default 4)")
+    p.add_argument("--nodes", type=integer(1, 1000), default=4, help="validators (default 4)")
     p.add_argument(
         "--stake", type=_stakes, default=(), help="comma-separated stakes, e.g. 10,10,10,5"
     )
     p.add_argument(
         "--twins",
-        type=int,
+        type=integer(0, 1000),
         default=0,
         help="equivocating validators, each run as two instances sharing one key",
     )
     p.add_argument(
         "--mute",
-        type=int,
+        type=integer(0, 1000),
         default=0,
         help="validators that never propose, vote or gossip (they still follow the chain)",
     )
     p.add_argument(
-        "--crash", type=int, default=0, help="honest validators that crash and restart before GST"
+        "--crash",
+        type=integer(0, 1000),
+        default=0,
+        help="honest validators that crash and restart before GST",
     )
     p.add_argument(
         "--fault",
@@ -89,17 +93,25 @@ def add_sim_command(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--gst-ms",
-        type=int,
+        type=integer(-1, MAX_GST_MS),
         default=-1,
         help="global stabilisation time in virtual ms (default 5000 with adversaries, else 0)",
     )
     p.add_argument(
-        "--heights", type=int, default=20, help="heights every honest node must commit (default 20)"
+        "--heights",
+        type=integer(1, MAX_SIM_HEIGHTS),
+        default=20,
+        help="heights every honest node must commit (default 20)",
     )
-    p.add_argument("--seeds", type=int, default=1, help="how many seeds to run (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument(
-        "--workers", type=int, default=0, help="worker processes (default: one per core)"
+        "--seeds", type=integer(1, 10**6), default=1, help="how many seeds to run (default 1)"
+    )
+    p.add_argument("--seed", type=integer(0), default=0, help="first seed (default 0)")
+    p.add_argument(
+        "--workers",
+        type=integer(0, 256),
+        default=0,
+        help="worker processes (default: one per core)",
     )
     p.add_argument(
         "--allow-unsafe",
@@ -117,6 +129,8 @@ def _stakes(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a comma-separated list of integers"
         ) from None
+    if sum(stakes) > MAX_TOTAL_STAKE:
+        raise argparse.ArgumentTypeError(f"stakes must add up to 2**60 at most, got {text!r}")
     return stakes
 
 

@@ -61,6 +61,19 @@ def cluster_dir(
     return root
 
 
+def check_cluster_dir(dir: Path) -> None:
+    """Refuse (usage error) a DIR given on the command line that is not a cluster dir."""
+    if not dir.exists():
+        raise UsageError(f"{dir}: no such directory")
+    if not dir.is_dir():
+        raise UsageError(f"{dir}: not a directory")
+    if not (dir / "genesis.toml").is_file():
+        raise UsageError(
+            f"{dir} is not a cluster dir (no genesis.toml); create one with "
+            "`sequencer-net cluster init`"
+        )
+
+
 def is_address(node: str | None) -> TypeGuard[str]:
     """A HOST:PORT rather than a node name (names have no colon)."""
     return node is not None and ":" in node

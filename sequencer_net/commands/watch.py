@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from .arguments import number
 from .cluster.common import cluster_root, user_errors
 from .errors import UsageError
 from .target import add_dir_option, given_dir
@@ -27,13 +28,13 @@ def add_watch_command(commands: argparse._SubParsersAction) -> None:
     add_dir_option(p, positional=True)
     p.add_argument(
         "--interval",
-        type=float,
+        type=number(0.01, 3600),
         default=DEFAULT_INTERVAL_S,
         metavar="S",
         help=f"seconds between polls (default {DEFAULT_INTERVAL_S:g})",
     )
     p.add_argument(
-        "--duration", type=float, metavar="S", help="stop after S seconds (default: Ctrl-C)"
+        "--duration", type=number(0), metavar="S", help="stop after S seconds (default: Ctrl-C)"
     )
     p.add_argument(
         "--once",

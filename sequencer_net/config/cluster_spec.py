@@ -16,6 +16,7 @@ from ..faults.spec import Fault
 from ..genesis import ChainParams
 from ..namespaces import Namespace
 from ..node_params import NodeParams
+from ..validators import MAX_TOTAL_POWER
 from . import schema, sections
 from .node_file import LOG_LEVELS
 from .schema import NAME_PATTERN, NAME_RULE, Table
@@ -58,8 +59,11 @@ class ClusterSpec:
             raise SpecError("nodes", f"must be 1..{MAX_NODES}, got {self.nodes}")
         if self.stakes and len(self.stakes) != self.nodes:
             raise SpecError("stakes", f"{len(self.stakes)} stakes for {self.nodes} nodes")
-        if any(s <= 0 for s in self.stakes):
-            raise SpecError("stakes", f"must be positive integers, got {list(self.stakes)}")
+        if any(s <= 0 for s in self.stakes) or sum(self.stakes) > MAX_TOTAL_POWER:
+            raise SpecError(
+                "stakes",
+                f"must be positive integers adding up to 2**60 at most, got {list(self.stakes)}",
+            )
         if not self.stakes:
             object.__setattr__(self, "stakes", (DEFAULT_STAKE,) * self.nodes)
         if not self.chain_id:

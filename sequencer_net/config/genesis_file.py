@@ -15,7 +15,7 @@ from typing import NamedTuple
 import tomli_w
 
 from ..genesis import Genesis
-from ..validators import Validator
+from ..validators import MAX_TOTAL_POWER, Validator
 from . import schema, sections
 from .schema import Endpoint
 
@@ -73,8 +73,11 @@ def load_genesis(path: Path | str) -> GenesisFile:
         public_key = schema.public_key(entry, "public_key")
         schema.refuse_duplicate(entry, "public_key", public_key, keys)
         power = entry.integer("power")
-        if power <= 0:
-            raise entry.error("power", f"must be a positive integer, got {power}")
+        if not 0 < power <= MAX_TOTAL_POWER - sum(v.power for v in validators):
+            raise entry.error(
+                "power",
+                f"must be a positive integer, all of them adding up to 2**60 at most, got {power}",
+            )
         peer = schema.address(entry, "address")
         schema.refuse_duplicate(entry, "address", peer, ports)
         client = schema.address(entry, "client_address")

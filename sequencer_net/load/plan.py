@@ -14,6 +14,7 @@ MAX_TXS_PER_REQUEST = 4_000  # a request larger than this is split (the API take
 MAX_PREMADE = 500_000  # transactions made before the clock, per process; later ones on the fly
 PREMADE_S = 60.0  # ... and at most this many seconds' worth (`cluster up --load` runs for days)
 MAX_CLIENTS = 16
+MAX_RATE = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,15 @@ class LoadPlan:
     def __post_init__(self) -> None:
         if not self.addresses:
             raise ValueError("load needs at least one node address")
-        if self.rate <= 0 or self.duration_s <= 0:
-            raise ValueError("rate and duration must be positive")
+        if not (0 < self.rate <= MAX_RATE and 0 < self.duration_s < math.inf):
+            raise ValueError(f"rate must be 1..{MAX_RATE} tx/s and duration a positive number")
         if not 0 < self.size <= MAX_PAYLOAD:
             raise ValueError(f"size must be 1..{MAX_PAYLOAD} bytes (the payload limit)")
         if not 1 <= self.clients <= MAX_CLIENTS:
             raise ValueError(f"clients must be 1..{MAX_CLIENTS}")
         if not 1 <= self.submitters <= 64:
             raise ValueError("submitters per node must be 1..64")
-        if not 0.001 <= self.interval_s <= 1.0 or self.drain_s < 0:
+        if not (0.001 <= self.interval_s <= 1.0 and 0 <= self.drain_s < math.inf):
             raise ValueError("the request interval must be 1 ms..1 s and the drain not negative")
 
     def share(self, client: int) -> LoadPlan:

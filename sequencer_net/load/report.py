@@ -21,6 +21,8 @@ class LoadReport:
     acked: int = 0
     busy: int = 0  # "busy, retry" answers
     gave_up: int = 0  # still busy when the drain ended: never acknowledged, never lost
+    unanswered: int = 0  # sent to (or held for) a node that stopped answering: no verdict
+    gone: tuple[str, ...] = ()  # the nodes that stopped answering during the run
     uncommitted: int = 0  # acknowledged but not seen committed by the end of the drain
     requests: int = 0
     clients: int = 1

@@ -40,7 +40,7 @@ async def run_plan(plan: LoadPlan) -> LoadReport:
     matcher = Matcher()
     tally = Tally()
     async with trio.open_nursery() as nursery:
-        await nursery.start(follow_commits, plan.addresses[0], matcher)
+        await nursery.start(follow_commits, plan.addresses, matcher)
         if plan.clients == 1:
             source = TxSource(plan.size, plan.premade)
             start, cpu = time.monotonic(), -process_cpu_s()
@@ -71,6 +71,8 @@ async def run_plan(plan: LoadPlan) -> LoadReport:
         acked=tally.acked,
         busy=tally.busy,
         gave_up=tally.gave_up,
+        unanswered=tally.unanswered,
+        gone=tuple(tally.gone),
         uncommitted=matcher.waiting,
         requests=tally.requests,
         clients=plan.clients,

@@ -23,6 +23,12 @@ class CatchUp:
     def _height(self) -> int:
         return self._chain.last_height() + 1
 
+    @property
+    def behind(self) -> bool:
+        """A peer is known to be at a later height than the one we are deciding."""
+        height = self._height()
+        return any(h > height for h in self._ahead.values())
+
     def note_ahead(self, peer: PeerId, height: int) -> None:
         """A peer is at a later height; if we are still behind after a grace period, sync."""
         self._ahead[peer] = max(height, self._ahead.get(peer, 0))

@@ -58,6 +58,7 @@ from ..types import (
     ChunkCertificate,
     Step,
     Vote,
+    tx_id,
     vote_from_payload,
 )
 from ..validators import ValidatorSet
@@ -113,6 +114,7 @@ class Replica:
         self.lanes = Lanes(key, self.chain_id, self.params, self._outputs, genesis.registry)
         self._signer = GuardedSigner(key, self.chain_id, sign_state, self._outputs)
         self.catchup = CatchUp(chain, self.params.sync_delay_ms, self._outputs)
+        self._readmit: list[bytes] = []  # acknowledged before a restart: see readmit_when_caught_up
         self._gossip = Gossip(self._outputs)
         self.admission = Admission(self, self._outputs)
         self.inbox = Inbox(self, self._outputs)
@@ -195,6 +197,21 @@ class Replica:
             case ProposalEcho(proposal):
                 self.admission.compare_echo(peer, proposal)
         return self._take_outputs()
+
+    def readmit_when_caught_up(self, encoded_txs: list[bytes]) -> None:
+        """Transactions this node acknowledged before a restart and did not see committed:
+        back into its lane, but only at its first commit after which no peer is known to be
+        ahead. Until then it cannot tell which of them the others committed meanwhile (from
+        its chunks that got out before the crash), and would chunk those again."""
+        self._readmit.extend(encoded_txs)
+
+    def _readmit_if_caught_up(self) -> None:
+        if not self._readmit or self.catchup.behind:
+            return
+        held, self._readmit = self._readmit, []
+        for encoded in held:
+            if self.chain.tx_location(tx_id(encoded)) is None:  # committed while we were down
+                self.admission.admit_tx(encoded, self.omit)
 
     def submit(self, encoded_tx: bytes, now_ms: int) -> tuple[bytes | None, list[Output]]:
         """A client's transaction: admit it to this node's lane. Returns its id, or None with
@@ -339,7 +356,7 @@ class Replica:
         snapshot = advance.successor.snapshot() if changed else None
         self.chain.append(entry, slashes, snapshot, failed)
         self._undecided = None  # a batch catch-up committed for us
-        self._measure(entry, failed, self.lanes.committed(entry.height, entry.chunks))
+        self._measure(entry, failed, self.lanes.committed(entry.height, entry.chunks, self.omit))
         self._state = advance.state
         self.slashes.update(r.evidence.offender for r in slashes)
         if slashes:
@@ -349,6 +366,7 @@ class Replica:
         self.admission.new_height()
         self._outputs.append(Committed(entry))
         self._outputs.extend(Slashed(r) for r in slashes)
+        self._readmit_if_caught_up()
         # The new height's first effects wait for a zero-delay timer: a validator that decides
         # alone (a one-node set) would otherwise commit height after height in this one call.
         self._deferred.extend(self.driver.start_height(self.height, self.validators))

@@ -41,6 +41,7 @@ from .outputs import CHUNK, Output, PeerId, Rejected, Send, SetTimer
 
 SERVE_HEIGHTS = 64  # committed chunks kept this many heights for peers that fetch them
 REMEMBER_COMMITTED = 4_096  # committed digests remembered, so an old certificate is refused
+OWN_IN_FLIGHT = 2  # own chunks not yet committed before the buffer waits (chunk_max_wait_ms)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Lanes:
         self._tables: dict[bytes, tuple[tuple[NamespaceEntry, ...], bytes]] = {}
         self._buffer_bytes = 0
         self._seq = 0
+        self._own: set[bytes] = set()  # our chunks not yet committed
         self._waited_ms = 0  # how long the buffer has waited past the interval for a certificate
         self.chunks: dict[bytes, Chunk] = {}  # held: uncommitted, then SERVE_HEIGHTS more
         self.certified: OrderedDict[bytes, HeldCertificate] = OrderedDict()  # uncommitted
@@ -139,11 +141,16 @@ class Lanes:
         """The buffer's interval is over: seal it, unless our last chunk still lacks its
         certificate and the buffer may wait longer (it is sealed when that certificate forms)."""
         interval = self._params.chunk_interval_ms
-        if self._buffer and self._unacked and self._waited_ms < self._params.chunk_max_wait_ms:
+        if self._buffer and self._busy() and self._waited_ms < self._params.chunk_max_wait_ms:
             self._waited_ms += interval
             self._outputs.append(SetTimer(CHUNK, interval))
             return
         self.flush(omit)
+
+    def _busy(self) -> bool:
+        """Our last chunk still lacks its certificate, or two of ours wait to be committed:
+        a new one now would only add acks and checks, not speed."""
+        return bool(self._unacked) or len(self._own) >= OWN_IN_FLIGHT
 
     def flush(self, omit: Callable[[bytes], bool] | None = None) -> None:
         """Pack the buffer into a chunk, store it, ack it ourselves and send it to everyone;
@@ -163,6 +170,7 @@ class Lanes:
         self._seq += 1
         table = chunk_table(chunk.tx_ids, [ns_ids[txid] for txid in buffered])
         self._tables[chunk.digest] = (table, table_root(table))
+        self._own.add(chunk.digest)
         self._hold(chunk)
         ack = sign_ack(self._key, self._chain_id, chunk, table)
         self._acks[chunk.digest] = {ack.validator: ack.signature}
@@ -198,7 +206,7 @@ class Lanes:
             cert = certify(ack, sigs, held[0])
             self.certified[cert.digest] = HeldCertificate(cert, height, now_ms)
             self._outputs.append(Send(None, cert))
-            if self._waited_ms and not self._unacked:
+            if self._waited_ms and not self._busy():
                 self.flush(omit)
             return True
         return False
@@ -341,7 +349,9 @@ class Lanes:
                 due.append(held)
         return due
 
-    def committed(self, height: int, chunks: tuple[Chunk, ...]) -> list[HeldCertificate]:
+    def committed(
+        self, height: int, chunks: tuple[Chunk, ...], omit: Callable[[bytes], bool] | None = None
+    ) -> list[HeldCertificate]:
         """A height committed these chunks: they leave the pending state; what we knew of
         their certificates is returned (for the inclusion measurements)."""
         known = []
@@ -351,6 +361,7 @@ class Lanes:
                 known.append(held)
             self._acks.pop(chunk.digest, None)
             self._unacked.pop(chunk.digest, None)
+            self._own.discard(chunk.digest)
             self._release(chunk)
             self._committed[chunk.digest] = None
         while len(self._committed) > REMEMBER_COMMITTED:
@@ -360,6 +371,8 @@ class Lanes:
             for digest in self._served.popleft()[1]:
                 if digest not in self._uncommitted:
                     self.chunks.pop(digest, None)
+        if self._waited_ms and not self._busy():
+            self.flush(omit)
         return known
 
     def was_committed(self, digest: bytes) -> bool:

@@ -169,6 +169,8 @@ def load_scenario(path: Path) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and tables by recursion
+        raise UsageError(f"{path}: not valid TOML: nested too deeply") from None
     return parse_scenario(data, str(path))
 
 

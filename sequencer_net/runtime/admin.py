@@ -25,7 +25,7 @@ import structlog
 import trio
 
 from ..faults import FaultLayer, check_behaviour, parse_fault
-from .rpc import Limits, Method, Refused, Reply, Request, RpcServer
+from .rpc import Limits, Method, Refused, Reply, Request, RpcServer, decode_schema
 
 log = structlog.get_logger()
 
@@ -101,7 +101,7 @@ class AdminServer:
     def _check_token(self, request: Request) -> None:
         """Refuse (and close) before the method or its params are looked at."""
         try:
-            token = self._token_reader.decode(request.params).token
+            token = decode_schema(self._token_reader, request.params).token
         except msgspec.MsgspecError:
             token = None
         if not (isinstance(token, str) and hmac.compare_digest(token.encode(), self._token)):

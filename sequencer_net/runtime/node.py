@@ -202,10 +202,10 @@ class Node:
             task_status.started()
 
     def _reload_pending(self) -> None:
-        """Put the transactions acknowledged before a crash back in this node's lane: they
-        were perhaps held nowhere else."""
-        for encoded in self.chain.pending():
-            self.carry_out(self.replica.submit(encoded, now_ms())[1])
+        """Put the transactions acknowledged before a crash back in this node's lane (they
+        were perhaps held nowhere else) once it has caught up with the chain, so that those
+        the others committed while it was down are not chunked again."""
+        self.replica.readmit_when_caught_up(self.chain.pending())
 
     def _new_replica(self) -> Replica:
         """The node logic over this node's chain and sign state (again after amnesia)."""
@@ -367,14 +367,17 @@ class Node:
             self._nursery.cancel_scope.cancel()
 
     async def _watch_for_stalls(self) -> None:
-        """Warn when the chain stops: no commit for several rounds' worth of timeouts."""
+        """Warn when the chain stops: no commit for several rounds' worth of timeouts. The
+        record's ``height`` is the last committed one, as status and watch show it (the
+        height being decided is ``deciding``)."""
         while True:
             await trio.sleep(LIVENESS_INTERVAL_S)
             now = now_ms()
             if self.liveness.stall_due(now):
                 log.warning(
                     "stall",
-                    height=self.replica.height,
+                    height=self.chain.last_height(),
+                    deciding=self.replica.height,
                     round=self.replica.round,
                     since_ms=self.liveness.commit_age_ms(now),
                     peers_heard=self.heard_names(now),

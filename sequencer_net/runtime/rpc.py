@@ -8,8 +8,11 @@ answered with an error and logged; the connection and the node go on.
 The loop also bounds what clients can make a node hold: at most ``max_connections`` at once,
 each request whole within ``request_timeout_s`` of the last (an idle or half-sent connection is
 closed), and the bytes of unfinished requests, summed over all connections, under
-``max_buffered_bytes``. Answers too must leave within the timeout, so a client that stops
-reading cannot pin its connection either.
+``max_buffered_bytes``. When every connection is taken, a new one evicts the connection that
+has waited longest for (the rest of) a request, so idle or half-sent connections cannot lock
+clients out; only when all are busy answering or streaming is the new one refused. Answers
+too must leave within the timeout, so a client that stops reading cannot pin its connection
+either.
 """
 
 from __future__ import annotations
@@ -80,6 +83,17 @@ class Outcome:
     reply: Reply | None = None
 
 
+def decode_schema(decoder: msgspec.msgpack.Decoder[Any], data: bytes) -> Any:
+    """``decoder.decode(data)``, with nesting too deep to decode refused like any other
+    schema error: msgspec walks nested arrays and maps (a ``Raw`` field or an ``object`` one
+    is skipped or built by recursion) and stops at the interpreter's recursion limit with a
+    RecursionError, which would otherwise escape the request loop and stop the node."""
+    try:
+        return decoder.decode(data)
+    except RecursionError:
+        raise msgspec.DecodeError("nested too deeply") from None
+
+
 class Refused(Exception):
     """Raised by a gate: answer this error and close the connection."""
 
@@ -103,11 +117,13 @@ class RpcServer:
         self._params = {name: msgspec.msgpack.Decoder(m.params) for name, m in methods.items()}
         self.connections = 0
         self.buffered = 0
+        # Connections waiting for (the rest of) a request, oldest first: evicted when full.
+        self._waiting: dict[object, trio.CancelScope] = {}
 
     async def handle(self, stream: trio.abc.Stream) -> None:
         """One connection, from its first request to its close."""
         try:
-            if self.connections >= self.limits.max_connections:
+            if self.connections >= self.limits.max_connections and not self._evict():
                 log.warning("api_connection_refused", api=self.api, reason="too many connections")
                 limit = self.limits.max_connections
                 await self._send(stream, {"id": None, "error": f"too many connections ({limit})"})
@@ -121,6 +137,16 @@ class RpcServer:
             pass
         finally:
             await trio.aclose_forcefully(stream)
+
+    def _evict(self) -> bool:
+        """Close the connection that has waited longest for a request, making room; False if
+        every connection is busy (or evictions already wait to take effect)."""
+        if not self._waiting or self.connections >= 2 * self.limits.max_connections:
+            return False
+        oldest = next(iter(self._waiting))
+        self._waiting.pop(oldest).cancel()
+        log.info("api_connection_evicted", api=self.api, reason="room for a new connection")
+        return True
 
     async def _serve(self, stream: trio.abc.Stream) -> None:
         decoder = FrameDecoder(self.limits.max_frame_bytes)
@@ -149,7 +175,7 @@ class RpcServer:
     async def answer(self, frame: bytes) -> Outcome:
         """The answer to one request frame: sans-IO except for the handler's own awaits."""
         try:
-            request = self._envelope.decode(frame)
+            request = decode_schema(self._envelope, frame)
         except msgspec.MsgspecError as exc:
             return Outcome({"id": None, "error": f"malformed request: {exc}"}, keep_open=False)
         request_id = request.id
@@ -163,7 +189,7 @@ class RpcServer:
             error = f"unknown {self.api} method {request.method!r}"
             return Outcome({"id": request_id, "error": error})
         try:
-            params = self._params[request.method].decode(request.params)
+            params = decode_schema(self._params[request.method], request.params)
         except msgspec.MsgspecError as exc:
             return Outcome({"id": request_id, "error": f"bad request for {request.method}: {exc}"})
         try:
@@ -181,8 +207,12 @@ class RpcServer:
         """The next request frame, or None when the client closed or let the time run out.
         Raises FrameError for an oversized frame or when the shared buffer budget is spent."""
         held = decoder.buffered
+        token = object()
         try:
-            with trio.move_on_after(self.limits.request_timeout_s):
+            with trio.move_on_after(self.limits.request_timeout_s) as scope:
+                if (frame := decoder.next_frame()) is not None:
+                    return frame
+                self._waiting[token] = scope
                 while (frame := decoder.next_frame()) is None:
                     data = await stream.receive_some(RECEIVE_CHUNK_BYTES)
                     if not data:
@@ -195,6 +225,7 @@ class RpcServer:
                 return frame
             return None
         finally:
+            self._waiting.pop(token, None)
             self.buffered -= held - decoder.buffered
 
     async def _send(self, stream: trio.abc.Stream, message: dict[str, Any]) -> None:

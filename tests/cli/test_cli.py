@@ -37,7 +37,7 @@ def test_single_seed_prints_the_committed_chain(capsys: pytest.CaptureFixture[st
         (["sim", "--nodes", "4", "--stake", "10,10"], "2 stakes for 4 nodes"),
         (["sim", "--nodes", "4", "--twins", "2"], "--allow-unsafe"),
         (["sim", "--drop", "1.5"], "probabilities"),
-        (["sim", "--seeds", "0"], "--seeds must be at least 1"),
+        (["sim", "--seeds", "0"], "--seeds: must be an integer from 1"),
     ],
 )
 def test_bad_arguments_give_one_clear_line(

@@ -448,6 +448,7 @@ def test_cli_init_from_flags_and_from_a_spec(
         (["init", "--nodes", "0"], "nodes: must be 1..100"),
         (["init", "missing.toml"], "missing.toml: file not found"),
         (["up", "--log-level", "debug"], "--log-level applies to a new cluster"),
+        (["down", "."], "not a cluster dir"),  # a dir the user named
     ],
 )
 def test_cli_errors_are_usage_errors(
@@ -463,7 +464,6 @@ def test_cli_errors_are_usage_errors(
     [
         (["status"], "no cluster started from here yet"),
         (["kill", "n1"], "no cluster started from here yet"),
-        (["down", "."], "not a cluster dir"),
     ],
 )
 def test_cli_missing_clusters_are_failures_not_usage_errors(

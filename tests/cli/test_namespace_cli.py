@@ -84,6 +84,4 @@ def test_unreadable_inputs_are_usage_errors(
     genesis = genesis_file(tmp_path)
     assert verify(capsys, tmp_path / "missing.json", "--genesis", genesis)[0] == 2
     assert verify(capsys, proof_file, "--genesis", tmp_path / "missing.toml")[0] == 2
-    with pytest.raises(SystemExit) as exited:  # --genesis is required: argparse says so
-        main(["namespace", "verify", str(proof_file)])
-    assert exited.value.code == 2
+    assert main(["namespace", "verify", str(proof_file)]) == 2  # --genesis is required

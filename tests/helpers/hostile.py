@@ -69,3 +69,30 @@ KNOWN_KILLERS = (
         for value in ("tx", [1, "a", None], {"a": b"x"}, [b"\xff" * 8])
     ]
 )
+
+
+def nested(depth: int, kind: str = "array") -> bytes:
+    """msgpack for a value nested ``depth`` levels deep: one-item arrays or maps around nil."""
+    level = b"\x91" if kind == "array" else b"\x81\xa1k"
+    return level * depth + b"\xc0"
+
+
+def _request(method: str, params: bytes) -> bytes:
+    return b"\x83\xa2id\x07\xa6method" + msgpack.packb(method) + b"\xa6params" + params
+
+
+DEPTH = 100_000
+ADMIN_DEPTH = 20_000  # an admin request is at most 64 KiB
+# Requests nested far deeper than any schema: each once escaped validation as a RecursionError.
+DEEP_CLIENT_REQUESTS = [
+    nested(DEPTH),
+    _request("submit", nested(DEPTH)),
+    _request("status", nested(DEPTH, "map")),
+    _request("submit", b"\x81\xa3txs" + nested(DEPTH)),
+    _request("batch", b"\x81\xa6height" + nested(DEPTH, "map")),
+]
+DEEP_ADMIN_REQUESTS = [
+    _request("fault_list", nested(ADMIN_DEPTH)),
+    _request("fault_list", b"\x81\xa5token" + nested(ADMIN_DEPTH)),
+    _request("heal", b"\x81\xa5other" + nested(ADMIN_DEPTH, "map")),
+]

@@ -139,3 +139,22 @@ async def test_half_sent_frames_on_many_connections_hold_bounded_memory(running:
             await stream.aclose()
     assert alive(running, "n3")
     await wait_for_height(target, start + 3)
+
+
+async def test_idle_connections_beyond_the_cap_do_not_lock_clients_out(running: Cluster) -> None:
+    """A hundred connections holding a few bytes of a request each once took every slot for
+    30 s, so no status or submit got in; the longest-waiting one now makes room."""
+    target = addresses(running)["n4"]
+    start = await wait_for_height(target, 1)
+    streams = []
+    try:
+        for _ in range(Limits(MAX_REQUEST_FRAME).max_connections + 36):
+            stream = await trio.open_tcp_stream(*parse_address(target))
+            await stream.send_all(b"\x00\x3f\xff\xff" + bytes(1000))  # a frame begun, never sent
+            streams.append(stream)
+        assert await height_of(target) is not None  # a fresh client still gets answers
+    finally:
+        for stream in streams:
+            await stream.aclose()
+    assert alive(running, "n4")
+    await wait_for_height(target, start + 3)

@@ -4,6 +4,8 @@ commit after the halt logs ``commit_resumed``. Real processes; SIGSTOP and SIGCO
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import trio
@@ -16,6 +18,14 @@ from sequencer_net.config import ClusterSpec
 from sequencer_net.runtime.node import STALL_AFTER_ROUNDS
 
 STALL_MS = STALL_AFTER_ROUNDS * (FAST.propose_ms + FAST.prevote_ms + FAST.precommit_ms)
+
+
+async def watch_once(cluster: Cluster) -> dict:
+    """`sequencer-net watch --once --json` of the cluster: what its banner shows."""
+    argv = [sys.executable, "-m", "sequencer_net", "watch", "--once", "--json"]
+    with trio.fail_after(60):  # a guard against a hang, not a timing
+        done = await trio.run_process([*argv, "--dir", str(cluster.root)], capture_stdout=True)
+    return json.loads(done.stdout)
 
 
 async def wait_until(condition, what: str, timeout: float = 60) -> None:
@@ -61,6 +71,14 @@ async def test_a_halt_shows_in_status_and_in_the_log(tmp_path: Path) -> None:
         await wait_until(halted, "n1 logs stall and shows the halt in status")
         warning = events(cluster, "n1", "stall")[stalls_before]
         assert warning["since_ms"] >= STALL_MS and "n2" in warning["peers_heard"]
+        # The warning and watch's HALTED banner name one height: the last committed (they
+        # once differed by one, the warning naming the height being decided).
+        assert warning["height"] == (await row("n1")).height == warning["deciding"] - 1
+        shown = await watch_once(cluster)
+        assert shown["chain"] == "HALTED"
+        n2_stalls = events(cluster, "n2", "stall")
+        stalled_at = max([warning["height"], *(w["height"] for w in n2_stalls[-1:])])
+        assert shown["height"] == stalled_at, (shown, warning, n2_stalls[-1:])
         assert len(events(cluster, "n1", "commit_resumed")) == resumes_before
         for name in paused:
             cluster.resume(name)

@@ -9,7 +9,15 @@ from typing import Any
 
 import msgpack
 import trio
-from helpers.hostile import ADMIN_METHODS, CLIENT_METHODS, KNOWN_KILLERS, STATUS, hostile_request
+from helpers.hostile import (
+    ADMIN_METHODS,
+    CLIENT_METHODS,
+    DEEP_ADMIN_REQUESTS,
+    DEEP_CLIENT_REQUESTS,
+    KNOWN_KILLERS,
+    STATUS,
+    hostile_request,
+)
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -96,3 +104,46 @@ def test_the_admin_api_answers_every_request(tmp_path: Path, requests: list[byte
     with capture_logs() as logs:
         trio.run(exercise)
     no_handler_failed(logs)
+
+
+def test_requests_nested_too_deep_are_refused_by_both_apis(tmp_path: Path) -> None:
+    node = node_in(tmp_path)
+    node.chain.close()
+    assert node.config.admin_token is not None
+    admin = AdminServer(node.faults, node.config.admin_token, lambda: None)
+
+    async def exercise() -> None:
+        apis = ((node.client_api.rpc, DEEP_CLIENT_REQUESTS), (admin.rpc, DEEP_ADMIN_REQUESTS))
+        for rpc, frames in apis:
+            for frame in frames:
+                outcome = await rpc.answer(frame)
+                check_answer(outcome.message)
+                assert "error" in outcome.message, frame[:40]
+
+    with capture_logs() as logs:
+        trio.run(exercise)
+    no_handler_failed(logs)
+
+
+def test_refused_transactions_cost_one_log_line_per_request(tmp_path: Path) -> None:
+    """A submit of many bad transactions once wrote one warning per transaction."""
+    txs = [bytes([0xC1]) * (n % 50 + 1) for n in range(2_000)]
+
+    async def exercise() -> None:
+        node = node_in(tmp_path)
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(node.run)
+                outcome = await node.client_api.rpc.answer(
+                    pack({"id": 1, "method": "submit", "params": {"txs": txs}})
+                )
+                assert all(error for _, error in outcome.message["result"])
+                nursery.cancel_scope.cancel()
+        finally:
+            node.chain.close()
+
+    with capture_logs() as logs:
+        trio.run(exercise)
+    assert not [e for e in logs if e["event"] == "rejected"]
+    [summary] = [e for e in logs if e["event"] == "submit_refused"]
+    assert summary["refused"] == len(txs) and list(summary["reasons"]) == ["malformed transaction"]

@@ -70,6 +70,22 @@ def test_under_load_the_buffer_waits_for_the_previous_certificate_then_leaves_wi
     assert second.chunk.txs == (tx(2), tx(3)), "the certificate released the grown buffer"
 
 
+def test_with_two_own_chunks_uncommitted_the_buffer_waits_for_a_commit() -> None:
+    node, outputs = lanes(chunk_interval_ms=5, chunk_max_wait_ms=50)
+    first, second = (own_chunk(node, outputs, tx(i)) for i in (1, 2))
+    for message in (first, second):
+        assert node.on_ack(
+            sign_ack(KEYS["n2"], CHAIN, message.chunk, table_of(message.chunk)), SET, 1, 0
+        )
+    outputs.clear()
+    node.add_client_tx(tx(3), tx_id(tx(3)))
+    node.on_timer()  # both certified, neither committed: wait
+    assert not sent(outputs, SignedChunk)
+    node.committed(1, (first.chunk,))
+    (third,) = sent(outputs, SignedChunk)
+    assert third.chunk.txs == (tx(3),), "a commit released the waiting buffer"
+
+
 def test_the_wait_for_a_certificate_is_bounded() -> None:
     node, outputs = lanes(chunk_interval_ms=5, chunk_max_wait_ms=10)
     own_chunk(node, outputs, tx(1))  # never certified: no peer answers

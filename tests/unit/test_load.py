@@ -8,7 +8,7 @@ import time
 import pytest
 
 from sequencer_net import codec
-from sequencer_net.api_protocol import BUSY
+from sequencer_net.api_protocol import BUSY, ApiError
 from sequencer_net.client import SubmitResult
 from sequencer_net.load import LoadPlan
 from sequencer_net.load.follow import UNMATCHED_KEEP_S, Matcher
@@ -130,3 +130,30 @@ async def test_a_submitter_offers_its_share_and_retries_busy_ones_until_taken() 
     assert tally.offered == tally.acked == len(acked) == 100
     assert len({tx_id(tx) for tx in node.taken}) == 100  # each taken once, busy ones resent
     assert tally.busy > 0 and tally.gave_up == 0 and tally.refused == 0
+
+
+class DyingNode(FakeNode):
+    """Takes ``answers`` requests, then fails every one like a node killed under load."""
+
+    address = "127.0.0.1:1"
+
+    def __init__(self, answers: int) -> None:
+        super().__init__(room=10_000)
+        self.answers = answers
+
+    async def submit_encoded(self, txs: list[bytes]) -> list[SubmitResult]:
+        if self.answers == 0:
+            raise ApiError("connection to 127.0.0.1:1 failed: reset")
+        self.answers -= 1
+        return await super().submit_encoded(txs)
+
+
+async def test_a_submitter_whose_node_dies_counts_the_rest_unanswered_and_stops() -> None:
+    plan = LoadPlan(A, rate=500, duration_s=0.2, drain_s=30, interval_s=0.01)
+    node = DyingNode(answers=3)
+    acked: list[tuple[bytes, float]] = []
+    tally = Tally()
+    await _submitter(plan, 100, node, TxSource(100, 100), time.monotonic(), acked.extend, tally)  # type: ignore[arg-type]
+    assert tally.acked == len(node.taken) == len(acked) > 0
+    assert tally.unanswered > 0 and tally.gone == [node.address]
+    assert tally.acked + tally.unanswered == tally.offered

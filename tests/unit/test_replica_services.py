@@ -630,3 +630,35 @@ def test_early_messages_for_the_next_height_are_buffered_only_when_signed_and_bo
     assert len(proposals) == MAX_BUFFERED_PROPOSALS
     assert all(m.proposal.verify(CHAIN) for m in proposals)
     assert [m for m in buffered if isinstance(m, Vote)] == [vote]
+
+
+# ---- restart with acknowledged transactions ------------------------------------------------
+
+
+def chunked_txs(outputs: list[object]) -> set[bytes]:
+    """The transactions of the chunks a node sent out of its own lane."""
+    return {
+        tx
+        for o in outputs
+        if isinstance(o, Send) and isinstance(o.message, SignedChunk)
+        for tx in o.message.chunk.txs
+    }
+
+
+def test_a_restarted_node_readmits_its_acknowledged_txs_only_once_caught_up() -> None:
+    """n2 acknowledged a and b, then was killed; its chunk with a got out and the others
+    committed it at height 1 while n2 was down. Restarted at height 1, n2 must not chunk a
+    again, and chunks b once it has caught up."""
+    a, b = tx("alice", 1), tx("bob", 2)
+    node = replica("n2")
+    node.readmit_when_caught_up([a, b])
+    ahead = sign_vote(KEYS["n1"], CHAIN, VoteKind.PREVOTE, 3, 0, None)  # n1 is at height 3
+    sent = node.receive(b"peer", ahead, 10) + node.on_timer(CHUNK, 20)
+    chunk_a, cert_a = certified((a,), author="n2", signers=("n2", "n3"))
+    sent += commit(node, batch_for(node, chunks=(cert_a,)), chunks=(chunk_a,), now_ms=30)
+    sent += node.on_timer(CHUNK, 40)
+    assert node.catchup.behind and chunked_txs(sent) == set()  # at height 2, n1 at 3
+    sent += commit(node, batch_for(node), now_ms=50)  # caught up with n1
+    assert not node.catchup.behind
+    sent += node.on_timer(CHUNK, 60)
+    assert chunked_txs(sent) == {b}

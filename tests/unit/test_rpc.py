@@ -133,18 +133,41 @@ async def test_idle_and_half_sent_connections_are_closed_after_the_timeout(
         assert await closed(idle) and await closed(half)
 
 
-async def test_connections_beyond_the_cap_are_refused(
+async def test_a_connection_beyond_the_cap_evicts_the_longest_waiting_one(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
+    """Idle connections once held every slot for their whole timeout, locking clients out."""
     rpc = server(max_connections=2)
     async with trio.open_nursery() as nursery:
-        first, first_reader = await connect(nursery, rpc)
-        await connect(nursery, rpc)
+        first, _ = await connect(nursery, rpc)
+        second, second_reader = await connect(nursery, rpc)
         third, third_reader = await connect(nursery, rpc)
-        assert (await third_reader.receive()) and await closed(third)
+        assert await closed(first)  # waited longest for a request
         assert rpc.connections == 2
-        answer = await ask(first, first_reader, {"id": 1, "method": "echo", "params": {"n": 3}})
-        assert answer["result"] == 3
+        for stream, reader in ((second, second_reader), (third, third_reader)):
+            answer = await ask(stream, reader, {"id": 1, "method": "echo", "params": {"n": 3}})
+            assert answer["result"] == 3
+        nursery.cancel_scope.cancel()
+
+
+async def test_connections_beyond_the_cap_are_refused_while_all_are_busy(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    started = trio.Event()
+
+    async def hangs(_: NoParams) -> None:
+        started.set()
+        await trio.sleep_forever()
+
+    methods = {"hang": Method(NoParams, hangs)}
+    rpc = RpcServer("client", methods, Limits(1024, max_connections=1))
+    async with trio.open_nursery() as nursery:
+        busy, _ = await connect(nursery, rpc)
+        await busy.send_all(encode_frame(pack({"id": 1, "method": "hang"})))
+        await started.wait()
+        extra, extra_reader = await connect(nursery, rpc)
+        assert "too many connections" in unpack(await extra_reader.receive())["error"]
+        assert await closed(extra) and rpc.connections == 1
         nursery.cancel_scope.cancel()
 
 

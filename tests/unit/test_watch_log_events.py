@@ -24,11 +24,11 @@ def test_stall_lines_show_and_a_rotated_log_is_read_from_its_start(tmp_path: Pat
     log.write_text(_line("committed", height=1) * 50 + _line("stall", height=7, since_ms=3000))
     monitor._read_log("n1")
     assert [text for _, text in monitor.events] == [
-        "00:00:00 n1: stall: no commit for 3000 ms at height 7"
+        "00:00:00 n1: stall: no commit for 3000 ms since committed height 7"
     ]
     log.rename(log.with_name("node.log.1"))  # rotation: a new, shorter node.log
     log.write_text(_line("stall", height=9, since_ms=4000))
     monitor._read_log("n1")
     assert [text for _, text in monitor.events][-1] == (
-        "00:00:00 n1: stall: no commit for 4000 ms at height 9"
+        "00:00:00 n1: stall: no commit for 4000 ms since committed height 9"
     )

@@ -15,7 +15,7 @@ from ...cluster import state
 from ...cluster.control import STOP_TIMEOUT_S, Cluster
 from ...cluster.errors import ClusterError
 from ..errors import Failure, UsageError
-from ..target import cluster_dir
+from ..target import check_cluster_dir, cluster_dir
 
 if TYPE_CHECKING:  # the rest is imported where used, so `cluster --help` starts fast
     from rich.console import Console
@@ -47,7 +47,10 @@ def user_errors(run: Run) -> Run:
 
 
 def cluster_root(dir: Path | None) -> Path:
-    """A missing cluster is a failure here (exit 1), as every cluster problem is."""
+    """A dir the user named that is no cluster dir is a usage error (exit 2); no cluster to
+    default to is a failure (exit 1), as every cluster problem is."""
+    if dir is not None:
+        check_cluster_dir(dir)
     return cluster_dir(dir, NOT_STARTED, ClusterError)
 
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from ...cluster import registry, state
 from ...cluster.control import STARTUP_TIMEOUT_S, Cluster, node_command
 from ...cluster.errors import ClusterError
+from ...load.plan import MAX_CLIENTS
+from ..arguments import MAX_RATE, integer, number
 from ..errors import Failure, UsageError, find_cause
 from .common import cluster_root, signals_ignored, stop, user_errors
 
@@ -173,7 +175,7 @@ def add_up(actions: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--load",
-        type=int,
+        type=integer(0, MAX_RATE),
         default=0,
         metavar="RATE",
         help="while watching, offer RATE transactions per second spread over the nodes, "
@@ -181,20 +183,20 @@ def add_up(actions: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--load-clients",
-        type=int,
+        type=integer(1, MAX_CLIENTS),
         default=1,
         metavar="N",
         help="split --load over N client processes (default 1)",
     )
     p.add_argument(
         "--duration",
-        type=float,
+        type=number(0),
         metavar="SECONDS",
         help="stop the cluster after this many seconds (default: run until Ctrl-C)",
     )
     p.add_argument(
         "--startup-timeout",
-        type=float,
+        type=number(0),
         default=STARTUP_TIMEOUT_S,
         metavar="SECONDS",
         help="how long every node may take to answer a status request before the start "
@@ -308,6 +310,12 @@ def _foreground(
                 f"({report.committed_tps} tx/s), commit latency p50 {report.latency_p50_ms} ms, "
                 f"p99 {report.latency_p99_ms} ms, load generator CPU {report.client_cpu_s} s"
             )
+            if report.gone:
+                console.print(
+                    f"load: stopped answering: {', '.join(report.gone)} ({report.unanswered} "
+                    "transactions unanswered); the load went on with the other nodes"
+                )
+                return 1
     except Exception as exc:  # trio groups a task's error; a node lost under load is one
         cause = find_cause(exc, ApiError)
         if cause is None:
