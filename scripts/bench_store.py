@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sequencer_net.consensus.machine import LockState
 from sequencer_net.messages import CommittedBatch
+from sequencer_net.namespaces import batch_root, table_of
 from sequencer_net.signstate import SignRecord
 from sequencer_net.store.signfile import FileSignStateStore
 from sequencer_net.store.sqlite import SqliteChainStore
@@ -51,11 +52,12 @@ def entry(height: int, count: int) -> CommittedBatch:
     # Chunks of at most 1,024 transactions; their certificates' acks are not checked here.
     chunks = tuple(Chunk(b"\x01" * 32, i, txs[i : i + 1024]) for i in range(0, len(txs), 1024))
     certs = tuple(
-        ChunkCertificate(c.digest, c.author, len(c.txs), c.size_bytes, sigs) for c in chunks
+        ChunkCertificate(c.digest, c.author, len(c.txs), c.size_bytes, sigs, table_of(c))
+        for c in chunks
     )
     header = BatchHeader(
         CHAIN, height, 0, bytes(32), b"\x01" * 32, height, chunks_digest(certs),
-        evidence_digest(()), b"\x02" * 32,
+        evidence_digest(()), b"\x02" * 32, None, batch_root(certs),
     )  # fmt: skip
     batch = Batch(header, certs, ())
     return CommittedBatch(batch, Certificate(height, 0, batch.id, sigs), chunks)

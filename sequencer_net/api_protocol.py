@@ -46,6 +46,13 @@ class BatchParams(msgspec.Struct, forbid_unknown_fields=True):
     with_txs: bool = False
 
 
+class NamespaceProofParams(msgspec.Struct, forbid_unknown_fields=True):
+    """A namespace proof for (namespace, height); see :mod:`sequencer_net.nsproof`."""
+
+    namespace: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    height: Annotated[int, msgspec.Meta(ge=1, le=MAX_HEIGHT)]
+
+
 class ApiError(Exception):
     """The node answered a request with an error, or the exchange itself failed."""
 

@@ -13,16 +13,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .crypto import PrivateKey, verify
-from .types import ACK_KIND, Chunk, ChunkAck, ChunkCertificate, CommitSig, ack_payload
+from .types import (
+    ACK_KIND,
+    Chunk,
+    ChunkAck,
+    ChunkCertificate,
+    CommitSig,
+    NamespaceEntry,
+    ack_payload,
+    table_root,
+)
 
 if TYPE_CHECKING:
     from .validators import ValidatorSet
 
 
-def sign_ack(key: PrivateKey, chain_id: str, chunk: Chunk) -> ChunkAck:
-    count, size = len(chunk.txs), chunk.size_bytes
-    signature = key.sign(chain_id, ACK_KIND, ack_payload(chunk.digest, chunk.author, count, size))
-    return ChunkAck(chunk.digest, chunk.author, count, size, key.public_key, signature)
+def sign_ack(
+    key: PrivateKey, chain_id: str, chunk: Chunk, table: tuple[NamespaceEntry, ...]
+) -> ChunkAck:
+    """Ack ``chunk`` whose namespace table (computed from its data) is ``table``."""
+    count, size, root = len(chunk.txs), chunk.size_bytes, table_root(table)
+    payload = ack_payload(chunk.digest, chunk.author, count, size, root)
+    signature = key.sign(chain_id, ACK_KIND, payload)
+    return ChunkAck(chunk.digest, chunk.author, count, size, root, key.public_key, signature)
 
 
 def certificate_problem(
@@ -47,5 +60,11 @@ def certificate_problem(
     return None
 
 
-def certify(ack: ChunkAck, signatures: tuple[CommitSig, ...]) -> ChunkCertificate:
-    return ChunkCertificate(ack.digest, ack.author, ack.tx_count, ack.size_bytes, signatures)
+def certify(
+    ack: ChunkAck, signatures: tuple[CommitSig, ...], table: tuple[NamespaceEntry, ...]
+) -> ChunkCertificate:
+    """A certificate from acks that all signed ``ack``'s payload; ``table`` is the chunk's
+    namespace table, whose root they signed."""
+    if table_root(table) != ack.namespaces_root:
+        raise ValueError("the namespace table is not the one the acks signed")
+    return ChunkCertificate(ack.digest, ack.author, ack.tx_count, ack.size_bytes, signatures, table)

@@ -90,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     from .commands.cluster import add_cluster_commands
     from .commands.evidence import add_evidence_commands
     from .commands.fault import add_fault_commands
+    from .commands.namespace import add_namespace_commands
     from .commands.node import add_node_command
     from .commands.report import add_report_command
     from .commands.risk import add_risk_command
@@ -112,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     add_node_command(commands)
     add_watch_command(commands)
     add_client_commands(commands)
+    add_namespace_commands(commands)
     add_evidence_commands(commands)
     add_fault_commands(commands)
     add_censorship_commands(commands)

@@ -142,6 +142,13 @@ class Client:
     async def batch(self, height: int) -> dict[str, Any]:
         return await self.call("batch", height=height)
 
+    async def namespace_proof(self, namespace: str, height: int) -> dict[str, Any] | None:
+        """The node's proof for ``namespace`` at ``height`` (None: not committed yet)."""
+        answer: dict[str, Any] | None = await self.call(
+            "namespace_proof", namespace=namespace, height=height
+        )
+        return answer
+
     async def commits(self) -> AsyncIterator[dict[str, Any]]:
         """Every commit from now on, as the node reports it (use a dedicated connection)."""
         events = await self.subscribe_commits()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from .consensus.config import ConsensusConfig, Timeouts
+from .namespaces import Namespace, Registry
 from .validators import PPM, Validator, ValidatorSet
 
 
@@ -51,10 +52,17 @@ class Genesis:
     validators: tuple[Validator, ...]
     timeouts: Timeouts = field(default_factory=Timeouts)
     params: ChainParams = field(default_factory=ChainParams)
+    # The namespace registry; empty admits every namespace (see :mod:`.namespaces`).
+    namespaces: tuple[Namespace, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.chain_id or len(self.chain_id) > 64:
             raise ValueError("chain_id must be 1..64 characters")
+        self.registry  # noqa: B018  # checks the namespaces: unique names and ids, shares
+
+    @cached_property
+    def registry(self) -> Registry:
+        return Registry(self.namespaces)
 
     @cached_property
     def validator_set(self) -> ValidatorSet:

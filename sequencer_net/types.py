@@ -9,13 +9,14 @@ Signatures are checked by the ``verify`` methods, which need the chain id; signi
 from __future__ import annotations
 
 import enum
+import itertools
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated
 
 import msgpack
 
-from . import codec
+from . import codec, merkle
 from .crypto import DIGEST_SIZE, PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, digest, verify
 
 MAX_NAME = 64
@@ -81,9 +82,20 @@ class Tx:
 
 def tx_problem(encoded: bytes) -> str | None:
     """Why ``encoded`` is not a transaction's canonical encoding (None: it is), the verdict of
-    ``codec.decode(encoded, Tx)``. Every transaction of every chunk is checked on arrival, so a
-    well-formed one is recognised here without building a :class:`Tx`; anything else is left to
-    the codec, which says what is wrong."""
+    ``codec.decode(encoded, Tx)``."""
+    try:
+        tx_namespace(encoded)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def tx_namespace(encoded: bytes) -> str:
+    """The namespace of the transaction ``encoded``; ValueError saying what is wrong when it is
+    not a transaction's canonical encoding (the verdict of ``codec.decode(encoded, Tx)``).
+    Every transaction of every chunk is checked on arrival, so a well-formed one is recognised
+    here without building a :class:`Tx`; anything else is left to the codec, which says what
+    is wrong."""
     try:
         raw = msgpack.unpackb(encoded, raw=False)
     except Exception:  # msgpack raises a zoo of types for bad input; the codec names it
@@ -101,12 +113,14 @@ def tx_problem(encoded: bytes) -> str | None:
         and len(raw[3]) <= MAX_PAYLOAD
         and msgpack.packb(raw, use_bin_type=True) == encoded
     ):
-        return None
+        return raw[1]
     try:
-        codec.decode(encoded, Tx)
+        tx = codec.decode(encoded, Tx)
     except codec.DecodeError as exc:
-        return str(exc)
-    return None
+        raise ValueError(str(exc)) from None
+    if not isinstance(tx, Tx):
+        raise ValueError("not a transaction")
+    return tx.namespace
 
 
 def tx_id(encoded_tx: bytes) -> bytes:
@@ -135,6 +149,9 @@ class BatchHeader:
     evidence_digest: bytes
     validator_set_hash: bytes
     last_commit: Certificate | None = None
+    # The root over the batch's namespace table (:func:`batch_namespace_table`); the default
+    # is the empty table's, right for a batch that orders no chunk.
+    namespaces_root: bytes = merkle.EMPTY_COMMITMENT
 
     def __post_init__(self) -> None:
         _need(self.height >= 1 and self.round >= 0, "height must be >= 1 and round >= 0")
@@ -143,7 +160,13 @@ class BatchHeader:
             self.last_commit is None or self.last_commit.height == self.height - 1,
             "last commit must certify the parent height",
         )
-        for name in ("parent_id", "chunks_digest", "evidence_digest", "validator_set_hash"):
+        for name in (
+            "parent_id",
+            "chunks_digest",
+            "evidence_digest",
+            "validator_set_hash",
+            "namespaces_root",
+        ):
             _need_size(getattr(self, name), DIGEST_SIZE, name)
         _need_size(self.proposer, PUBLIC_KEY_SIZE, "proposer")
 
@@ -444,32 +467,71 @@ class Chunk:
         return sum(len(tx) for tx in self.txs)
 
 
-def ack_payload(chunk_digest: bytes, author: bytes, tx_count: int, size_bytes: int) -> bytes:
-    """What an ack signs: the digest and what a proposer reads without the chunk."""
-    return codec.encode_plain([chunk_digest, author, tx_count, size_bytes])
+MAX_NAMESPACE_ID = 2**63 - 1
+
+
+@codec.register(13)
+@dataclass(frozen=True)
+class NamespaceEntry:
+    """One row of a namespace table: ``tx_count`` transactions of namespace ``ns_id`` and the
+    Merkle root over them in order. In a chunk's table the leaves are the transactions' ids;
+    in a batch's, each leaf is the encoded entry of one chunk carrying the namespace, in batch
+    order (see :mod:`sequencer_net.namespaces`)."""
+
+    ns_id: int
+    tx_count: int
+    root: bytes
+
+    def __post_init__(self) -> None:
+        _need(0 <= self.ns_id <= MAX_NAMESPACE_ID, "namespace id out of range")
+        _need(self.tx_count >= 1, "a namespace entry counts at least one transaction")
+        _need_size(self.root, DIGEST_SIZE, "namespace root")
+
+    @cached_property
+    def encoded(self) -> bytes:
+        return codec.encode(self)
+
+
+def table_root(table: tuple[NamespaceEntry, ...]) -> bytes:
+    """What a table commits to: the tree head (root and size) over one leaf per entry, in
+    (sorted) order."""
+    return merkle.commitment([entry.encoded for entry in table])
+
+
+def ack_payload(
+    chunk_digest: bytes, author: bytes, tx_count: int, size_bytes: int, namespaces_root: bytes
+) -> bytes:
+    """What an ack signs: the digest, what a proposer reads without the chunk, and the root of
+    the chunk's namespace table (the signer computed it from the data)."""
+    return codec.encode_plain([chunk_digest, author, tx_count, size_bytes, namespaces_root])
 
 
 @codec.register(11)
 @dataclass(frozen=True)
 class ChunkAck:
     """``validator`` stores the chunk with ``digest`` (of ``author``, ``tx_count``
-    transactions of ``size_bytes`` in all) and will serve it."""
+    transactions of ``size_bytes`` in all, whose namespace table has ``namespaces_root``) and
+    will serve it."""
 
     digest: bytes
     author: bytes
     tx_count: int
     size_bytes: int
+    namespaces_root: bytes
     validator: bytes
     signature: bytes
 
     def __post_init__(self) -> None:
         _check_description(self.digest, self.author, self.tx_count, self.size_bytes)
+        _need_size(self.namespaces_root, DIGEST_SIZE, "namespaces_root")
         if len(self.validator) != PUBLIC_KEY_SIZE or len(self.signature) != SIGNATURE_SIZE:
             raise ValueError("chunk ack: bad validator or signature size")
 
     @property
     def payload(self) -> bytes:
-        return ack_payload(self.digest, self.author, self.tx_count, self.size_bytes)
+        return ack_payload(
+            self.digest, self.author, self.tx_count, self.size_bytes, self.namespaces_root
+        )
 
     def verify(self, chain_id: str) -> bool:
         return verify(self.validator, chain_id, ACK_KIND, self.payload, self.signature)
@@ -487,20 +549,37 @@ def _check_description(chunk_digest: bytes, author: bytes, tx_count: int, size: 
 class ChunkCertificate:
     """Availability acks on one chunk from more than a third of the stake. The acks sign
     ``tx_count`` and ``size_bytes`` too, so a proposer can fill a batch by its limits without
-    holding the chunk."""
+    holding the chunk. ``namespaces`` is the chunk's namespace table, sorted by id; the acks
+    sign its root, so a batch's table is computed from its certificates alone."""
 
     digest: bytes
     author: bytes
     tx_count: int
     size_bytes: int
     signatures: Annotated[tuple[CommitSig, ...], codec.MaxLen(MAX_VALIDATORS)]
+    namespaces: Annotated[tuple[NamespaceEntry, ...], codec.MaxLen(MAX_CHUNK_TXS)]
 
     def __post_init__(self) -> None:
         _check_description(self.digest, self.author, self.tx_count, self.size_bytes)
+        ids = [e.ns_id for e in self.namespaces]
+        _need(
+            all(a < b for a, b in itertools.pairwise(ids)),
+            "chunk certificate: namespace table not sorted by id",
+        )
+        _need(
+            sum(e.tx_count for e in self.namespaces) == self.tx_count,
+            "chunk certificate: namespace table does not count the chunk's transactions",
+        )
+
+    @cached_property
+    def namespaces_root(self) -> bytes:
+        return table_root(self.namespaces)
 
     @cached_property
     def payload(self) -> bytes:
-        return ack_payload(self.digest, self.author, self.tx_count, self.size_bytes)
+        return ack_payload(
+            self.digest, self.author, self.tx_count, self.size_bytes, self.namespaces_root
+        )
 
     @property
     def signers(self) -> tuple[bytes, ...]:

@@ -60,7 +60,7 @@ def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
         Validator(name, keys[name].public_key, stake)
         for name, stake in zip(names, spec.stakes, strict=True)
     )
-    genesis = Genesis(spec.chain_id, validators, spec.timeouts, spec.chain)
+    genesis = Genesis(spec.chain_id, validators, spec.timeouts, spec.chain, spec.namespaces)
     write_genesis(layout.genesis, genesis, addresses)
     write_admin_token(layout.admin_token)
     metrics = {name: f"127.0.0.1:{next(ports)}" for name in names}

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..consensus.config import Timeouts
 from ..faults.spec import Fault
 from ..genesis import ChainParams
+from ..namespaces import Namespace
 from ..node_params import NodeParams
 from ..validators import MAX_TOTAL_POWER
 from . import schema, sections
@@ -49,6 +50,7 @@ class ClusterSpec:
     chain: ChainParams = field(default_factory=ChainParams)
     faults: Mapping[str, tuple[Fault, ...]] = field(default_factory=dict)
     log_level: str = "info"
+    namespaces: tuple[Namespace, ...] = ()
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.fullmatch(self.name):
@@ -88,7 +90,7 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     """Load a cluster spec (configs/*.toml): what `sequencer-net cluster init/up` start from."""
     path = Path(path)
     top = schema.load_table(path)
-    top.only(["cluster", "timeouts", "params", "chain", "nodes"])
+    top.only(["cluster", "timeouts", "params", "chain", "namespaces", "nodes"])
     if "cluster" not in top.data:
         raise top.error("cluster", "missing (expected a [cluster] table with name and nodes)")
     cluster = top.table("cluster")
@@ -102,9 +104,10 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     params = sections.params(top.table("params"))
     chain = sections.chain_params(top.table("chain"))
     faults = _node_faults(top.table("nodes"), nodes)
+    namespaces = sections.namespaces(top)
     try:
         return ClusterSpec(
-            name, nodes, stakes, chain_id, timeouts, params, chain, faults, log_level
+            name, nodes, stakes, chain_id, timeouts, params, chain, faults, log_level, namespaces
         )
     except SpecError as exc:
         raise cluster.error(exc.key, exc.problem) from None

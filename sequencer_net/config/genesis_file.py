@@ -50,12 +50,13 @@ def load_genesis(path: Path | str) -> GenesisFile:
     """Load and check genesis.toml: every node must read exactly the same validator set."""
     path = Path(path)
     top = schema.load_table(path)
-    top.only(["chain_id", "timeouts", "chain", "validators"])
+    top.only(["chain_id", "timeouts", "chain", "namespaces", "validators"])
     chain_id = top.string("chain_id")
     if not 1 <= len(chain_id) <= 64:
         raise top.error("chain_id", f"must be 1..64 characters, got {len(chain_id)}")
     timeouts = sections.timeouts(top.table("timeouts"))
     params = sections.chain_params(top.table("chain"))
+    namespaces = sections.namespaces(top)
     entries = top.tables("validators")
     if not entries:
         raise top.error("validators", "at least one [[validators]] entry is needed")
@@ -84,7 +85,7 @@ def load_genesis(path: Path | str) -> GenesisFile:
         validators.append(Validator(name, public_key, power))
         addresses[name] = Addresses(entry.string("address"), entry.string("client_address"))
         endpoints[name] = Endpoints(peer, client)
-    genesis = Genesis(chain_id, tuple(validators), timeouts, params)
+    genesis = Genesis(chain_id, tuple(validators), timeouts, params, namespaces)
     return GenesisFile(path.resolve(), genesis, addresses, endpoints)
 
 
@@ -94,6 +95,11 @@ def write_genesis(path: Path, genesis: Genesis, addresses: Mapping[str, Addresse
         "chain_id": genesis.chain_id,
         "timeouts": asdict(genesis.timeouts),
         "chain": sections.chain_document(genesis.params),
+        **(
+            {"namespaces": sections.namespaces_document(genesis.namespaces)}
+            if genesis.namespaces
+            else {}
+        ),
         "validators": [
             {
                 "name": v.name,

@@ -1,4 +1,5 @@
-"""The tables more than one file holds: [timeouts], [params], [chain] and ``faults`` arrays.
+"""The tables more than one file holds: [timeouts], [params], [chain], ``[[namespaces]]`` and
+``faults`` arrays.
 
 genesis.toml and cluster specs share [timeouts] and [chain]; node.toml and cluster specs share
 [params] and ``faults``. Each is read (and, for [chain], written) here once, so a rule about
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..consensus.config import Timeouts
 from ..faults.spec import Fault, FaultSpecError, parse_fault
 from ..genesis import ChainParams
+from ..namespaces import Namespace, Registry
 from ..node_params import NodeParams
 from ..validators import PPM
 from .schema import ConfigError, Table, describe
@@ -102,3 +104,40 @@ def faults(table: Table) -> tuple[Fault, ...]:
         except FaultSpecError as exc:
             raise table.error(f"faults[{i}]", str(exc)) from None
     return tuple(found)
+
+
+def namespaces(top: Table) -> tuple[Namespace, ...]:
+    """The ``[[namespaces]]`` tables (genesis.toml and cluster specs): name, id, share and
+    max_tx_bytes of each; none at all admits every namespace."""
+    if "namespaces" not in top.data:
+        return ()
+    found = []
+    for entry in top.tables("namespaces"):
+        entry.only(["name", "id", "share", "max_tx_bytes"])
+        share = entry.data.get("share")
+        if isinstance(share, bool) or not isinstance(share, int | float):
+            raise entry.error("share", f"expected a fraction of batch capacity, got {share!r}")
+        try:
+            found.append(
+                Namespace(
+                    entry.string("name"),
+                    entry.integer("id"),
+                    float(share),
+                    entry.integer("max_tx_bytes"),
+                )
+            )
+        except ValueError as exc:
+            raise ConfigError(f"{entry.file}: {entry.where.rstrip('.')}: {exc}") from None
+    try:
+        Registry(found)
+    except ValueError as exc:
+        raise ConfigError(f"{top.file}: namespaces: {exc}") from None
+    return tuple(found)
+
+
+def namespaces_document(registry: tuple[Namespace, ...]) -> list[dict[str, Any]]:
+    """The ``[[namespaces]]`` tables as written: the inverse of :func:`namespaces`."""
+    return [
+        {"name": n.name, "id": n.id, "share": n.share, "max_tx_bytes": n.max_tx_bytes}
+        for n in registry
+    ]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..api_protocol import ALREADY_COMMITTED, BUSY
 from ..evidence import evidence_problem
 from ..messages import EvidenceGossip, ProposalEcho
-from ..types import Evidence, Proposal, Vote, VoteKind, make_evidence, tx_id, tx_problem
+from ..types import Evidence, Proposal, Vote, VoteKind, make_evidence, tx_id, tx_namespace
 from .lanes import HeldCertificate
 from .outputs import EvidenceFound, Output, PeerId, Rejected, Send
 
@@ -28,12 +28,21 @@ class Admission:
 
     def admit_tx(self, encoded: bytes, omit: Callable[[bytes], bool] | None) -> bytes | None:
         """Put a client's transaction in this node's lane; its id, or None with the reason
-        the client is told. One already pending here is acknowledged again."""
+        the client is told. One already pending here is acknowledged again; one the
+        genesis namespace registry does not admit is refused before anything else."""
         r = self._replica
-        problem = tx_problem(encoded)
-        if problem is not None:
-            self._outputs.append(Rejected(None, f"malformed transaction: {problem}"))
+        try:
+            namespace = tx_namespace(encoded)
+        except ValueError as exc:
+            self._outputs.append(Rejected(None, f"malformed transaction: {exc}"))
             return None
+        registry = r.lanes.registry
+        admits = registry.lookup(namespace)
+        if admits is None or len(encoded) > admits[1]:
+            problem = registry.problem(namespace, len(encoded))
+            self._outputs.append(Rejected(None, f"refused: {problem}"))
+            return None
+        ns_id = admits[0]
         txid = tx_id(encoded)
         if r.chain.tx_location(txid) is not None:
             self._outputs.append(Rejected(None, ALREADY_COMMITTED))
@@ -43,7 +52,7 @@ class Admission:
         if not r.lanes.has_room(len(encoded)):
             self._outputs.append(Rejected(None, BUSY))
             return None
-        r.lanes.add_client_tx(encoded, txid, omit)
+        r.lanes.add_client_tx(encoded, txid, omit, ns_id)
         return txid
 
     def overdue(self, built_ms: int) -> list[HeldCertificate]:

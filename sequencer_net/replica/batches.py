@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..namespaces import batch_root
 from ..types import Batch, BatchHeader, ChunkCertificate, Evidence, chunks_digest, evidence_digest
 from .validity import GENESIS_PARENT, ChainView
 
@@ -27,5 +28,6 @@ def build_batch(
         evidence_digest=evidence_digest(evidence),
         validator_set_hash=view.validators.hash,
         last_commit=parent.certificate if parent else None,
+        namespaces_root=batch_root(chunks),
     )
     return Batch(header, chunks, evidence)

@@ -24,8 +24,18 @@ from dataclasses import dataclass, replace
 from ..chunks import certificate_problem, certify, sign_ack
 from ..crypto import PrivateKey
 from ..messages import MAX_CHUNKS_PER_FETCH, ChunkRequest, ChunkResponse, SignedChunk, sign_chunk
+from ..namespaces import Registry, chunk_table
 from ..node_params import NodeParams
-from ..types import MAX_CHUNK_BYTES, Chunk, ChunkAck, ChunkCertificate, CommitSig, tx_problem
+from ..types import (
+    MAX_CHUNK_BYTES,
+    Chunk,
+    ChunkAck,
+    ChunkCertificate,
+    CommitSig,
+    NamespaceEntry,
+    table_root,
+    tx_namespace,
+)
 from ..validators import ValidatorSet
 from .outputs import CHUNK, Output, PeerId, Rejected, Send, SetTimer
 
@@ -46,13 +56,22 @@ class HeldCertificate:
 
 class Lanes:
     def __init__(
-        self, key: PrivateKey, chain_id: str, params: NodeParams, outputs: list[Output]
+        self,
+        key: PrivateKey,
+        chain_id: str,
+        params: NodeParams,
+        outputs: list[Output],
+        registry: Registry | None = None,
     ) -> None:
         self._key = key
         self._chain_id = chain_id
         self._params = params
         self._outputs = outputs
+        self.registry = registry or Registry()
         self._buffer: dict[bytes, bytes] = {}  # id -> encoded, in arrival order
+        self._buffer_ns: dict[bytes, int] = {}  # id -> namespace id, as admission found it
+        # Namespace tables (and roots) of uncommitted chunks held: computed once per chunk.
+        self._tables: dict[bytes, tuple[tuple[NamespaceEntry, ...], bytes]] = {}
         self._buffer_bytes = 0
         self._seq = 0
         self._own: set[bytes] = set()  # our chunks not yet committed
@@ -96,12 +115,20 @@ class Lanes:
     # ---- this node's lane ------------------------------------------------------------------
 
     def add_client_tx(
-        self, encoded: bytes, txid: bytes, omit: Callable[[bytes], bool] | None = None
+        self,
+        encoded: bytes,
+        txid: bytes,
+        omit: Callable[[bytes], bool] | None = None,
+        ns_id: int | None = None,
     ) -> None:
-        """Buffer a checked client transaction (the caller checked room and duplicates)."""
+        """Buffer a checked client transaction (the caller checked room, duplicates and the
+        registry, and passes the namespace id it found; without one it is read here)."""
+        if ns_id is None:
+            ns_id = self._ns_id(encoded)
         if not self._buffer:
             self._outputs.append(SetTimer(CHUNK, self._params.chunk_interval_ms))
         self._buffer[txid] = encoded
+        self._buffer_ns[txid] = ns_id
         self._buffer_bytes += len(encoded)
         self._pending[txid] = None
         self._pending_bytes += len(encoded)
@@ -129,6 +156,7 @@ class Lanes:
         """Pack the buffer into a chunk, store it, ack it ourselves and send it to everyone;
         ``omit`` (a censoring fault's hook) drops the transactions it picks."""
         buffered, self._buffer, self._buffer_bytes = self._buffer, {}, 0
+        ns_ids, self._buffer_ns = self._buffer_ns, {}
         self._waited_ms = 0
         if omit is not None:
             for txid in [txid for txid, tx in buffered.items() if omit(tx)]:
@@ -140,9 +168,11 @@ class Lanes:
             self._key.public_key, self._seq, tuple(buffered.values()), tuple(buffered)
         )
         self._seq += 1
+        table = chunk_table(chunk.tx_ids, [ns_ids[txid] for txid in buffered])
+        self._tables[chunk.digest] = (table, table_root(table))
         self._own.add(chunk.digest)
         self._hold(chunk)
-        ack = sign_ack(self._key, self._chain_id, chunk)
+        ack = sign_ack(self._key, self._chain_id, chunk, table)
         self._acks[chunk.digest] = {ack.validator: ack.signature}
         signed = self._unacked[chunk.digest] = sign_chunk(self._key, self._chain_id, chunk)
         self.signed += 2
@@ -162,7 +192,10 @@ class Lanes:
         if signed is None or ack.validator in signed or ack.validator not in validators:
             return False
         chunk = self.chunks.get(ack.digest)
-        if chunk is None or not ack.verify(self._chain_id):
+        held = self._tables.get(ack.digest)
+        if chunk is None or held is None or ack.namespaces_root != held[1]:
+            return False  # an acker that computed another table: its ack cannot count
+        if not ack.verify(self._chain_id):
             return False
         signed[ack.validator] = ack.signature
         if validators.is_third(sum(validators.power_of(k) for k in signed)):
@@ -170,7 +203,7 @@ class Lanes:
             self._unacked.pop(ack.digest, None)
             active = sorted((k, s) for k, s in signed.items() if k in validators)
             sigs = tuple(CommitSig(k, s) for k, s in active)
-            cert = certify(ack, sigs)
+            cert = certify(ack, sigs, held[0])
             self.certified[cert.digest] = HeldCertificate(cert, height, now_ms)
             self._outputs.append(Send(None, cert))
             if self._waited_ms and not self._busy():
@@ -205,7 +238,11 @@ class Lanes:
                 return
             self._hold(chunk)
         # An ack again for a chunk we hold: the author may have lost the first.
-        self._outputs.append(Send(peer, sign_ack(self._key, self._chain_id, chunk)))
+        table = self._table_of(chunk)
+        if table is None:
+            self._reject(peer, "chunk with a transaction the namespace registry refuses")
+            return
+        self._outputs.append(Send(peer, sign_ack(self._key, self._chain_id, chunk, table)))
         self.signed += 1
 
     def on_certificate(
@@ -344,22 +381,57 @@ class Lanes:
     def restore_buffer(self, txs: Iterable[tuple[bytes, bytes]]) -> None:
         """Acknowledged transactions read back after a restart: (id, encoded)."""
         for txid, encoded in txs:
-            if txid not in self._pending:
-                self.add_client_tx(encoded, txid)
+            if txid in self._pending:
+                continue
+            try:
+                ns_id = self._ns_id(encoded)
+            except ValueError:
+                continue  # not admissible under this genesis: it was never acknowledged here
+            self.add_client_tx(encoded, txid, ns_id=ns_id)
 
     # ---- inside ----------------------------------------------------------------------------
 
     def _chunk_problem(self, chunk: Chunk, validators: ValidatorSet) -> str | None:
+        """Why a peer's chunk is refused; None, with its namespace table kept, if it is not."""
         if chunk.size_bytes > MAX_CHUNK_BYTES:
             return "chunk exceeds the size limit"
         share = self._params.mempool_max_bytes // max(1, len(validators.active))
         if self._author_bytes.get(chunk.author, 0) + chunk.size_bytes > share:
             return "chunk refused: its author's share of uncommitted chunks is full"
+        registry = self.registry
+        lookup = registry.lookup
+        ns_ids: list[int] = []
         for tx in chunk.txs:
-            problem = tx_problem(tx)
-            if problem is not None:
-                return f"chunk with a malformed transaction: {problem}"
+            try:
+                name = tx_namespace(tx)
+            except ValueError as exc:
+                return f"chunk with a malformed transaction: {exc}"
+            admits = lookup(name)
+            if admits is None or len(tx) > admits[1]:
+                problem = registry.problem(name, len(tx))
+                return f"chunk with a transaction the registry refuses: {problem}"
+            ns_ids.append(admits[0])
+        table = chunk_table(chunk.tx_ids, ns_ids)
+        self._tables[chunk.digest] = (table, table_root(table))
         return None
+
+    def _ns_id(self, encoded: bytes) -> int:
+        """The namespace id of a transaction admission already checked."""
+        ns_id = self.registry.id_of(tx_namespace(encoded))
+        if ns_id is None:
+            raise ValueError("a transaction outside the namespace registry")
+        return ns_id
+
+    def _table_of(self, chunk: Chunk) -> tuple[NamespaceEntry, ...] | None:
+        """The table of a chunk we hold (computed now for one that arrived by fetch)."""
+        held = self._tables.get(chunk.digest)
+        if held is not None:
+            return held[0]
+        try:
+            ns_ids = [self._ns_id(tx) for tx in chunk.txs]
+        except ValueError:
+            return None
+        return chunk_table(chunk.tx_ids, ns_ids)
 
     def _hold(self, chunk: Chunk) -> None:
         self.chunks[chunk.digest] = chunk
@@ -381,6 +453,7 @@ class Lanes:
         if chunk.digest not in self._uncommitted:
             return
         self._uncommitted.discard(chunk.digest)
+        self._tables.pop(chunk.digest, None)
         self._author_bytes[chunk.author] -= chunk.size_bytes
         for txid, tx in zip(chunk.tx_ids, chunk.txs, strict=True):
             if txid in self._pending:

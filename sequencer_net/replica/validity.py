@@ -14,6 +14,7 @@ from ..chunks import certificate_problem
 from ..evidence import evidence_problem
 from ..genesis import ChainParams
 from ..messages import CommittedBatch
+from ..namespaces import batch_root
 from ..types import MAX_EVIDENCE_PER_BATCH, NIL_ROUND, Batch, ChunkCertificate, Evidence, Proposal
 from ..validators import ValidatorSet
 
@@ -75,6 +76,8 @@ def batch_problem(view: ChainView, batch: Batch) -> str | None:
         return "transactions exceed the batch size limit"
     if not batch.body_matches_header():
         return "body does not match the header's digests"
+    if header.namespaces_root != batch_root(batch.chunks):
+        return "namespaces root does not match the certificates' namespace tables"
     digests = batch.chunk_digests
     if len(set(digests)) != len(digests):
         return "duplicate chunk"

@@ -1,5 +1,5 @@
-"""What a node answers on its client API: status, submit, tx_status, batch and
-subscribe_commits. Each handler gets params its schema (in :mod:`..api_protocol`) already
+"""What a node answers on its client API: status, submit, tx_status, batch, namespace_proof
+and subscribe_commits. Each handler gets params its schema (in :mod:`..api_protocol`) already
 checked; the framing, limits and error answers are :mod:`.rpc`'s."""
 
 from __future__ import annotations
@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from ..api_protocol import MAX_REQUEST_FRAME, BatchParams, SubmitParams, TxStatusParams
+from .. import codec
+from ..api_protocol import (
+    MAX_REQUEST_FRAME,
+    BatchParams,
+    NamespaceProofParams,
+    SubmitParams,
+    TxStatusParams,
+)
+from ..nsproof import build_proof
 from ..replica import Rejected
 from .clock import now_ms
 from .rpc import Limits, Method, NoParams, Reply, RpcServer
@@ -40,6 +48,7 @@ class ClientApi:
                 "submit": Method(SubmitParams, self._submit),
                 "tx_status": Method(TxStatusParams, self._tx_status),
                 "batch": Method(BatchParams, self._batch),
+                "namespace_proof": Method(NamespaceProofParams, self._namespace_proof),
                 "subscribe_commits": Method(NoParams, self._subscribe_commits),
             },
             Limits(MAX_REQUEST_FRAME),
@@ -133,6 +142,25 @@ class ClientApi:
         if params.txid in lanes:
             return {"status": "pending", "certified": lanes.is_certified(params.txid)}
         return {"status": "unknown"}
+
+    async def _namespace_proof(self, params: NamespaceProofParams) -> dict[str, Any] | None:
+        """The proof for a namespace at a committed height (None: not committed yet); the
+        proof is the canonical encoding, checked by ``namespace verify`` with genesis alone."""
+        node = self._node
+        registry = node.replica.genesis.registry
+        ns_id = registry.id_of(params.namespace)
+        if ns_id is None:
+            raise ValueError(registry.problem(params.namespace, 0))
+        entry = node.chain.get(params.height)
+        if entry is None:
+            return None
+        proof = build_proof(entry, params.namespace, ns_id, node.chain.slash_records())
+        return {
+            "height": params.height,
+            "namespace": params.namespace,
+            "present": bool(proof.groups),
+            "proof": codec.encode(proof),
+        }
 
     async def _batch(self, params: BatchParams) -> dict[str, Any] | None:
         entry = self._node.chain.get(params.height)

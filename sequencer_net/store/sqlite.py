@@ -49,7 +49,8 @@ from .recent import RecentTxIds
 from .txindex import ID_BYTES, PrefixIndex
 
 # 4: tx ids per height and an 8-byte-prefix index replace the txs table (3 migrates on open)
-SCHEMA_VERSION = 5  # 5: batches order chunk certificates and carry their chunks
+# 5: batches order chunk certificates and carry their chunks
+SCHEMA_VERSION = 6  # 6: certificates carry namespace tables, headers their namespaces root
 DEFAULT_RECENT_IDS = 100_000  # ~25 MB of dict; moved to the persistent index by halves
 T = TypeVar("T")
 
@@ -156,6 +157,11 @@ class SqliteChainStore:
         if version in ("3", "4"):
             raise StoreError(
                 f"{self.path}: written before batches ordered chunks (schema {version}); "
+                "this build cannot read its batches: start the cluster afresh (cluster init)"
+            )
+        if version == "5":
+            raise StoreError(
+                f"{self.path}: written before batches committed to namespace tables (schema 5); "
                 "this build cannot read its batches: start the cluster afresh (cluster init)"
             )
         if version != str(SCHEMA_VERSION):

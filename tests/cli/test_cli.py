@@ -138,6 +138,7 @@ def test_the_cli_offers_exactly_the_simulator_schedules() -> None:
 
 NO_CLUSTER_COMMANDS = {("sim",), ("node",), ("cluster", "init"), ("cluster", "list")}
 NO_CLUSTER_COMMANDS |= {("evidence", "verify")}  # a log file and a genesis file, no cluster
+NO_CLUSTER_COMMANDS |= {("namespace", "verify")}  # a proof file and a genesis file, no cluster
 NO_CLUSTER_COMMANDS |= {("risk",)}  # a scenario file; `risk calibrate DIR` names a finished run
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from sequencer_net import merkle
 from sequencer_net.chunks import sign_ack
 from sequencer_net.crypto import PrivateKey
 from sequencer_net.messages import CommittedBatch, SignedChunk, sign_chunk
+from sequencer_net.namespaces import Registry, batch_root, table_of
 from sequencer_net.types import (
     Batch,
     BatchHeader,
@@ -15,6 +17,7 @@ from sequencer_net.types import (
     Chunk,
     ChunkCertificate,
     CommitSig,
+    NamespaceEntry,
     chunks_digest,
     evidence_digest,
 )
@@ -31,16 +34,23 @@ def signed(chunk: Chunk, author: PrivateKey, chain_id: str) -> SignedChunk:
 
 
 def certificate(
-    chunk: Chunk, signers: Iterable[PrivateKey] = (), chain_id: str = ""
+    chunk: Chunk,
+    signers: Iterable[PrivateKey] = (),
+    chain_id: str = "",
+    registry: Registry | None = None,
 ) -> ChunkCertificate:
     """``chunk``'s certificate with one real ack per signer, in the order given (repeats kept:
     a test may want a duplicate signer). No signers: a certificate for shapes only."""
+    try:
+        table = table_of(chunk, registry)
+    except ValueError:  # not transactions (a shapes-only chunk): one entry covers them
+        table = (NamespaceEntry(0, len(chunk.txs), merkle.root(chunk.tx_ids)),)
     sigs = []
     for key in signers:
-        ack = sign_ack(key, chain_id, chunk)
+        ack = sign_ack(key, chain_id, chunk, table)
         sigs.append(CommitSig(ack.validator, ack.signature))
     return ChunkCertificate(
-        chunk.digest, chunk.author, len(chunk.txs), chunk.size_bytes, tuple(sigs)
+        chunk.digest, chunk.author, len(chunk.txs), chunk.size_bytes, tuple(sigs), table
     )
 
 
@@ -57,6 +67,7 @@ def committed_batch(
     commit signatures are fake (a store does not verify them)."""
     certs = tuple(certificate(c) for c in chunks)
     header = BatchHeader(
+        namespaces_root=batch_root(certs),
         chain_id=chain_id,
         height=height,
         round=round,

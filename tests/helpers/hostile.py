@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from sequencer_net.api_protocol import pack
 from sequencer_net.types import Tx
 
-CLIENT_METHODS = ["status", "submit", "tx_status", "batch", "subscribe_commits"]
+CLIENT_METHODS = ["status", "submit", "tx_status", "batch", "namespace_proof", "subscribe_commits"]
 ADMIN_METHODS = ["fault_set", "fault_clear", "fault_list", "partition", "heal"]
-FIELDS = ["txs", "txid", "height", "with_txs", "token", "spec", "behaviour", "peers"]
+FIELDS = ["txs", "txid", "height", "with_txs", "namespace", "token", "spec", "behaviour", "peers"]
 
 scalars = (
     st.none()

@@ -12,6 +12,7 @@ from sequencer_net import codec
 from sequencer_net.chunks import certificate_problem, certify, sign_ack
 from sequencer_net.crypto import PrivateKey
 from sequencer_net.messages import CommittedBatch
+from sequencer_net.namespaces import table_of
 from sequencer_net.types import Chunk, ChunkCertificate, CommitSig, Tx
 from sequencer_net.validators import Validator, ValidatorSet
 
@@ -81,11 +82,20 @@ def test_a_forged_ack_signature_is_refused() -> None:
     forged[1] = CommitSig(MID.public_key, bytes(64))
     assert problem(dataclasses.replace(good, signatures=tuple(forged))) == BAD_SIGNATURE
     # MID's real signature, but on another chunk: an ack is bound to its digest.
-    other = sign_ack(MID, CHAIN, chunk(MID, txs(b"other")))
+    other_chunk = chunk(MID, txs(b"other"))
+    other = sign_ack(MID, CHAIN, other_chunk, table_of(other_chunk))
     forged[1] = CommitSig(MID.public_key, other.signature)
     assert problem(dataclasses.replace(good, signatures=tuple(forged))) == BAD_SIGNATURE
-    # ... and to the counts a proposer fills a batch by, and to the chain.
-    assert problem(dataclasses.replace(good, tx_count=good.tx_count - 1)) == BAD_SIGNATURE
+    # ... and to the counts a proposer fills a batch by, the namespace table, and the chain.
+    (entry,) = good.namespaces
+    fewer = dataclasses.replace(entry, tx_count=entry.tx_count - 1)
+    assert problem(dataclasses.replace(good, tx_count=good.tx_count - 1, namespaces=(fewer,))) == (
+        BAD_SIGNATURE
+    )
+    with pytest.raises(ValueError, match="does not count"):
+        dataclasses.replace(good, tx_count=good.tx_count - 1)
+    other_root = dataclasses.replace(entry, root=bytes(32))
+    assert problem(dataclasses.replace(good, namespaces=(other_root,))) == BAD_SIGNATURE
     assert problem(dataclasses.replace(good, size_bytes=good.size_bytes + 1)) == BAD_SIGNATURE
     assert certificate_problem(good, VALIDATORS, "another-chain") == BAD_SIGNATURE
 
@@ -109,9 +119,11 @@ def test_a_chunk_by_an_author_outside_the_set_is_refused() -> None:
 
 
 def test_certify_builds_the_certificate_an_ack_describes() -> None:
-    acks = [sign_ack(k, CHAIN, DATA) for k in (HEAVY, LIGHT1)]
+    acks = [sign_ack(k, CHAIN, DATA, table_of(DATA)) for k in (HEAVY, LIGHT1)]
     assert all(a.verify(CHAIN) for a in acks) and not acks[0].verify("another-chain")
-    cert = certify(acks[0], tuple(CommitSig(a.validator, a.signature) for a in acks))
+    cert = certify(
+        acks[0], tuple(CommitSig(a.validator, a.signature) for a in acks), table_of(DATA)
+    )
     assert cert == signed_by(HEAVY, LIGHT1)
     assert problem(cert) is None
 

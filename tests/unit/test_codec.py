@@ -36,6 +36,7 @@ from sequencer_net.types import (
     DuplicateProposal,
     DuplicateVote,
     Evidence,
+    NamespaceEntry,
     Proposal,
     Tx,
     Vote,
@@ -146,23 +147,32 @@ chunk_acks = st.builds(
     author=pubkeys,
     tx_count=tx_counts,
     size_bytes=chunk_sizes,
+    namespaces_root=digests,
     validator=pubkeys,
     signature=sigs,
 )
-chunk_certificates = st.builds(
-    ChunkCertificate,
-    digest=digests,
-    author=pubkeys,
-    tx_count=tx_counts,
-    size_bytes=chunk_sizes,
-    signatures=st.lists(commit_sigs, max_size=4).map(tuple),
-)
+
+
+@st.composite
+def chunk_certificates(draw: st.DrawFn) -> ChunkCertificate:
+    """A certificate whose namespace table (sorted, distinct ids) counts its transactions."""
+    ids = sorted(draw(st.sets(st.integers(0, 2**63 - 1), min_size=1, max_size=4)))
+    counts = [draw(st.integers(1, MAX_CHUNK_TXS // 4)) for _ in ids]
+    table = tuple(NamespaceEntry(i, n, draw(digests)) for i, n in zip(ids, counts, strict=True))
+    return ChunkCertificate(
+        draw(digests),
+        draw(pubkeys),
+        sum(counts),
+        draw(chunk_sizes),
+        tuple(draw(st.lists(commit_sigs, max_size=4))),
+        table,
+    )
 
 
 @st.composite
 def batches(draw: st.DrawFn, min_chunks: int = 0, min_evidence: int = 0) -> Batch:
     """A batch whose header commits to its body (chunk certificates and evidence)."""
-    body = tuple(draw(st.lists(chunk_certificates, min_size=min_chunks, max_size=4)))
+    body = tuple(draw(st.lists(chunk_certificates(), min_size=min_chunks, max_size=4)))
     evidence = tuple(draw(st.lists(evidences, min_size=min_evidence, max_size=3)))
     header = draw(headers)
     header = dataclasses.replace(
@@ -175,7 +185,7 @@ def batches(draw: st.DrawFn, min_chunks: int = 0, min_evidence: int = 0) -> Batc
 loose_batches = st.builds(
     Batch,
     header=headers,
-    chunks=st.lists(chunk_certificates, max_size=4).map(tuple),
+    chunks=st.lists(chunk_certificates(), max_size=4).map(tuple),
     evidence=st.lists(evidences, max_size=2).map(tuple),
 )
 committed_batches = st.builds(
@@ -193,7 +203,10 @@ MESSAGE_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "Batch-loose": loose_batches,
     "Chunk": chunks,
     "ChunkAck": chunk_acks,
-    "ChunkCertificate": chunk_certificates,
+    "ChunkCertificate": chunk_certificates(),
+    "NamespaceEntry": st.builds(
+        NamespaceEntry, ns_id=st.integers(0, 2**63 - 1), tx_count=tx_counts, root=digests
+    ),
     "CommittedBatch": committed_batches,
     "ChunkRequest": st.lists(digests, min_size=1, max_size=MAX_CHUNKS_PER_FETCH).map(
         lambda ds: ChunkRequest(tuple(ds))
@@ -222,6 +235,7 @@ REGISTERED = [
     Chunk,
     ChunkAck,
     ChunkCertificate,
+    NamespaceEntry,
     ChunkRequest,
     ChunkResponse,
     CommittedBatch,
@@ -357,6 +371,7 @@ def test_wire_tags_are_stable() -> None:
         Chunk: 10,
         ChunkAck: 11,
         ChunkCertificate: 12,
+        NamespaceEntry: 13,
         CommittedBatch: 23,
         ChunkRequest: 27,
         ChunkResponse: 28,
@@ -640,8 +655,11 @@ def test_malformed_header_is_rejected(wire: Any) -> None:
 
 CHUNK = Chunk(KEY_B, 0, (b"tx",))
 CHUNK_WIRE = codec.to_wire(CHUNK)  # [10, author, seq, txs]
-CERT = ChunkCertificate(CHUNK.digest, KEY_B, 1, 2, (CommitSig(KEY_A, b"\x07" * 64),))
-CERT_WIRE = codec.to_wire(CERT)  # [12, digest, author, tx_count, size_bytes, signatures]
+ENTRY = NamespaceEntry(5, 1, b"\x08" * 32)
+CERT = ChunkCertificate(CHUNK.digest, KEY_B, 1, 2, (CommitSig(KEY_A, b"\x07" * 64),), (ENTRY,))
+# [12, digest, author, tx_count, size_bytes, signatures, namespaces]
+CERT_WIRE = codec.to_wire(CERT)
+ENTRY_WIRE = codec.to_wire(ENTRY)  # [13, ns_id, tx_count, root]
 BATCH_WIRE = [3, HEADER_WIRE, [CERT_WIRE], []]
 BAD_BATCH_WIRES = {
     "chunks-not-list": with_field(BATCH_WIRE, 2, CERT_WIRE[1]),
@@ -668,7 +686,7 @@ def test_malformed_batch_is_rejected(wire: Any) -> None:
         wire_decode(wire, Batch)
 
 
-ACK_WIRE = codec.to_wire(ChunkAck(CHUNK.digest, KEY_B, 1, 2, KEY_A, b"\x07" * 64))
+ACK_WIRE = codec.to_wire(ChunkAck(CHUNK.digest, KEY_B, 1, 2, bytes(32), KEY_A, b"\x07" * 64))
 BAD_CHUNK_FAMILY_WIRES = {
     "chunk-no-txs": (with_field(CHUNK_WIRE, 3, []), Chunk),
     "chunk-negative-seq": (with_field(CHUNK_WIRE, 2, -1), Chunk),
@@ -686,8 +704,25 @@ BAD_CHUNK_FAMILY_WIRES = {
     "cert-digest-short": (with_field(CERT_WIRE, 1, bytes(31)), ChunkCertificate),
     "cert-signature-short": (with_field(CERT_WIRE, 5, [[6, KEY_A, bytes(63)]]), ChunkCertificate),
     "cert-as-ack": (CERT_WIRE, ChunkAck),
-    "ack-signature-short": (with_field(ACK_WIRE, 6, bytes(63)), ChunkAck),
-    "ack-validator-long": (with_field(ACK_WIRE, 5, KEY_A + b"\x00"), ChunkAck),
+    "ack-signature-short": (with_field(ACK_WIRE, 7, bytes(63)), ChunkAck),
+    "ack-validator-long": (with_field(ACK_WIRE, 6, KEY_A + b"\x00"), ChunkAck),
+    "ack-namespaces-root-short": (with_field(ACK_WIRE, 5, bytes(31)), ChunkAck),
+    "cert-no-namespace-table": (with_field(CERT_WIRE, 6, []), ChunkCertificate),
+    "cert-table-miscounts": (
+        with_field(CERT_WIRE, 6, [with_field(ENTRY_WIRE, 2, 2)]),
+        ChunkCertificate,
+    ),
+    "cert-table-unsorted": (
+        with_field(
+            with_field(with_field(CERT_WIRE, 3, 2), 6, [ENTRY_WIRE, with_field(ENTRY_WIRE, 1, 4)]),
+            4,
+            2,
+        ),
+        ChunkCertificate,
+    ),
+    "entry-zero-txs": (with_field(ENTRY_WIRE, 2, 0), NamespaceEntry),
+    "entry-negative-id": (with_field(ENTRY_WIRE, 1, -1), NamespaceEntry),
+    "entry-root-short": (with_field(ENTRY_WIRE, 3, bytes(31)), NamespaceEntry),
     "ack-zero-txs": (with_field(ACK_WIRE, 3, 0), ChunkAck),
     "request-no-digests": ([27, []], ChunkRequest),
     "request-digest-nil": ([27, [None]], ChunkRequest),
@@ -953,15 +988,36 @@ def _commit_sig(i: int) -> list[Any]:
         # Items that would not decode: the length alone refuses them.
         (lambda n: [10, bytes(32), 0, [[0]] * n], Chunk, MAX_CHUNK_TXS),
         (
-            lambda n: [12, bytes(32), bytes(32), 1, 0, [_commit_sig(i) for i in range(n)]],
+            lambda n: [
+                12,
+                bytes(32),
+                bytes(32),
+                1,
+                0,
+                [_commit_sig(i) for i in range(n)],
+                [[13, 0, 1, bytes(32)]],
+            ],
             ChunkCertificate,
             MAX_VALIDATORS,
+        ),
+        (
+            lambda n: [12, bytes(32), bytes(32), 1, 0, [], [[0]] * n],
+            ChunkCertificate,
+            MAX_CHUNK_TXS,
         ),
         (lambda n: [27, [[0]] * n], ChunkRequest, MAX_CHUNKS_PER_FETCH),
         (lambda n: [28, [[0]] * n], ChunkResponse, MAX_CHUNKS_PER_FETCH),
         (lambda n: [24, [[0]] * n], SyncResponse, MAX_SYNC_ENTRIES),
     ],
-    ids=["certificate", "chunk", "chunk-certificate", "chunk-request", "chunk-response", "sync"],
+    ids=[
+        "certificate",
+        "chunk",
+        "chunk-certificate",
+        "chunk-namespaces",
+        "chunk-request",
+        "chunk-response",
+        "sync",
+    ],
 )
 def test_wire_collections_are_bounded_before_decoding(wire: Any, expected: Any, limit: int) -> None:
     with pytest.raises(codec.DecodeError, match=f"at most {limit} items, got {limit + 1}"):

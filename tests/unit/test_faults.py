@@ -55,6 +55,7 @@ from sequencer_net.messages import (
     SyncResponse,
     decode_message,
 )
+from sequencer_net.namespaces import table_of
 from sequencer_net.node_params import NodeParams
 from sequencer_net.replica import Output, Send
 from sequencer_net.replica.lanes import Lanes
@@ -189,10 +190,10 @@ def test_without_faults_sends_pass_unchanged() -> None:
 def test_mute_says_nothing_but_still_asks_to_catch_up() -> None:
     muted = layer(Mute())
     answer = SyncResponse(())
-    data = chunk(OWN, (b"t",))
+    data = chunk(OWN, (Tx("rollup-a", "alice", b"t").encoded,))
     own_data = (
         signed(data, OWN, CHAIN),
-        sign_ack(OWN, CHAIN, data),
+        sign_ack(OWN, CHAIN, data, table_of(data)),
         certificate(data, [OWN], CHAIN),
     )
     for message in (vote(), own_proposal(), *own_data, vote(KEYS["n3"]), answer):

@@ -13,6 +13,7 @@ from sequencer_net import codec
 from sequencer_net.chunks import sign_ack
 from sequencer_net.crypto import PrivateKey
 from sequencer_net.messages import ChunkRequest, ChunkResponse, SignedChunk
+from sequencer_net.namespaces import table_of
 from sequencer_net.node_params import NodeParams
 from sequencer_net.replica import Output, Rejected, Send, SetTimer
 from sequencer_net.replica.lanes import Lanes
@@ -64,7 +65,7 @@ def test_under_load_the_buffer_waits_for_the_previous_certificate_then_leaves_wi
     assert not sent(outputs, SignedChunk)
     assert [o.delay_ms for o in outputs if isinstance(o, SetTimer)] == [5, 5]
     node.add_client_tx(tx(3), tx_id(tx(3)))
-    assert node.on_ack(sign_ack(KEYS["n2"], CHAIN, first.chunk), SET, 1, 0)
+    assert node.on_ack(sign_ack(KEYS["n2"], CHAIN, first.chunk, table_of(first.chunk)), SET, 1, 0)
     (second,) = sent(outputs, SignedChunk)
     assert second.chunk.txs == (tx(2), tx(3)), "the certificate released the grown buffer"
 
@@ -73,7 +74,9 @@ def test_with_two_own_chunks_uncommitted_the_buffer_waits_for_a_commit() -> None
     node, outputs = lanes(chunk_interval_ms=5, chunk_max_wait_ms=50)
     first, second = (own_chunk(node, outputs, tx(i)) for i in (1, 2))
     for message in (first, second):
-        assert node.on_ack(sign_ack(KEYS["n2"], CHAIN, message.chunk), SET, 1, 0)
+        assert node.on_ack(
+            sign_ack(KEYS["n2"], CHAIN, message.chunk, table_of(message.chunk)), SET, 1, 0
+        )
     outputs.clear()
     node.add_client_tx(tx(3), tx_id(tx(3)))
     node.on_timer()  # both certified, neither committed: wait
@@ -138,9 +141,11 @@ def test_acks_from_more_than_a_third_certify_and_the_certificate_goes_to_everyon
 def test_a_forged_ack_or_one_from_outside_the_set_does_not_count() -> None:
     author, outputs = lanes("n1")
     message = own_chunk(author, outputs, tx(1))
-    good = sign_ack(KEYS["n2"], CHAIN, message.chunk)
+    good = sign_ack(KEYS["n2"], CHAIN, message.chunk, table_of(message.chunk))
     assert not author.on_ack(replace(good, signature=bytes(64)), SET, 1, 0)
-    stranger = sign_ack(PrivateKey.from_label("stranger"), CHAIN, message.chunk)
+    stranger = sign_ack(
+        PrivateKey.from_label("stranger"), CHAIN, message.chunk, table_of(message.chunk)
+    )
     assert not author.on_ack(stranger, SET, 1, 0)
     assert not sent(outputs, ChunkCertificate)
 
@@ -186,14 +191,18 @@ def test_a_node_lacking_a_committed_chunk_asks_and_takes_only_what_it_asked_for(
 def test_a_jailing_strips_the_jailed_ack_and_recertifies_our_chunks_that_fall_short() -> None:
     author, outputs = lanes("n1")
     message = own_chunk(author, outputs, tx(1))
-    assert author.on_ack(sign_ack(KEYS["n2"], CHAIN, message.chunk), SET, 1, 0)
+    assert author.on_ack(
+        sign_ack(KEYS["n2"], CHAIN, message.chunk, table_of(message.chunk)), SET, 1, 0
+    )
     (cert,) = sent(outputs, ChunkCertificate)
     outputs.clear()
     jailed = SET.punish([KEYS["n2"].public_key], 0)  # n1's ack alone: 10 of 30
     author.revalidate(jailed)
     assert cert.digest not in author.certified
     assert sent(outputs, SignedChunk) == [message]  # out again, to collect acks anew
-    assert author.on_ack(sign_ack(KEYS["n3"], CHAIN, message.chunk), jailed, 2, 0)
+    assert author.on_ack(
+        sign_ack(KEYS["n3"], CHAIN, message.chunk, table_of(message.chunk)), jailed, 2, 0
+    )
     (again,) = sent(outputs, ChunkCertificate)
     assert KEYS["n2"].public_key not in again.signers
 

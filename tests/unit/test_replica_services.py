@@ -21,6 +21,7 @@ from sequencer_net.messages import (
     SyncResponse,
     decode_message,
 )
+from sequencer_net.namespaces import batch_root, table_of
 from sequencer_net.replica import (
     CHUNK,
     GENESIS_PARENT,
@@ -92,11 +93,11 @@ def certified(
 ) -> tuple[Chunk, ChunkCertificate]:
     """A chunk of ``author``'s lane and its certificate from ``signers``' acks."""
     chunk = Chunk(KEYS[author].public_key, next(_seq), txs)
-    acks = [sign_ack(KEYS[name], CHAIN, chunk) for name in signers]
+    acks = [sign_ack(KEYS[name], CHAIN, chunk, table_of(chunk)) for name in signers]
     sigs = tuple(
         sorted((CommitSig(a.validator, a.signature) for a in acks), key=lambda c: c.validator)
     )
-    return chunk, certify(acks[0], sigs)
+    return chunk, certify(acks[0], sigs, table_of(chunk))
 
 
 def batch_for(
@@ -119,6 +120,7 @@ def batch_for(
         evidence_digest=evidence_digest(tuple(evidence)),
         validator_set_hash=node.validators.hash,
         last_commit=parent.certificate if parent else None,
+        namespaces_root=batch_root(chunks),
     )
     return Batch(header, chunks, tuple(evidence))
 
@@ -345,7 +347,9 @@ def test_a_clients_transaction_counts_from_when_its_chunk_was_certified() -> Non
     streamed = next(o.message for o in node.on_timer(CHUNK, 0) if isinstance(o, Send))
     assert isinstance(streamed, SignedChunk)
     chunk = streamed.chunk
-    outputs = node.receive(b"n3", sign_ack(KEYS["n3"], CHAIN, chunk), 1000 - GRACE_MS + 1)
+    outputs = node.receive(
+        b"n3", sign_ack(KEYS["n3"], CHAIN, chunk, table_of(chunk)), 1000 - GRACE_MS + 1
+    )
     assert next(o.message for o in outputs if isinstance(o, Send)).digest == chunk.digest
     commit(node, batch_for(node, built_ms=500), now_ms=1000)
     batch = batch_for(node, built_ms=1000)

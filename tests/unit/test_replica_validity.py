@@ -10,6 +10,7 @@ from sequencer_net.censorship import Limits
 from sequencer_net.chunks import certify, sign_ack
 from sequencer_net.crypto import PrivateKey
 from sequencer_net.genesis import ChainParams, Genesis
+from sequencer_net.namespaces import table_of
 from sequencer_net.replica import advance, genesis_state
 from sequencer_net.replica.batches import build_batch
 from sequencer_net.replica.validity import ChainView, batch_problem, proposal_problem
@@ -41,9 +42,9 @@ TX = codec.encode(Tx("app", "alice", b"pay bob"))
 def certified(signers: range = range(2), seq: int = 0) -> ChunkCertificate:
     """A certificate of a chunk holding TX, from the acks of ``signers`` (10 stake each)."""
     chunk = Chunk(KEYS[0].public_key, seq, (TX,))
-    acks = [sign_ack(KEYS[i], CHAIN, chunk) for i in signers]
+    acks = [sign_ack(KEYS[i], CHAIN, chunk, table_of(chunk)) for i in signers]
     sigs = sorted((CommitSig(a.validator, a.signature) for a in acks), key=lambda c: c.validator)
-    return certify(acks[0], tuple(sigs))
+    return certify(acks[0], tuple(sigs), table_of(chunk))
 
 
 CERT = certified()
@@ -100,7 +101,9 @@ def test_a_certificate_short_of_a_third_or_forged_is_refused_unless_already_veri
     assert batch_problem(view(), batch(chunks=(forged,))) == (
         "chunk certificate: an ack signature does not verify"
     )
-    lied = replace(CERT, tx_count=2)  # the acks signed one transaction
+    (entry,) = CERT.namespaces
+    more = replace(entry, tx_count=2)
+    lied = replace(CERT, tx_count=2, namespaces=(more,))  # the acks signed one transaction
     assert batch_problem(view(), batch(chunks=(lied,))) == (
         "chunk certificate: an ack signature does not verify"
     )

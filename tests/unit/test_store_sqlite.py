@@ -412,6 +412,19 @@ def test_a_store_from_before_chunks_is_refused_with_what_to_do(path: Path, versi
         SqliteChainStore(path, CHAIN)
 
 
+def test_a_store_from_before_namespace_tables_is_refused_with_what_to_do(path: Path) -> None:
+    """Schema 5 certificates and headers carry no namespace tables: they no longer decode."""
+    with SqliteChainStore(path, CHAIN) as store:
+        fill(store, 2)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    conn.close()
+    with pytest.raises(
+        StoreError, match=r"schema 5.*namespace tables|namespace tables.*cluster init"
+    ):
+        SqliteChainStore(path, CHAIN)
+
+
 def test_recent_ids_stay_bounded() -> None:
     recent = RecentTxIds(100)
     handed: list[int] = []

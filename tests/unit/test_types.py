@@ -321,7 +321,11 @@ def test_body_matches_header_detects_changed_chunk_list(
         body[:i] + body[i + 1 :],  # dropped
         (*body, extra),  # appended
         (extra, *body),  # prepended
-        (*body[:i], dataclasses.replace(changed, tx_count=changed.tx_count + 1), *body[i + 1 :]),
+        (
+            *body[:i],
+            dataclasses.replace(changed, size_bytes=changed.size_bytes + 1),
+            *body[i + 1 :],
+        ),
         (*body[:i], dataclasses.replace(changed, digest=digest(changed.digest)), *body[i + 1 :]),
         (
             *body[:i],
@@ -378,6 +382,7 @@ def test_batch_id_is_header_id_and_commits_to_every_header_field() -> None:
         "evidence_digest": b"\x03" * 32,
         "validator_set_hash": b"\x04" * 32,
         "last_commit": Certificate(2, 0, b"\x05" * 32, ()),
+        "namespaces_root": b"\x06" * 32,
     }
     assert set(changes) == {f.name for f in dataclasses.fields(BatchHeader)}
     ids = {header.id}
