@@ -78,14 +78,16 @@ class CommittedBatch:
     def tx_ids(self) -> tuple[bytes, ...]:
         return tuple(self._by_id)
 
-    def without_repeats(self, committed: Callable[[bytes], bool]) -> CommittedBatch:
+    def without_repeats(self, committed: Callable[[Sequence[bytes]], set[bytes]]) -> CommittedBatch:
         """This entry with the transactions ``committed`` names (an earlier height holds them)
         left out of :attr:`txs`. A chunk may carry a transaction a height already committed:
         its author re-chunked what it had acknowledged before a crash, not knowing another
         chunk of its had made it. The chunks stay whole (their certificates name them); every
         node holds the same chain below, so every node leaves out the same ones."""
-        kept = {txid: tx for txid, tx in self._by_id.items() if not committed(txid)}
-        return self if len(kept) == len(self._by_id) else self._with(kept)
+        repeats = committed(list(self._by_id))
+        if not repeats:
+            return self
+        return self._with({t: tx for t, tx in self._by_id.items() if t not in repeats})
 
     def restricted_to(self, tx_ids: Sequence[bytes]) -> CommittedBatch:
         """This entry committing just ``tx_ids`` (the ids a store recorded for its height,

@@ -349,7 +349,7 @@ class Replica:
     def _commit(self, entry: CommittedBatch) -> list[Effect]:
         """Store a commit, apply its slashing, move to the next height and replay messages
         that arrived early."""
-        entry = entry.without_repeats(lambda txid: self.chain.tx_location(txid) is not None)
+        entry = entry.without_repeats(self.chain.committed_among)
         advance = chainstate.advance(self._state, entry.batch, self.genesis.params)
         slashes, failed = advance.slashes, advance.failed
         changed = bool(slashes) or (entry.height + 1) % CHECKPOINT_EVERY == 0

@@ -38,6 +38,9 @@ class ChainStore(Protocol):
     def tx_location(self, txid: bytes) -> tuple[int, int] | None:
         """(height, position) of a committed transaction."""
 
+    def committed_among(self, txids: Sequence[bytes]) -> set[bytes]:
+        """Those of ``txids`` a stored height committed (in bulk: one call per batch)."""
+
     def slash_records(self) -> list[SlashRecord]:
         """Every slashing so far, in commit order."""
 

@@ -57,6 +57,9 @@ class MemoryChainStore:
     def tx_location(self, txid: bytes) -> tuple[int, int] | None:
         return self._tx_index.get(txid)
 
+    def committed_among(self, txids: Sequence[bytes]) -> set[bytes]:
+        return self._tx_index.keys() & set(txids)
+
 
 class MemorySignStateStore:
     def __init__(self) -> None:

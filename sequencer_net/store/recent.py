@@ -10,7 +10,7 @@ lookups, until the index says it holds them (:meth:`RecentTxIds.forget_through`)
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 Height = tuple[int, Sequence[bytes]]
 
@@ -60,6 +60,10 @@ class RecentTxIds:
         if height is None:
             return None
         return height, self._ids_of[height].index(txid)
+
+    def among(self, txids: Iterable[bytes]) -> set[bytes]:
+        """Those of ``txids`` held here, in one set operation."""
+        return self._where.keys() & set(txids)
 
     def __contains__(self, txid: bytes) -> bool:
         return txid in self._where

@@ -362,6 +362,14 @@ class SqliteChainStore:
     def _is_committed(self, txid: bytes) -> bool:
         return txid in self._recent or self.tx_location(txid) is not None
 
+    def committed_among(self, txids: Sequence[bytes]) -> set[bytes]:
+        """The recent ones by one set operation; the others only where the index filter
+        cannot rule them out (a batch's fresh transactions cost no query)."""
+        found = self._recent.among(txids)
+        older = [txid for txid in txids if txid not in found and len(txid) == ID_BYTES]
+        found.update(t for t in self._index.may_hold(older) if self.tx_location(t) is not None)
+        return found
+
     def tx_location(self, txid: bytes) -> tuple[int, int] | None:
         """(height, position) of a committed transaction: from memory for recent heights,
         else the latest height whose id blob holds it among those its prefix names."""

@@ -111,6 +111,17 @@ class PrefixIndex:
         rows = self._reader.execute("SELECT height FROM tx_prefix WHERE prefix = ?", (key,))
         return sorted((height for (height,) in rows), reverse=True)
 
+    def may_hold(self, txids: Sequence[bytes]) -> list[bytes]:
+        """Those of ``txids`` (32 bytes each) the filter cannot rule out."""
+        if not txids:
+            return []
+        bits = self._filter
+        return [
+            txid
+            for txid, key in zip(txids, prefixes(txids), strict=True)
+            if bits[(b := _bit(key)) >> 3] & (1 << (b & 7))
+        ]
+
     def _mark(self, keys: Iterable[int]) -> None:
         bits = self._filter
         for key in keys:

@@ -515,7 +515,7 @@ def test_a_repeat_left_out_at_commit_stays_out_when_read_back(path: Path) -> Non
     again = make_entry(2, (first[0], *encoded_txs(b"new")))
     with SqliteChainStore(path, CHAIN) as store:
         store.append(make_entry(1, first))
-        entry = again.without_repeats(lambda txid: store.tx_location(txid) is not None)
+        entry = again.without_repeats(store.committed_among)
         assert entry.txs == encoded_txs(b"new") and entry.chunks == again.chunks
         store.append(entry)
         assert store.get(2) == entry and store.get(2).txs == entry.txs
@@ -526,5 +526,18 @@ def test_a_repeat_left_out_at_commit_stays_out_when_read_back(path: Path) -> Non
             entry.tx_ids,
         ]
         assert store.tx_location(tx_id(first[0])) == (1, 0)
-    unchanged = again.without_repeats(lambda txid: False)
+    unchanged = again.without_repeats(lambda txids: set())
     assert unchanged is again and len(unchanged.txs) == 2
+
+
+def test_committed_among_finds_recent_and_indexed_ids_and_nothing_else(path: Path) -> None:
+    """The bulk check a commit makes for repeats agrees with tx_location, id by id, for ids in
+    memory, ids moved to the prefix index, and ids never committed."""
+    with SqliteChainStore(path, CHAIN, recent_ids=3) as store:
+        entries = fill(store, 10)
+        committed = [tx_id(tx) for e in entries for tx in e.txs]
+        fresh = [tx_id(tx) for tx in make_entry(11).txs] + [committed[0][:8] + bytes(24)]
+        asked = committed[::3] + fresh
+        assert store.committed_among(asked) == set(committed[::3])
+        assert {t for t in asked if store.tx_location(t) is not None} == set(committed[::3])
+        assert store.committed_among([]) == set()
