@@ -119,6 +119,15 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS_PER_S
 
 
+def alive(pid: int) -> bool:
+    """The process runs (a zombie, killed but not yet reaped, counts as dead)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def rss_mb(pids: Sequence[int]) -> float | None:
     """The largest resident set (VmRSS) of ``pids``, in MB; None if none can be read."""
     found = []
@@ -251,6 +260,8 @@ def bench(
                 cpu = cpu_seconds(pids) - before
                 for gone in report.gone:  # died under load: later steps load the others
                     name = next(n for n, a in addresses.items() if a == gone)
+                    if alive(started[name]):
+                        continue  # only slow to answer (an overloaded step): it stays
                     lost.append(name)
                     del addresses[name]
                     pids = [p for p in pids if p != started.pop(name, None)]

@@ -89,3 +89,13 @@ def test_the_ramp_climbs_the_ladder_then_bisects_twice_below_the_failed_step() -
     assert drive(Ramp((1000, 2000)), limit=5000) == [1000, 2000], "no failure: no bisection"
     assert drive(Ramp((1000, 2000)), limit=500) == [1000], "nothing sustained: nothing to bisect"
     assert drive(Ramp((4000,)), limit=0) == [4000], "one fixed rate is offered once"
+
+
+def test_a_running_process_is_alive_and_a_reaped_one_is_not() -> None:
+    import os
+    import subprocess
+
+    assert bench.alive(os.getpid())
+    child = subprocess.Popen(["true"])
+    child.wait()
+    assert not bench.alive(child.pid)
