@@ -11,6 +11,7 @@ from pathlib import Path
 
 import trio
 
+from sequencer_net.client import Client
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.init import init_cluster
 from sequencer_net.cluster.probe import probe
@@ -133,3 +134,15 @@ async def cli(cluster: Cluster, *argv: str) -> str:
 def events(cluster: Cluster, name: str, event: str) -> list[dict]:
     lines = (cluster.root / name / "data" / "node.log").read_text().splitlines()
     return [r for r in map(json.loads, lines) if r["event"] == event]
+
+
+async def committed_at(address: str, txids: list[bytes]) -> dict[bytes, int]:
+    """Wait until every transaction is committed at ``address``; the height of each."""
+    found: dict[bytes, int] = {}
+    async with await Client.connect(address) as client:
+        with trio.fail_after(60):
+            for txid in txids:
+                while (status := await client.tx_status(txid))["status"] != "committed":
+                    await trio.sleep(0.05)
+                found[txid] = status["height"]
+    return found

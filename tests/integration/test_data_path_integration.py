@@ -7,8 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-import trio
-from helpers.cluster import FAST, addresses, cli, wait_for_height
+from helpers.cluster import FAST, addresses, cli, committed_at, wait_for_height
 
 from sequencer_net.client import Client
 from sequencer_net.cluster.control import Cluster
@@ -16,18 +15,6 @@ from sequencer_net.config import ClusterSpec
 from sequencer_net.types import Tx
 
 TXS = 40
-
-
-async def committed_at(address: str, txids: list[bytes]) -> dict[bytes, int]:
-    """Wait until every transaction is committed at ``address``; the height of each."""
-    found: dict[bytes, int] = {}
-    async with await Client.connect(address) as client:
-        with trio.fail_after(60):
-            for txid in txids:
-                while (status := await client.tx_status(txid))["status"] != "committed":
-                    await trio.sleep(0.05)
-                found[txid] = status["height"]
-    return found
 
 
 async def other_routes(address: str) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import trio
-from helpers.cluster import FAST, addresses, cli, wait_for_height
+from helpers.cluster import FAST, addresses, cli, committed_at, wait_for_height
 
 from sequencer_net.client import Client
 from sequencer_net.cluster.control import Cluster
@@ -36,17 +36,6 @@ async def run(*argv: str | Path) -> tuple[int, str, str]:
     return done.returncode, done.stdout.decode(), done.stderr.decode()
 
 
-async def committed(address: str, txids: list[bytes]) -> dict[bytes, int]:
-    found: dict[bytes, int] = {}
-    async with await Client.connect(address) as client:
-        with trio.fail_after(60):
-            for txid in txids:
-                while (status := await client.tx_status(txid))["status"] != "committed":
-                    await trio.sleep(0.05)
-                found[txid] = status["height"]
-    return found
-
-
 async def test_namespaced_transactions_commit_with_proofs_that_verify_offline(
     start: Callable[[ClusterSpec], Cluster], tmp_path: Path
 ) -> None:
@@ -64,7 +53,7 @@ async def test_namespaced_transactions_commit_with_proofs_that_verify_offline(
     assert all(r.txid is not None for r in answers), answers
     assert refused[0].txid is None and "unknown namespace 'rollup-z'" in str(refused[0].error)
     assert refused[1].txid is None and "max_tx_bytes 200" in str(refused[1].error)
-    heights = await committed(nodes["n2"], [tx.id for tx in [*a, *b]])
+    heights = await committed_at(nodes["n2"], [tx.id for tx in [*a, *b]])
 
     # Every height that holds rollup-a's transactions proves exactly those, in order.
     proven: list[bytes] = []
