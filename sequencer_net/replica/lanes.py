@@ -378,17 +378,6 @@ class Lanes:
     def was_committed(self, digest: bytes) -> bool:
         return digest in self._committed
 
-    def restore_buffer(self, txs: Iterable[tuple[bytes, bytes]]) -> None:
-        """Acknowledged transactions read back after a restart: (id, encoded)."""
-        for txid, encoded in txs:
-            if txid in self._pending:
-                continue
-            try:
-                ns_id = self._ns_id(encoded)
-            except ValueError:
-                continue  # not admissible under this genesis: it was never acknowledged here
-            self.add_client_tx(encoded, txid, ns_id=ns_id)
-
     # ---- inside ----------------------------------------------------------------------------
 
     def _chunk_problem(self, chunk: Chunk, validators: ValidatorSet) -> str | None:
