@@ -54,7 +54,7 @@ async def test_killed_node_others_continue_and_it_catches_up_after_restart(
     cluster.kill("n2")
     before = await height_of(nodes["n1"])
     assert before is not None
-    await wait_for_height(nodes["n1"], before + 20)
+    await wait_for_height(nodes["n1"], before + 8)
     assert await height_of(nodes["n2"]) is None
     cluster.restart("n2")
     target = await height_of(nodes["n1"])
