@@ -119,6 +119,8 @@ def read_proof(path: Path) -> NamespaceProof:
         assert isinstance(proof, NamespaceProof)
     except (ValueError, TypeError, AttributeError) as exc:
         raise Failure(f"{path}: not a namespace proof: {exc}") from None
+    except RecursionError:  # json parses nested arrays and objects by recursion
+        raise Failure(f"{path}: not a namespace proof: nested too deeply") from None
     named = (document["chain_id"], document["namespace"], document["height"])
     if named != (proof.header.chain_id, proof.namespace, proof.height):
         raise Failure(f"{path}: the names outside the proof do not match the proof (tampered)")

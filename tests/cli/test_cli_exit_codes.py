@@ -225,3 +225,17 @@ def test_files_nested_too_deeply_are_refused_in_one_line(
         assert "nested too deeply" in err and "Traceback" not in err, argv
     assert main(["evidence", "verify", str(deep_json), "--genesis", genesis]) == 1
     assert "nested too deeply" in capsys.readouterr().out
+
+
+def test_a_proof_file_nested_too_deeply_is_a_failed_proof_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    root = tmp_path / "c"
+    assert main(["cluster", "init", "--nodes", "1", "--dir", str(root)]) == 0
+    capsys.readouterr()
+    genesis = str(root / "genesis.toml")
+    assert main(["namespace", "verify", str(deep), "--genesis", genesis]) == 1
+    err = capsys.readouterr().err
+    assert "nested too deeply" in err and "Traceback" not in err
