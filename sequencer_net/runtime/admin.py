@@ -92,7 +92,7 @@ class AdminServer:
         self, host: str, port: int, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Listen on ``host`` (which must be loopback); reports the bound port when started."""
-        if not ipaddress.ip_address(host).is_loopback:
+        if not _is_loopback(host):
             raise ValueError(f"the admin API listens on loopback only, not {host}")
         listeners = await trio.open_tcp_listeners(port, host=host)
         task_status.started(listeners[0].socket.getsockname()[1])
@@ -143,3 +143,11 @@ class AdminServer:
         if self._consensus is None:
             raise ValueError("this node serves no consensus state")
         return {**self._consensus(), **self.report()}
+
+
+def _is_loopback(host: str) -> bool:
+    """An IP literal on loopback; a hostname never counts, since it may resolve elsewhere."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -615,7 +615,7 @@ async def test_admin_consensus_state_needs_the_token_and_changes_nothing() -> No
 
 async def test_admin_api_listens_on_loopback_only() -> None:
     server = AdminServer(layer(), "t", lambda: None)
-    for host in ("0.0.0.0", "192.168.1.1", "::"):
+    for host in ("0.0.0.0", "192.168.1.1", "::", "host1", "localhost.example.org"):
         with pytest.raises(ValueError, match="loopback only"):
             await server.serve(host, 0)
     async with trio.open_nursery() as nursery:
