@@ -140,6 +140,21 @@ def name(table: Table, key: str) -> str:
 HOSTNAME_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
+def host_problem(host: str) -> str | None:
+    """Why ``host`` (no port, IPv6 without brackets) cannot be dialled, or None: it must be
+    an IP address other than a wildcard, or a DNS hostname."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        if len(host) > 253 or not all(HOSTNAME_LABEL.fullmatch(label) for label in labels):
+            return f"{host!r} is neither an IP address nor a hostname"
+        return None
+    if ip.is_unspecified:
+        return f"{ip} means every interface, which nobody can dial"
+    return None
+
+
 def address(
     table: Table, key: str, *, loopback_only: bool = False, wildcard: bool = False
 ) -> Endpoint:
