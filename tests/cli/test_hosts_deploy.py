@@ -214,3 +214,14 @@ def test_a_node_config_with_a_public_admin_address_is_refused_in_one_line(
     code, _, err = run(capsys, "node", "--config", path)
     assert code == 2
     assert err.count("\n") == 1 and "admin_address" in err and "must be a loopback" in err
+
+
+def test_the_admin_tool_in_a_bundle_sees_that_hosts_nodes_only(tmp_path: Path) -> None:
+    from sequencer_net.cluster.admin import admin_targets
+    from sequencer_net.cluster.control import Cluster
+
+    root = init_cluster(ClusterSpec("wan", 4, hosts=HOSTS), tmp_path / "c")
+    targets = admin_targets(Cluster(root / "bundles" / "10.0.0.3"))
+    assert sorted(targets) == ["n3", "n4"]
+    assert targets["n4"].token == (root / "n4" / "admin_token").read_text().strip()
+    assert sorted(admin_targets(Cluster(root))) == ["n1", "n2", "n3", "n4"]
