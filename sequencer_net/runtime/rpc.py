@@ -107,9 +107,14 @@ def remote_host(stream: trio.abc.Stream) -> str | None:
         return None
     try:
         host = str(stream.socket.getpeername()[0])
-        return None if ipaddress.ip_address(host).is_loopback else host
-    except (OSError, ValueError, IndexError):
+    except (OSError, IndexError):
         return None
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:  # a scoped IPv6 address (fe80::1%eth0): counted as it is
+        return host
+    ip = getattr(ip, "ipv4_mapped", None) or ip  # ::ffff:127.0.0.1 on a dual-stack port
+    return None if ip.is_loopback else str(ip)
 
 
 @dataclass(frozen=True)
