@@ -116,7 +116,9 @@ def _standard(name: str, host: str, offset: int, compose: bool) -> NodeAddresses
         peer=joined(host, PEER_PORT + offset),
         client=joined(host, CLIENT_PORT + offset),
         admin=joined(LOCAL, ADMIN_PORT + offset),
-        metrics=joined(bind, METRICS_PORT + offset),
+        # Loopback unless in a container, whose port compose publishes; prometheus.yml
+        # still lists host:port, for when the operator opens it (docs/deploy.md).
+        metrics=joined(WILDCARD if compose else LOCAL, METRICS_PORT + offset),
         scrape=joined(host, METRICS_PORT + offset),
         peer_listen=None if listen is None else joined(listen, PEER_PORT + offset),
         client_listen=None if listen is None else joined(listen, CLIENT_PORT + offset),

@@ -77,6 +77,7 @@ def test_hosts_are_advertised_with_standard_ports_and_bound_sensibly(tmp_path: P
     assert configs["n4"].peer_bind == ("10.0.0.3", 26666) and configs["n4"].peer_listen is None
     for config in configs.values():
         assert config.admin_endpoint is not None and config.admin_endpoint.host == "127.0.0.1"
+        assert config.metrics_endpoint is not None and config.metrics_endpoint.host == "127.0.0.1"
     prometheus = (root / "prometheus.yml").read_text()
     assert '"seq1.example.org:26660"' in prometheus and '"10.0.0.3:26670"' in prometheus
 
