@@ -226,3 +226,17 @@ def test_the_admin_tool_in_a_bundle_sees_that_hosts_nodes_only(tmp_path: Path) -
     assert sorted(targets) == ["n3", "n4"]
     assert targets["n4"].token == (root / "n4" / "admin_token").read_text().strip()
     assert sorted(admin_targets(Cluster(root))) == ["n1", "n2", "n3", "n4"]
+
+
+@pytest.mark.parametrize("deploy", [None, "compose"])
+def test_cluster_up_refuses_nodes_that_run_on_other_hosts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], deploy: str | None
+) -> None:
+    """Starting them here would bind every interface and dial the other hosts."""
+    spec = ClusterSpec("wan", 4, hosts=HOSTS) if deploy is None else ClusterSpec("dc", 4)
+    root = init_cluster(spec, tmp_path / "c", deploy)
+    code, _, err = run(capsys, "cluster", "up", root, "--detach")
+    assert code == 1 and "not on this machine" in err and "docs/deploy.md" in err
+    assert not (root / "cluster.json").exists()
+    code, _, err = run(capsys, "cluster", "restart", "n1", "--dir", root)
+    assert code == 1 and "not on this machine" in err
