@@ -17,7 +17,9 @@ either.
 A public client port needs two more bounds, so one client cannot starve the others: at most
 ``connections_per_host`` connections from one remote address, and at most ``requests_per_s``
 requests per connection, a token bucket holding one second's worth; a request beyond it is
-answered with an error saying so, and the connection stays open. Loopback is exempt from
+answered with an error saying so, and the connection stays open, unless it goes on sending
+a second's worth of requests more without one allowed (then it is closed, so a client that
+ignores the answers costs the node no more than one that obeys them). Loopback is exempt from
 both: the local tools (the load generator, a test checking thousands of transactions) all
 come from it, and whoever runs them runs the node.
 """
@@ -85,20 +87,29 @@ class Limits:
 
 
 class RateLimit:
-    """A token bucket: ``rate`` requests a second, up to one second's worth saved up."""
+    """A token bucket: ``rate`` requests a second, up to one second's worth saved up.
+    ``refused`` counts the requests refused since the last one allowed."""
 
     def __init__(self, rate: float, now: float) -> None:
         self.rate = rate
         self.tokens = rate
         self.at = now
+        self.refused = 0
 
     def take(self, now: float) -> bool:
         self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
         self.at = now
         if self.tokens < 1:
+            self.refused += 1
             return False
         self.tokens -= 1
+        self.refused = 0
         return True
+
+    @property
+    def exhausted(self) -> bool:
+        """Refused a second's worth in a row: the client is not listening."""
+        return self.refused > self.rate
 
 
 def remote_host(stream: trio.abc.Stream) -> str | None:
@@ -173,7 +184,8 @@ class RpcServer:
         cap = self.limits.connections_per_host
         try:
             if host is not None and cap is not None and self.per_host[host] >= cap:
-                log.warning("api_connection_refused", api=self.api, reason="too many from host")
+                # debug: on a public port a flood of these must not flood the log too
+                log.debug("api_connection_refused", api=self.api, reason="too many from host")
                 error = f"too many connections from {host} ({cap}); close one and retry"
                 await self._send(stream, {"id": None, "error": error})
                 return
@@ -223,7 +235,7 @@ class RpcServer:
                 if frame is None:
                     return
                 if bucket is not None and not bucket.take(trio.current_time()):
-                    outcome = self.rate_limited(frame, bucket.rate)
+                    outcome = self.rate_limited(frame, bucket)
                 else:
                     outcome = await self.answer(frame)
                 await self._send(stream, outcome.message)
@@ -238,15 +250,19 @@ class RpcServer:
         finally:
             self.buffered -= decoder.buffered
 
-    def rate_limited(self, frame: bytes, rate: float) -> Outcome:
+    def rate_limited(self, frame: bytes, bucket: RateLimit) -> Outcome:
         """The answer to a request over this connection's rate: an error with its id (the
-        envelope alone is decoded), the connection kept."""
+        envelope alone is decoded), the connection kept unless the client keeps on."""
         try:
             request_id = decode_schema(self._envelope, frame).id
         except msgspec.MsgspecError as exc:
             return Outcome({"id": None, "error": f"malformed request: {exc}"}, keep_open=False)
-        error = f"rate limited: over {rate:g} requests per second on this connection; retry later"
-        return Outcome({"id": request_id, "error": error})
+        rate = f"over {bucket.rate:g} requests per second on this connection"
+        if bucket.exhausted:
+            log.debug("api_connection_closed", api=self.api, reason="rate limited")
+            error = f"rate limited: {rate}, {bucket.refused} refused in a row; closing"
+            return Outcome({"id": request_id, "error": error}, keep_open=False)
+        return Outcome({"id": request_id, "error": f"rate limited: {rate}; retry later"})
 
     async def answer(self, frame: bytes) -> Outcome:
         """The answer to one request frame: sans-IO except for the handler's own awaits."""

@@ -290,6 +290,22 @@ async def test_requests_over_the_rate_get_an_error_and_the_connection_stays(
         nursery.cancel_scope.cancel()
 
 
+async def test_a_client_that_ignores_rate_errors_is_closed(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Refusals cost the node too: a second's worth of them in a row ends the connection."""
+    rpc = RpcServer("client", {"echo": Method(EchoParams, echo)}, Limits(1024, requests_per_s=5))
+    async with trio.open_nursery() as nursery:
+        client, reader = await connect_from(nursery, rpc, "203.0.113.5")
+        request = {"method": "echo", "params": {"n": 1}}
+        answers = [await ask(client, reader, {"id": i, **request}) for i in range(11)]
+        assert [a.get("result") for a in answers] == [1] * 5 + [None] * 6
+        assert answers[-1]["error"].endswith("6 refused in a row; closing")
+        assert all(a["error"].endswith("retry later") for a in answers[5:10])
+        assert await closed(client) and rpc.connections == 0
+        nursery.cancel_scope.cancel()
+
+
 async def test_loopback_and_unnamed_clients_are_under_neither_cap() -> None:
     """Local tools share 127.0.0.1 and check thousands of transactions on one connection."""
     rpc = server(connections_per_host=1, requests_per_s=2)
