@@ -2,9 +2,9 @@
 
 A listener of its own, apart from the client API, bound to loopback only, with the client
 API's framing (``u32 length | msgpack`` maps, see :mod:`sequencer_net.api_protocol`). Every
-request carries the cluster's admin token in its params; a wrong or missing token gets an
-error answer, a warning in the log, and the connection closed, since anyone who can reach the
-port could otherwise make the node byzantine.
+request carries the node's own admin token (DIR/nK/admin_token) in its params; a wrong or
+missing token gets an error answer, a warning in the log, and the connection closed, since
+anyone who can reach the port could otherwise make the node byzantine.
 
 Methods: ``fault_set(spec)``, ``fault_clear(behaviour=None)`` (None clears all),
 ``fault_list()``, ``partition(peers)`` (replaces the cut), ``heal()``. Each answers with the
@@ -35,7 +35,7 @@ Name = Annotated[str, msgspec.Meta(max_length=64)]
 
 
 class Authenticated(msgspec.Struct, forbid_unknown_fields=True):
-    """Every admin request's params carry the cluster's token."""
+    """Every admin request's params carry the node's token."""
 
     token: Annotated[str, msgspec.Meta(max_length=256)]
 
