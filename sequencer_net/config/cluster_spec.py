@@ -139,6 +139,8 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
             hosts,
         )
     except SpecError as exc:
+        if exc.key == "hosts":  # given per node, in [nodes.NAME]
+            raise top.error("nodes", exc.problem) from None
         raise cluster.error(exc.key, exc.problem) from None
 
 

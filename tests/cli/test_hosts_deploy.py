@@ -184,7 +184,7 @@ def test_hosts_in_a_spec_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert bundle_nodes(tmp_path / "c" / "bundles" / "b.example") == ["n2"]
     spec.write_text('[cluster]\nname = "two"\nnodes = 2\n[nodes.n1]\nhost = "a.example"\n')
     code, _, err = run(capsys, "cluster", "init", spec, "--dir", tmp_path / "d")
-    assert code == 2 and "give a host for every node or for none (none for n2)" in err
+    assert code == 2 and "nodes: give a host for every node or for none (none for n2)" in err
 
 
 @pytest.mark.parametrize(
