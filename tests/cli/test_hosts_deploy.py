@@ -240,3 +240,16 @@ def test_cluster_up_refuses_nodes_that_run_on_other_hosts(
     assert not (root / "cluster.json").exists()
     code, _, err = run(capsys, "cluster", "restart", "n1", "--dir", root)
     assert code == 1 and "not on this machine" in err
+
+
+def test_the_example_hosts_spec_places_each_node_on_its_own_address(tmp_path: Path) -> None:
+    from helpers.paths import CONFIGS
+
+    from sequencer_net.config import load_cluster_spec
+
+    spec = load_cluster_spec(CONFIGS / "hosts-4.toml")
+    assert spec.hosts == {f"n{i}": f"127.0.0.{i + 1}" for i in range(1, 5)}
+    root = init_cluster(spec, tmp_path / "c")
+    assert [bundle_nodes(root / "bundles" / f"127.0.0.{i + 1}") for i in range(1, 5)] == [
+        [f"n{i}"] for i in range(1, 5)
+    ]
