@@ -27,6 +27,7 @@ from ..messages import MAX_CHUNKS_PER_FETCH, ChunkRequest, ChunkResponse, Signed
 from ..namespaces import Registry, chunk_table, reservations, within_shares
 from ..node_params import NodeParams
 from ..types import (
+    MAX_BUNDLE_BYTES,
     MAX_CHUNK_BYTES,
     Chunk,
     ChunkAck,
@@ -72,6 +73,7 @@ class Lanes:
         self._pool_shares = reservations(self.registry, params.mempool_max_txs)
         self.batch_shares = reservations(self.registry, params.max_batch_txs)
         self._ns_pending: dict[int, int] = {}  # pending transactions held per namespace id
+        self._chunk_txs = min(params.chunk_max_txs, params.max_batch_txs)  # a chunk fits a batch
         self._buffer: dict[bytes, bytes] = {}  # id -> encoded, in arrival order
         self._buffer_ns: dict[bytes, int] = {}  # id -> namespace id, as admission found it
         # Namespace tables (and roots) of uncommitted chunks held: computed once per chunk.
@@ -129,6 +131,18 @@ class Lanes:
         )
         return len(self._pending) + kept < p.mempool_max_txs
 
+    def has_room_for(self, count: int, size: int) -> bool:
+        """Room for ``count`` more transactions of ``size`` bytes in all (a bundle)."""
+        p = self._params
+        return len(self._pending) + count <= p.mempool_max_txs and (
+            self._pending_bytes + size <= p.mempool_max_bytes
+        )
+
+    def pending_chunk(self, txid: bytes) -> bytes | None:
+        """The digest of the chunk holding a pending transaction (None: buffered or not
+        pending)."""
+        return self._pending.get(txid)
+
     def pending_by_namespace(self) -> dict[int, int]:
         """Pending transactions held per namespace id (what a status shows)."""
         return {ns: n for ns, n in self._ns_pending.items() if n}
@@ -155,10 +169,14 @@ class Lanes:
         self._buffer_bytes += len(encoded)
         self._pending[txid] = None
         self._pending_bytes += len(encoded)
-        if len(self._buffer) >= self._params.chunk_max_txs or self._buffer_bytes >= (
-            MAX_CHUNK_BYTES // 2
-        ):
+        if len(self._buffer) >= self._chunk_txs or self._buffer_bytes >= (MAX_CHUNK_BYTES // 2):
             self.flush(omit)
+
+    def add_bundle(self, txs: dict[bytes, bytes], ns_ids: dict[bytes, int]) -> None:
+        """Seal a checked bundle (id -> encoded, in the client's order) as one bundle chunk
+        at once: a chunk commits whole or not at all, so the bundle does too. It does not
+        wait for the buffer's pacing; the buffer keeps its own chunk."""
+        self._seal(txs, ns_ids, bundle=True)
 
     def on_timer(self, omit: Callable[[bytes], bool] | None = None) -> None:
         """The buffer's interval is over: seal it, unless our last chunk still lacks its
@@ -192,18 +210,24 @@ class Lanes:
                 self._pending_bytes -= len(buffered.pop(txid))
         if not buffered:
             return
-        if self.registry.is_open:
+        if self.registry.is_open and len(buffered) <= self._chunk_txs:  # the usual case
             self._seal(buffered, ns_ids)
             return
-        groups: dict[int, dict[bytes, bytes]] = {}
+        groups: dict[int, list[tuple[bytes, bytes]]] = {}
         for txid, tx in buffered.items():
-            groups.setdefault(ns_ids[txid], {})[txid] = tx
-        for _, group in sorted(groups.items()):
-            self._seal(group, ns_ids)
+            groups.setdefault(0 if self.registry.is_open else ns_ids[txid], []).append((txid, tx))
+        for ns, group in sorted(groups.items()):
+            # No bigger than a batch, nor than the namespace's share of one: every chunk fits.
+            step = max(1, min(self._chunk_txs, self.batch_shares.get(ns, len(group))))
+            for i in range(0, len(group), step):
+                self._seal(dict(group[i : i + step]), ns_ids)
 
-    def _seal(self, txs: dict[bytes, bytes], ns_ids: dict[bytes, int]) -> None:
+    def _seal(
+        self, txs: dict[bytes, bytes], ns_ids: dict[bytes, int], bundle: bool = False
+    ) -> None:
         """One chunk of ours from ``txs`` (id -> encoded, in order)."""
-        chunk = Chunk.packed(self._key.public_key, self._seq, tuple(txs.values()), tuple(txs))
+        author, values = self._key.public_key, tuple(txs.values())
+        chunk = Chunk.packed(author, self._seq, values, tuple(txs), bundle)
         self._seq += 1
         table = chunk_table(chunk.tx_ids, [ns_ids[txid] for txid in txs])
         self._tables[chunk.digest] = (table, table_root(table))
@@ -437,6 +461,8 @@ class Lanes:
         """Why a peer's chunk is refused; None, with its namespace table kept, if it is not."""
         if chunk.size_bytes > MAX_CHUNK_BYTES:
             return "chunk exceeds the size limit"
+        if chunk.bundle and chunk.size_bytes > MAX_BUNDLE_BYTES:
+            return "bundle exceeds the size limit"
         share = self._params.mempool_max_bytes // max(1, len(validators.active))
         if self._author_bytes.get(chunk.author, 0) + chunk.size_bytes > share:
             return "chunk refused: its author's share of uncommitted chunks is full"
