@@ -42,7 +42,7 @@ from .outputs import CHUNK, Output, PeerId, Rejected, Send, SetTimer
 
 SERVE_HEIGHTS = 64  # committed chunks kept this many heights for peers that fetch them
 REMEMBER_COMMITTED = 4_096  # committed digests remembered, so an old certificate is refused
-OWN_IN_FLIGHT = 2  # own chunks not yet committed before the buffer waits (chunk_max_wait_ms)
+OWN_IN_FLIGHT = 2  # own flushes not yet committed before the buffer waits (chunk_max_wait_ms)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,10 @@ class Lanes:
         self._tables: dict[bytes, tuple[tuple[NamespaceEntry, ...], bytes]] = {}
         self._buffer_bytes = 0
         self._seq = 0
-        self._own: set[bytes] = set()  # our chunks not yet committed
+        # Our chunks not yet committed -> the flush that sealed them (one flush seals one chunk
+        # per namespace with a registry: pacing counts flushes, not chunks).
+        self._own: dict[bytes, int] = {}
+        self._flushes = 0
         self._waited_ms = 0  # how long the buffer has waited past the interval for a certificate
         self.chunks: dict[bytes, Chunk] = {}  # held: uncommitted, then SERVE_HEIGHTS more
         self.certified: OrderedDict[bytes, HeldCertificate] = OrderedDict()  # uncommitted
@@ -189,9 +192,9 @@ class Lanes:
         self.flush(omit)
 
     def _busy(self) -> bool:
-        """Our last chunk still lacks its certificate, or two of ours wait to be committed:
+        """Our last chunk still lacks its certificate, or two flushes of ours wait to be committed:
         a new one now would only add acks and checks, not speed."""
-        return bool(self._unacked) or len(self._own) >= OWN_IN_FLIGHT
+        return bool(self._unacked) or len(set(self._own.values())) >= OWN_IN_FLIGHT
 
     def flush(self, omit: Callable[[bytes], bool] | None = None) -> None:
         """Pack the buffer into chunks, store them, ack them ourselves and send them to
@@ -210,6 +213,7 @@ class Lanes:
                 self._pending_bytes -= len(buffered.pop(txid))
         if not buffered:
             return
+        self._flushes += 1
         if self.registry.is_open and len(buffered) <= self._chunk_txs:  # the usual case
             self._seal(buffered, ns_ids)
             return
@@ -231,7 +235,7 @@ class Lanes:
         self._seq += 1
         table = chunk_table(chunk.tx_ids, [ns_ids[txid] for txid in txs])
         self._tables[chunk.digest] = (table, table_root(table))
-        self._own.add(chunk.digest)
+        self._own[chunk.digest] = self._flushes
         self._hold(chunk)
         ack = sign_ack(self._key, self._chain_id, chunk, table)
         self._acks[chunk.digest] = {ack.validator: ack.signature}
@@ -438,7 +442,7 @@ class Lanes:
                 known.append(held)
             self._acks.pop(chunk.digest, None)
             self._unacked.pop(chunk.digest, None)
-            self._own.discard(chunk.digest)
+            self._own.pop(chunk.digest, None)
             self._release(chunk)
             self._committed[chunk.digest] = None
         while len(self._committed) > REMEMBER_COMMITTED:
