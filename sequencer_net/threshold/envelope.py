@@ -1,0 +1,48 @@
+"""Encrypted payloads inside the ordinary transaction envelope: a reserved prefix marks them,
+so the types, the chunks and consensus carry them unchanged.
+
+A payload that begins with :data:`PREFIX` is an encrypted one and must parse and carry a valid
+proof of knowledge for its namespace and sender; on a chain without a threshold key it is
+refused. Any other payload is plaintext, as before.
+"""
+
+from __future__ import annotations
+
+from .hybrid import HEADER_SIZE, TAG_SIZE, Ciphertext, encrypt
+from .keys import ThresholdPublic
+
+PREFIX = b"\x00sn-enc/1\x00"
+MIN_SIZE = len(PREFIX) + HEADER_SIZE + TAG_SIZE
+
+
+def is_encrypted(payload: bytes) -> bool:
+    return payload.startswith(PREFIX)
+
+
+def seal(public: ThresholdPublic, namespace: str, sender: str, plaintext: bytes) -> bytes:
+    """The payload to send in place of ``plaintext``."""
+    return PREFIX + encrypt(public.public_key, namespace, sender, plaintext)
+
+
+def ciphertext_of(payload: bytes) -> Ciphertext:
+    """The parsed ciphertext of an encrypted payload; ValueError saying what is wrong."""
+    if not is_encrypted(payload):
+        raise ValueError("payload is not encrypted")
+    return Ciphertext.parse(payload[len(PREFIX) :])
+
+
+def payload_problem(
+    public: ThresholdPublic | None, namespace: str, sender: str, payload: bytes
+) -> str | None:
+    """Why an encrypted payload may not be admitted (None: it may, or it is plaintext)."""
+    if not is_encrypted(payload):
+        return None
+    if public is None:
+        return "encrypted payload, but this chain has no threshold key ([private] in genesis)"
+    try:
+        ct = ciphertext_of(payload)
+    except ValueError as exc:
+        return f"malformed encrypted payload: {exc}"
+    if not ct.label_holds(namespace, sender):
+        return "encrypted payload's proof does not hold for its namespace and sender"
+    return None
