@@ -36,7 +36,9 @@ def fresh_dir(name: str, runs: Path = RUNS) -> Path:
 
 def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
     """Create genesis.toml, the admin token, prometheus.yml and, per node, node.toml (with its
-    faults, log level and loopback admin and metrics ports), a fresh key and an empty data dir.
+    faults, log level and loopback admin and metrics ports), a fresh key and an empty data dir;
+    with ``spec.private``, a dealt threshold key too (public side in genesis, each share in
+    ``nK/threshold_share``).
 
     Returns the absolute cluster dir. Refuses a non-empty dir: it may hold another cluster's
     keys and chain, and mixing two clusters' files would make nodes refuse each other."""
@@ -60,7 +62,15 @@ def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
         Validator(name, keys[name].public_key, stake)
         for name, stake in zip(names, spec.stakes, strict=True)
     )
-    genesis = Genesis(spec.chain_id, validators, spec.timeouts, spec.chain, spec.namespaces)
+    private, shares = None, {}
+    if spec.private:
+        from ..threshold.keys import deal
+
+        private, dealt = deal([v.public_key for v in validators], list(spec.stakes))
+        shares = dict(zip(names, dealt, strict=True))
+    genesis = Genesis(
+        spec.chain_id, validators, spec.timeouts, spec.chain, spec.namespaces, private
+    )
     write_genesis(layout.genesis, genesis, addresses)
     write_admin_token(layout.admin_token)
     metrics = {name: f"127.0.0.1:{next(ports)}" for name in names}
@@ -68,6 +78,10 @@ def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
         layout.node_dir(name).mkdir()
         layout.data(name).mkdir()
         write_key(layout.key(name), keys[name])
+        if name in shares:
+            from ..config.private_section import SHARE_FILE, write_share
+
+            write_share(layout.node_dir(name) / SHARE_FILE, shares[name])
         write_node_config(
             layout.node_config(name),
             name,

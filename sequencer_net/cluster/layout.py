@@ -7,6 +7,7 @@ DIR/origin.json         the spec file (or --nodes flags) the dir was made from
 DIR/prometheus.yml      a Prometheus scrape config with every node's metrics address
 DIR/nK/node.toml        one node's config (paths relative to nK/)
 DIR/nK/key              its Ed25519 seed, hex, mode 0600
+DIR/nK/threshold_share  its threshold decryption shares, mode 0600 (with [private])
 DIR/nK/data/            its chain, sign state and logs
 DIR/nK/node.out         its stdout and stderr, appended across restarts
 """

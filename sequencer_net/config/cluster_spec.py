@@ -51,6 +51,8 @@ class ClusterSpec:
     faults: Mapping[str, tuple[Fault, ...]] = field(default_factory=dict)
     log_level: str = "info"
     namespaces: tuple[Namespace, ...] = ()
+    # `[private] enabled = true`: deal a threshold encryption key at init (docs/private.md).
+    private: bool = False
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.fullmatch(self.name):
@@ -90,7 +92,7 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     """Load a cluster spec (configs/*.toml): what `sequencer-net cluster init/up` start from."""
     path = Path(path)
     top = schema.load_table(path)
-    top.only(["cluster", "timeouts", "params", "chain", "namespaces", "nodes"])
+    top.only(["cluster", "timeouts", "params", "chain", "namespaces", "nodes", "private"])
     if "cluster" not in top.data:
         raise top.error("cluster", "missing (expected a [cluster] table with name and nodes)")
     cluster = top.table("cluster")
@@ -105,9 +107,22 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     chain = sections.chain_params(top.table("chain"))
     faults = _node_faults(top.table("nodes"), nodes)
     namespaces = sections.namespaces(top)
+    private_table = top.table("private")
+    private_table.only(["enabled"])
+    private = private_table._get("enabled", bool, "a boolean", False)
     try:
         return ClusterSpec(
-            name, nodes, stakes, chain_id, timeouts, params, chain, faults, log_level, namespaces
+            name,
+            nodes,
+            stakes,
+            chain_id,
+            timeouts,
+            params,
+            chain,
+            faults,
+            log_level,
+            namespaces,
+            private,
         )
     except SpecError as exc:
         raise cluster.error(exc.key, exc.problem) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
@@ -22,6 +22,9 @@ from . import schema, sections
 from .genesis_file import Addresses, Endpoints, GenesisFile, load_genesis
 from .schema import Endpoint
 from .secrets import load_admin_token, load_key
+
+if TYPE_CHECKING:
+    from ..threshold.keys import KeyShare
 
 NODE_KEYS = (
     "name",
@@ -70,6 +73,8 @@ class NodeConfig:
     metrics_address: str | None = None  # None: no metrics endpoint
     metrics_endpoint: Endpoint | None = None
     log: LogSettings = field(default_factory=LogSettings)
+    # Its threshold decryption shares, beside the key, when genesis has ``[private]``.
+    threshold_share: KeyShare | None = None
 
     @property
     def genesis(self) -> Genesis:
@@ -133,7 +138,19 @@ def load_node_config(path: Path | str) -> NodeConfig:
         metrics_address=shown(metrics_endpoint) if metrics_endpoint else None,
         metrics_endpoint=metrics_endpoint,
         log=_log_settings(top),
+        threshold_share=_threshold_share(key_file, top, key, genesis_file.genesis),
     )
+
+
+def _threshold_share(
+    key_file: Path, top: schema.Table, key: PrivateKey, genesis: Genesis
+) -> KeyShare | None:
+    """The shares in ``threshold_share`` beside the key, when genesis deals them."""
+    if genesis.private is None:
+        return None
+    from .private_section import SHARE_FILE, load_share
+
+    return load_share(key_file.with_name(SHARE_FILE), top, key.public_key, genesis.private)
 
 
 def shown(endpoint: Endpoint) -> str:
