@@ -76,6 +76,18 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
         help="submit to K distinct nodes of the cluster at once (--node first, then the others "
         "in order), so one censoring or dead node cannot keep it out; succeeds if any accepts",
     )
+    p.add_argument(
+        "--encrypt",
+        action="store_true",
+        help="encrypt the payload to the set's threshold key (from genesis), so no node can read "
+        "it before its order is final (docs/private.md)",
+    )
+    p.add_argument(
+        "--genesis",
+        type=Path,
+        metavar="PATH",
+        help="with --encrypt: the genesis.toml holding the key (default: the cluster dir's)",
+    )
     p.set_defaults(run=_tx_send)
     p = tx_commands.add_parser("status", parents=[common], help="where a transaction stands")
     p.add_argument("txid", help="transaction id (hex)")
@@ -270,9 +282,17 @@ def _tx_send(args: argparse.Namespace) -> int:
 
     if not args.timeout > 0:
         raise UsageError(f"--timeout must be positive, got {args.timeout:g}")
+    if args.genesis is not None and not args.encrypt:
+        raise UsageError("--genesis goes with --encrypt")
     targets = _fanout_targets(args)
     try:
         tx = Tx(args.namespace, args.sender, _payload(args))
+        if args.encrypt:
+            from ..threshold.envelope import seal
+            from .encrypt import threshold_public_key
+
+            key = threshold_public_key(args.genesis, args.dir)
+            tx = Tx(tx.namespace, tx.sender, seal(key, tx.namespace, tx.sender, tx.payload))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..api_protocol import ALREADY_COMMITTED, BUSY
 from ..evidence import evidence_problem
 from ..messages import EvidenceGossip, ProposalEcho
+from ..threshold.envelope import tx_problem as encrypted_tx_problem
 from ..types import Evidence, Proposal, Vote, VoteKind, make_evidence, tx_id, tx_namespace
 from .lanes import HeldCertificate
 from .outputs import EvidenceFound, Output, PeerId, Rejected, Send
@@ -40,6 +41,10 @@ class Admission:
         admits = registry.lookup(namespace)
         if admits is None or len(encoded) > admits[1]:
             problem = registry.problem(namespace, len(encoded))
+            self._outputs.append(Rejected(None, f"refused: {problem}"))
+            return None
+        problem = encrypted_tx_problem(r.genesis.private, encoded)
+        if problem:
             self._outputs.append(Rejected(None, f"refused: {problem}"))
             return None
         ns_id = admits[0]

@@ -19,9 +19,10 @@ def is_encrypted(payload: bytes) -> bool:
     return payload.startswith(PREFIX)
 
 
-def seal(public: ThresholdPublic, namespace: str, sender: str, plaintext: bytes) -> bytes:
-    """The payload to send in place of ``plaintext``."""
-    return PREFIX + encrypt(public.public_key, namespace, sender, plaintext)
+def seal(public_key: bytes, namespace: str, sender: str, plaintext: bytes) -> bytes:
+    """The payload to send in place of ``plaintext``, encrypted to the set's ``public_key``
+    (take it from genesis: a node's word for it is not to be trusted)."""
+    return PREFIX + encrypt(public_key, namespace, sender, plaintext)
 
 
 def ciphertext_of(payload: bytes) -> Ciphertext:
@@ -46,3 +47,16 @@ def payload_problem(
     if not ct.label_holds(namespace, sender):
         return "encrypted payload's proof does not hold for its namespace and sender"
     return None
+
+
+def tx_problem(public: ThresholdPublic | None, encoded: bytes) -> str | None:
+    """:func:`payload_problem` for an encoded transaction already known to decode; cheap for
+    the plaintext ones, whose bytes do not hold the prefix."""
+    if PREFIX not in encoded:
+        return None
+    from .. import codec
+    from ..types import Tx
+
+    tx = codec.decode(encoded, Tx)
+    assert isinstance(tx, Tx)
+    return payload_problem(public, tx.namespace, tx.sender, tx.payload)

@@ -45,7 +45,7 @@ def test_init_deals_a_key_that_decrypts(tmp_path: Path) -> None:
         assert stat.S_IMODE(share_file.stat().st_mode) == 0o600
         assert node.threshold_share is not None
     assert [len(n.threshold_share.shares) for n in nodes if n.threshold_share] == [7, 7, 7, 3]
-    payload = envelope.seal(public, "ns", "alice", b"from a dealt key")
+    payload = envelope.seal(public.public_key, "ns", "alice", b"from a dealt key")
     ct = envelope.ciphertext_of(payload)
     shares = [s for n in nodes[:3] if n.threshold_share for s in make_shares(n.threshold_share, ct)]
     verified = valid_shares(public, ct, shares)

@@ -204,7 +204,7 @@ def test_key_share_mismatch_is_named() -> None:
 
 def test_envelope_marks_and_checks_encrypted_payloads() -> None:
     public, _ = _cluster([10, 10, 10])
-    payload = envelope.seal(public, "ns", "alice", b"hi")
+    payload = envelope.seal(public.public_key, "ns", "alice", b"hi")
     assert envelope.is_encrypted(payload)
     assert envelope.payload_problem(public, "ns", "alice", payload) is None
     assert "proof" in (envelope.payload_problem(public, "ns", "bob", payload) or "")
