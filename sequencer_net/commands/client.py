@@ -361,7 +361,9 @@ def _tx_status(args: argparse.Namespace) -> int:
         if "height" in result
         else ""
     )
-    _print(args, result, f"{args.txid} {result['status']}{where}")
+    from .encrypt import decryption_note
+
+    _print(args, result, f"{args.txid} {result['status']}{where}{decryption_note(result)}")
     return 0 if result["status"] != "unknown" else 1
 
 
@@ -392,6 +394,13 @@ def _batch_show(args: argparse.Namespace) -> int:
         value = batch[key]
         table.add_row(key, value.hex() if isinstance(value, bytes) else str(value))
     table.add_row("signers", ", ".join(batch["signers"]))
+    if batch.get("decryption") == "pending":
+        table.add_row("decrypted", "pending")
+    for i, (txid, plaintext) in enumerate(batch.get("decrypted", [])):
+        from .encrypt import shown_plaintext
+
+        shown = "failed decryption" if plaintext is None else shown_plaintext(plaintext)
+        table.add_row("decrypted" if i == 0 else "", f"{txid.hex()[:16]}  {shown}")
     Console().print(table)
     return 0
 

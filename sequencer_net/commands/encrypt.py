@@ -28,3 +28,25 @@ def threshold_public_key(genesis: Path | None, directory: Path | None) -> bytes:
             "(create the cluster with `cluster init --private`)"
         )
     return private.public_key
+
+
+def shown_plaintext(plaintext: bytes, limit: int = 60) -> str:
+    """A decrypted payload for people (rich markup escaped): its text when it is UTF-8, else
+    hex; shortened."""
+    from rich.markup import escape
+
+    try:
+        text = repr(plaintext.decode())
+    except UnicodeDecodeError:
+        text = plaintext.hex()
+    return escape(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def decryption_note(status: dict[str, object]) -> str:
+    """``, decrypted: 'text'`` (or failed, pending) for an encrypted transaction's status."""
+    state = status.get("decryption")
+    if state == "done" and isinstance(status.get("plaintext"), bytes):
+        return f", decrypted: {shown_plaintext(status['plaintext'])}"  # type: ignore[arg-type]
+    if state in ("failed", "pending"):
+        return f", decryption {state}"
+    return ""

@@ -36,6 +36,7 @@ from ..messages import (
 )
 from ..replica import (
     Committed,
+    Decrypted,
     EvidenceFound,
     InclusionEnforced,
     Output,
@@ -215,6 +216,7 @@ class Node:
             self.chain,
             FileSignStateStore(self.config.data_dir / "sign_state.bin"),
             self.config.params,
+            threshold_share=self.config.threshold_share,
         )
 
     async def _on_frame(self, peer: bytes, frame: bytes) -> None:
@@ -267,6 +269,9 @@ class Node:
                     log.warning(
                         "rejected", peer=self.names.get(peer) if peer else None, reason=reason
                     )
+                case Decrypted(height, results):
+                    failed = sum(1 for _, plaintext in results if plaintext is None)
+                    log.info("decrypted", height=height, txs=len(results), failed=failed)
 
     def _log_slash(self, record: SlashRecord) -> None:
         offender = record.evidence.offender

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import trio
 from helpers.cluster import FAST, addresses, cli, committed_at, wait_for_height
 
 from sequencer_net import codec
@@ -15,6 +16,18 @@ from sequencer_net.cluster.control import Cluster
 from sequencer_net.config import ClusterSpec
 from sequencer_net.threshold import envelope
 from sequencer_net.types import Tx
+
+
+async def decrypted(address: str, txids: list[bytes]) -> dict[bytes, bytes | None]:
+    """Wait until ``address`` has a verdict for every transaction; plaintext (None: failed)."""
+    found: dict[bytes, bytes | None] = {}
+    async with await Client.connect(address) as client:
+        with trio.fail_after(30):
+            for t in txids:
+                while (status := await client.tx_status(t)).get("decryption") in (None, "pending"):
+                    await trio.sleep(0.05)
+                found[t] = status.get("plaintext")
+    return found
 
 
 async def test_encrypted_transactions_are_ordered_as_ciphertexts(
@@ -44,8 +57,46 @@ async def test_encrypted_transactions_are_ordered_as_ciphertexts(
     ours = [tx for tx in carried if isinstance(tx, Tx) and tx.id in heights]
     assert len(ours) == 2
     assert all(envelope.is_encrypted(tx.payload) for tx in ours)
+
+    # After the commit, every node combines the released shares into the same plaintexts.
+    expected = {bytes.fromhex(sent["txid"]): b"cli secret 7731", txid: b"lib secret 4410"}
+    for address in nodes.values():
+        assert await decrypted(address, list(expected)) == expected
+    verdicts = set()
+    for name in nodes:
+        for height in sorted(set(heights.values())):
+            shown = json.loads(
+                await cli(cluster, "batch", "show", str(height), "--node", name, "--json")
+            )
+            verdicts.add((height, json.dumps(shown["decrypted"])))
+    assert len(verdicts) == len(set(heights.values()))  # one verdict list per height
+    out = await cli(cluster, "tx", "status", sent["txid"], "--node", "n4")
+    assert "decrypted: 'cli secret 7731'" in out
     for name in nodes:
         for path in (cluster.root / name).rglob("*"):
             if path.is_file():
                 data = path.read_bytes()
                 assert b"cli secret 7731" not in data and b"lib secret 4410" not in data, path
+
+
+async def test_a_crashed_validator_does_not_stop_decryption_and_catches_up_after(
+    start: Callable[[ClusterSpec], Cluster],
+) -> None:
+    cluster = start(ClusterSpec("priv-crash", 4, timeouts=FAST, private=True))
+    nodes = addresses(cluster)
+    await wait_for_height(nodes["n1"], 1)
+    cluster.kill("n4")  # its 6 of the 24 shares are gone; the other 18 are above 13
+    public = cluster.genesis.genesis.private
+    assert public is not None
+    txs = [Tx("rollup-a", f"user{i}", f"order {i}".encode()) for i in range(5)]
+    async with await Client.connect(nodes["n1"]) as client:
+        ids = [await client.submit_encrypted(tx, public.public_key) for tx in txs]
+    await committed_at(nodes["n2"], ids)
+    expected = {t: tx.payload for t, tx in zip(ids, txs, strict=True)}
+    for name in ("n1", "n2", "n3"):
+        assert await decrypted(nodes[name], ids) == expected
+    # Back up, n4 catches up, re-opens the recent heights and asks its peers for the shares.
+    cluster.restart("n4")
+    await wait_for_height(nodes["n4"], max((await committed_at(nodes["n1"], ids)).values()))
+    await committed_at(nodes["n4"], ids)
+    assert await decrypted(nodes["n4"], ids) == expected

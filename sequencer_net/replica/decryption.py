@@ -1,0 +1,343 @@
+"""Decryption after commit: this validator's shares for the ciphertexts of each committed
+batch, sent to its peers, and the combining of a threshold of verified shares into the
+plaintexts of that height.
+
+Nothing here ever makes a share for a height this node has not committed: shares are made
+only in :meth:`Decryption.on_commit`'s job, for the encrypted transactions of that committed
+entry, and answered to :class:`SharesRequest` only from a finished job's own messages.
+
+The work (a share costs a scalar multiplication and a proof, checking one four) is done in
+slices on the ``DECRYPT`` timer, so a batch full of ciphertexts does not hold the node's event
+loop: consensus goes on while a height is being decrypted. A height's verdict is recorded
+once every encrypted transaction in it has one; it is the same on every node
+(``docs/private.md``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .. import codec
+from ..crypto import PrivateKey
+from ..genesis import Genesis
+from ..messages import CommittedBatch
+from ..threshold import envelope
+from ..threshold.hybrid import Ciphertext, open_with
+from ..threshold.keys import KeyShare, ThresholdPublic
+from ..threshold.shares import DecryptionShare, combine, make_shares, share_valid
+from ..threshold.wire import (
+    MAX_SETS_PER_MESSAGE,
+    DecryptionShares,
+    ShareSet,
+    SharesRequest,
+    WireShare,
+    sign_shares,
+)
+from ..types import Tx
+from .outputs import DECRYPT, Decrypted, Output, PeerId, Rejected, Send, SetTimer
+
+SLICE_UNITS = 24  # scalar multiplications' worth of work per timer slice (a share check is 4)
+KEEP_HEIGHTS = 1_024  # finished heights whose verdicts (and our own shares) are kept
+MAX_EARLY = 256  # share messages held for heights we have not committed yet
+AHEAD = 16  # how far ahead of our commits a share message may be held
+REQUESTS_PER_TICK = 4  # unfinished heights asked about per rebroadcast
+RESTORE_HEIGHTS = 64  # committed heights re-opened at start, if they hold ciphertexts
+
+
+@dataclass
+class _Job:
+    """One committed height's encrypted transactions, until each has a verdict."""
+
+    height: int
+    order: list[bytes]  # encrypted tx ids, committed order
+    labels: dict[bytes, tuple[str, str, Ciphertext]]  # those whose proof holds
+    results: dict[bytes, bytes | None] = field(default_factory=dict)
+    shares: dict[bytes, dict[int, DecryptionShare]] = field(default_factory=dict)
+    queue: deque[tuple[PeerId, ShareSet]] = field(default_factory=deque)  # unverified
+    seen: set[tuple[bytes, bytes]] = field(default_factory=set)  # (validator, tx id) queued
+    own_todo: list[bytes] = field(default_factory=list)
+    own_sets: list[ShareSet] = field(default_factory=list)
+    own_messages: list[DecryptionShares] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return len(self.results) == len(self.order)
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.own_todo or self.queue or self.own_sets)
+
+
+class Decryption:
+    def __init__(
+        self,
+        genesis: Genesis,
+        key: PrivateKey,
+        share: KeyShare | None,
+        outputs: list[Output],
+    ) -> None:
+        self.public: ThresholdPublic | None = genesis.private
+        self._chain_id = genesis.chain_id
+        self._key = key
+        self._share = share if share is not None and share.shares else None
+        self._outputs = outputs
+        self._jobs: OrderedDict[int, _Job] = OrderedDict()  # unfinished, by height
+        self._finished: OrderedDict[int, _Job] = OrderedDict()
+        self._verdicts: dict[bytes, tuple[int, bytes | None]] = {}
+        self._early: OrderedDict[tuple[int, bytes, bytes], tuple[PeerId, DecryptionShares]] = (
+            OrderedDict()
+        )
+        self._committed = 0
+        self._timer_set = False
+        self.sent_heights: list[int] = []  # heights we released shares for (checked in tests)
+
+    @property
+    def enabled(self) -> bool:
+        return self.public is not None
+
+    # ---- what the replica calls ------------------------------------------------------------
+
+    def restore(self, entries: Iterable[CommittedBatch]) -> None:
+        """Re-open recent committed heights after a restart: verdicts are kept in memory."""
+        for entry in entries:
+            self.on_commit(entry)
+
+    def on_commit(self, entry: CommittedBatch) -> None:
+        """A height is committed: make our shares for its ciphertexts, and start combining."""
+        self._committed = max(self._committed, entry.height)
+        if self.public is None:
+            return
+        job = self._job_for(entry)
+        if job is None:
+            self._drop_early(entry.height)
+            return
+        self._jobs[entry.height] = job
+        for key in [k for k in self._early if k[0] == entry.height]:
+            peer, message = self._early.pop(key)
+            self._queue(job, message, peer)
+        self._drop_early(entry.height)
+        self._finish_if_done(job)
+        self._schedule()
+
+    def receive(self, peer: PeerId, message: DecryptionShares | SharesRequest) -> None:
+        if self.public is None:
+            return
+        if isinstance(message, SharesRequest):
+            self._answer(peer, message.height)
+            return
+        problem = self._message_problem(message)
+        if problem:
+            self._outputs.append(Rejected(peer, f"decryption shares refused: {problem}"))
+            return
+        if message.height > self._committed:
+            if message.height <= self._committed + AHEAD:
+                key = (message.height, message.validator, message.sets[0].tx_id)
+                self._early[key] = (peer, message)
+                while len(self._early) > MAX_EARLY:
+                    self._early.popitem(last=False)
+            return
+        job = self._jobs.get(message.height)
+        if job is not None:
+            self._queue(job, message, peer)
+            self._schedule()
+
+    def on_timer(self) -> None:
+        self._timer_set = False
+        units = SLICE_UNITS
+        for job in list(self._jobs.values()):
+            while units > 0 and job.has_work:
+                units -= self._step(job, units)
+            self._finish_if_done(job)
+            if units <= 0:
+                break
+        self._schedule()
+
+    def on_rebroadcast(self) -> None:
+        """Ask again for the shares of unfinished heights (lost, or we caught up since)."""
+        for height in list(self._jobs)[:REQUESTS_PER_TICK]:
+            self._outputs.append(Send(None, SharesRequest(height)))
+
+    def verdict(self, txid: bytes) -> tuple[int, bytes | None] | None:
+        """(height, plaintext or None for a failed decryption) once decrypted; None before."""
+        return self._verdicts.get(txid)
+
+    def height_verdicts(self, height: int) -> tuple[tuple[bytes, bytes | None], ...] | None:
+        """The height's verdicts in committed order once all are in; None before (or when it
+        holds no ciphertext, or is older than the kept heights)."""
+        job = self._finished.get(height)
+        if job is None:
+            return None
+        return tuple((t, job.results[t]) for t in job.order)
+
+    def pending_heights(self) -> list[int]:
+        return list(self._jobs)
+
+    def describe_tx(self, txid: bytes) -> dict[str, object]:
+        """What `tx status` shows: ``decryption`` pending, done (with ``plaintext``) or
+        failed; empty for a transaction that is not an encrypted one of a kept height."""
+        found = self._verdicts.get(txid)
+        if found is not None:
+            plaintext = found[1]
+            if plaintext is None:
+                return {"decryption": "failed"}
+            return {"decryption": "done", "plaintext": plaintext}
+        if any(txid in job.order for job in self._jobs.values()):
+            return {"decryption": "pending"}
+        return {}
+
+    def describe_height(self, height: int) -> dict[str, object]:
+        """What `batch show` shows: the height's verdicts in committed order, or pending."""
+        verdicts = self.height_verdicts(height)
+        if verdicts is not None:
+            return {"decrypted": [[t, p] for t, p in verdicts]}
+        if height in self._jobs:
+            return {"decryption": "pending"}
+        return {}
+
+    # ---- inside ----------------------------------------------------------------------------
+
+    def _job_for(self, entry: CommittedBatch) -> _Job | None:
+        order: list[bytes] = []
+        labels: dict[bytes, tuple[str, str, Ciphertext]] = {}
+        failed: dict[bytes, bytes | None] = {}
+        for txid, encoded in zip(entry.tx_ids, entry.txs, strict=True):
+            if envelope.PREFIX not in encoded:
+                continue
+            tx = codec.decode(encoded, Tx)
+            assert isinstance(tx, Tx)
+            if not envelope.is_encrypted(tx.payload):
+                continue
+            order.append(txid)
+            try:
+                ct = envelope.ciphertext_of(tx.payload)
+            except ValueError:
+                failed[txid] = None
+                continue
+            if ct.label_holds(tx.namespace, tx.sender):
+                labels[txid] = (tx.namespace, tx.sender, ct)
+            else:
+                failed[txid] = None  # no honest validator releases a share for it
+        if not order:
+            return None
+        job = _Job(entry.height, order, labels, results=failed)
+        if self._share is not None:
+            job.own_todo = [t for t in order if t in labels]
+        return job
+
+    def _message_problem(self, message: DecryptionShares) -> str | None:
+        assert self.public is not None
+        owned = set(self.public.indices_of(message.validator))
+        if not owned:
+            return "the sender holds no decryption share"
+        for s in message.sets:
+            if not all(w.index in owned for w in s.shares):
+                return "a share index the sender does not hold"
+        if not message.verify(self._chain_id):
+            return "bad signature"
+        return None
+
+    def _queue(self, job: _Job, message: DecryptionShares, peer: PeerId) -> None:
+        for s in message.sets:
+            key = (message.validator, s.tx_id)
+            if s.tx_id in job.labels and s.tx_id not in job.results and key not in job.seen:
+                job.seen.add(key)
+                job.queue.append((peer, s))
+
+    def _step(self, job: _Job, units: int) -> int:
+        """Do up to about ``units`` of ``job``'s work; the units spent (at least 1)."""
+        spent = 0
+        while spent < units and job.own_todo:
+            spent += self._make_own(job, job.own_todo.pop(0))
+        if not job.own_todo and job.own_sets:
+            self._send_own(job)
+        while spent < units and job.queue:
+            peer, s = job.queue.popleft()
+            spent += self._check(job, peer, s)
+        return max(spent, 1)
+
+    def _make_own(self, job: _Job, txid: bytes) -> int:
+        assert self._share is not None
+        ct = job.labels[txid][2]
+        made = make_shares(self._share, ct)
+        pool = job.shares.setdefault(txid, {})
+        for s in made:
+            pool[s.index] = s
+        job.own_sets.append(
+            ShareSet(txid, tuple(WireShare(s.index, s.point, s.proof) for s in made))
+        )
+        if len(job.own_sets) >= MAX_SETS_PER_MESSAGE:
+            self._send_own(job)
+        self._combine_if_enough(job, txid)
+        return 3 * len(made)
+
+    def _send_own(self, job: _Job) -> None:
+        sets, job.own_sets = tuple(job.own_sets), []
+        message = sign_shares(self._key, self._chain_id, job.height, sets)
+        job.own_messages.append(message)
+        self.sent_heights.append(job.height)
+        self._outputs.append(Send(None, message))
+
+    def _check(self, job: _Job, peer: PeerId, s: ShareSet) -> int:
+        assert self.public is not None
+        if s.tx_id in job.results:
+            return 0  # decided meanwhile: no need to check more shares
+        ct = job.labels[s.tx_id][2]
+        pool = job.shares.setdefault(s.tx_id, {})
+        spent = 0
+        for w in s.shares:
+            if w.index in pool:
+                continue
+            share = DecryptionShare(w.index, w.point, w.proof)
+            spent += 4
+            if not share_valid(self.public, ct, share):
+                self._outputs.append(Rejected(peer, f"decryption share {w.index} fails its proof"))
+                continue
+            pool[w.index] = share
+        self._combine_if_enough(job, s.tx_id)
+        return spent
+
+    def _combine_if_enough(self, job: _Job, txid: bytes) -> None:
+        assert self.public is not None
+        pool = job.shares.get(txid, {})
+        if txid in job.results or len(pool) < self.public.threshold:
+            return
+        namespace, sender, ct = job.labels[txid]
+        job.results[txid] = open_with(ct, combine(self.public, pool), namespace, sender)
+        job.shares.pop(txid, None)
+
+    def _finish_if_done(self, job: _Job) -> None:
+        if not job.done or job.own_todo:
+            return
+        if job.own_sets:
+            self._send_own(job)
+        self._jobs.pop(job.height, None)
+        job.queue.clear()
+        job.seen.clear()
+        self._finished[job.height] = job
+        for txid in job.order:
+            self._verdicts[txid] = (job.height, job.results[txid])
+        while len(self._finished) > KEEP_HEIGHTS:
+            _, old = self._finished.popitem(last=False)
+            for txid in old.order:
+                self._verdicts.pop(txid, None)
+        self._outputs.append(Decrypted(job.height, tuple((t, job.results[t]) for t in job.order)))
+
+    def _answer(self, peer: PeerId, height: int) -> None:
+        """Our shares of a committed height for a peer that lacks them (never an uncommitted
+        one: only jobs of committed heights hold messages)."""
+        job = self._finished.get(height) or self._jobs.get(height)
+        if job is None or job.own_todo:
+            return
+        for message in job.own_messages:
+            self._outputs.append(Send(peer, message))
+
+    def _drop_early(self, height: int) -> None:
+        for key in [k for k in self._early if k[0] <= height]:
+            del self._early[key]
+
+    def _schedule(self) -> None:
+        if not self._timer_set and any(j.has_work for j in self._jobs.values()):
+            self._timer_set = True
+            self._outputs.append(SetTimer(DECRYPT, 0))
