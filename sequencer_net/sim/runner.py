@@ -17,7 +17,7 @@ import heapq
 import logging
 import random
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import structlog
 
@@ -38,6 +38,9 @@ from ..replica import (
     SetTimer,
 )
 from ..store.memory import MemoryChainStore, MemorySignStateStore
+from ..threshold.envelope import seal
+from ..threshold.keys import KeyShare, deal
+from ..threshold.wire import DecryptionShares
 from ..types import Evidence, Tx, evidence_id
 from ..validators import Validator
 from .checker import Report, check_run
@@ -54,6 +57,7 @@ from .events import (
     peer_id,
 )
 from .network import Network
+from .privacy import PrivacyWatch
 from .scenario import Scenario
 from .twins import TwinsAdversary, height_round
 
@@ -123,6 +127,12 @@ class Simulation:
             timeouts=scenario.timeouts,
             params=ChainParams(slashing=scenario.slashing),
         )
+        self.privacy = PrivacyWatch() if scenario.private else None
+        self._shares: list[KeyShare | None] = [None] * scenario.nodes
+        if scenario.private:
+            public, shares = deal([k.public_key for k in keys], list(scenario.stake_list))
+            self.genesis = replace(self.genesis, private=public)
+            self._shares = list(shares)
         self.instances = self._make_instances()
         self.network = Network(scenario, self.rng, len(self.instances))
         self.adversary = (
@@ -199,6 +209,10 @@ class Simulation:
             if time >= gst and self._done():
                 break
         report = check_run(self.genesis, self.instances, s, self._height_at_gst)
+        if self.privacy is not None:
+            live = [(i.name, i.replica) for i in self.instances if i.honest and i.replica]
+            self.privacy.check_verdicts(live)
+            report.violations.extend(self.privacy.violations)
         return SimResult(
             self.seed,
             report,
@@ -252,6 +266,7 @@ class Simulation:
             instance.chain,
             instance.sign_state,
             machine_factory=self.machine_factory,
+            threshold_share=self._shares[instance.validator],
         )
         if instance.layer is not None:
             instance.replica.omit = instance.layer.omit
@@ -263,6 +278,12 @@ class Simulation:
         for output in outputs:
             match output:
                 case Send():
+                    if (
+                        self.privacy is not None
+                        and instance.honest
+                        and isinstance(output.message, DecryptionShares)
+                    ):
+                        self.privacy.on_send(instance.name, instance.chain, output.message)
                     layer = instance.layer
                     sends = [output] if layer is None else layer.outgoing(output)
                     extra_ms = 0 if layer is None else layer.delay_ms
@@ -337,10 +358,19 @@ class Simulation:
             for _ in range(s.txs_per_interval):
                 self._txs_sent += 1
                 tx = Tx("rollup-a", f"user{self._txs_sent % 16}", self._txs_sent.to_bytes(8, "big"))
+                if self.privacy is not None:
+                    tx = self._encrypted(tx)
                 _, outputs = replica.submit(tx.encoded, now)
                 self._carry_out(idx, outputs)
         if self._txs_sent < s.max_txs:
             self._at(now + s.tx_interval_ms, Txs())
+
+    def _encrypted(self, tx: Tx) -> Tx:
+        assert self.privacy is not None and self.genesis.private is not None
+        key = self.genesis.private.public_key
+        sealed = Tx(tx.namespace, tx.sender, seal(key, tx.namespace, tx.sender, tx.payload))
+        self.privacy.sent[sealed.id] = tx.payload
+        return sealed
 
     def _done(self) -> bool:
         """Every honest (and mute) instance reached the target height and committed enough

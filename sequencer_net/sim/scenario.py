@@ -50,6 +50,9 @@ class Scenario:
     txs_per_interval: int = 4
     max_txs: int = 2_000
     timeouts: Timeouts = field(default_factory=lambda: SIM_TIMEOUTS)
+    # Deal a threshold key, encrypt every transaction and check the shares honest replicas
+    # release (sim/privacy.py).
+    private: bool = False
 
     def __post_init__(self) -> None:
         if self.nodes < 1:
