@@ -18,15 +18,19 @@ from sequencer_net.sim.privacy import PrivacyWatch
 from sequencer_net.store.memory import MemoryChainStore
 from sequencer_net.threshold.wire import ShareSet, WireShare, sign_shares
 
-SMALL = {"private": True, "heights": 8, "liveness_heights": 3, "max_txs": 24}
+
+def _private(**adversaries: object) -> Scenario:
+    return Scenario(private=True, heights=8, liveness_heights=3, max_txs=24, **adversaries)  # type: ignore[arg-type]
+
+
 SCENARIOS = {
-    "fault-free": Scenario(**SMALL),  # type: ignore[arg-type]
-    "twins+partitions": Scenario(twins=1, partitions=True, **SMALL),  # type: ignore[arg-type]
-    "mute": Scenario(mute=1, **SMALL),  # type: ignore[arg-type]
-    "crash": Scenario(crash=1, drop=0.05, **SMALL),  # type: ignore[arg-type]
-    "equivocate": Scenario(faults=((1, "equivocate"),), **SMALL),  # type: ignore[arg-type]
-    "withhold+censor": Scenario(faults=((2, "withhold"), (3, "censor namespace=rollup-a")), **SMALL),  # type: ignore[arg-type]
-    "drop+duplicate": Scenario(drop=0.1, duplicate=0.1, **SMALL),  # type: ignore[arg-type]
+    "fault-free": _private(),
+    "twins+partitions": _private(twins=1, partitions=True),
+    "mute": _private(mute=1),
+    "crash": _private(crash=1, drop=0.05),
+    "equivocate": _private(faults=((1, "equivocate"),)),
+    "withhold+censor": _private(faults=((2, "withhold"), (3, "censor namespace=rollup-a"))),
+    "drop+duplicate": _private(drop=0.1, duplicate=0.1),
 }
 
 
