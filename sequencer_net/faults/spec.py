@@ -28,6 +28,7 @@ FORMS = {
     "drop": "drop FRACTION",
     "crash": "crash HEIGHT",
     "censor": "censor sender=X|namespace=X|prefix=HEX",
+    "leak-shares": "leak-shares",
 }
 ACCEPTED = ", ".join(FORMS.values())
 BEHAVIOURS = tuple(FORMS)
@@ -146,7 +147,20 @@ class Censor:
         return tx.payload.startswith(bytes.fromhex(self.value))
 
 
-Fault = Mute | Withhold | Equivocate | Garbage | Amnesia | Delay | Drop | Crash | Censor
+@dataclass(frozen=True)
+class LeakShares:
+    """Release this validator's decryption shares for the encrypted transactions of its own
+    chunks as it sends them, before any commit (private sequencing; slashable evidence)."""
+
+    behaviour: ClassVar[str] = "leak-shares"
+
+    def __str__(self) -> str:
+        return self.behaviour
+
+
+Fault = (
+    Mute | Withhold | Equivocate | Garbage | Amnesia | Delay | Drop | Crash | Censor | LeakShares
+)
 
 
 def parse_fault(text: str) -> Fault:
@@ -222,4 +236,5 @@ _PARSERS: dict[str, Callable[[list[str]], Fault]] = {
     "drop": lambda args: Drop(_fraction(args[0])),
     "crash": lambda args: Crash(_int(args[0], "HEIGHT", 1, 2**63 - 1)),
     "censor": lambda args: _censor(args[0]),
+    "leak-shares": lambda _: LeakShares(),
 }

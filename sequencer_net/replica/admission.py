@@ -71,7 +71,9 @@ class Admission:
     def evidence_problem(self, evidence: Evidence) -> str | None:
         r = self._replica
         max_age = r.genesis.params.max_evidence_age
-        return evidence_problem(evidence, r.chain_id, r.validators, r.height, max_age)
+        return evidence_problem(
+            evidence, r.chain_id, r.validators, r.height, max_age, r.decryption.leak_problem
+        )
 
     def add_evidence(self, evidence: Evidence, peer: PeerId | None) -> None:
         """Pool evidence that passes the checks, report it and gossip it, once."""

@@ -129,7 +129,15 @@ class Replica:
         self._undecided: tuple[Batch, Certificate] | None = None  # decided, chunks missing
         self._now_ms = 0
         # Private sequencing (genesis [private]): decryption shares after each commit.
-        self.decryption = Decryption(genesis, key, threshold_share, self._outputs)
+        self.decryption = Decryption(
+            genesis,
+            key,
+            threshold_share,
+            self._outputs,
+            committed_at=self._committed_height_of,
+            find_tx=self._pending_tx,
+            report=lambda evidence: self.admission.add_evidence(evidence, None),
+        )
         if self.decryption.enabled:
             last = chain.last_height()
             recent = range(max(1, last - RESTORE_HEIGHTS + 1), last + 1)
@@ -321,6 +329,7 @@ class Replica:
             limits=self.batch_limits,
             known=self._known_certificate,
             committed=self.lanes.was_committed,
+            leak_problem=self.decryption.leak_problem,
         )
 
     @property
@@ -391,6 +400,17 @@ class Replica:
         self._deferred.extend(self.driver.start_height(self.height, self.validators))
         self._outputs.append(SetTimer(NEXT_HEIGHT, self._next_height_delay()))
         return self.inbox.replay_early()
+
+    def _committed_height_of(self, txid: bytes) -> int | None:
+        location = self.chain.tx_location(txid)
+        return location[0] if location is not None else None
+
+    def _pending_tx(self, txid: bytes) -> bytes | None:
+        """A transaction of a chunk we hold, by id (to prove a leak of its shares)."""
+        for chunk in self.lanes.chunks.values():
+            if txid in chunk.tx_ids:
+                return chunk.txs[chunk.tx_ids.index(txid)]
+        return None
 
     def _next_height_delay(self) -> int:
         """Nothing to order: wait before an empty batch (a new certificate wakes us)."""

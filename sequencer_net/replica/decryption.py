@@ -16,7 +16,7 @@ once every encrypted transaction in it has one; it is the same on every node
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .. import codec
@@ -26,6 +26,7 @@ from ..messages import CommittedBatch
 from ..threshold import envelope
 from ..threshold.hybrid import Ciphertext, open_with
 from ..threshold.keys import KeyShare, ThresholdPublic
+from ..threshold.leak import EarlyRelease, leak_problem
 from ..threshold.shares import DecryptionShare, combine, make_shares, share_valid
 from ..threshold.wire import (
     MAX_SETS_PER_MESSAGE,
@@ -35,7 +36,7 @@ from ..threshold.wire import (
     WireShare,
     sign_shares,
 )
-from ..types import Tx
+from ..types import Evidence, Tx
 from .outputs import DECRYPT, Decrypted, Output, PeerId, Rejected, Send, SetTimer
 
 SLICE_UNITS = 24  # scalar multiplications' worth of work per timer slice (a share check is 4)
@@ -44,6 +45,21 @@ MAX_EARLY = 256  # share messages held for heights we have not committed yet
 AHEAD = 16  # how far ahead of our commits a share message may be held
 REQUESTS_PER_TICK = 4  # unfinished heights asked about per rebroadcast
 RESTORE_HEIGHTS = 64  # committed heights re-opened at start, if they hold ciphertexts
+LEAK_CHECKS_PER_MESSAGE = 4  # share sets of one message looked up as possible leaks
+MAX_SUSPECTS = 64  # possible leaks of transactions we do not hold yet, looked at again
+SUSPECT_TICKS = 10  # rebroadcasts a suspect is kept (its chunk may come after the shares)
+
+
+def _never(_txid: bytes) -> bytes | None:
+    return None
+
+
+def _nowhere(_txid: bytes) -> int | None:
+    return None
+
+
+def _ignore(_evidence: Evidence) -> None:
+    return None
 
 
 @dataclass
@@ -77,7 +93,14 @@ class Decryption:
         key: PrivateKey,
         share: KeyShare | None,
         outputs: list[Output],
+        *,
+        committed_at: Callable[[bytes], int | None] = _nowhere,
+        find_tx: Callable[[bytes], bytes | None] = _never,
+        report: Callable[[Evidence], None] = _ignore,
     ) -> None:
+        """``committed_at``: the height that committed a tx id (the chain store's word);
+        ``find_tx``: a pending transaction's bytes by id (the lanes'); ``report``: where
+        early-release evidence goes (the evidence pool)."""
         self.public: ThresholdPublic | None = genesis.private
         self._chain_id = genesis.chain_id
         self._key = key
@@ -91,6 +114,12 @@ class Decryption:
         )
         self._committed = 0
         self._timer_set = False
+        self._committed_at = committed_at
+        self._find_tx = find_tx
+        self._report = report
+        self._reported: set[bytes] = set()  # validators whose leak we reported
+        # (peer, message, tx id) -> rebroadcasts left: shares of a tx we did not hold yet
+        self._suspects: OrderedDict[tuple[PeerId, DecryptionShares, bytes], int] = OrderedDict()
         self.sent_heights: list[int] = []  # heights we released shares for (checked in tests)
 
     @property
@@ -110,15 +139,14 @@ class Decryption:
         if self.public is None:
             return
         job = self._job_for(entry)
-        if job is None:
-            self._drop_early(entry.height)
-            return
-        self._jobs[entry.height] = job
-        for key in [k for k in self._early if k[0] == entry.height]:
-            peer, message = self._early.pop(key)
-            self._queue(job, message, peer)
+        if job is not None:
+            self._jobs[entry.height] = job
+        held = [self._early.pop(k) for k in [k for k in self._early if k[0] == entry.height]]
         self._drop_early(entry.height)
-        self._finish_if_done(job)
+        for peer, message in held:
+            self._accept(peer, message)
+        if job is not None:
+            self._finish_if_done(job)
         self._schedule()
 
     def receive(self, peer: PeerId, message: DecryptionShares | SharesRequest) -> None:
@@ -138,10 +166,14 @@ class Decryption:
                 while len(self._early) > MAX_EARLY:
                     self._early.popitem(last=False)
             return
-        job = self._jobs.get(message.height)
-        if job is not None:
-            self._queue(job, message, peer)
-            self._schedule()
+        self._accept(peer, message)
+        self._schedule()
+
+    def leak_problem(self, evidence: Evidence) -> str | None:
+        """Why ``evidence`` is not a provable early release on this chain (None: it is)."""
+        if not isinstance(evidence, EarlyRelease):
+            return "not early-release evidence"
+        return leak_problem(evidence, self.public, self._committed_at, self._committed)
 
     def on_timer(self) -> None:
         self._timer_set = False
@@ -158,6 +190,12 @@ class Decryption:
         """Ask again for the shares of unfinished heights (lost, or we caught up since)."""
         for height in list(self._jobs)[:REQUESTS_PER_TICK]:
             self._outputs.append(Send(None, SharesRequest(height)))
+        for key, left in list(self._suspects.items()):
+            peer, message, txid = key
+            if self._judge(peer, message, txid) or left <= 1:
+                del self._suspects[key]
+            else:
+                self._suspects[key] = left - 1
 
     def verdict(self, txid: bytes) -> tuple[int, bytes | None] | None:
         """(height, plaintext or None for a failed decryption) once decrypted; None before."""
@@ -237,6 +275,39 @@ class Decryption:
         if not message.verify(self._chain_id):
             return "bad signature"
         return None
+
+    def _accept(self, peer: PeerId, message: DecryptionShares) -> None:
+        """A checked message about a committed height: queue its shares, and look into the
+        sets that height did not commit (a leak, if we hold the transaction)."""
+        job = self._jobs.get(message.height)
+        if job is not None:
+            self._queue(job, message, peer)
+        known = job or self._finished.get(message.height)
+        strays = [s for s in message.sets if known is None or s.tx_id not in known.order]
+        for s in strays[:LEAK_CHECKS_PER_MESSAGE]:
+            if not self._judge(peer, message, s.tx_id):
+                self._suspects[(peer, message, s.tx_id)] = SUSPECT_TICKS
+                while len(self._suspects) > MAX_SUSPECTS:
+                    self._suspects.popitem(last=False)
+
+    def _judge(self, peer: PeerId, message: DecryptionShares, txid: bytes) -> bool:
+        """Settle whether shares of ``txid`` in ``message`` were released early: report the
+        leak, or find it is none. False: we do not hold the transaction (yet)."""
+        if message.validator in self._reported:
+            return True
+        if self._committed_at(txid) == message.height:
+            return True  # committed there (a plaintext or an unreadable one): not a leak
+        tx = self._find_tx(txid)
+        if tx is None:
+            return False  # we cannot prove what we do not hold; its chunk may be on its way
+        evidence = EarlyRelease(message, tx)
+        problem = self.leak_problem(evidence)
+        if problem is None:
+            self._reported.add(message.validator)
+            self._report(evidence)
+        else:
+            self._outputs.append(Rejected(peer, f"decryption shares refused: {problem}"))
+        return True
 
     def _queue(self, job: _Job, message: DecryptionShares, peer: PeerId) -> None:
         for s in message.sets:

@@ -118,6 +118,7 @@ class Node:
             self.name,
             config.faults,
         )
+        self.faults.threshold_share = config.threshold_share  # for the `leak-shares` fault
         self._delayed_in, self._delayed_out = trio.open_memory_channel[
             tuple[float, bytes | None, bytes, bool]
         ](math.inf)

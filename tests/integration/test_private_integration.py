@@ -7,13 +7,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
 import trio
 from helpers.cluster import FAST, addresses, cli, committed_at, wait_for_height
 
 from sequencer_net import codec
+from sequencer_net.cli import main
 from sequencer_net.client import Client
 from sequencer_net.cluster.control import Cluster
+from sequencer_net.cluster.probe import probe
 from sequencer_net.config import ClusterSpec
+from sequencer_net.faults.spec import parse_fault
 from sequencer_net.threshold import envelope
 from sequencer_net.types import Tx
 
@@ -100,3 +104,45 @@ async def test_a_crashed_validator_does_not_stop_decryption_and_catches_up_after
     await wait_for_height(nodes["n4"], max((await committed_at(nodes["n1"], ids)).values()))
     await committed_at(nodes["n4"], ids)
     assert await decrypted(nodes["n4"], ids) == expected
+
+
+async def test_a_leaking_validator_is_caught_and_slashed_on_every_honest_node(
+    start: Callable[[ClusterSpec], Cluster], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """n2 runs `leak-shares`: it releases its shares of its own chunks' ciphertexts as it
+    streams them. Every honest node holds the chunk, proves the leak, and the evidence
+    commits: n2 is slashed and jailed everywhere, and each evidence log verifies offline."""
+    leak = (parse_fault("leak-shares"),)
+    cluster = start(ClusterSpec("priv-leak", 4, timeouts=FAST, private=True, faults={"n2": leak}))
+    nodes = addresses(cluster)
+    await wait_for_height(nodes["n1"], 1)
+    public = cluster.genesis.genesis.private
+    assert public is not None
+    async with await Client.connect(nodes["n2"]) as client:
+        txid = await client.submit_encrypted(
+            Tx("rollup-a", "alice", b"leaked order"), public.public_key
+        )
+    honest = ("n1", "n3", "n4")
+    with trio.fail_after(60):
+        while True:
+            logs = {n: cluster.root / n / "data" / "evidence.jsonl" for n in honest}
+            if all(p.exists() and p.read_text().strip() for p in logs.values()):
+                break
+            await trio.sleep(0.2)
+    records = [json.loads(p.read_text().splitlines()[0]) for p in logs.values()]
+    assert {r["kind"] for r in records} == {"early_release"}
+    assert {r["offender"]["name"] for r in records} == {"n2"}
+    assert records[0]["messages"][0]["tx_id"] == txid.hex()
+    assert len({p.read_bytes() for p in logs.values()}) == 1  # identical on every node
+    genesis = cluster.root / "genesis.toml"
+    for path in logs.values():
+        assert main(["evidence", "verify", str(path), "--genesis", str(genesis)]) == 0
+        assert "1 verified, 0 failed" in capsys.readouterr().out
+    for name in honest:
+        status = await probe(nodes[name], timeout=5)
+        assert status is not None
+        [n2] = [v for v in status["validators"] if v["name"] == "n2"]
+        assert n2["jailed"] and n2["power"] == 9, (name, n2)
+    # The leaked transaction still commits and decrypts like any other.
+    await committed_at(nodes["n1"], [txid])
+    assert await decrypted(nodes["n1"], [txid]) == {txid: b"leaked order"}
