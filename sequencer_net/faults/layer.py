@@ -20,6 +20,7 @@ from ..messages import Message, ProposalMessage, SignedChunk, SyncResponse, enco
 from ..replica import Send
 from ..types import Vote
 from .forge import badly_signed_vote, conflicting_proposal, conflicting_vote, malformed_payload
+from .frontrun import Frontrunner
 from .spec import (
     BEHAVIOURS,
     Amnesia,
@@ -29,6 +30,7 @@ from .spec import (
     Drop,
     Equivocate,
     Fault,
+    Frontrun,
     Garbage,
     LeakShares,
     Mute,
@@ -76,6 +78,7 @@ class FaultLayer:
         # height it is deciding, from its own votes.
         self.threshold_share: KeyShare | None = None
         self._deciding = 1
+        self.frontrunner: Frontrunner | None = None  # while `frontrun` is active
         for fault in faults:
             self.set(fault)
 
@@ -84,12 +87,16 @@ class FaultLayer:
     def set(self, fault: Fault) -> None:
         """Activate ``fault``, replacing an active fault of the same behaviour."""
         self._faults[fault.behaviour] = fault
+        if isinstance(fault, Frontrun):
+            self.frontrunner = Frontrunner(bytes.fromhex(fault.prefix))
         self.log.warning("fault_set", fault=str(fault))
 
     def clear(self, behaviour: str | None = None) -> list[Fault]:
         """Deactivate one behaviour, or every one with None; returns what was active."""
         names = list(self._faults) if behaviour is None else [behaviour]
         cleared = [self._faults.pop(name) for name in names if name in self._faults]
+        if Frontrun.behaviour in names:
+            self.frontrunner = None
         for fault in cleared:
             self.log.info("fault_cleared", fault=str(fault))
         return cleared
@@ -130,6 +137,11 @@ class FaultLayer:
         """What the replica must leave out of its lane and its batches (encoded tx ->
         censored?)."""
         censor = self.get(Censor)
+        front = self.frontrunner
+        if censor and front:
+            return lambda tx: censor.matches(tx) or front.omit(tx)
+        if front:
+            return front.omit
         return censor.matches if censor else None
 
     @property

@@ -29,6 +29,7 @@ FORMS = {
     "crash": "crash HEIGHT",
     "censor": "censor sender=X|namespace=X|prefix=HEX",
     "leak-shares": "leak-shares",
+    "frontrun": "frontrun PREFIX_HEX",
 }
 ACCEPTED = ", ".join(FORMS.values())
 BEHAVIOURS = tuple(FORMS)
@@ -158,8 +159,30 @@ class LeakShares:
         return self.behaviour
 
 
+@dataclass(frozen=True)
+class Frontrun:
+    """Read pending transactions; before each whose payload starts with ``prefix`` (hex),
+    insert one of our own and hold the victim back until ours commits (faults/frontrun.py)."""
+
+    prefix: str
+    behaviour: ClassVar[str] = "frontrun"
+
+    def __str__(self) -> str:
+        return f"frontrun {self.prefix}"
+
+
 Fault = (
-    Mute | Withhold | Equivocate | Garbage | Amnesia | Delay | Drop | Crash | Censor | LeakShares
+    Mute
+    | Withhold
+    | Equivocate
+    | Garbage
+    | Amnesia
+    | Delay
+    | Drop
+    | Crash
+    | Censor
+    | LeakShares
+    | Frontrun
 )
 
 
@@ -226,6 +249,16 @@ def _censor(text: str) -> Censor:
     return Censor(field, value)  # type: ignore[arg-type]  # checked against CENSOR_FIELDS
 
 
+def _hex_prefix(text: str) -> str:
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if not raw:
+        raise ValueError(f"PREFIX_HEX must be hex digits, e.g. 4255593a for 'BUY:', got {text!r}")
+    return text.lower()
+
+
 _PARSERS: dict[str, Callable[[list[str]], Fault]] = {
     "mute": lambda _: Mute(),
     "withhold": lambda _: Withhold(),
@@ -237,4 +270,5 @@ _PARSERS: dict[str, Callable[[list[str]], Fault]] = {
     "crash": lambda args: Crash(_int(args[0], "HEIGHT", 1, 2**63 - 1)),
     "censor": lambda args: _censor(args[0]),
     "leak-shares": lambda _: LeakShares(),
+    "frontrun": lambda args: Frontrun(_hex_prefix(args[0])),
 }

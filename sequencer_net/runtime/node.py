@@ -232,6 +232,8 @@ class Node:
             return
         if isinstance(message, Vote) and message.validator == peer:
             self.metrics.vote_heard(peer, message.height)
+        if self.faults.frontrunner is not None and isinstance(message, SignedChunk):
+            self.faults.frontrunner.observe(message.chunk.txs)  # the `frontrun` fault reads it
         self.carry_out(self.replica.receive(peer, message, now_ms()))
 
     def carry_out(self, outputs: list[Output]) -> None:
@@ -274,6 +276,18 @@ class Node:
                 case Decrypted(height, results):
                     failed = sum(1 for _, plaintext in results if plaintext is None)
                     log.info("decrypted", height=height, txs=len(results), failed=failed)
+        self._frontrun()
+
+    def _frontrun(self) -> None:
+        """Under the `frontrun` fault: submit the transactions it slipped in to our lane."""
+        front = self.faults.frontrunner
+        if front is None:
+            return
+        front.is_committed = lambda txid: self.chain.tx_location(txid) is not None
+        for encoded in front.take_injections():
+            _, outputs = self.replica.submit(encoded, now_ms())
+            log.warning("frontran", victims=len(front.victims))
+            self.carry_out(outputs)
 
     def _log_slash(self, record: SlashRecord) -> None:
         offender = record.evidence.offender
