@@ -69,6 +69,7 @@ class _Job:
     height: int
     order: list[bytes]  # encrypted tx ids, committed order
     labels: dict[bytes, tuple[str, str, Ciphertext]]  # those whose proof holds
+    unchecked: deque[tuple[bytes, Tx]] = field(default_factory=deque)  # proofs not yet checked
     results: dict[bytes, bytes | None] = field(default_factory=dict)
     shares: dict[bytes, dict[int, DecryptionShare]] = field(default_factory=dict)
     queue: deque[tuple[PeerId, ShareSet]] = field(default_factory=deque)  # unverified
@@ -83,7 +84,7 @@ class _Job:
 
     @property
     def has_work(self) -> bool:
-        return bool(self.own_todo or self.queue or self.own_sets)
+        return bool(self.unchecked or self.own_todo or self.queue or self.own_sets)
 
 
 class Decryption:
@@ -237,32 +238,35 @@ class Decryption:
     # ---- inside ----------------------------------------------------------------------------
 
     def _job_for(self, entry: CommittedBatch) -> _Job | None:
-        order: list[bytes] = []
-        labels: dict[bytes, tuple[str, str, Ciphertext]] = {}
-        failed: dict[bytes, bytes | None] = {}
+        """The height's encrypted transactions, in committed order; their proofs are checked
+        in the timer's slices (:meth:`_label`), not here: a batch may hold 50,000."""
+        unchecked: deque[tuple[bytes, Tx]] = deque()
         for txid, encoded in zip(entry.tx_ids, entry.txs, strict=True):
             if envelope.PREFIX not in encoded:
                 continue
             tx = codec.decode(encoded, Tx)
             assert isinstance(tx, Tx)
-            if not envelope.is_encrypted(tx.payload):
-                continue
-            order.append(txid)
-            try:
-                ct = envelope.ciphertext_of(tx.payload)
-            except ValueError:
-                failed[txid] = None
-                continue
-            if ct.label_holds(tx.namespace, tx.sender):
-                labels[txid] = (tx.namespace, tx.sender, ct)
-            else:
-                failed[txid] = None  # no honest validator releases a share for it
-        if not order:
+            if envelope.is_encrypted(tx.payload):
+                unchecked.append((txid, tx))
+        if not unchecked:
             return None
-        job = _Job(entry.height, order, labels, results=failed)
+        return _Job(entry.height, [t for t, _ in unchecked], {}, unchecked=unchecked)
+
+    def _label(self, job: _Job) -> int:
+        """Check one ciphertext's shape and proof: it gets shares, or the failed verdict."""
+        txid, tx = job.unchecked.popleft()
+        try:
+            ct = envelope.ciphertext_of(tx.payload)
+        except ValueError:
+            job.results[txid] = None
+            return 1
+        if not ct.label_holds(tx.namespace, tx.sender):
+            job.results[txid] = None  # no honest validator releases a share for it
+            return 4
+        job.labels[txid] = (tx.namespace, tx.sender, ct)
         if self._share is not None:
-            job.own_todo = [t for t in order if t in labels]
-        return job
+            job.own_todo.append(txid)
+        return 4
 
     def _message_problem(self, message: DecryptionShares) -> str | None:
         assert self.public is not None
@@ -310,15 +314,20 @@ class Decryption:
         return True
 
     def _queue(self, job: _Job, message: DecryptionShares, peer: PeerId) -> None:
+        order = set(job.order)
         for s in message.sets:
             key = (message.validator, s.tx_id)
-            if s.tx_id in job.labels and s.tx_id not in job.results and key not in job.seen:
+            if s.tx_id in order and s.tx_id not in job.results and key not in job.seen:
                 job.seen.add(key)
                 job.queue.append((peer, s))
 
     def _step(self, job: _Job, units: int) -> int:
         """Do up to about ``units`` of ``job``'s work; the units spent (at least 1)."""
         spent = 0
+        while spent < units and job.unchecked:
+            spent += self._label(job)
+        if job.unchecked:
+            return max(spent, 1)  # shares are checked against labelled ciphertexts only
         while spent < units and job.own_todo:
             spent += self._make_own(job, job.own_todo.pop(0))
         if not job.own_todo and job.own_sets:
@@ -352,8 +361,8 @@ class Decryption:
 
     def _check(self, job: _Job, peer: PeerId, s: ShareSet) -> int:
         assert self.public is not None
-        if s.tx_id in job.results:
-            return 0  # decided meanwhile: no need to check more shares
+        if s.tx_id in job.results or s.tx_id not in job.labels:
+            return 0  # decided meanwhile (or failed its proof): no need to check shares
         ct = job.labels[s.tx_id][2]
         pool = job.shares.setdefault(s.tx_id, {})
         spent = 0
@@ -379,7 +388,7 @@ class Decryption:
         job.shares.pop(txid, None)
 
     def _finish_if_done(self, job: _Job) -> None:
-        if not job.done or job.own_todo:
+        if not job.done or job.own_todo or job.unchecked:
             return
         if job.own_sets:
             self._send_own(job)

@@ -8,6 +8,7 @@ refused. Any other payload is plaintext, as before.
 
 from __future__ import annotations
 
+from . import group
 from .hybrid import HEADER_SIZE, TAG_SIZE, Ciphertext, encrypt
 from .keys import ThresholdPublic
 
@@ -49,8 +50,25 @@ def payload_problem(
     return None
 
 
+def shape_problem(public: ThresholdPublic | None, payload: bytes) -> str | None:
+    """Why an encrypted payload may not be admitted, from its shape alone: a chain with a
+    key, the size, the proof scalars reduced. No group operation: a client's request of
+    20,000 of them must not hold the node (the point and the proof are checked once, after
+    the commit, before any share is made; one that fails gets the failed verdict)."""
+    if not is_encrypted(payload):
+        return None
+    if public is None:
+        return "encrypted payload, but this chain has no threshold key ([private] in genesis)"
+    if len(payload) < MIN_SIZE:
+        return f"malformed encrypted payload: shorter than {MIN_SIZE} bytes"
+    body = payload[len(PREFIX) :]
+    if not (group.is_scalar(body[32:64]) and group.is_scalar(body[64:96])):
+        return "malformed encrypted payload: its proof scalars are out of range"
+    return None
+
+
 def tx_problem(public: ThresholdPublic | None, encoded: bytes) -> str | None:
-    """:func:`payload_problem` for an encoded transaction already known to decode; cheap for
+    """:func:`shape_problem` for an encoded transaction already known to decode; cheap for
     the plaintext ones, whose bytes do not hold the prefix."""
     if PREFIX not in encoded:
         return None
@@ -59,4 +77,4 @@ def tx_problem(public: ThresholdPublic | None, encoded: bytes) -> str | None:
 
     tx = codec.decode(encoded, Tx)
     assert isinstance(tx, Tx)
-    return payload_problem(public, tx.namespace, tx.sender, tx.payload)
+    return shape_problem(public, tx.payload)
