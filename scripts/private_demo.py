@@ -29,6 +29,7 @@ is slashed everywhere, its evidence verified), 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -187,7 +188,9 @@ async def part_leak(root: Path, quiet: bool) -> dict[str, Any]:
         record = records[0]
         identical = len({json.dumps(r, sort_keys=True) for r in records}) == 1
         genesis = str(cluster.root / "genesis.toml")
-        verified = cli_main(["evidence", "verify", str(logs["n1"]), "--genesis", genesis]) == 0
+        say(f"   $ sequencer-net evidence verify {logs['n1']} --genesis {genesis}", quiet)
+        with contextlib.redirect_stdout(sys.stderr if quiet else sys.stdout):
+            verified = cli_main(["evidence", "verify", str(logs["n1"]), "--genesis", genesis]) == 0
         jailed = {}
         for name in honest:
             status = await probe(nodes[name], timeout=5)

@@ -48,6 +48,7 @@ RESTORE_HEIGHTS = 64  # committed heights re-opened at start, if they hold ciphe
 LEAK_CHECKS_PER_MESSAGE = 4  # share sets of one message looked up as possible leaks
 MAX_SUSPECTS = 64  # possible leaks of transactions we do not hold yet, looked at again
 SUSPECT_TICKS = 10  # rebroadcasts a suspect is kept (its chunk may come after the shares)
+MAX_JUDGED = 4_096  # (validator, tx id) pairs already looked into, so a repeat costs nothing
 
 
 def _never(_txid: bytes) -> bytes | None:
@@ -121,6 +122,7 @@ class Decryption:
         self._reported: set[bytes] = set()  # validators whose leak we reported
         # (peer, message, tx id) -> rebroadcasts left: shares of a tx we did not hold yet
         self._suspects: OrderedDict[tuple[PeerId, DecryptionShares, bytes], int] = OrderedDict()
+        self._judged: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
         self.sent_heights: list[int] = []  # heights we released shares for (checked in tests)
 
     @property
@@ -288,7 +290,11 @@ class Decryption:
             self._queue(job, message, peer)
         known = job or self._finished.get(message.height)
         strays = [s for s in message.sets if known is None or s.tx_id not in known.order]
-        for s in strays[:LEAK_CHECKS_PER_MESSAGE]:
+        fresh = [s for s in strays if (message.validator, s.tx_id) not in self._judged]
+        for s in fresh[:LEAK_CHECKS_PER_MESSAGE]:
+            self._judged[(message.validator, s.tx_id)] = None
+            while len(self._judged) > MAX_JUDGED:
+                self._judged.popitem(last=False)
             if not self._judge(peer, message, s.tx_id):
                 self._suspects[(peer, message, s.tx_id)] = SUSPECT_TICKS
                 while len(self._suspects) > MAX_SUSPECTS:
