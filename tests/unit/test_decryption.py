@@ -6,36 +6,16 @@ not yet committed are held, and no share of it is ever sent before the commit.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
+from helpers.private import GENESIS, KEYS, NAMES, PUBLIC, SHARES, Entry
 
 from sequencer_net.crypto import PrivateKey
-from sequencer_net.genesis import Genesis
 from sequencer_net.replica.decryption import Decryption
 from sequencer_net.replica.outputs import DECRYPT, Decrypted, Output, Rejected, Send, SetTimer
-from sequencer_net.threshold import envelope, keys
+from sequencer_net.threshold import envelope
 from sequencer_net.threshold.wire import DecryptionShares, SharesRequest, sign_shares
 from sequencer_net.types import Tx
-from sequencer_net.validators import Validator
-
-NAMES = ("n1", "n2", "n3", "n4")
-KEYS = {n: PrivateKey.from_label(n) for n in NAMES}
-VALIDATORS = tuple(Validator(n, KEYS[n].public_key, 10) for n in NAMES)
-PUBLIC, SHARES = keys.deal([v.public_key for v in VALIDATORS], [10] * 4)
-GENESIS = Genesis("priv", VALIDATORS, private=PUBLIC)
-
-
-@dataclass
-class Entry:
-    """What ``on_commit`` reads of a committed batch."""
-
-    height: int
-    txs: tuple[bytes, ...]
-
-    @property
-    def tx_ids(self) -> tuple[bytes, ...]:
-        from sequencer_net.types import tx_id
-
-        return tuple(tx_id(t) for t in self.txs)
 
 
 class Net:
