@@ -104,7 +104,8 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
         "--encrypt",
         action="store_true",
         help="encrypt the payload to the set's threshold key (from genesis), so no node can read "
-        "it before its order is final (docs/private.md)",
+        "it before its order is final; with --wait, also wait for its decryption "
+        "(docs/private.md)",
     )
     p.add_argument(
         "--genesis",
@@ -345,7 +346,9 @@ def _tx_send(args: argparse.Namespace) -> int:
             status = await client.tx_status(tx.id)
             if args.wait:
                 with trio.move_on_after(args.timeout):
-                    while status["status"] != "committed":
+                    while status["status"] != "committed" or (
+                        args.encrypt and status.get("decryption") == "pending"
+                    ):  # with --encrypt, also until the plaintext is known (or failed)
                         await trio.sleep(0.1)
                         status = await client.tx_status(tx.id)
             return status
@@ -356,7 +359,9 @@ def _tx_send(args: argparse.Namespace) -> int:
         if "height" in result
         else ""
     )
-    human = f"{tx.id.hex()} {result['status']}{where} (via {via})"
+    from .encrypt import decryption_note
+
+    human = f"{tx.id.hex()} {result['status']}{where}{decryption_note(result)} (via {via})"
     if len(answers) > 1:
         result["fanout"] = {name: _fanout_json(answer) for name, answer in answers.items()}
         lines = [

@@ -17,9 +17,10 @@ def _challenge(y: bytes, u: bytes, d: bytes, a1: bytes, a2: bytes, context: byte
     return group.hash_to_scalar(_DOMAIN, y, u, d, a1, a2, context)
 
 
-def prove(x: bytes, u: bytes, d: bytes, context: bytes = b"") -> bytes:
-    """Proof that ``d = x u`` for the ``x`` of ``x G``; ``context`` is bound into it."""
-    y = group.base_mul(x)
+def prove(x: bytes, u: bytes, d: bytes, context: bytes = b"", y: bytes | None = None) -> bytes:
+    """Proof that ``d = x u`` for the ``x`` of ``y = x G`` (computed when not given);
+    ``context`` is bound into it."""
+    y = group.base_mul(x) if y is None else y
     k = group.random_scalar()
     a1, a2 = group.base_mul(k), group.mul(k, u)
     c = _challenge(y, u, d, a1, a2, context)

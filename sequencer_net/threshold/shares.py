@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from . import dleq, group, shamir
 from .hybrid import Ciphertext, open_with
@@ -24,12 +25,18 @@ class DecryptionShare:
     proof: bytes
 
 
+@lru_cache(maxsize=4096)
+def _verification_key(x: bytes) -> bytes:
+    """``x G`` for a secret share, computed once (every proof restates it)."""
+    return group.base_mul(x)
+
+
 def make_shares(key: KeyShare, ct: Ciphertext) -> list[DecryptionShare]:
     """This validator's shares for ``ct``, each with its proof."""
     out = []
     for i, x in key.shares:
         d = group.mul(x, ct.u)
-        out.append(DecryptionShare(i, d, dleq.prove(x, ct.u, d)))
+        out.append(DecryptionShare(i, d, dleq.prove(x, ct.u, d, y=_verification_key(x))))
     return out
 
 
@@ -57,13 +64,19 @@ def combine(public: ThresholdPublic, verified: Mapping[int, DecryptionShare]) ->
     same everywhere); ValueError when there are too few."""
     if len(verified) < public.threshold:
         raise ValueError(f"need {public.threshold} shares, have {len(verified)}")
-    indices = sorted(verified)[: public.threshold]
+    indices = tuple(sorted(verified)[: public.threshold])
     acc: bytes | None = None
-    for i, lam in zip(indices, shamir.lagrange_at_zero(indices), strict=True):
+    for i, lam in zip(indices, _coefficients(indices), strict=True):
         term = group.mul(lam, verified[i].point)
         acc = term if acc is None else group.add(acc, term)
     assert acc is not None
     return acc
+
+
+@lru_cache(maxsize=256)
+def _coefficients(indices: tuple[int, ...]) -> list[bytes]:
+    """Lagrange coefficients, once per index set (the same set serves many ciphertexts)."""
+    return shamir.lagrange_at_zero(indices)
 
 
 def decrypt(
