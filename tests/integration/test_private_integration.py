@@ -44,6 +44,7 @@ async def test_encrypted_transactions_are_ordered_as_ciphertexts(
         await cli(cluster, "tx", "send", "cli secret 7731", "--encrypt", "--wait", "--json")
     )
     assert sent["status"] == "committed"
+    assert sent["decryption"] == "done" and bytes.fromhex(sent["plaintext"]) == b"cli secret 7731"
     public = cluster.genesis.genesis.private
     assert public is not None
     async with await Client.connect(nodes["n2"]) as client:
