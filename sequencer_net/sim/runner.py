@@ -181,7 +181,7 @@ class Simulation:
             structlog.PrintLogger(sys.stderr),
             wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
         )
-        return FaultLayer(
+        layer = FaultLayer(
             self.keys[idx],
             self.genesis.chain_id,
             peers,
@@ -190,6 +190,8 @@ class Simulation:
             seed=f"{self.seed}/",
             logger=logger,
         )
+        layer.threshold_share = self._shares[idx]  # what `leak-shares` leaks (private runs)
+        return layer
 
     # ---- the event loop --------------------------------------------------------------------
 
@@ -355,6 +357,8 @@ class Simulation:
     def _submit_txs(self, now: int) -> None:
         s = self.scenario
         live = [i for i, inst in enumerate(self.instances) if inst.honest and inst.replica]
+        if self.privacy is not None:  # a leaker needs clients of its own to leak their shares
+            live += [i for i, inst in enumerate(self.instances) if inst.layer and inst.replica]
         if live and self._txs_sent < s.max_txs:
             idx = self.rng.choice(live)
             replica = self.instances[idx].replica

@@ -60,3 +60,15 @@ def test_the_watch_catches_a_release_before_the_commit() -> None:
     message = sign_shares(PrivateKey.from_label("n1"), "c", 3, (ShareSet(bytes(32), (share,)),))
     watch.on_send("n1", chain, message)
     assert watch.violations and "before committing it" in watch.violations[0]
+
+
+def test_a_leaking_validator_is_caught_and_jailed_and_no_honest_one_is_accused() -> None:
+    scenario = _private(faults=((1, "leak-shares"),))
+    jailed_runs = 0
+    for seed in range(3):
+        sim = Simulation(scenario, seed)
+        result = sim.run()
+        assert result.ok, f"leak seed {seed}: {result.report.violations[:3]}"
+        assert set(result.report.offenders) <= {"n2"}, seed
+        jailed_runs += result.report.jailed == ["n2"]
+    assert jailed_runs >= 2, "the leaker should be jailed in nearly every run"
