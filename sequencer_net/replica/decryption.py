@@ -40,11 +40,12 @@ from ..types import Evidence, Tx
 from .outputs import DECRYPT, Decrypted, Output, PeerId, Rejected, Send, SetTimer
 
 SLICE_UNITS = 24  # scalar multiplications' worth of work per timer slice (a share check is 4)
-KEEP_HEIGHTS = 1_024  # finished heights whose verdicts (and our own shares) are kept
+KEEP_HEIGHTS = 256  # finished heights whose verdicts are kept (memory: plaintexts)
+ANSWER_HEIGHTS = 64  # finished heights whose own share messages are kept for SharesRequest
 MAX_EARLY = 256  # share messages held for heights we have not committed yet
 AHEAD = 16  # how far ahead of our commits a share message may be held
 REQUESTS_PER_TICK = 4  # unfinished heights asked about per rebroadcast
-RESTORE_HEIGHTS = 64  # committed heights re-opened at start, if they hold ciphertexts
+RESTORE_HEIGHTS = 16  # committed heights re-opened at start (each is read whole from disk)
 LEAK_CHECKS_PER_MESSAGE = 4  # share sets of one message looked up as possible leaks
 MAX_SUSPECTS = 64  # possible leaks of transactions we do not hold yet, looked at again
 SUSPECT_TICKS = 10  # rebroadcasts a suspect is kept (its chunk may come after the shares)
@@ -401,7 +402,12 @@ class Decryption:
         self._jobs.pop(job.height, None)
         job.queue.clear()
         job.seen.clear()
+        job.labels.clear()  # the ciphertexts are no longer needed, only the verdicts
+        job.shares.clear()
         self._finished[job.height] = job
+        if len(self._finished) > ANSWER_HEIGHTS:
+            old_height = next(reversed(list(self._finished)[:-ANSWER_HEIGHTS]))
+            self._finished[old_height].own_messages.clear()
         for txid in job.order:
             self._verdicts[txid] = (job.height, job.results[txid])
         while len(self._finished) > KEEP_HEIGHTS:
