@@ -275,8 +275,8 @@ def test_fair_shares_hold_against_a_namespace_censor_and_bundles_stay_whole() ->
     small enough for shares to bind. Every invariant holds (bundles whole included), honest
     nodes count n4's omissions against rollup-b, and rollup-b keeps committing in honest
     proposers' batches (n4 leaves out what it can read; a chunk whose data has not reached it
-    yet it cannot tell from any other). Replay one: sequencer-net sim --shares --fault 'n4=censor namespace=rollup-b'
-    --seeds 1 --seed S."""
+    yet it cannot tell from any other). Replay one: sequencer-net sim --shares
+    --fault 'n4=censor namespace=rollup-b' --seeds 1 --seed S."""
     from sequencer_net.types import tx_namespace
 
     scenario = Scenario(nodes=4, shares=True, faults=((3, "censor namespace=rollup-b"),))
