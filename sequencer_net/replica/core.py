@@ -111,7 +111,9 @@ class Replica:
         # Set by the `censor` fault only: transactions this node leaves out of its batches.
         self.omit: Callable[[bytes], bool] | None = None
         self._outputs: list[Output] = []
-        self.lanes = Lanes(key, self.chain_id, self.params, self._outputs, genesis.registry)
+        self.lanes = Lanes(
+            key, self.chain_id, self.params, self._outputs, genesis.registry, lambda: self._now_ms
+        )
         self._signer = GuardedSigner(key, self.chain_id, sign_state, self._outputs)
         self.catchup = CatchUp(chain, self.params.sync_delay_ms, self._outputs)
         self._readmit: list[bytes] = []  # acknowledged before a restart: see readmit_when_caught_up

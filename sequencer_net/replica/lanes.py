@@ -18,8 +18,9 @@ kept to serve peers that fetch.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..chunks import certificate_problem, certify, sign_ack
 from ..crypto import PrivateKey
@@ -42,6 +43,7 @@ from .outputs import CHUNK, Output, PeerId, Rejected, Send, SetTimer
 SERVE_HEIGHTS = 64  # committed chunks kept this many heights for peers that fetch them
 REMEMBER_COMMITTED = 4_096  # committed digests remembered, so an old certificate is refused
 OWN_IN_FLIGHT = 2  # own chunks not yet committed before the buffer waits (chunk_max_wait_ms)
+DUMP_OWN_CHUNKS = 32  # own uncommitted chunks a dump lists, oldest first
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,10 @@ class Lanes:
         params: NodeParams,
         outputs: list[Output],
         registry: Registry | None = None,
+        clock: Callable[[], int] = lambda: 0,
     ) -> None:
         self._key = key
+        self._clock = clock  # the time of the input being handled, for the ages a dump shows
         self._chain_id = chain_id
         self._params = params
         self._outputs = outputs
@@ -80,6 +84,7 @@ class Lanes:
         self.certified: OrderedDict[bytes, HeldCertificate] = OrderedDict()  # uncommitted
         self._acks: dict[bytes, dict[bytes, bytes]] = {}  # own chunks: validator -> signature
         self._unacked: dict[bytes, SignedChunk] = {}  # own chunks short of a certificate
+        self._sealed_ms: dict[bytes, int] = {}  # own uncommitted chunks: when each was sealed
         self._pending: dict[bytes, bytes | None] = {}  # txid -> chunk digest (None: buffered)
         self._pending_bytes = 0
         self._author_bytes: dict[bytes, int] = {}  # uncommitted chunk bytes held per author
@@ -111,6 +116,67 @@ class Lanes:
         return len(self._pending) < p.mempool_max_txs and (
             self._pending_bytes + size <= p.mempool_max_bytes
         )
+
+    def dump(self, now_ms: int, names: Mapping[bytes, str]) -> dict[str, Any]:
+        """The lane as an operator debugging a stall reads it (read-only, plain data): the
+        buffer, our uncommitted chunks with their ages and ackers, and per author the chunks
+        held and certified but not committed. Where each pending transaction is held is
+        counted too, so a transaction held nowhere (a leak) shows."""
+        own = sorted(self._own, key=lambda d: self.chunks[d].seq if d in self.chunks else -1)
+        chunks = []
+        for digest in own[:DUMP_OWN_CHUNKS]:
+            chunk = self.chunks.get(digest)
+            acks = self._acks.get(digest, {})
+            chunks.append(
+                {
+                    "seq": chunk.seq if chunk else None,
+                    "chunk": digest[:4].hex(),
+                    "txs": len(chunk.txs) if chunk else None,
+                    "age_ms": now_ms - self._sealed_ms.get(digest, now_ms),
+                    "certified": digest in self.certified,
+                    "acks": sorted(names.get(k, k[:4].hex()) for k in acks),
+                }
+            )
+        held: dict[str, dict[str, int]] = {}
+        for digest in self._uncommitted:
+            chunk = self.chunks.get(digest)
+            if chunk is None:
+                continue
+            row = held.setdefault(names.get(chunk.author, chunk.author[:4].hex()), _row())
+            row["chunks"] += 1
+            row["txs"] += len(chunk.txs)
+            row["bytes"] += chunk.size_bytes
+        for author, size in self._author_bytes.items():
+            if size:  # counted against the author's share; more than its chunks hold is a leak
+                held.setdefault(names.get(author, author[:4].hex()), _row())["share_bytes"] = size
+        for h in self.certified.values():
+            row = held.setdefault(names.get(h.cert.author, h.cert.author[:4].hex()), _row())
+            row["certified_chunks"] += 1
+            row["certified_txs"] += h.cert.tx_count
+            row["oldest_certified_age_ms"] = max(row["oldest_certified_age_ms"], now_ms - h.seen_ms)
+        where = {"buffered": 0, "in_uncommitted_chunk": 0, "in_no_uncommitted_chunk": 0}
+        for holder in self._pending.values():
+            if holder is None:
+                where["buffered"] += 1
+            elif holder in self._uncommitted:
+                where["in_uncommitted_chunk"] += 1
+            else:
+                where["in_no_uncommitted_chunk"] += 1
+        return {
+            "buffered_txs": len(self._buffer),
+            "buffered_bytes": self._buffer_bytes,
+            "buffer_waited_ms": self._waited_ms,
+            "pending_txs": len(self._pending),
+            "pending_bytes": self._pending_bytes,
+            "pending_held": where,
+            "next_seq": self._seq,
+            "own_uncommitted": len(self._own),
+            "own_uncertified": len(self._unacked),
+            "own_chunks": chunks,
+            "own_chunks_left_out": max(0, len(own) - DUMP_OWN_CHUNKS),
+            "held_by_author": held,
+            "wanted": len(self._wanted),
+        }
 
     # ---- this node's lane ------------------------------------------------------------------
 
@@ -171,6 +237,7 @@ class Lanes:
         table = chunk_table(chunk.tx_ids, [ns_ids[txid] for txid in buffered])
         self._tables[chunk.digest] = (table, table_root(table))
         self._own.add(chunk.digest)
+        self._sealed_ms[chunk.digest] = self._clock()
         self._hold(chunk)
         ack = sign_ack(self._key, self._chain_id, chunk, table)
         self._acks[chunk.digest] = {ack.validator: ack.signature}
@@ -291,7 +358,9 @@ class Lanes:
 
     def on_response(self, chunks: Iterable[Chunk]) -> bool:
         """Chunks we asked for; a digest we want is the proof, as a certificate names it.
-        True if any arrived."""
+        True if any arrived. One that came meanwhile from its author (or was committed) is
+        not held again: a second hold counted its bytes against the author's share twice,
+        and after the commit kept its transactions pending for good."""
         arrived = False
         for chunk in chunks:
             if chunk.digest in self._wanted:
@@ -362,6 +431,7 @@ class Lanes:
             self._acks.pop(chunk.digest, None)
             self._unacked.pop(chunk.digest, None)
             self._own.discard(chunk.digest)
+            self._sealed_ms.pop(chunk.digest, None)
             self._release(chunk)
             self._committed[chunk.digest] = None
         while len(self._committed) > REMEMBER_COMMITTED:
@@ -455,3 +525,16 @@ class Lanes:
 
     def _reject(self, peer: PeerId, reason: str) -> None:
         self._outputs.append(Rejected(peer, reason))
+
+
+def _row() -> dict[str, int]:
+    """One author's line in a lane dump."""
+    return {
+        "chunks": 0,
+        "txs": 0,
+        "bytes": 0,
+        "share_bytes": 0,
+        "certified_chunks": 0,
+        "certified_txs": 0,
+        "oldest_certified_age_ms": 0,
+    }
