@@ -365,6 +365,8 @@ class Lanes:
         for chunk in chunks:
             if chunk.digest in self._wanted:
                 self._wanted.discard(chunk.digest)
+                if chunk.digest in self.chunks or chunk.digest in self._committed:
+                    continue
                 self._hold(chunk)
                 self.fetched += 1
                 arrived = True
@@ -493,6 +495,7 @@ class Lanes:
         return chunk_table(chunk.tx_ids, ns_ids)
 
     def _hold(self, chunk: Chunk) -> None:
+        self._wanted.discard(chunk.digest)  # its author's stream may beat our fetch
         self.chunks[chunk.digest] = chunk
         self._uncommitted.add(chunk.digest)
         size = chunk.size_bytes

@@ -1,10 +1,13 @@
-"""The lane dump, sans-IO: what `status --consensus` shows of the data path, so a stuck
-transaction shows where it is held."""
+"""The lane after overload, sans-IO: under load a node often commits a batch before the
+author's stream of one of its chunks arrives, fetches it, and then gets it twice (the stream
+and the response). Holding it twice leaked the author's share and, after the commit, kept
+its transactions pending for good; and the lane dump shows where a stuck transaction is."""
 
 from __future__ import annotations
 
 import io
 
+from helpers.chunks import chunk, signed
 from rich.console import Console
 
 from sequencer_net.chunks import sign_ack
@@ -13,9 +16,9 @@ from sequencer_net.crypto import PrivateKey
 from sequencer_net.messages import SignedChunk
 from sequencer_net.namespaces import table_of
 from sequencer_net.node_params import NodeParams
-from sequencer_net.replica import Output, Send
+from sequencer_net.replica import Output, Rejected, Send
 from sequencer_net.replica.lanes import Lanes
-from sequencer_net.types import Tx, tx_id
+from sequencer_net.types import Chunk, Tx, tx_id
 from sequencer_net.validators import Validator, ValidatorSet
 
 CHAIN = "lane-overload"
@@ -33,6 +36,50 @@ def lanes(name: str, clock: list[int] | None = None, **params: int) -> tuple[Lan
 
 def tx(n: int) -> bytes:
     return Tx("rollup", "alice", n.to_bytes(4, "big")).encoded
+
+
+def author_chunk(seq: int) -> Chunk:
+    return chunk(KEYS["n3"], (tx(2 * seq), tx(2 * seq + 1)), seq)
+
+
+def refusals(outputs: list[Output]) -> list[str]:
+    return [o.reason for o in outputs if isinstance(o, Rejected)]
+
+
+def test_a_chunk_both_streamed_and_fetched_is_held_once_and_its_share_comes_back() -> None:
+    size = author_chunk(0).size_bytes
+    # A share of two chunks per author: a leak of one chunk's bytes per round trip would
+    # refuse the author's third chunk.
+    node, outputs = lanes("n4", mempool_max_bytes=len(SET.active) * 2 * size)
+    for seq in range(6):
+        c = author_chunk(seq)
+        node.fetch([c.digest])  # a batch ordering it committed before the stream came
+        node.on_chunk(b"n3", signed(c, KEYS["n3"], CHAIN), SET)  # then the stream
+        node.on_response((c,))  # and the answer to the fetch
+        node.committed(seq + 1, (c,))
+        assert len(node) == 0 and node.size_bytes == 0, f"round {seq}: pending after commit"
+        assert refusals(outputs) == [], f"round {seq}: the author's share leaked"
+        assert node.dump(0, NAMES)["held_by_author"] == {}
+    assert node.dump(0, NAMES)["wanted"] == 0
+
+
+def test_a_fetch_answered_after_the_commit_leaves_nothing_pending() -> None:
+    node, _ = lanes("n4")
+    c = author_chunk(0)
+    node.fetch([c.digest])
+    node.on_chunk(b"n3", signed(c, KEYS["n3"], CHAIN), SET)
+    node.committed(1, (c,))
+    assert not node.on_response((c,)), "a late answer is not an arrival"
+    dump = node.dump(0, NAMES)
+    assert len(node) == 0 and dump["pending_txs"] == 0 and dump["held_by_author"] == {}
+
+
+def test_a_fetched_chunk_that_arrives_only_by_response_is_held_and_counted() -> None:
+    node, _ = lanes("n4")
+    c = author_chunk(0)
+    node.fetch([c.digest])
+    assert node.on_response((c,)) and node.fetched == 1
+    assert node.dump(0, NAMES)["held_by_author"]["n3"]["txs"] == 2
 
 
 def test_the_dump_shows_own_chunks_with_ages_and_ackers_and_certified_per_author() -> None:
