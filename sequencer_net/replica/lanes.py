@@ -178,6 +178,22 @@ class Lanes:
             "wanted": len(self._wanted),
         }
 
+    def books_problem(self) -> str | None:
+        """Why what the lane counts disagrees with what it holds, or None: each author's
+        share bytes are the bytes of its uncommitted chunks held, and no committed chunk is
+        held as uncommitted (the simulator's checker asks; a leak here fills a share or the
+        mempool for good)."""
+        held: dict[bytes, int] = {}
+        for digest in self._uncommitted:
+            if digest in self._committed:
+                return f"committed chunk {digest[:4].hex()} held as uncommitted"
+            chunk = self.chunks[digest]
+            held[chunk.author] = held.get(chunk.author, 0) + chunk.size_bytes
+        counted = {author: size for author, size in self._author_bytes.items() if size}
+        if counted != held:
+            return f"share bytes counted {sorted(counted.values())}, held {sorted(held.values())}"
+        return None
+
     # ---- this node's lane ------------------------------------------------------------------
 
     def add_client_tx(
