@@ -301,32 +301,35 @@ class Lanes:
 
     # ---- the others' chunks ----------------------------------------------------------------
 
-    def on_chunk(self, peer: PeerId, signed: SignedChunk, validators: ValidatorSet) -> None:
-        """Check a peer's chunk once, store it and ack it to its author."""
+    def on_chunk(self, peer: PeerId, signed: SignedChunk, validators: ValidatorSet) -> bool:
+        """Check a peer's chunk once, store it and ack it to its author; True if it is new
+        here (a decided batch may have been waiting for it)."""
         chunk = signed.chunk
         if chunk.author == self._key.public_key:
-            return
+            return False
         if chunk.author not in validators:
             self._reject(peer, "chunk from a key outside the validator set")
-            return
+            return False
         if chunk.digest in self._committed:
-            return
-        if chunk.digest not in self.chunks:
+            return False
+        new = chunk.digest not in self.chunks
+        if new:
             if not signed.verify(self._chain_id):
                 self._reject(peer, "chunk with a bad author signature")
-                return
+                return False
             problem = self._chunk_problem(chunk, validators)
             if problem:
                 self._reject(peer, problem)
-                return
+                return False
             self._hold(chunk)
         # An ack again for a chunk we hold: the author may have lost the first.
         table = self._table_of(chunk)
         if table is None:
             self._reject(peer, "chunk with a transaction the namespace registry refuses")
-            return
+            return new
         self._outputs.append(Send(peer, sign_ack(self._key, self._chain_id, chunk, table)))
         self.signed += 1
+        return new
 
     def on_certificate(
         self,
