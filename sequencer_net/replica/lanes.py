@@ -85,6 +85,7 @@ class Lanes:
         self._acks: dict[bytes, dict[bytes, bytes]] = {}  # own chunks: validator -> signature
         self._unacked: dict[bytes, SignedChunk] = {}  # own chunks short of a certificate
         self._sealed_ms: dict[bytes, int] = {}  # own uncommitted chunks: when each was sealed
+        self._last: bytes | None = None  # our latest chunk
         self._pending: dict[bytes, bytes | None] = {}  # txid -> chunk digest (None: buffered)
         self._pending_bytes = 0
         self._author_bytes: dict[bytes, int] = {}  # uncommitted chunk bytes held per author
@@ -230,9 +231,12 @@ class Lanes:
         self.flush(omit)
 
     def _busy(self) -> bool:
-        """Our last chunk still lacks its certificate, or two of ours wait to be committed:
-        a new one now would only add acks and checks, not speed."""
-        return bool(self._unacked) or len(self._own) >= OWN_IN_FLIGHT
+        """Our last chunk still lacks its certificate, or two of ours are certified and wait
+        to be committed: a new one now would only add acks and checks, not speed. An older
+        chunk still short of acks (lost, or refused by a peer) does not hold the lane back;
+        :meth:`resend_uncertified` sees to it."""
+        certified = len(self._own) - len(self._unacked)  # ours short of acks are ours too
+        return self._last in self._unacked or certified >= OWN_IN_FLIGHT
 
     def flush(self, omit: Callable[[bytes], bool] | None = None) -> None:
         """Pack the buffer into a chunk, store it, ack it ourselves and send it to everyone;
@@ -253,6 +257,7 @@ class Lanes:
         table = chunk_table(chunk.tx_ids, [ns_ids[txid] for txid in buffered])
         self._tables[chunk.digest] = (table, table_root(table))
         self._own.add(chunk.digest)
+        self._last = chunk.digest
         self._sealed_ms[chunk.digest] = self._clock()
         self._hold(chunk)
         ack = sign_ack(self._key, self._chain_id, chunk, table)

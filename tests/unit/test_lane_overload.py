@@ -129,3 +129,32 @@ def test_status_consensus_prints_the_lane_in_one_line() -> None:
         "lane: 5 txs pending, 1 buffered; own chunks uncommitted 2 (uncertified 1, oldest "
         "2.5 s); held: n2 3 (1 certified)"
     ) in out.getvalue()
+
+
+def own(node: Lanes, outputs: list[Output], *ns: int) -> SignedChunk:
+    """Seal a chunk of ours holding transactions ``ns``; the message it streams."""
+    for n in ns:
+        node.add_client_tx(tx(n), tx_id(tx(n)))
+    node.flush()
+    (message,) = [o.message for o in outputs if isinstance(o, Send)]
+    assert isinstance(message, SignedChunk)
+    outputs.clear()
+    return message
+
+
+def certify_by_n2(node: Lanes, message: SignedChunk) -> None:
+    ack = sign_ack(KEYS["n2"], CHAIN, message.chunk, table_of(message.chunk))
+    assert node.on_ack(ack, SET, 1, 0)
+
+
+def test_one_old_chunk_short_of_acks_does_not_hold_the_lane_back() -> None:
+    node, outputs = lanes("n1", chunk_interval_ms=5, chunk_max_wait_ms=50)
+    own(node, outputs, 1)  # its acks never come (lost, or a peer refuses it)
+    later = own(node, outputs, 2)
+    certify_by_n2(node, later)
+    node.committed(1, (later.chunk,))
+    outputs.clear()
+    node.add_client_tx(tx(3), tx_id(tx(3)))
+    node.on_timer()  # the interval is over, and our latest chunk is certified and committed
+    sealed = [o.message.chunk.txs for o in outputs if isinstance(o, Send)]
+    assert sealed == [(tx(3),)], "sealed at the interval, not after chunk_max_wait_ms more"
