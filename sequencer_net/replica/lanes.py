@@ -44,6 +44,7 @@ SERVE_HEIGHTS = 64  # committed chunks kept this many heights for peers that fet
 REMEMBER_COMMITTED = 4_096  # committed digests remembered, so an old certificate is refused
 OWN_IN_FLIGHT = 2  # own chunks not yet committed before the buffer waits (chunk_max_wait_ms)
 DUMP_OWN_CHUNKS = 32  # own uncommitted chunks a dump lists, oldest first
+RESEND_BACKOFF_MAX = 4  # an uncertified chunk goes out again at most every 4 rebroadcasts
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Lanes:
         self._acks: dict[bytes, dict[bytes, bytes]] = {}  # own chunks: validator -> signature
         self._unacked: dict[bytes, SignedChunk] = {}  # own chunks short of a certificate
         self._sealed_ms: dict[bytes, int] = {}  # own uncommitted chunks: when each was sealed
+        self._resend: dict[bytes, tuple[int, int]] = {}  # uncertified: next resend, backoff
         self._last: bytes | None = None  # our latest chunk
         self._pending: dict[bytes, bytes | None] = {}  # txid -> chunk digest (None: buffered)
         self._pending_bytes = 0
@@ -300,9 +302,21 @@ class Lanes:
         return False
 
     def resend_uncertified(self) -> None:
-        """Chunks of ours still short of acks go out again: the first send may have been lost
-        before the network stabilised."""
-        self._outputs.extend(Send(None, signed) for signed in self._unacked.values())
+        """Chunks of ours still short of acks go out again (a rebroadcast tick): the first
+        send, or the acks, may have been lost. Only one at least ``rebroadcast_ms`` old, and
+        each again after twice as long, up to RESEND_BACKOFF_MAX rebroadcasts: under
+        overload acks are late, not lost, and resending every uncertified chunk to everyone
+        each second only deepened the peers' backlog."""
+        now, base = self._clock(), self._params.rebroadcast_ms
+        schedule = {}
+        for digest, signed in self._unacked.items():
+            due, backoff = self._resend.get(digest, (self._sealed_ms.get(digest, now) + base, base))
+            if now >= due:
+                self._outputs.append(Send(None, signed))
+                backoff = min(2 * backoff, RESEND_BACKOFF_MAX * base)
+                due = now + backoff
+            schedule[digest] = (due, backoff)
+        self._resend = schedule
 
     # ---- the others' chunks ----------------------------------------------------------------
 

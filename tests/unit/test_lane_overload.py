@@ -158,3 +158,22 @@ def test_one_old_chunk_short_of_acks_does_not_hold_the_lane_back() -> None:
     node.on_timer()  # the interval is over, and our latest chunk is certified and committed
     sealed = [o.message.chunk.txs for o in outputs if isinstance(o, Send)]
     assert sealed == [(tx(3),)], "sealed at the interval, not after chunk_max_wait_ms more"
+
+
+def test_an_uncertified_chunk_goes_out_again_late_and_ever_less_often() -> None:
+    clock = [0]
+    node, outputs = lanes("n1", clock, rebroadcast_ms=1_000)
+    stuck = own(node, outputs, 1)
+    resent_at = []
+    for now in range(0, 20_000, 1_000):  # one rebroadcast tick a second
+        clock[0] = now
+        node.resend_uncertified()
+        if [o.message for o in outputs if isinstance(o, Send)] == [stuck]:
+            resent_at.append(now)
+        outputs.clear()
+    assert resent_at == [1_000, 3_000, 7_000, 11_000, 15_000, 19_000]
+    certify_by_n2(node, stuck)
+    outputs.clear()
+    clock[0] = 40_000
+    node.resend_uncertified()
+    assert outputs == [], "a certified chunk is not sent again"
