@@ -25,9 +25,10 @@ from typing import Any
 from ..chunks import certificate_problem, certify, sign_ack
 from ..crypto import PrivateKey
 from ..messages import MAX_CHUNKS_PER_FETCH, ChunkRequest, ChunkResponse, SignedChunk, sign_chunk
-from ..namespaces import Registry, chunk_table
+from ..namespaces import Registry, chunk_table, reservations, within_shares
 from ..node_params import NodeParams
 from ..types import (
+    MAX_BUNDLE_BYTES,
     MAX_CHUNK_BYTES,
     Chunk,
     ChunkAck,
@@ -73,6 +74,11 @@ class Lanes:
         self._params = params
         self._outputs = outputs
         self.registry = registry or Registry()
+        # Fair shares of the pool (pending transactions held) and of a batch, per namespace id.
+        self._pool_shares = reservations(self.registry, params.mempool_max_txs)
+        self.batch_shares = reservations(self.registry, params.max_batch_txs)
+        self._ns_pending: dict[int, int] = {}  # pending transactions held per namespace id
+        self._chunk_txs = min(params.chunk_max_txs, params.max_batch_txs)  # a chunk fits a batch
         self._buffer: dict[bytes, bytes] = {}  # id -> encoded, in arrival order
         self._buffer_ns: dict[bytes, int] = {}  # id -> namespace id, as admission found it
         # Namespace tables (and roots) of uncommitted chunks held: computed once per chunk.
@@ -114,9 +120,29 @@ class Lanes:
         digest = self._pending.get(txid)
         return digest is not None and digest in self.certified
 
-    def has_room(self, size: int) -> bool:
+    def has_room(self, size: int, ns_id: int | None = None) -> bool:
+        """Room for one more transaction of ``size`` bytes (in namespace ``ns_id``): the
+        pool's limits, less what other namespaces' shares keep for them and have not used, so a
+        flooding namespace gets "busy" while a quiet one is still admitted."""
         p = self._params
-        return len(self._pending) < p.mempool_max_txs and (
+        if len(self._pending) >= p.mempool_max_txs or (
+            self._pending_bytes + size > p.mempool_max_bytes
+        ):
+            return False
+        if ns_id is None or not self._pool_shares:
+            return True
+        held = self._ns_pending
+        kept = sum(
+            max(0, share - held.get(ns, 0))
+            for ns, share in self._pool_shares.items()
+            if ns != ns_id
+        )
+        return len(self._pending) + kept < p.mempool_max_txs
+
+    def has_room_for(self, count: int, size: int) -> bool:
+        """Room for ``count`` more transactions of ``size`` bytes in all (a bundle)."""
+        p = self._params
+        return len(self._pending) + count <= p.mempool_max_txs and (
             self._pending_bytes + size <= p.mempool_max_bytes
         )
 
@@ -197,6 +223,15 @@ class Lanes:
             return f"share bytes counted {sorted(counted.values())}, held {sorted(held.values())}"
         return None
 
+    def pending_chunk(self, txid: bytes) -> bytes | None:
+        """The digest of the chunk holding a pending transaction (None: buffered or not
+        pending)."""
+        return self._pending.get(txid)
+
+    def pending_by_namespace(self) -> dict[int, int]:
+        """Pending transactions held per namespace id (what a status shows)."""
+        return {ns: n for ns, n in self._ns_pending.items() if n}
+
     # ---- this node's lane ------------------------------------------------------------------
 
     def add_client_tx(
@@ -214,13 +249,19 @@ class Lanes:
             self._outputs.append(SetTimer(CHUNK, self._params.chunk_interval_ms))
         self._buffer[txid] = encoded
         self._buffer_ns[txid] = ns_id
+        if self._pool_shares:
+            self._ns_pending[ns_id] = self._ns_pending.get(ns_id, 0) + 1
         self._buffer_bytes += len(encoded)
         self._pending[txid] = None
         self._pending_bytes += len(encoded)
-        if len(self._buffer) >= self._params.chunk_max_txs or self._buffer_bytes >= (
-            MAX_CHUNK_BYTES // 2
-        ):
+        if len(self._buffer) >= self._chunk_txs or self._buffer_bytes >= (MAX_CHUNK_BYTES // 2):
             self.flush(omit)
+
+    def add_bundle(self, txs: dict[bytes, bytes], ns_ids: dict[bytes, int]) -> None:
+        """Seal a checked bundle (id -> encoded, in the client's order) as one bundle chunk
+        at once: a chunk commits whole or not at all, so the bundle does too. It does not
+        wait for the buffer's pacing; the buffer keeps its own chunk."""
+        self._seal(txs, ns_ids, bundle=True)
 
     def on_timer(self, omit: Callable[[bytes], bool] | None = None) -> None:
         """The buffer's interval is over: seal it, unless our last chunk still lacks its
@@ -241,22 +282,42 @@ class Lanes:
         return self._last in self._unacked or certified >= OWN_IN_FLIGHT
 
     def flush(self, omit: Callable[[bytes], bool] | None = None) -> None:
-        """Pack the buffer into a chunk, store it, ack it ourselves and send it to everyone;
-        ``omit`` (a censoring fault's hook) drops the transactions it picks."""
+        """Pack the buffer into chunks, store them, ack them ourselves and send them to
+        everyone; ``omit`` (a censoring fault's hook) drops the transactions it picks. With a
+        namespace registry each namespace gets a chunk of its own, so a proposer can give every
+        namespace its share of a batch without splitting chunks."""
         buffered, self._buffer, self._buffer_bytes = self._buffer, {}, 0
         ns_ids, self._buffer_ns = self._buffer_ns, {}
         self._waited_ms = 0
+        if self._pool_shares:
+            for ns in ns_ids.values():
+                self._ns_pending[ns] -= 1  # counted again as part of the chunks below
         if omit is not None:
             for txid in [txid for txid, tx in buffered.items() if omit(tx)]:
                 self._pending.pop(txid, None)
                 self._pending_bytes -= len(buffered.pop(txid))
         if not buffered:
             return
-        chunk = Chunk.packed(
-            self._key.public_key, self._seq, tuple(buffered.values()), tuple(buffered)
-        )
+        if self.registry.is_open and len(buffered) <= self._chunk_txs:  # the usual case
+            self._seal(buffered, ns_ids)
+            return
+        groups: dict[int, list[tuple[bytes, bytes]]] = {}
+        for txid, tx in buffered.items():
+            groups.setdefault(0 if self.registry.is_open else ns_ids[txid], []).append((txid, tx))
+        for ns, group in sorted(groups.items()):
+            # No bigger than a batch, nor than the namespace's share of one: every chunk fits.
+            step = max(1, min(self._chunk_txs, self.batch_shares.get(ns, len(group))))
+            for i in range(0, len(group), step):
+                self._seal(dict(group[i : i + step]), ns_ids)
+
+    def _seal(
+        self, txs: dict[bytes, bytes], ns_ids: dict[bytes, int], bundle: bool = False
+    ) -> None:
+        """One chunk of ours from ``txs`` (id -> encoded, in order)."""
+        author, values = self._key.public_key, tuple(txs.values())
+        chunk = Chunk.packed(author, self._seq, values, tuple(txs), bundle)
         self._seq += 1
-        table = chunk_table(chunk.tx_ids, [ns_ids[txid] for txid in buffered])
+        table = chunk_table(chunk.tx_ids, [ns_ids[txid] for txid in txs])
         self._tables[chunk.digest] = (table, table_root(table))
         self._own.add(chunk.digest)
         self._last = chunk.digest
@@ -427,22 +488,38 @@ class Lanes:
     def select(
         self, max_chunks: int, max_txs: int, max_bytes: int, omit: Callable[[bytes], bool] | None
     ) -> tuple[ChunkCertificate, ...]:
-        """Certified chunks in arrival order within the batch limits; ``omit`` (a censoring
-        fault's hook) drops a chunk holding any transaction it picks."""
-        chosen: list[ChunkCertificate] = []
+        """Certified chunks within the batch limits, in two passes over arrival order: first
+        those that fit their namespaces' fair shares (:attr:`batch_shares`), then anything
+        that still fits, so a flooding namespace gets its share plus what others leave
+        unused. ``omit`` (a censoring fault's hook) drops a chunk holding any transaction it
+        picks. Forced inclusion judges a batch by the same two rules
+        (:func:`sequencer_net.censorship.omits`)."""
+        chosen: dict[bytes, ChunkCertificate] = {}
+        used: dict[int, int] = {}
         txs = size = 0
-        for held in self.certified.values():
-            cert = held.cert
-            if len(chosen) >= max_chunks:
-                break
-            if txs + cert.tx_count > max_txs or size + cert.size_bytes > max_bytes:
-                continue
-            if omit is not None and self._carries(cert.digest, omit):
-                continue
-            chosen.append(cert)
-            txs += cert.tx_count
-            size += cert.size_bytes
-        return tuple(chosen)
+        shares = self.batch_shares
+        for fair in (True, False) if shares else (False,):
+            for held in self.certified.values():
+                cert = held.cert
+                if len(chosen) >= max_chunks:
+                    break
+                if cert.digest in chosen:
+                    continue
+                if txs + cert.tx_count > max_txs or size + cert.size_bytes > max_bytes:
+                    continue
+                if fair and not within_shares(cert.namespaces, used, shares):
+                    continue
+                if omit is not None and self._carries(cert.digest, omit):
+                    continue
+                chosen[cert.digest] = cert
+                txs += cert.tx_count
+                size += cert.size_bytes
+                for entry in cert.namespaces:
+                    used[entry.ns_id] = used.get(entry.ns_id, 0) + entry.tx_count
+        if not shares:
+            return tuple(chosen.values())
+        order = {digest: i for i, digest in enumerate(self.certified)}
+        return tuple(sorted(chosen.values(), key=lambda c: order[c.digest]))
 
     def overdue(
         self, height: int, deadline: int, built_ms: int, grace_ms: int
@@ -494,6 +571,8 @@ class Lanes:
         """Why a peer's chunk is refused; None, with its namespace table kept, if it is not."""
         if chunk.size_bytes > MAX_CHUNK_BYTES:
             return "chunk exceeds the size limit"
+        if chunk.bundle and chunk.size_bytes > MAX_BUNDLE_BYTES:
+            return "bundle exceeds the size limit"
         share = self._params.mempool_max_bytes // max(1, len(validators.active))
         if self._author_bytes.get(chunk.author, 0) + chunk.size_bytes > share:
             return "chunk refused: its author's share of uncommitted chunks is full"
@@ -536,6 +615,7 @@ class Lanes:
         self._wanted.discard(chunk.digest)  # its author's stream may beat our fetch
         self.chunks[chunk.digest] = chunk
         self._uncommitted.add(chunk.digest)
+        self._count_namespaces(chunk, 1)
         size = chunk.size_bytes
         self._author_bytes[chunk.author] = self._author_bytes.get(chunk.author, 0) + size
         ids, pending = chunk.tx_ids, self._pending
@@ -553,12 +633,25 @@ class Lanes:
         if chunk.digest not in self._uncommitted:
             return
         self._uncommitted.discard(chunk.digest)
+        self._count_namespaces(chunk, -1)
         self._tables.pop(chunk.digest, None)
         self._author_bytes[chunk.author] -= chunk.size_bytes
         for txid, tx in zip(chunk.tx_ids, chunk.txs, strict=True):
             if txid in self._pending:
                 del self._pending[txid]
                 self._pending_bytes -= len(tx)
+
+    def _count_namespaces(self, chunk: Chunk, sign: int) -> None:
+        """Add (1) or take away (-1) an uncommitted chunk's transactions per namespace (kept
+        only where the registry gives shares)."""
+        if not self._pool_shares:
+            return
+        held = self._tables.get(chunk.digest)
+        table = held[0] if held is not None else self._table_of(chunk)
+        for entry in table or ():
+            self._ns_pending[entry.ns_id] = (
+                self._ns_pending.get(entry.ns_id, 0) + sign * entry.tx_count
+            )
 
     def _carries(self, digest: bytes, omit: Callable[[bytes], bool]) -> bool:
         chunk = self.chunks.get(digest)
