@@ -1,7 +1,7 @@
 """Demo: three rollups share one sequencer set, one floods, one is censored, bundles span two.
 
 Starts the cluster of configs/shared-3-rollups.toml (four validators; n4 censors rollup-c;
-batches of 20 transactions, 40/30/30 % shares) and runs two phases on it: *idle*, rollup-b and
+batches of 100 transactions, 40/30/30 % shares) and runs two phases on it: *idle*, rollup-b and
 rollup-c at --rate transactions a second each, and *flood*, the same plus rollup-a at
 --flood-factor times that rate (well above what the batches hold) and --bundles atomic bundles
 of one rollup-a and one rollup-b transaction. It prints each namespace's inclusion delay
@@ -12,7 +12,7 @@ tampered copy failing. Then it runs the same phases with fair shares off (the sp
 its namespace registry: batches fill in arrival order) for comparison. Every node it starts
 is stopped again, also on an error or Ctrl-C.
 
-    python scripts/shared_demo.py [--rate 30] [--flood-factor 10] [--seconds 8]
+    python scripts/shared_demo.py [--rate 200] [--flood-factor 10] [--seconds 6]
                                   [--bundles 20] [--dir runs/shared-demo] [--json]
 
 Exit 0 when the fair-shares run kept its promises: every acknowledged transaction and bundle
@@ -64,6 +64,7 @@ DRAIN_S = 30.0
 class Sent:
     namespace: str
     at: float
+    bundled: bool = False  # part of a bundle: counted in the bundles' line, not the namespace
     committed_at: float | None = None
     height: int | None = None
     position: int | None = None
@@ -81,7 +82,7 @@ class Phase:
     def latency(self) -> dict[str, dict[str, Any]]:
         table = {}
         for ns in NAMESPACES:
-            txs = [s for s in self.sent.values() if s.namespace == ns]
+            txs = [s for s in self.sent.values() if s.namespace == ns and not s.bundled]
             done = [1000 * (s.committed_at - s.at) for s in txs if s.committed_at is not None]
             if txs:
                 table[ns] = {
@@ -91,6 +92,15 @@ class Phase:
                     "ms": summary(done),
                 }
         return table
+
+    def bundle_latency(self) -> dict[str, float | None]:
+        """Submit to commit of each bundle (its last transaction), ms."""
+        done = []
+        for ids in self.bundles:
+            times = [self.sent[t].committed_at for t in ids]
+            if all(t is not None for t in times):
+                done.append(1000 * (max(t for t in times if t is not None) - self.sent[ids[0]].at))
+        return summary(done)
 
     def bundle_verdicts(self) -> dict[str, int]:
         """Bundles committed whole (one height, contiguous, in order), not at all, or split."""
@@ -119,7 +129,11 @@ class Run:
         return {
             "mode": self.mode,
             "phases": {
-                p.name: {"namespaces": p.latency(), "bundles": p.bundle_verdicts()}
+                p.name: {
+                    "namespaces": p.latency(),
+                    "bundles": p.bundle_verdicts(),
+                    "bundle_ms": p.bundle_latency(),
+                }
                 for p in self.phases
             },
             "proof": self.proof,
@@ -208,7 +222,7 @@ async def run_phase(
             except ApiError:
                 continue  # refused whole (busy): nothing of it was kept
             for tx in txs:
-                phase.sent[tx.id] = Sent(tx.namespace, now)
+                phase.sent[tx.id] = Sent(tx.namespace, now, bundled=True)
             phase.bundles.append(ids)
 
     def outstanding() -> int:
@@ -362,7 +376,8 @@ def print_runs(console: Console, runs: list[Run]) -> None:
         verdict = run.phases[-1].bundle_verdicts()
         console.print(
             f"[{run.mode}] bundles (rollup-a + rollup-b): {verdict['whole']} whole in one batch, "
-            f"{verdict['not_committed']} not committed, {verdict['split']} split"
+            f"{verdict['not_committed']} not committed, {verdict['split']} split; "
+            f"ms p50/p99/max {_ms(run.phases[-1].bundle_latency())}"
         )
         if run.censorship:
             omitted = {ns: f["omitted"] for ns, f in run.censorship.items()}
@@ -392,11 +407,11 @@ def _problem(exc: Exception) -> str | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=30.0, help="tx/s of each quiet rollup (30)")
+    parser.add_argument("--rate", type=float, default=200.0, help="tx/s of each quiet rollup (200)")
     parser.add_argument(
         "--flood-factor", type=float, default=10.0, help="rollup-a's rate / --rate (10)"
     )
-    parser.add_argument("--seconds", type=float, default=8.0, help="seconds of load per phase (8)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="seconds of load per phase (6)")
     parser.add_argument("--bundles", type=int, default=20, help="bundles in the flood phase (20)")
     parser.add_argument("--spec", type=Path, default=SPEC, help="cluster spec (shared-3-rollups)")
     parser.add_argument("--dir", type=Path, help="keep the clusters here (default: a temp dir)")
@@ -405,7 +420,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.rate <= 0 or args.flood_factor <= 0 or args.seconds <= 0 or args.bundles < 0:
         parser.error("--rate, --flood-factor and --seconds must be positive, --bundles >= 0")
-    console = Console(markup=False, stderr=args.json, highlight=False)
+    console = Console(markup=False, stderr=args.json, highlight=False, width=110)
     runs: list[Run] = []
     where = (
         nullcontext(str(args.dir))

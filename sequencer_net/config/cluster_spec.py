@@ -51,6 +51,9 @@ class ClusterSpec:
     faults: Mapping[str, tuple[Fault, ...]] = field(default_factory=dict)
     log_level: str = "info"
     namespaces: tuple[Namespace, ...] = ()
+    # The machine each node runs on (``cluster init --hosts`` or ``host`` in [nodes.NAME]):
+    # none means every node on 127.0.0.1 with free ports, else every node has one.
+    hosts: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.fullmatch(self.name):
@@ -80,10 +83,26 @@ class ClusterSpec:
                 "nodes", f"no node {unknown[0]!r} in this cluster (nodes are n1..n{self.nodes})"
             )
 
+        _check_hosts(self.hosts, self.node_names)
+
     @property
     def node_names(self) -> list[str]:
         """n1..nN, the names the simulator uses too."""
         return [f"n{i}" for i in range(1, self.nodes + 1)]
+
+
+def _check_hosts(hosts: Mapping[str, str], names: list[str]) -> None:
+    if not hosts:
+        return
+    missing = [name for name in names if name not in hosts]
+    if missing or len(hosts) != len(names):
+        extra = sorted(set(hosts) - set(names))
+        which = f"no node {extra[0]!r}" if extra else f"none for {', '.join(missing)}"
+        raise SpecError("hosts", f"give a host for every node or for none ({which})")
+    for name, host in hosts.items():
+        problem = schema.host_problem(host)
+        if problem is not None:
+            raise SpecError("hosts", f"{name}: {problem}")
 
 
 def load_cluster_spec(path: Path | str) -> ClusterSpec:
@@ -103,24 +122,43 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     timeouts = sections.timeouts(top.table("timeouts"))
     params = sections.params(top.table("params"))
     chain = sections.chain_params(top.table("chain"))
-    faults = _node_faults(top.table("nodes"), nodes)
+    faults, hosts = _node_tables(top.table("nodes"), nodes)
     namespaces = sections.namespaces(top)
     try:
         return ClusterSpec(
-            name, nodes, stakes, chain_id, timeouts, params, chain, faults, log_level, namespaces
+            name,
+            nodes,
+            stakes,
+            chain_id,
+            timeouts,
+            params,
+            chain,
+            faults,
+            log_level,
+            namespaces,
+            hosts,
         )
     except SpecError as exc:
+        if exc.key == "hosts":  # given per node, in [nodes.NAME]
+            raise top.error("nodes", exc.problem) from None
         raise cluster.error(exc.key, exc.problem) from None
 
 
-def _node_faults(table: Table, nodes: int) -> dict[str, tuple[Fault, ...]]:
-    """The [nodes.NAME] tables: per-node faults, e.g. ``[nodes.n1] faults = ["mute"]``."""
+def _node_tables(table: Table, nodes: int) -> tuple[dict[str, tuple[Fault, ...]], dict[str, str]]:
+    """The [nodes.NAME] tables: per-node faults, e.g. ``[nodes.n1] faults = ["mute"]``, and
+    the host each node runs on (``host = "seq1.example.org"``)."""
     names = [f"n{i}" for i in range(1, nodes + 1)]
-    faults = {}
+    faults, hosts = {}, {}
     for name in table.data:
         if name not in names:
             raise table.error(name, f"no such node (this cluster has n1..n{nodes})")
         node = table.table(name)
-        node.only(["faults"])
-        faults[name] = sections.faults(node)
-    return faults
+        node.only(["faults", "host"])
+        if "faults" in node.data:
+            faults[name] = sections.faults(node)
+        if "host" in node.data:
+            hosts[name] = node.string("host")
+            problem = schema.host_problem(hosts[name])
+            if problem is not None:
+                raise node.error("host", problem)
+    return faults, hosts

@@ -43,7 +43,7 @@ from .outputs import CHUNK, Output, PeerId, Rejected, Send, SetTimer
 
 SERVE_HEIGHTS = 64  # committed chunks kept this many heights for peers that fetch them
 REMEMBER_COMMITTED = 4_096  # committed digests remembered, so an old certificate is refused
-OWN_IN_FLIGHT = 2  # own chunks not yet committed before the buffer waits (chunk_max_wait_ms)
+OWN_IN_FLIGHT = 2  # own flushes not yet committed before the buffer waits (chunk_max_wait_ms)
 DUMP_OWN_CHUNKS = 32  # own uncommitted chunks a dump lists, oldest first
 RESEND_BACKOFF_MAX = 4  # an uncertified chunk goes out again at most every 4 rebroadcasts
 
@@ -85,7 +85,10 @@ class Lanes:
         self._tables: dict[bytes, tuple[tuple[NamespaceEntry, ...], bytes]] = {}
         self._buffer_bytes = 0
         self._seq = 0
-        self._own: set[bytes] = set()  # our chunks not yet committed
+        # Our chunks not yet committed -> the flush that sealed them (one flush seals one chunk
+        # per namespace with a registry: pacing counts flushes, not chunks).
+        self._own: dict[bytes, int] = {}
+        self._flushes = 0
         self._waited_ms = 0  # how long the buffer has waited past the interval for a certificate
         self.chunks: dict[bytes, Chunk] = {}  # held: uncommitted, then SERVE_HEIGHTS more
         self.certified: OrderedDict[bytes, HeldCertificate] = OrderedDict()  # uncommitted
@@ -93,7 +96,6 @@ class Lanes:
         self._unacked: dict[bytes, SignedChunk] = {}  # own chunks short of a certificate
         self._sealed_ms: dict[bytes, int] = {}  # own uncommitted chunks: when each was sealed
         self._resend: dict[bytes, tuple[int, int]] = {}  # uncertified: next resend, backoff
-        self._last: bytes | None = None  # our latest chunk
         self._pending: dict[bytes, bytes | None] = {}  # txid -> chunk digest (None: buffered)
         self._pending_bytes = 0
         self._author_bytes: dict[bytes, int] = {}  # uncommitted chunk bytes held per author
@@ -274,12 +276,15 @@ class Lanes:
         self.flush(omit)
 
     def _busy(self) -> bool:
-        """Our last chunk still lacks its certificate, or two of ours are certified and wait
-        to be committed: a new one now would only add acks and checks, not speed. An older
+        """Our last flush still lacks a certificate, or two of our certified flushes wait to
+        be committed: a new chunk now would only add acks and checks, not speed. An older
         chunk still short of acks (lost, or refused by a peer) does not hold the lane back;
         :meth:`resend_uncertified` sees to it."""
-        certified = len(self._own) - len(self._unacked)  # ours short of acks are ours too
-        return self._last in self._unacked or certified >= OWN_IN_FLIGHT
+        unacked, last = self._unacked, self._flushes
+        if any(self._own.get(digest) == last for digest in unacked):
+            return True
+        certified = {flush for digest, flush in self._own.items() if digest not in unacked}
+        return len(certified) >= OWN_IN_FLIGHT
 
     def flush(self, omit: Callable[[bytes], bool] | None = None) -> None:
         """Pack the buffer into chunks, store them, ack them ourselves and send them to
@@ -298,6 +303,7 @@ class Lanes:
                 self._pending_bytes -= len(buffered.pop(txid))
         if not buffered:
             return
+        self._flushes += 1
         if self.registry.is_open and len(buffered) <= self._chunk_txs:  # the usual case
             self._seal(buffered, ns_ids)
             return
@@ -319,8 +325,7 @@ class Lanes:
         self._seq += 1
         table = chunk_table(chunk.tx_ids, [ns_ids[txid] for txid in txs])
         self._tables[chunk.digest] = (table, table_root(table))
-        self._own.add(chunk.digest)
-        self._last = chunk.digest
+        self._own[chunk.digest] = self._flushes
         self._sealed_ms[chunk.digest] = self._clock()
         self._hold(chunk)
         ack = sign_ack(self._key, self._chain_id, chunk, table)
@@ -547,7 +552,7 @@ class Lanes:
                 known.append(held)
             self._acks.pop(chunk.digest, None)
             self._unacked.pop(chunk.digest, None)
-            self._own.discard(chunk.digest)
+            self._own.pop(chunk.digest, None)
             self._sealed_ms.pop(chunk.digest, None)
             self._release(chunk)
             self._committed[chunk.digest] = None

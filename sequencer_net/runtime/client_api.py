@@ -37,6 +37,17 @@ SUBSCRIBER_QUEUE = 1024
 Event = dict[str, Any]
 
 
+def _limits(node: Node) -> Limits:
+    """The request size is the protocol's; the counts and the rate are node.toml's."""
+    params = node.config.params
+    return Limits(
+        MAX_REQUEST_FRAME,
+        max_connections=params.client_max_connections,
+        connections_per_host=params.client_connections_per_host,
+        requests_per_s=params.client_requests_per_s,
+    )
+
+
 class ClientApi:
     """The handlers over one node, and the commit subscribers they serve."""
 
@@ -54,7 +65,7 @@ class ClientApi:
                 "namespace_proof": Method(NamespaceProofParams, self._namespace_proof),
                 "subscribe_commits": Method(NoParams, self._subscribe_commits),
             },
-            Limits(MAX_REQUEST_FRAME),
+            _limits(node),
         )
 
     def publish(self, event: Event) -> None:
