@@ -26,6 +26,14 @@ and ``--rate R`` offers one fixed rate instead of the ramp, so that
     python scripts/bench.py --nodes 4 --rate 4000 --seconds 10 --crash-one --reputation-window 0
 
 compare fault-free throughput with a crashed proposer, with and without reputation.
+
+``--encrypted`` deals the cluster a threshold key (`cluster init --private`) and encrypts
+every payload to it (the load generator seals them before the clock starts), so that
+
+    python scripts/bench.py --nodes 4 --rate 200 --seconds 10
+    python scripts/bench.py --nodes 4 --rate 200 --seconds 10 --encrypted
+
+compare plaintext and encrypted throughput and commit latency (docs/private.md: Cost).
 """
 
 from __future__ import annotations
@@ -225,9 +233,13 @@ def bench(
     reputation_window: int = ChainParams().reputation_window,
     clients: int = 1,
     report_dir: Path | None = None,
+    encrypted: bool = False,
 ) -> dict[str, object]:
     spec = ClusterSpec(
-        name=f"bench-{nodes}", nodes=nodes, chain=ChainParams(reputation_window=reputation_window)
+        name=f"bench-{nodes}{'-encrypted' if encrypted else ''}",
+        nodes=nodes,
+        chain=ChainParams(reputation_window=reputation_window),
+        private=encrypted,
     )
     with tempfile.TemporaryDirectory() as tmp:
         root = init_cluster(spec, Path(tmp) / "c")
@@ -239,6 +251,8 @@ def bench(
             }
             trio.run(wait_ready, cluster)  # names a node that died at start-up, and why
             trio.run(wait_until_committing, addresses["n1"])
+            private = load_genesis(root / "genesis.toml").genesis.private
+            key = private.public_key if encrypted and private is not None else b""
             if crash_one:
                 cluster.kill("n1")
                 del addresses["n1"], started["n1"]
@@ -255,7 +269,7 @@ def bench(
                     trio.run(counters, list(addresses.values())),
                 )
                 report = trio.run(
-                    run_load, list(addresses.values()), rate, seconds, size, 10.0, clients
+                    run_load, list(addresses.values()), rate, seconds, size, 10.0, clients, key
                 )
                 cpu = cpu_seconds(pids) - before
                 for gone in report.gone:  # died under load: later steps load the others
@@ -306,6 +320,7 @@ def bench(
         return {
             "nodes": nodes,
             "tx_size": size,
+            "encrypted": encrypted,
             "error": "no rate was sustainable",
             "failed_step": failed,
             "nodes_lost_under_load": lost,
@@ -315,6 +330,7 @@ def bench(
         "benchmark": "cluster_max_sustainable_load",
         "nodes": nodes,
         "tx_size": size,
+        "encrypted": encrypted,
         "rate": report.rate,
         "offered_tx_per_s": report.offered_tps,
         "committed_tx_per_s": report.committed_tps,
@@ -468,6 +484,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--crash-one", action="store_true", help="kill n1 before the load")
     parser.add_argument(
+        "--encrypted",
+        action="store_true",
+        help="deal a threshold key and encrypt every payload to it (private sequencing)",
+    )
+    parser.add_argument(
         "--reputation-window",
         type=int,
         default=ChainParams().reputation_window,
@@ -487,6 +508,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--seconds, --size, --rate and --runs must be positive")
     if args.compare and args.crash_one:
         parser.error("--compare runs 4 nodes without faults; --crash-one does not apply")
+    if args.compare and args.encrypted:
+        parser.error("--compare measures plaintext against pysyncobj; --encrypted does not apply")
     return args
 
 
@@ -518,6 +541,7 @@ def run(args: argparse.Namespace) -> None:
             args.reputation_window,
             args.clients,
             report_dir=args.report,
+            encrypted=args.encrypted,
         )
         print(json.dumps(result), flush=True)
 

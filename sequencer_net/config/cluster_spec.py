@@ -54,6 +54,8 @@ class ClusterSpec:
     # The machine each node runs on (``cluster init --hosts`` or ``host`` in [nodes.NAME]):
     # none means every node on 127.0.0.1 with free ports, else every node has one.
     hosts: Mapping[str, str] = field(default_factory=dict)
+    # `[private] enabled = true`: deal a threshold encryption key at init (docs/private.md).
+    private: bool = False
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.fullmatch(self.name):
@@ -109,7 +111,7 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     """Load a cluster spec (configs/*.toml): what `sequencer-net cluster init/up` start from."""
     path = Path(path)
     top = schema.load_table(path)
-    top.only(["cluster", "timeouts", "params", "chain", "namespaces", "nodes"])
+    top.only(["cluster", "timeouts", "params", "chain", "namespaces", "nodes", "private"])
     if "cluster" not in top.data:
         raise top.error("cluster", "missing (expected a [cluster] table with name and nodes)")
     cluster = top.table("cluster")
@@ -124,6 +126,9 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     chain = sections.chain_params(top.table("chain"))
     faults, hosts = _node_tables(top.table("nodes"), nodes)
     namespaces = sections.namespaces(top)
+    private_table = top.table("private")
+    private_table.only(["enabled"])
+    private = private_table._get("enabled", bool, "a boolean", False)
     try:
         return ClusterSpec(
             name,
@@ -137,6 +142,7 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
             log_level,
             namespaces,
             hosts,
+            private,
         )
     except SpecError as exc:
         if exc.key == "hosts":  # given per node, in [nodes.NAME]

@@ -22,7 +22,7 @@ SHARED_BATCH_TXS = 6  # with --shares: each namespace is owed 3 transactions of 
 # What the fault layer does that the simulator runs as is; the others have no place in it
 # (amnesia and crash restart or stop a process, garbage is the codec's business) or have
 # their own simulator option (the sim's --crash).
-SIMULATED_FAULTS = ("mute", "withhold", "equivocate", "censor", "delay", "drop")
+SIMULATED_FAULTS = ("mute", "withhold", "equivocate", "censor", "delay", "drop", "leak-shares")
 UNRELIABLE = (Delay, Drop)  # slow or lossy, but honest
 
 
@@ -55,6 +55,9 @@ class Scenario:
     bundle_every: int = 3  # every this many intervals the txs go as one atomic bundle (0: never)
     max_txs: int = 2_000
     timeouts: Timeouts = field(default_factory=lambda: SIM_TIMEOUTS)
+    # Deal a threshold key, encrypt every transaction and check the shares honest replicas
+    # release (sim/privacy.py).
+    private: bool = False
 
     @property
     def namespaces(self) -> tuple[Namespace, ...]:
