@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,12 @@ from helpers.cluster import stop_checked
 from sequencer_net.cluster.control import Cluster
 from sequencer_net.cluster.init import init_cluster
 from sequencer_net.config import ClusterSpec
+from sequencer_net.node_params import NodeParams
+
+# An idle test cluster commits an empty batch every 200 ms instead of every second, so a test
+# that waits for a few heights waits less; tests assert conditions, never timings, and a test
+# about idling sets its own interval.
+IDLE_HEIGHT_MS = 200
 
 
 @pytest.fixture
@@ -20,6 +27,11 @@ def start(tmp_path: Path) -> Iterator[Callable[[ClusterSpec], Cluster]]:
     started: list[Cluster] = []
 
     def start(spec: ClusterSpec) -> Cluster:
+        default = NodeParams().empty_batch_interval_ms
+        if spec.params.empty_batch_interval_ms == default:
+            spec = replace(
+                spec, params=replace(spec.params, empty_batch_interval_ms=IDLE_HEIGHT_MS)
+            )
         cluster = Cluster(init_cluster(spec, tmp_path / spec.name))
         started.append(cluster)
         cluster.up()

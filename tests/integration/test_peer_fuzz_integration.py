@@ -149,7 +149,7 @@ def hostile_chunks(
     me = key.public_key
     out: list[Hostile] = []
     # Wire bounds: refused on the length, before an item is decoded.
-    out.append(lambda h: raw(29, [10, me, 0, [tx] * (MAX_CHUNK_TXS + 1)], bytes(64)))
+    out.append(lambda h: raw(29, [10, me, 0, [tx] * (MAX_CHUNK_TXS + 1), False], bytes(64)))
     out.append(lambda h: raw(27, [bytes(32)] * (MAX_CHUNKS_PER_FETCH + 1)))
     out.append(lambda h: raw(28, [[0]] * (MAX_CHUNKS_PER_FETCH + 1)))
     big_cert = [
