@@ -76,6 +76,7 @@ def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
             admin_address=f"127.0.0.1:{next(ports)}",
             metrics_address=metrics[name],
             log_level=spec.log_level,
+            network=spec.network.for_node(name) if spec.network else None,
         )
     write_prometheus_config(layout.prometheus, metrics)
     return root

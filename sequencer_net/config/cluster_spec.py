@@ -18,6 +18,7 @@ from ..namespaces import Namespace
 from ..node_params import NodeParams
 from ..validators import MAX_TOTAL_POWER
 from . import schema, sections
+from .network import NetworkSpec, network_spec
 from .node_file import LOG_LEVELS
 from .schema import NAME_PATTERN, NAME_RULE, Table
 
@@ -51,6 +52,7 @@ class ClusterSpec:
     faults: Mapping[str, tuple[Fault, ...]] = field(default_factory=dict)
     log_level: str = "info"
     namespaces: tuple[Namespace, ...] = ()
+    network: NetworkSpec | None = None  # an emulated WAN (config/network.py); None: loopback as is
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.fullmatch(self.name):
@@ -79,6 +81,8 @@ class ClusterSpec:
             raise SpecError(
                 "nodes", f"no node {unknown[0]!r} in this cluster (nodes are n1..n{self.nodes})"
             )
+        if self.network is not None and sorted(self.network.regions) != sorted(self.node_names):
+            raise SpecError("network", f"every node of n1..n{self.nodes} needs one region")
 
     @property
     def node_names(self) -> list[str]:
@@ -90,7 +94,7 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     """Load a cluster spec (configs/*.toml): what `sequencer-net cluster init/up` start from."""
     path = Path(path)
     top = schema.load_table(path)
-    top.only(["cluster", "timeouts", "params", "chain", "namespaces", "nodes"])
+    top.only(["cluster", "timeouts", "params", "chain", "namespaces", "nodes", "network"])
     if "cluster" not in top.data:
         raise top.error("cluster", "missing (expected a [cluster] table with name and nodes)")
     cluster = top.table("cluster")
@@ -105,9 +109,22 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     chain = sections.chain_params(top.table("chain"))
     faults = _node_faults(top.table("nodes"), nodes)
     namespaces = sections.namespaces(top)
+    network = None
+    if "network" in top.data and 1 <= nodes <= MAX_NODES:
+        network = network_spec(top.table("network"), [f"n{i}" for i in range(1, nodes + 1)])
     try:
         return ClusterSpec(
-            name, nodes, stakes, chain_id, timeouts, params, chain, faults, log_level, namespaces
+            name,
+            nodes,
+            stakes,
+            chain_id,
+            timeouts,
+            params,
+            chain,
+            faults,
+            log_level,
+            namespaces,
+            network=network,
         )
     except SpecError as exc:
         raise cluster.error(exc.key, exc.problem) from None
