@@ -124,7 +124,7 @@ class Simulation:
             params=ChainParams(slashing=scenario.slashing),
         )
         self.instances = self._make_instances()
-        self.network = Network(scenario, self.rng, len(self.instances))
+        self.network = Network(scenario, self.rng, len(self.instances), seed)
         self.adversary = (
             TwinsAdversary(
                 self.rng,
