@@ -14,7 +14,7 @@ hash of its name above the registered range; with a registry only its names are 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -162,3 +162,27 @@ def table_of(chunk: Chunk, registry: Registry | None = None) -> tuple[NamespaceE
             raise ValueError(f"unknown namespace {name!r}")
         ns_ids.append(ns_id)
     return chunk_table(chunk.tx_ids, ns_ids)
+
+
+def reservations(registry: Registry, max_txs: int) -> dict[int, int]:
+    """Fair shares: per registered namespace id, the transactions of a batch of ``max_txs``
+    kept for it (its share, rounded down). A proposer fills these first; what a namespace
+    leaves unused goes to whoever has more (see :func:`within_shares`)."""
+    return {n.id: int(n.share * max_txs) for n in registry.namespaces}
+
+
+def within_shares(
+    table: Iterable[NamespaceEntry], used: Mapping[int, int], reserved: Mapping[int, int]
+) -> bool:
+    """Whether a chunk with namespace ``table`` fits the reservations beside ``used`` (each
+    of its namespaces stays within its share). A namespace outside the registry has none."""
+    return all(used.get(e.ns_id, 0) + e.tx_count <= reserved.get(e.ns_id, 0) for e in table)
+
+
+def usage(certs: Iterable[ChunkCertificate]) -> dict[int, int]:
+    """Transactions per namespace id across ``certs``."""
+    used: dict[int, int] = {}
+    for cert in certs:
+        for entry in cert.namespaces:
+            used[entry.ns_id] = used.get(entry.ns_id, 0) + entry.tx_count
+    return used

@@ -23,7 +23,7 @@ rule that turns the nodes' documents into suspected censors.
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # annotations only: the metrics reader loads this package for
 FORCED_ROUNDS = 2
 REGOSSIP = 64  # overdue chunk certificates re-sent per rebroadcast, oldest first
 DELAY_SAMPLES = 10_000
+NS_DELAY_SAMPLES = 2_000  # per registered namespace
 
 
 @dataclass(frozen=True)
@@ -44,19 +45,34 @@ class Limits:
     bytes: int
 
 
-def omits(batch: Batch, due: Sequence[ChunkCertificate], limits: Limits) -> int:
-    """How many ``due`` chunks ``batch`` leaves out although it had room for them."""
+def omits(
+    batch: Batch,
+    due: Sequence[ChunkCertificate],
+    limits: Limits,
+    shares: Mapping[int, int] | None = None,
+) -> int:
+    """How many ``due`` chunks ``batch`` leaves out although it had room for them, or although
+    they fit their namespaces' fair ``shares`` beside what the batch gave those namespaces
+    (a batch full of a flooding namespace still owes a quiet one its share). Both are the
+    rules an honest proposer's :meth:`~sequencer_net.replica.lanes.Lanes.select` follows:
+    each chunk it skipped did not fit when it was considered, and a batch only grows."""
+    from ..namespaces import usage, within_shares  # here: this package stays light to import
+
     if not due or len(batch.chunks) >= limits.chunks:
         return 0
     present = set(batch.chunk_digests)
     txs = batch.tx_count
     size = sum(c.size_bytes for c in batch.chunks)
+    used = usage(batch.chunks) if shares else {}
     return sum(
         1
         for cert in due
         if cert.digest not in present
-        and txs + cert.tx_count <= limits.txs
         and size + cert.size_bytes <= limits.bytes
+        and (
+            txs + cert.tx_count <= limits.txs
+            or (shares is not None and within_shares(cert.namespaces, used, shares))
+        )
     )
 
 
@@ -77,11 +93,42 @@ class CensorshipStats:
         self.samples = 0  # delay samples recorded (one per chunk), so a reader takes new ones
         self.inclusion_nil_prevotes = 0
         self.proposers: defaultdict[bytes, ProposerStats] = defaultdict(ProposerStats)
+        # Per registered namespace id: inclusion delays (ms, per chunk entry), transactions
+        # included, and proposals that left out an overdue chunk of it.
+        self.ns_delay_ms: defaultdict[int, deque[int]] = defaultdict(
+            lambda: deque(maxlen=NS_DELAY_SAMPLES)
+        )
+        self.ns_included: defaultdict[int, int] = defaultdict(int)
+        self.ns_omitted: defaultdict[int, int] = defaultdict(int)
 
-    def record_inclusion(self, heights: int, ms: int, txs: int = 1) -> None:
+    def record_inclusion(
+        self,
+        heights: int,
+        ms: int,
+        txs: int = 1,
+        namespaces: Sequence[tuple[int, int]] = (),
+    ) -> None:
         """``txs`` transactions (one chunk) included after ``heights`` and ``ms``; delays are
-        sampled per chunk."""
+        sampled per chunk, and per (registered namespace id, count) it carries."""
         self.included += txs
         self.samples += 1
         self.delay_heights.append(heights)
         self.delay_ms.append(ms)
+        for ns_id, count in namespaces:
+            self.ns_delay_ms[ns_id].append(ms)
+            self.ns_included[ns_id] += count
+
+    def record_starved(
+        self, batch: Batch, due: Sequence[ChunkCertificate], shares: Mapping[int, int]
+    ) -> None:
+        """Count, per registered namespace, a proposal that left out an overdue chunk of it."""
+        present = set(batch.chunk_digests)
+        left_out = {
+            entry.ns_id
+            for cert in due
+            if cert.digest not in present
+            for entry in cert.namespaces
+            if entry.ns_id in shares
+        }
+        for ns_id in left_out:
+            self.ns_omitted[ns_id] += 1

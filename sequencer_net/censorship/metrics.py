@@ -8,9 +8,12 @@ through :func:`read` (a file) or :func:`checked` (a live status), so its shape i
      "inclusion_delay": {"count": int,
                          "heights": {"p50": n, "p99": n, "max": n}, "ms": {...}},
      "proposers": {NAME: {"proposals": int, "failed_rounds": int, "overdue_omitted": int}},
-     "inclusion_nil_prevotes": int, "excluded_proposers": [NAME, ...]}
+     "inclusion_nil_prevotes": int, "excluded_proposers": [NAME, ...],
+     "namespaces": {NS: {"included": int, "ms": {...}, "omitted": int}}}
 
-where each n is a number, or null while nothing was included yet.
+where "namespaces" has one entry per registered namespace (fair shares; empty without a
+registry): transactions included, inclusion delay per chunk entry, and proposals seen leaving
+out an overdue chunk of it; each n is a number, or null while nothing was included yet.
 """
 
 from __future__ import annotations
@@ -42,8 +45,10 @@ def document(
     stats: CensorshipStats,
     names: Mapping[bytes, str],
     excluded: Iterable[bytes],
+    namespaces: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
-    """The document for ``stats`` under the chain's rules; validators shown by name."""
+    """The document for ``stats`` under the chain's rules; validators shown by name, and the
+    registered ``namespaces`` (id -> name) each with its own figures."""
 
     def name(key: bytes) -> str:
         return names.get(key, key.hex()[:12])
@@ -63,6 +68,14 @@ def document(
         },
         "inclusion_nil_prevotes": stats.inclusion_nil_prevotes,
         "excluded_proposers": sorted(name(key) for key in excluded),
+        "namespaces": {
+            ns_name: {
+                "included": stats.ns_included.get(ns_id, 0),
+                "ms": summary(stats.ns_delay_ms.get(ns_id, ())),
+                "omitted": stats.ns_omitted.get(ns_id, 0),
+            }
+            for ns_id, ns_name in sorted((namespaces or {}).items(), key=lambda kv: kv[1])
+        },
     }
 
 
@@ -135,4 +148,20 @@ def _problem(value: object) -> str | None:
     excluded = value.get("excluded_proposers")
     if not isinstance(excluded, list) or not all(isinstance(n, str) for n in excluded):
         return "excluded_proposers must be a list of names"
+    return _namespaces_problem(value.get("namespaces", {}))
+
+
+def _namespaces_problem(namespaces: object) -> str | None:
+    """The per-namespace part (absent in documents from before fair shares: none)."""
+    if not isinstance(namespaces, dict):
+        return "namespaces must be an object"
+    for ns, figures in namespaces.items():
+        if not (
+            isinstance(figures, dict)
+            and _is_int(figures.get("included"))
+            and _is_int(figures.get("omitted"))
+            and isinstance(figures.get("ms"), dict)
+            and all(p in figures["ms"] and _is_number(figures["ms"][p]) for p in PERCENTILES)
+        ):
+            return f"namespaces.{ns} must hold integers included, omitted and ms percentiles"
     return None

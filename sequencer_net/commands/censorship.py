@@ -159,6 +159,9 @@ def render(report: Report, console: Console) -> None:
     if len(report.reporting) < len(report.nodes):
         console.print(f"no metrics from {missing(report.nodes)}")
     console.print(_proposer_table(report))
+    namespaces = _namespace_table(report)
+    if namespaces is not None:
+        console.print(namespaces)
     console.print(report.verdict())
 
 
@@ -218,6 +221,40 @@ def _proposer_table(report: Report) -> Table:
         table.add_row(p, *cells, f"{seen}{'  suspect' if p in suspects else ''}")
     table.add_section()
     table.add_row("total", *(_cell(report.totals(node)) for node in report.reporting), "")
+    return table
+
+
+def _namespace_table(report: Report) -> Table | None:
+    """Per registered namespace, as each node saw it (None without a registry)."""
+    from rich import box
+    from rich.table import Table
+
+    seen = {
+        node.name: node.metrics.get("namespaces", {})
+        for node in report.reporting
+        if node.metrics is not None
+    }
+    names = sorted({ns for figures in seen.values() for ns in figures})
+    if not names:
+        return None
+    table = Table(
+        title="namespaces as each node saw them (fair shares)",
+        caption="cells: transactions included, inclusion delay ms p50/p99/max, "
+        "proposals seen leaving out an overdue chunk of it",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for column in ("namespace", "node", "txs", "ms\np50/p99/max", "omitted"):
+        table.add_column(column, no_wrap=True)
+    for ns in names:
+        for node, figures in seen.items():
+            if ns in figures:
+                f = figures[ns]
+                table.add_row(
+                    ns, node, str(f["included"]), _percentiles(f["ms"]), str(f["omitted"])
+                )
+        table.add_section()
     return table
 
 

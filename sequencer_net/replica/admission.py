@@ -49,7 +49,7 @@ class Admission:
             return None
         if txid in r.lanes:
             return txid
-        if not r.lanes.has_room(len(encoded)):
+        if not r.lanes.has_room(len(encoded), ns_id):
             self._outputs.append(Rejected(None, BUSY))
             return None
         r.lanes.add_client_tx(encoded, txid, omit, ns_id)

@@ -384,9 +384,11 @@ class Replica:
     ) -> None:
         for key in failed:
             self.censorship.proposers[key].failed_rounds += 1
+        shares = self.lanes.batch_shares
         for held in known:
             self.censorship.record_inclusion(
                 entry.height - held.first_seen_height,
                 self._now_ms - held.seen_ms,
                 held.cert.tx_count,
+                [(e.ns_id, e.tx_count) for e in held.cert.namespaces if e.ns_id in shares],
             )

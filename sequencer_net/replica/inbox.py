@@ -112,11 +112,13 @@ class Inbox:
         # When the batch was built, by its header (every node judges one proposal alike); a
         # proposer that backdates it only moves the cutoff back towards its parent's time.
         due = r.admission.overdue(min(batch.header.timestamp_ms, r.now_ms))
-        omitted = censorship.omits(batch, [h.cert for h in due], r.batch_limits)
+        certs = [h.cert for h in due]
+        omitted = censorship.omits(batch, certs, r.batch_limits, r.lanes.batch_shares)
         if not omitted:
             return True
         stats = r.censorship
         stats.proposers[proposal.proposer].overdue_omitted += 1
+        stats.record_starved(batch, certs, r.lanes.batch_shares)
         if not params.forced_inclusion or proposal.round >= FORCED_ROUNDS:
             return True
         stats.inclusion_nil_prevotes += 1

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from ..chunks import certificate_problem, certify, sign_ack
 from ..crypto import PrivateKey
 from ..messages import MAX_CHUNKS_PER_FETCH, ChunkRequest, ChunkResponse, SignedChunk, sign_chunk
-from ..namespaces import Registry, chunk_table
+from ..namespaces import Registry, chunk_table, reservations, within_shares
 from ..node_params import NodeParams
 from ..types import (
     MAX_CHUNK_BYTES,
@@ -68,6 +68,10 @@ class Lanes:
         self._params = params
         self._outputs = outputs
         self.registry = registry or Registry()
+        # Fair shares of the pool (pending transactions held) and of a batch, per namespace id.
+        self._pool_shares = reservations(self.registry, params.mempool_max_txs)
+        self.batch_shares = reservations(self.registry, params.max_batch_txs)
+        self._ns_pending: dict[int, int] = {}  # pending transactions held per namespace id
         self._buffer: dict[bytes, bytes] = {}  # id -> encoded, in arrival order
         self._buffer_ns: dict[bytes, int] = {}  # id -> namespace id, as admission found it
         # Namespace tables (and roots) of uncommitted chunks held: computed once per chunk.
@@ -106,11 +110,28 @@ class Lanes:
         digest = self._pending.get(txid)
         return digest is not None and digest in self.certified
 
-    def has_room(self, size: int) -> bool:
+    def has_room(self, size: int, ns_id: int | None = None) -> bool:
+        """Room for one more transaction of ``size`` bytes (in namespace ``ns_id``): the
+        pool's limits, less what other namespaces' shares keep for them and have not used, so a
+        flooding namespace gets "busy" while a quiet one is still admitted."""
         p = self._params
-        return len(self._pending) < p.mempool_max_txs and (
-            self._pending_bytes + size <= p.mempool_max_bytes
+        if len(self._pending) >= p.mempool_max_txs or (
+            self._pending_bytes + size > p.mempool_max_bytes
+        ):
+            return False
+        if ns_id is None or not self._pool_shares:
+            return True
+        held = self._ns_pending
+        kept = sum(
+            max(0, share - held.get(ns, 0))
+            for ns, share in self._pool_shares.items()
+            if ns != ns_id
         )
+        return len(self._pending) + kept < p.mempool_max_txs
+
+    def pending_by_namespace(self) -> dict[int, int]:
+        """Pending transactions held per namespace id (what a status shows)."""
+        return {ns: n for ns, n in self._ns_pending.items() if n}
 
     # ---- this node's lane ------------------------------------------------------------------
 
@@ -129,6 +150,8 @@ class Lanes:
             self._outputs.append(SetTimer(CHUNK, self._params.chunk_interval_ms))
         self._buffer[txid] = encoded
         self._buffer_ns[txid] = ns_id
+        if self._pool_shares:
+            self._ns_pending[ns_id] = self._ns_pending.get(ns_id, 0) + 1
         self._buffer_bytes += len(encoded)
         self._pending[txid] = None
         self._pending_bytes += len(encoded)
@@ -153,22 +176,36 @@ class Lanes:
         return bool(self._unacked) or len(self._own) >= OWN_IN_FLIGHT
 
     def flush(self, omit: Callable[[bytes], bool] | None = None) -> None:
-        """Pack the buffer into a chunk, store it, ack it ourselves and send it to everyone;
-        ``omit`` (a censoring fault's hook) drops the transactions it picks."""
+        """Pack the buffer into chunks, store them, ack them ourselves and send them to
+        everyone; ``omit`` (a censoring fault's hook) drops the transactions it picks. With a
+        namespace registry each namespace gets a chunk of its own, so a proposer can give every
+        namespace its share of a batch without splitting chunks."""
         buffered, self._buffer, self._buffer_bytes = self._buffer, {}, 0
         ns_ids, self._buffer_ns = self._buffer_ns, {}
         self._waited_ms = 0
+        if self._pool_shares:
+            for ns in ns_ids.values():
+                self._ns_pending[ns] -= 1  # counted again as part of the chunks below
         if omit is not None:
             for txid in [txid for txid, tx in buffered.items() if omit(tx)]:
                 self._pending.pop(txid, None)
                 self._pending_bytes -= len(buffered.pop(txid))
         if not buffered:
             return
-        chunk = Chunk.packed(
-            self._key.public_key, self._seq, tuple(buffered.values()), tuple(buffered)
-        )
+        if self.registry.is_open:
+            self._seal(buffered, ns_ids)
+            return
+        groups: dict[int, dict[bytes, bytes]] = {}
+        for txid, tx in buffered.items():
+            groups.setdefault(ns_ids[txid], {})[txid] = tx
+        for _, group in sorted(groups.items()):
+            self._seal(group, ns_ids)
+
+    def _seal(self, txs: dict[bytes, bytes], ns_ids: dict[bytes, int]) -> None:
+        """One chunk of ours from ``txs`` (id -> encoded, in order)."""
+        chunk = Chunk.packed(self._key.public_key, self._seq, tuple(txs.values()), tuple(txs))
         self._seq += 1
-        table = chunk_table(chunk.tx_ids, [ns_ids[txid] for txid in buffered])
+        table = chunk_table(chunk.tx_ids, [ns_ids[txid] for txid in txs])
         self._tables[chunk.digest] = (table, table_root(table))
         self._own.add(chunk.digest)
         self._hold(chunk)
@@ -318,22 +355,38 @@ class Lanes:
     def select(
         self, max_chunks: int, max_txs: int, max_bytes: int, omit: Callable[[bytes], bool] | None
     ) -> tuple[ChunkCertificate, ...]:
-        """Certified chunks in arrival order within the batch limits; ``omit`` (a censoring
-        fault's hook) drops a chunk holding any transaction it picks."""
-        chosen: list[ChunkCertificate] = []
+        """Certified chunks within the batch limits, in two passes over arrival order: first
+        those that fit their namespaces' fair shares (:attr:`batch_shares`), then anything
+        that still fits, so a flooding namespace gets its share plus what others leave
+        unused. ``omit`` (a censoring fault's hook) drops a chunk holding any transaction it
+        picks. Forced inclusion judges a batch by the same two rules
+        (:func:`sequencer_net.censorship.omits`)."""
+        chosen: dict[bytes, ChunkCertificate] = {}
+        used: dict[int, int] = {}
         txs = size = 0
-        for held in self.certified.values():
-            cert = held.cert
-            if len(chosen) >= max_chunks:
-                break
-            if txs + cert.tx_count > max_txs or size + cert.size_bytes > max_bytes:
-                continue
-            if omit is not None and self._carries(cert.digest, omit):
-                continue
-            chosen.append(cert)
-            txs += cert.tx_count
-            size += cert.size_bytes
-        return tuple(chosen)
+        shares = self.batch_shares
+        for fair in (True, False) if shares else (False,):
+            for held in self.certified.values():
+                cert = held.cert
+                if len(chosen) >= max_chunks:
+                    break
+                if cert.digest in chosen:
+                    continue
+                if txs + cert.tx_count > max_txs or size + cert.size_bytes > max_bytes:
+                    continue
+                if fair and not within_shares(cert.namespaces, used, shares):
+                    continue
+                if omit is not None and self._carries(cert.digest, omit):
+                    continue
+                chosen[cert.digest] = cert
+                txs += cert.tx_count
+                size += cert.size_bytes
+                for entry in cert.namespaces:
+                    used[entry.ns_id] = used.get(entry.ns_id, 0) + entry.tx_count
+        if not shares:
+            return tuple(chosen.values())
+        order = {digest: i for i, digest in enumerate(self.certified)}
+        return tuple(sorted(chosen.values(), key=lambda c: order[c.digest]))
 
     def overdue(
         self, height: int, deadline: int, built_ms: int, grace_ms: int
@@ -425,6 +478,7 @@ class Lanes:
     def _hold(self, chunk: Chunk) -> None:
         self.chunks[chunk.digest] = chunk
         self._uncommitted.add(chunk.digest)
+        self._count_namespaces(chunk, 1)
         size = chunk.size_bytes
         self._author_bytes[chunk.author] = self._author_bytes.get(chunk.author, 0) + size
         ids, pending = chunk.tx_ids, self._pending
@@ -442,12 +496,25 @@ class Lanes:
         if chunk.digest not in self._uncommitted:
             return
         self._uncommitted.discard(chunk.digest)
+        self._count_namespaces(chunk, -1)
         self._tables.pop(chunk.digest, None)
         self._author_bytes[chunk.author] -= chunk.size_bytes
         for txid, tx in zip(chunk.tx_ids, chunk.txs, strict=True):
             if txid in self._pending:
                 del self._pending[txid]
                 self._pending_bytes -= len(tx)
+
+    def _count_namespaces(self, chunk: Chunk, sign: int) -> None:
+        """Add (1) or take away (-1) an uncommitted chunk's transactions per namespace (kept
+        only where the registry gives shares)."""
+        if not self._pool_shares:
+            return
+        held = self._tables.get(chunk.digest)
+        table = held[0] if held is not None else self._table_of(chunk)
+        for entry in table or ():
+            self._ns_pending[entry.ns_id] = (
+                self._ns_pending.get(entry.ns_id, 0) + sign * entry.tx_count
+            )
 
     def _carries(self, digest: bytes, omit: Callable[[bytes], bool]) -> bool:
         chunk = self.chunks.get(digest)

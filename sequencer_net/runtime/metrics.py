@@ -33,11 +33,12 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ..censorship import CensorshipStats
 from ..messages import CommittedBatch
+from ..percentiles import summary
 from ..replica import (
     Committed,
     EvidenceFound,
@@ -83,9 +84,11 @@ class NodeMetrics:
         me: bytes,
         names: Mapping[bytes, str],
         slashed: Iterable[tuple[bytes, int]] = (),
+        namespaces: Mapping[int, str] | None = None,
     ) -> None:
         """``names``: every genesis validator by key; ``slashed``: (offender, stake before)
-        of the slashes the chain already holds, so byzantine power survives a restart."""
+        of the slashes the chain already holds, so byzantine power survives a restart;
+        ``namespaces``: the registered namespaces (id -> name), each with its own series."""
         disable_created_metrics()  # no *_created series: they double a scrape for nothing
         self.registry = CollectorRegistry()
         self._chain_id = chain_id
@@ -93,6 +96,8 @@ class NodeMetrics:
         self._names = dict(names)
         self._proposers = _ProposerCounts(chain_id, self._names)
         self.registry.register(self._proposers)
+        self._namespaces = _NamespaceFigures(chain_id, dict(namespaces or {}))
+        self.registry.register(self._namespaces)
         self._build()
         self._round: tuple[int, int] | None = None  # (height, started_ms) of the round running
         self._step: tuple[str, int] | None = None  # (step, started_ms)
@@ -276,6 +281,8 @@ class NodeMetrics:
         for key, name in self._names.items():
             self.proposer_skipped[name].set(int(key in skipped))
         self._proposers.stats = replica.censorship
+        self._namespaces.stats = replica.censorship
+        self._namespaces.pending = replica.lanes.pending_by_namespace()
         self.commit_age.set(commit_age_ms / 1000)
 
     def render(self) -> bytes:
@@ -400,3 +407,47 @@ class _ProposerCounts(Collector):
                 stats = proposers.get(key)
                 family.add_metric([self._chain_id, name], getattr(stats, count) if stats else 0)
             yield family
+
+
+class _NamespaceFigures(Collector):
+    """Per registered namespace (fair shares): transactions included, proposals seen leaving
+    out an overdue chunk of it, pending transactions held, and its inclusion delay p50/p99
+    over the latest samples. Read at scrape time; every namespace has series from the start."""
+
+    def __init__(self, chain_id: str, names: Mapping[int, str]) -> None:
+        self._chain_id = chain_id
+        self._names = sorted(names.items(), key=lambda kv: kv[1])
+        self.stats: CensorshipStats | None = None
+        self.pending: Mapping[int, int] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ("chain_id", "namespace")
+        included = CounterMetricFamily(
+            f"{PREFIX}_namespace_included_txs",
+            "Transactions included, per namespace.",
+            labels=labels,
+        )
+        omitted = CounterMetricFamily(
+            f"{PREFIX}_namespace_overdue_omitted",
+            "Proposals that left out an overdue chunk of the namespace.",
+            labels=labels,
+        )
+        pending = GaugeMetricFamily(
+            f"{PREFIX}_namespace_pending_txs", "Pending transactions held.", labels=labels
+        )
+        delay = GaugeMetricFamily(
+            f"{PREFIX}_namespace_inclusion_delay_seconds",
+            "Inclusion delay over the latest samples, by quantile.",
+            labels=(*labels, "quantile"),
+        )
+        stats = self.stats
+        for ns_id, name in self._names:
+            key = [self._chain_id, name]
+            included.add_metric(key, stats.ns_included.get(ns_id, 0) if stats else 0)
+            omitted.add_metric(key, stats.ns_omitted.get(ns_id, 0) if stats else 0)
+            pending.add_metric(key, self.pending.get(ns_id, 0))
+            figures = summary(stats.ns_delay_ms.get(ns_id, ()) if stats else ())
+            for quantile, p in (("0.5", "p50"), ("0.99", "p99")):
+                value = figures[p]
+                delay.add_metric([*key, quantile], 0.0 if value is None else value / 1000)
+        yield from (included, omitted, pending, delay)

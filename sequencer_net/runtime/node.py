@@ -140,6 +140,7 @@ class Node:
             config.key.public_key,
             self.names,
             [(r.evidence.offender, r.stake_before) for r in self.chain.slash_records()],
+            {n.id: n.name for n in genesis.namespaces},
         )
         self.summary = CommitSummary()
         # The consensus timeouts now running, with their deadlines: what a consensus dump
@@ -456,8 +457,13 @@ class Node:
     def censorship_metrics(self) -> dict[str, Any]:
         """Inclusion delays and per-proposer counts as this node saw them, with the rules."""
         replica = self.replica
+        registered = {n.id: n.name for n in replica.lanes.registry.namespaces}
         return metrics.document(
-            self.config.genesis.params, replica.censorship, self.names, replica.validators.skipped
+            self.config.genesis.params,
+            replica.censorship,
+            self.names,
+            replica.validators.skipped,
+            registered,
         )
 
     def write_metrics(self) -> None:

@@ -189,29 +189,32 @@ def test_the_chunk_table_is_sorted_by_id_and_counts_and_hashes_each_namespace() 
     assert table_of(Chunk(KEYS["n1"].public_key, 0, tuple(txs)), REGISTRY) == table
 
 
-def test_the_author_certifies_with_its_table_and_ignores_an_ack_on_another() -> None:
+def test_the_author_seals_one_chunk_per_namespace_and_certifies_each_with_its_table() -> None:
     author, outputs = lanes("n1")
     for i, namespace in enumerate(["rollup-b", "rollup-a", "rollup-a"]):
         encoded = tx(namespace, i)
         author.add_client_tx(encoded, tx_id(encoded))
     author.flush()
-    (message,) = sent(outputs, SignedChunk)
+    chunks = sent(outputs, SignedChunk)
+    tables = [table_of(m.chunk, REGISTRY) for m in chunks]
+    assert [[(e.ns_id, e.tx_count) for e in t] for t in tables] == [[(1, 2)], [(2, 1)]]
     peer, peer_out = lanes("n2")
-    peer.on_chunk(b"n1", message, SET)
-    (ack,) = sent(peer_out, ChunkAck)
-    table = table_of(message.chunk, REGISTRY)
-    assert (
-        ack.namespaces_root
-        == ChunkCertificate(ack.digest, ack.author, 3, ack.size_bytes, (), table).namespaces_root
-    )
-    # An ack on another table (a signer that read the chunk otherwise) does not count.
-    other = sign_ack(
-        KEYS["n3"], CHAIN, message.chunk, (table[0], replace(table[1], root=bytes(32)))
-    )
-    assert not author.on_ack(other, SET, 1, 0)
-    assert author.on_ack(ack, SET, 1, 0)
-    (cert,) = sent(outputs, ChunkCertificate)
-    assert cert.namespaces == table and [e.ns_id for e in table] == [1, 2]
+    for message, table in zip(chunks, tables, strict=True):
+        peer.on_chunk(b"n1", message, SET)
+        ack = sent(peer_out, ChunkAck)[-1]
+        count = len(message.chunk.txs)
+        assert (
+            ack.namespaces_root
+            == ChunkCertificate(
+                ack.digest, ack.author, count, ack.size_bytes, (), table
+            ).namespaces_root
+        )
+        # An ack on another table (a signer that read the chunk otherwise) does not count.
+        other = sign_ack(KEYS["n3"], CHAIN, message.chunk, (replace(table[0], root=bytes(32)),))
+        assert not author.on_ack(other, SET, 1, 0)
+        assert author.on_ack(ack, SET, 1, 0)
+    certs = sent(outputs, ChunkCertificate)
+    assert [c.namespaces for c in certs] == tables
 
 
 def _cert(name: str, seq: int, *txs: bytes) -> ChunkCertificate:
