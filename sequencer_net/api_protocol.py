@@ -11,7 +11,8 @@ have a schema below; the node decodes each request against it before any work (s
 reason :data:`BUSY` is backpressure, not a verdict: the node's mempool is full, nothing of that
 transaction was kept, and the client should send it again after a short pause. Every other
 reason is final. A ``[txid, None]`` is an acknowledgement: the transaction is on the node's
-disk and will be proposed.
+disk and will be proposed. ``submit_bundle`` answers the bundle's ids (all acknowledged) or an
+error (none kept; a busy node's error is :data:`BUSY`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import msgspec
 MAX_REQUEST_FRAME = 4 * 1024 * 1024  # what a node reads from a client; a submit fits ~25k txs
 MAX_ANSWER_FRAME = 32 * 1024 * 1024  # what a client reads: a batch with its transactions
 MAX_TXS_PER_SUBMIT = 20_000
+MAX_BUNDLE_TXS = 64  # as sequencer_net.types.MAX_BUNDLE_TXS (this module stays import-light)
 TXID_BYTES = 32
 MAX_HEIGHT = 2**63 - 1
 # The refusal of a transaction that is already in the chain: a repeat of a submit, which the
@@ -35,6 +37,13 @@ BUSY = "busy: mempool full, retry later"
 
 class SubmitParams(msgspec.Struct, forbid_unknown_fields=True):
     txs: Annotated[list[bytes], msgspec.Meta(max_length=MAX_TXS_PER_SUBMIT)]
+
+
+class SubmitBundleParams(msgspec.Struct, forbid_unknown_fields=True):
+    """An atomic bundle: committed in one batch, contiguous and in this order, or not at
+    all. The answer is the list of ids, or an error saying why nothing was taken."""
+
+    txs: Annotated[list[bytes], msgspec.Meta(min_length=1, max_length=MAX_BUNDLE_TXS)]
 
 
 class TxStatusParams(msgspec.Struct, forbid_unknown_fields=True):

@@ -136,6 +136,20 @@ class Client:
             )
         return [SubmitResult(r[0], r[1]) for r in results]
 
+    async def submit_bundle(self, txs: Sequence[Tx]) -> tuple[bytes, ...]:
+        """Submit an atomic bundle: committed in one batch, contiguous and in this order, or
+        not at all. Returns the ids once the node holds it on disk; ApiError saying why if it
+        took none of it (a busy node says so: retry later)."""
+        encoded = [tx.encoded for tx in txs]
+        ids = await self.call("submit_bundle", txs=encoded)
+        if not (
+            isinstance(ids, list)
+            and len(ids) == len(encoded)
+            and all(isinstance(i, bytes) for i in ids)
+        ):
+            raise ApiError(f"{self.address} answered a bundle of {len(txs)} with {ids!r:.80}")
+        return tuple(ids)
+
     async def tx_status(self, txid: bytes) -> dict[str, Any]:
         return await self.call("tx_status", txid=txid)
 

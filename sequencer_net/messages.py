@@ -83,11 +83,21 @@ class CommittedBatch:
         left out of :attr:`txs`. A chunk may carry a transaction a height already committed:
         its author re-chunked what it had acknowledged before a crash, not knowing another
         chunk of its had made it. The chunks stay whole (their certificates name them); every
-        node holds the same chain below, so every node leaves out the same ones."""
-        repeats = committed(list(self._by_id))
+        node holds the same chain below, so every node leaves out the same ones. A bundle
+        chunk with such a transaction is left out whole: a bundle commits entirely or not at
+        all, so its other transactions may take their place in a later chunk of the batch."""
+        ids = list(self._by_id)
+        if any(chunk.bundle for chunk in self.chunks):  # a bundle left out may place others
+            ids = list(dict.fromkeys(t for chunk in self.chunks for t in chunk.tx_ids))
+        repeats = committed(ids)
         if not repeats:
             return self
-        return self._with({t: tx for t, tx in self._by_id.items() if t not in repeats})
+        dropped: set[bytes] = set()
+        by_id, bundles = self._placement(dropped)
+        while hit := {c.digest for c in bundles if not repeats.isdisjoint(c.tx_ids)}:
+            dropped |= hit  # each turn drops at least one more bundle: it ends
+            by_id, bundles = self._placement(dropped)
+        return self._with({t: tx for t, tx in by_id.items() if t not in repeats})
 
     def restricted_to(self, tx_ids: Sequence[bytes]) -> CommittedBatch:
         """This entry committing just ``tx_ids`` (the ids a store recorded for its height,
@@ -108,11 +118,22 @@ class CommittedBatch:
     @cached_property
     def _by_id(self) -> dict[bytes, bytes]:
         """id -> encoded transaction in committed order, from ids each chunk hashed once (a
-        repeat has the same id and bytes, so it keeps its first place)."""
+        repeat has the same id and bytes, so it keeps its first place; a bundle chunk that
+        carries a transaction already placed is left out whole)."""
+        return self._placement(set())[0]
+
+    def _placement(self, dropped: set[bytes]) -> tuple[dict[bytes, bytes], list[Chunk]]:
+        """The committed order with the bundle chunks ``dropped`` (digests) left out, and the
+        bundle chunks it commits."""
         by_id: dict[bytes, bytes] = {}
+        bundles = []
         for chunk in self.chunks:
+            if chunk.bundle:
+                if chunk.digest in dropped or not by_id.keys().isdisjoint(chunk.tx_ids):
+                    continue
+                bundles.append(chunk)
             by_id.update(zip(chunk.tx_ids, chunk.txs, strict=True))
-        return by_id
+        return by_id, bundles
 
 
 @codec.register(24)

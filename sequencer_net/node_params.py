@@ -37,3 +37,9 @@ class NodeParams:
     # lookup, ~250 bytes each; up to about 2.5x this many while a bulk move to the persistent
     # index is in flight); older ones are looked up in that index.
     recent_tx_ids: int = 100_000
+    # The client port's bounds, so one client cannot starve the others on a public port: the
+    # connections held at once (the longest idle one is evicted for a new one), those from
+    # one remote address (loopback exempt), and the requests a second on one connection.
+    client_max_connections: int = 64
+    client_connections_per_host: int = 16
+    client_requests_per_s: int = 200

@@ -418,6 +418,8 @@ def evidence_id(evidence: Evidence) -> bytes:
 
 MAX_CHUNK_TXS = 4_096
 MAX_CHUNK_BYTES = 1024 * 1024
+MAX_BUNDLE_TXS = 64  # transactions in one atomic bundle
+MAX_BUNDLE_BYTES = 256 * 1024  # encoded bytes of one bundle's transactions
 ACK_KIND = "chunk-ack"
 
 
@@ -425,11 +427,14 @@ ACK_KIND = "chunk-ack"
 @dataclass(frozen=True)
 class Chunk:
     """Encoded transactions from ``author``'s lane; ``seq`` numbers the author's chunks so two
-    chunks with equal contents still have different digests."""
+    chunks with equal contents still have different digests. A ``bundle`` chunk is one
+    client's atomic bundle: it commits whole, contiguous and in order, or not at all (see
+    :meth:`sequencer_net.messages.CommittedBatch.without_repeats`)."""
 
     author: bytes
     seq: int
     txs: Annotated[tuple[bytes, ...], codec.MaxLen(MAX_CHUNK_TXS)]
+    bundle: bool = False
 
     def __post_init__(self) -> None:
         if len(self.author) != PUBLIC_KEY_SIZE:
@@ -438,6 +443,8 @@ class Chunk:
             raise ValueError("chunk seq must be >= 0")
         if not 0 < len(self.txs) <= MAX_CHUNK_TXS:
             raise ValueError(f"a chunk holds 1..{MAX_CHUNK_TXS} transactions")
+        if self.bundle and len(self.txs) > MAX_BUNDLE_TXS:
+            raise ValueError(f"a bundle holds 1..{MAX_BUNDLE_TXS} transactions")
 
     @cached_property
     def encoded(self) -> bytes:
@@ -449,12 +456,17 @@ class Chunk:
 
     @classmethod
     def packed(
-        cls, author: bytes, seq: int, txs: tuple[bytes, ...], tx_ids: tuple[bytes, ...]
+        cls,
+        author: bytes,
+        seq: int,
+        txs: tuple[bytes, ...],
+        tx_ids: tuple[bytes, ...],
+        bundle: bool = False,
     ) -> Chunk:
         """A chunk of our own lane, whose transactions' ids admission already computed."""
         if len(tx_ids) != len(txs):
             raise ValueError("one id per transaction")
-        chunk = cls(author, seq, txs)
+        chunk = cls(author, seq, txs, bundle)
         chunk.__dict__["tx_ids"] = tx_ids  # where the cached property below keeps its value
         return chunk
 
@@ -465,6 +477,34 @@ class Chunk:
     @cached_property
     def size_bytes(self) -> int:
         return sum(len(tx) for tx in self.txs)
+
+
+@codec.register(14)
+@dataclass(frozen=True)
+class Bundle:
+    """A client's atomic bundle as a node keeps it among its acknowledged transactions, so
+    that a restart re-admits it as a bundle."""
+
+    txs: Annotated[tuple[bytes, ...], codec.MaxLen(MAX_BUNDLE_TXS)]
+
+    @staticmethod
+    def of(encoded: bytes) -> Bundle | None:
+        """The bundle ``encoded`` holds, None for anything else (a transaction's encoding
+        starts otherwise: its tag is 1)."""
+        if not encoded.startswith(_BUNDLE_PREFIX):
+            return None
+        try:
+            bundle: Bundle = codec.decode(encoded, Bundle)
+        except codec.DecodeError:
+            return None
+        return bundle
+
+    @cached_property
+    def tx_ids(self) -> tuple[bytes, ...]:
+        return tuple(tx_id(tx) for tx in self.txs)
+
+
+_BUNDLE_PREFIX = b"\x92\x0e"  # a msgpack list of two items, the first the tag 14
 
 
 MAX_NAMESPACE_ID = 2**63 - 1

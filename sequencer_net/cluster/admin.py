@@ -1,6 +1,6 @@
 """Talk to the nodes' admin APIs (fault injection, partitions) of a cluster dir.
 
-Each node.toml names its admin address and the cluster's admin token file; the calls carry
+Each node.toml names its admin address and its own admin token file; the calls carry
 the token, and the node refuses any call without it (see ``runtime/admin.py``).
 """
 
@@ -29,9 +29,11 @@ class AdminTarget:
 
 
 def admin_targets(cluster: Cluster) -> dict[str, AdminTarget]:
-    """Every node's admin endpoint, from its node.toml."""
+    """Every node's admin endpoint, from its node.toml; in a host's bundle (`cluster init
+    --hosts`), which holds only that host's nodes, those nodes' alone."""
     targets = {}
-    for name in cluster.names:
+    here = [n for n in cluster.names if cluster.layout.node_config(n).is_file()]
+    for name in here or cluster.names:  # none at all: the error names the first missing
         config = load_node_config(cluster.layout.node_config(name))
         if config.admin_address is None or config.admin_token is None:
             raise ClusterError(

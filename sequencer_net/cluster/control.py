@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import signal
 import sys
 from collections.abc import Callable
@@ -71,6 +72,7 @@ class Cluster:
         from ..config import load_node_config
 
         for name in self.names:  # one clear config error now beats N dead processes later
+            self._check_local(name)
             load_node_config(self.layout.node_config(name))
         with state.locked(self.layout.lock):
             recorded = state.load(self.layout.state)
@@ -153,6 +155,23 @@ class Cluster:
         if name not in self.names:
             raise ClusterError(f"no node {name!r} in {self.root}; nodes: {', '.join(self.names)}")
 
+    def _check_local(self, name: str) -> None:
+        """This tool starts nodes on this machine only: a node genesis places on another host
+        (`cluster init --hosts`, or a compose service name) runs there, and starting it here
+        would bind every interface and dial the other hosts."""
+        for endpoint in self.genesis.endpoints[name]:
+            try:
+                local = ipaddress.ip_address(endpoint.host).is_loopback
+            except ValueError:
+                local = False
+            if not local:
+                raise ClusterError(
+                    f"{name} runs on {endpoint.host}, not on this machine: start it there with "
+                    f"`sequencer-net node --config {name}/node.toml` from its bundle, or with "
+                    "the deploy files (docs/deploy.md)"
+                )
+
     def _spawn(self, name: str) -> Proc:
+        self._check_local(name)
         argv = self.command(self.layout.node_config(name))
         return procs.spawn(argv, self.layout.output(name))

@@ -15,13 +15,13 @@ from ..config import (
 from ..crypto import PrivateKey
 from ..genesis import Genesis
 from ..validators import Validator
+from .bundles import write_bundles
+from .deploy import source_dir, write_deploy
 from .errors import ClusterError
 from .layout import Layout
-from .ports import free_ports
+from .plan import plan
 from .prometheus import write_prometheus_config
 from .state import RUNS
-
-PORTS_PER_NODE = 4  # peer, client, admin, metrics
 
 
 def fresh_dir(name: str, runs: Path = RUNS) -> Path:
@@ -34,9 +34,11 @@ def fresh_dir(name: str, runs: Path = RUNS) -> Path:
     return candidate
 
 
-def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
-    """Create genesis.toml, the admin token, prometheus.yml and, per node, node.toml (with its
-    faults, log level and loopback admin and metrics ports), a fresh key and an empty data dir.
+def init_cluster(spec: ClusterSpec, dir: Path, deploy: str | None = None) -> Path:
+    """Create genesis.toml, prometheus.yml and, per node, node.toml (with its faults, log
+    level, admin and metrics ports), a fresh key, its own admin token and an empty data dir.
+    With hosts, also one bundle per host (:mod:`.bundles`); with ``deploy`` ("compose" or
+    "systemd"), the deploy files, in each bundle or, without hosts, in the dir itself.
 
     Returns the absolute cluster dir. Refuses a non-empty dir: it may hold another cluster's
     keys and chain, and mixing two clusters' files would make nodes refuse each other."""
@@ -47,14 +49,13 @@ def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
         raise ClusterError(
             f"{root} is not empty; refusing to overwrite it (pick another --dir or remove it)"
         )
+    names = spec.node_names
+    nodes = plan(names, spec.hosts, compose=deploy == "compose")
     root.mkdir(parents=True, exist_ok=True)
     layout = Layout(root)
-    names = spec.node_names
-    ports = iter(free_ports(PORTS_PER_NODE * len(names)))
     keys = {name: PrivateKey.generate() for name in names}
     addresses = {
-        name: Addresses(peer=f"127.0.0.1:{next(ports)}", client=f"127.0.0.1:{next(ports)}")
-        for name in names
+        name: Addresses(peer=nodes[name].peer, client=nodes[name].client) for name in names
     }
     validators = tuple(
         Validator(name, keys[name].public_key, stake)
@@ -62,21 +63,29 @@ def init_cluster(spec: ClusterSpec, dir: Path) -> Path:
     )
     genesis = Genesis(spec.chain_id, validators, spec.timeouts, spec.chain, spec.namespaces)
     write_genesis(layout.genesis, genesis, addresses)
-    write_admin_token(layout.admin_token)
-    metrics = {name: f"127.0.0.1:{next(ports)}" for name in names}
     for name in names:
+        node = nodes[name]
         layout.node_dir(name).mkdir()
         layout.data(name).mkdir()
         write_key(layout.key(name), keys[name])
+        write_admin_token(layout.admin_token(name))
         write_node_config(
             layout.node_config(name),
             name,
             params=spec.params,
             faults=spec.faults.get(name, ()),
-            admin_address=f"127.0.0.1:{next(ports)}",
-            metrics_address=metrics[name],
+            admin_address=node.admin,
+            admin_token_file=layout.admin_token(name).name,
+            metrics_address=node.metrics,
             log_level=spec.log_level,
+            peer_listen=node.peer_listen,
+            client_listen=node.client_listen,
             network=spec.network.for_node(name) if spec.network else None,
         )
-    write_prometheus_config(layout.prometheus, metrics)
+    write_prometheus_config(layout.prometheus, {name: nodes[name].scrape for name in names})
+    source = source_dir()
+    if spec.hosts:
+        write_bundles(layout, nodes, spec.chain_id, deploy, source)
+    elif deploy is not None:
+        write_deploy(deploy, root, list(nodes.values()), spec.chain_id, source, local=True)
     return root

@@ -1,14 +1,16 @@
 """Where things live in a cluster dir, in one place so every module agrees.
 
 DIR/genesis.toml        shared by every node
-DIR/admin_token         the secret the admin API (fault injection) asks for, mode 0600
 DIR/cluster.json        pids of the running nodes (written by `up`, `restart`, `down`)
 DIR/origin.json         the spec file (or --nodes flags) the dir was made from
 DIR/prometheus.yml      a Prometheus scrape config with every node's metrics address
 DIR/nK/node.toml        one node's config (paths relative to nK/)
 DIR/nK/key              its Ed25519 seed, hex, mode 0600
+DIR/nK/admin_token      the secret its admin API (fault injection) asks for, mode 0600
 DIR/nK/data/            its chain, sign state and logs
 DIR/nK/node.out         its stdout and stderr, appended across restarts
+DIR/bundles/HOST/       with hosts: what to copy to HOST (genesis, its nodes' dirs)
+DIR/compose.yaml, DIR/Dockerfile, DIR/systemd/   with --deploy (in each bundle with hosts)
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ class Layout:
         return self.root / "genesis.toml"
 
     @property
-    def admin_token(self) -> Path:
-        return self.root / "admin_token"
+    def bundles(self) -> Path:
+        return self.root / "bundles"
 
     @property
     def state(self) -> Path:
@@ -60,6 +62,9 @@ class Layout:
 
     def key(self, name: str) -> Path:
         return self.node_dir(name) / "key"
+
+    def admin_token(self, name: str) -> Path:
+        return self.node_dir(name) / "admin_token"
 
     def data(self, name: str) -> Path:
         return self.node_dir(name) / "data"

@@ -1,8 +1,9 @@
 """DIR/prometheus.yml: a scrape config with every node's metrics endpoint as a target, so
 `prometheus --config.file=DIR/prometheus.yml` watches a cluster with no editing.
 
-Written by hand rather than with a YAML library: every value in it is a node name or a
-loopback address that the config loaders already checked, so nothing needs quoting rules."""
+Written by hand rather than with a YAML library: every value in it is a node name or an
+address (an IP or a hostname) that the config loaders already checked, so nothing needs
+quoting rules."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from typing import Any
 import trio
 
 from ..config import load_node_config
+from ..config.node_file import shown
 from .control import STARTUP_TIMEOUT_S, Cluster
 from .errors import ClusterError
 from .ports import in_use
@@ -77,9 +78,8 @@ def startup_failure(cluster: Cluster, name: str, what: str, exited: bool) -> str
 
 
 def _ports(cluster: Cluster, name: str) -> dict[str, str]:
-    own = cluster.genesis.addresses[name]
-    ports = {"client": own.client, "peer": own.peer}
     config = load_node_config(cluster.layout.node_config(name))
+    ports = {"client": shown(config.client_bind), "peer": shown(config.peer_bind)}
     if config.admin_address is not None:
         ports["admin"] = config.admin_address
     if config.metrics_address is not None:

@@ -19,6 +19,15 @@ from .target import add_dir_option, client_addresses, client_targets
 if TYPE_CHECKING:  # the rest is imported where used, so `--help` starts fast
     from ..client import FanoutResult
 
+BUNDLE_EPILOG = """\
+bundle file (JSON): a list of transactions, each {"namespace": NS, "payload": TEXT} or
+{"namespace": NS, "payload_hex": HEX}, with an optional "sender" (default --sender):
+
+  [{"namespace": "rollup-a", "payload": "swap 5 A"},
+   {"namespace": "rollup-b", "payload": "swap 5 B"}]
+
+  sequencer-net tx send --bundle swap.json --wait
+"""
 STATUS_TIMEOUT_S = 2.0
 WAIT_TIMEOUT_S = 30.0
 
@@ -51,11 +60,26 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
 
     tx = commands.add_parser("tx", help="submit transactions and look them up")
     tx_commands = tx.add_subparsers(dest="tx_command", metavar="ACTION", required=True)
-    p = tx_commands.add_parser("send", parents=[common], help="submit one transaction")
+    p = tx_commands.add_parser(
+        "send",
+        parents=[common],
+        help="submit one transaction, or an atomic bundle",
+        description="Submit one transaction, or with --bundle an atomic bundle of several (for "
+        "one or more namespaces) that commits in one batch, contiguous and in the given order, "
+        "or not at all.",
+        epilog=BUNDLE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument(
         "payload", nargs="?", help="payload text (UTF-8), or - to read the payload from stdin"
     )
     p.add_argument("--file", type=Path, metavar="PATH", help="read the payload from PATH")
+    p.add_argument(
+        "--bundle",
+        type=Path,
+        metavar="FILE",
+        help="submit the transactions listed in the JSON file FILE as one atomic bundle",
+    )
     p.add_argument("--namespace", default="rollup-a", help="rollup namespace (default rollup-a)")
     p.add_argument("--sender", default="cli", help="sender tag (default cli)")
     p.add_argument(
@@ -270,6 +294,8 @@ def _tx_send(args: argparse.Namespace) -> int:
 
     if not args.timeout > 0:
         raise UsageError(f"--timeout must be positive, got {args.timeout:g}")
+    if args.bundle is not None:
+        return _bundle_send(args)
     targets = _fanout_targets(args)
     try:
         tx = Tx(args.namespace, args.sender, _payload(args))
@@ -318,6 +344,43 @@ def _tx_send(args: argparse.Namespace) -> int:
         human = "\n".join([*lines, f"{human}, accepted by {len(accepted)} of {len(answers)}"])
     _print(args, result, human)
     return 0 if result["status"] == "committed" or not args.wait else 1
+
+
+def _bundle_send(args: argparse.Namespace) -> int:
+    """`tx send --bundle FILE`: one request to one node; with --wait, until all committed."""
+    import trio
+
+    from ..client import Client
+    from .bundle_file import read_bundle
+
+    if args.payload is not None or args.file is not None:
+        raise UsageError("--bundle takes its transactions from FILE: give no payload or --file")
+    if args.fanout != 1:
+        raise UsageError("--bundle goes to one node (--node); --fanout is for one transaction")
+    txs = read_bundle(args.bundle, args.sender)
+    [(name, address)] = client_targets(args.node, args.dir).items()
+
+    async def send() -> list[dict[str, Any]]:
+        async with await Client.connect(address) as client:
+            ids = await client.submit_bundle(txs)
+            statuses = [await client.tx_status(txid) for txid in ids]
+            if args.wait:
+                with trio.move_on_after(args.timeout):
+                    while any(s["status"] != "committed" for s in statuses):
+                        await trio.sleep(0.1)
+                        statuses = [await client.tx_status(txid) for txid in ids]
+            return [{"txid": txid, **s} for txid, s in zip(ids, statuses, strict=True)]
+
+    result = {"node": name, "txs": _run(send)}
+    lines = [
+        f"{t['txid'].hex()} {t['status']}"
+        + (f" at height {t['height']}, position {t['position']}" if "height" in t else "")
+        for t in result["txs"]
+    ]
+    lines.append(f"bundle of {len(txs)} transactions via {name}")
+    _print(args, result, "\n".join(lines))
+    committed = all(t["status"] == "committed" for t in result["txs"])
+    return 0 if committed or not args.wait else 1
 
 
 def _fanout_json(answer: FanoutResult) -> dict[str, Any]:

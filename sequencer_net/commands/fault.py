@@ -1,5 +1,5 @@
 """`sequencer-net fault set|clear|list`: switch faults on and off in a running cluster's nodes
-through their admin APIs (loopback only, guarded by the cluster's admin token)."""
+through their admin APIs (loopback only, each guarded by its node's admin token)."""
 
 from __future__ import annotations
 

@@ -16,8 +16,11 @@ def add_node_command(commands: argparse._SubParsersAction) -> None:
         "until SIGTERM or Ctrl-C. Logs go to DATA_DIR/node.log as JSON lines, at node.toml's "
         "log_level (per-height lines are debug; info has a summary every 10 s), rotated by "
         "size (log_max_bytes, log_backups). With metrics_address in node.toml it serves "
-        "Prometheus metrics at http://ADDRESS/metrics. A port it cannot bind is named in "
-        "the error and in node.log (exit status 2).",
+        "Prometheus metrics at http://ADDRESS/metrics. It binds the peer and client "
+        "addresses genesis advertises for it, or peer_listen and client_listen in node.toml "
+        "(0.0.0.0:PORT for every interface); admin_address must be on loopback. A port it "
+        "cannot bind is named in the error and in node.log (exit status 2). To run nodes on "
+        "separate hosts see `cluster init --hosts` and docs/deploy.md.",
     )
     p.add_argument("--config", required=True, type=Path, help="the node's node.toml")
     p.set_defaults(run=_run_node)

@@ -97,6 +97,12 @@ def add_sim_command(commands: argparse._SubParsersAction) -> None:
         help="keep evidence out of batches, so equivocators are never jailed",
     )
     p.add_argument(
+        "--shares",
+        action="store_true",
+        help="register rollup-a and rollup-b at half the batch each, with batches small "
+        "enough for fair shares to bind (e.g. with --fault 'n4=censor namespace=rollup-b')",
+    )
+    p.add_argument(
         "--gst-ms",
         type=integer(-1, MAX_GST_MS),
         default=-1,
@@ -185,6 +191,7 @@ def _run_sim(args: argparse.Namespace) -> int:
             faults=_fault_indices(args.faults, args.nodes),
             schedule=args.schedule,
             slashing=args.slashing,
+            shares=args.shares,
             heights=args.heights,
             gst_ms=args.gst_ms,
         )
@@ -261,6 +268,7 @@ def replay_command(args: argparse.Namespace, seed: int) -> str:
         "--partitions" if args.partitions else "",
         f"--schedule {args.schedule}" if args.schedule != "twins" else "",
         "" if args.slashing else "--no-slashing",
+        "--shares" if args.shares else "",
         f"--gst-ms {args.gst_ms}" if args.gst_ms != -1 else "",
         f"--heights {args.heights}",
         "--allow-unsafe" if args.allow_unsafe else "",

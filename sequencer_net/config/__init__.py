@@ -5,8 +5,9 @@ Every loader reads a whole file and checks it before anything starts, so a typo 
 with a traceback. Unknown keys are refused too: a misspelt optional key would otherwise be
 silently ignored. Writers use ``tomli_w`` and produce exactly what the loaders accept.
 
-Addresses must be on loopback: this project runs local clusters only and never binds a port
-reachable from other machines.
+Peer and client addresses may be any IP address or hostname (peer links are authenticated
+and sealed, the client API is bounded per connection); the admin address must be on loopback,
+always, and the metrics address defaults to it.
 
 Modules: ``schema`` (reading a TOML table with file-and-key errors), ``sections`` (tables
 several files share), ``genesis_file``, ``node_file``, ``cluster_spec`` and ``secrets`` (key and

@@ -52,6 +52,9 @@ class ClusterSpec:
     faults: Mapping[str, tuple[Fault, ...]] = field(default_factory=dict)
     log_level: str = "info"
     namespaces: tuple[Namespace, ...] = ()
+    # The machine each node runs on (``cluster init --hosts`` or ``host`` in [nodes.NAME]):
+    # none means every node on 127.0.0.1 with free ports, else every node has one.
+    hosts: Mapping[str, str] = field(default_factory=dict)
     network: NetworkSpec | None = None  # an emulated WAN (config/network.py); None: loopback as is
 
     def __post_init__(self) -> None:
@@ -84,10 +87,26 @@ class ClusterSpec:
         if self.network is not None and sorted(self.network.regions) != sorted(self.node_names):
             raise SpecError("network", f"every node of n1..n{self.nodes} needs one region")
 
+        _check_hosts(self.hosts, self.node_names)
+
     @property
     def node_names(self) -> list[str]:
         """n1..nN, the names the simulator uses too."""
         return [f"n{i}" for i in range(1, self.nodes + 1)]
+
+
+def _check_hosts(hosts: Mapping[str, str], names: list[str]) -> None:
+    if not hosts:
+        return
+    missing = [name for name in names if name not in hosts]
+    if missing or len(hosts) != len(names):
+        extra = sorted(set(hosts) - set(names))
+        which = f"no node {extra[0]!r}" if extra else f"none for {', '.join(missing)}"
+        raise SpecError("hosts", f"give a host for every node or for none ({which})")
+    for name, host in hosts.items():
+        problem = schema.host_problem(host)
+        if problem is not None:
+            raise SpecError("hosts", f"{name}: {problem}")
 
 
 def load_cluster_spec(path: Path | str) -> ClusterSpec:
@@ -107,7 +126,7 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     timeouts = sections.timeouts(top.table("timeouts"))
     params = sections.params(top.table("params"))
     chain = sections.chain_params(top.table("chain"))
-    faults = _node_faults(top.table("nodes"), nodes)
+    faults, hosts = _node_tables(top.table("nodes"), nodes)
     namespaces = sections.namespaces(top)
     network = None
     if "network" in top.data and 1 <= nodes <= MAX_NODES:
@@ -124,20 +143,30 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
             faults,
             log_level,
             namespaces,
+            hosts,
             network=network,
         )
     except SpecError as exc:
+        if exc.key == "hosts":  # given per node, in [nodes.NAME]
+            raise top.error("nodes", exc.problem) from None
         raise cluster.error(exc.key, exc.problem) from None
 
 
-def _node_faults(table: Table, nodes: int) -> dict[str, tuple[Fault, ...]]:
-    """The [nodes.NAME] tables: per-node faults, e.g. ``[nodes.n1] faults = ["mute"]``."""
+def _node_tables(table: Table, nodes: int) -> tuple[dict[str, tuple[Fault, ...]], dict[str, str]]:
+    """The [nodes.NAME] tables: per-node faults, e.g. ``[nodes.n1] faults = ["mute"]``, and
+    the host each node runs on (``host = "seq1.example.org"``)."""
     names = [f"n{i}" for i in range(1, nodes + 1)]
-    faults = {}
+    faults, hosts = {}, {}
     for name in table.data:
         if name not in names:
             raise table.error(name, f"no such node (this cluster has n1..n{nodes})")
         node = table.table(name)
-        node.only(["faults"])
-        faults[name] = sections.faults(node)
-    return faults
+        node.only(["faults", "host"])
+        if "faults" in node.data:
+            faults[name] = sections.faults(node)
+        if "host" in node.data:
+            hosts[name] = node.string("host")
+            problem = schema.host_problem(hosts[name])
+            if problem is not None:
+                raise node.error("host", problem)
+    return faults, hosts

@@ -1,8 +1,9 @@
 """genesis.toml: the validator set, timeouts and chain rules, plus where each validator listens.
 
 Every node must read exactly the same file; the loader checks it whole (names, keys and
-addresses unique, addresses on loopback) and the writer spells out every value so nodes cannot
-disagree on a default.
+addresses unique; addresses are what peers and clients dial, an IP address or a hostname, never
+a wildcard) and the writer spells out every value so nodes cannot disagree on a default. Where
+a node binds is node.toml's business (``peer_listen``, ``client_listen``).
 """
 
 from __future__ import annotations

@@ -34,6 +34,8 @@ NODE_KEYS = (
     "admin_address",
     "admin_token_file",
     "metrics_address",
+    "peer_listen",
+    "client_listen",
     "log_level",
     "log_max_bytes",
     "log_backups",
@@ -72,7 +74,19 @@ class NodeConfig:
     metrics_address: str | None = None  # None: no metrics endpoint
     metrics_endpoint: Endpoint | None = None
     log: LogSettings = field(default_factory=LogSettings)
+    # Where to bind the peer and client ports when not at the address genesis advertises
+    # (behind NAT or in a container: 0.0.0.0:26656 while peers dial host1:26656).
+    peer_listen: Endpoint | None = None
+    client_listen: Endpoint | None = None
     network: NodeNetwork | None = None  # emulated WAN latency to each peer; None: none
+
+    @property
+    def peer_bind(self) -> Endpoint:
+        return self.peer_listen or self.endpoints[self.name].peer
+
+    @property
+    def client_bind(self) -> Endpoint:
+        return self.client_listen or self.endpoints[self.name].client
 
     @property
     def genesis(self) -> Genesis:
@@ -103,12 +117,16 @@ def load_node_config(path: Path | str) -> NodeConfig:
     faults = sections.faults(top)
     admin_address = admin_token = admin_endpoint = None
     if "admin_address" in top.data or "admin_token_file" in top.data:
-        admin_endpoint = schema.address(top, "admin_address")  # checks loopback
+        admin_endpoint = schema.address(top, "admin_address", loopback_only=True)
         admin_address = shown(admin_endpoint)
         admin_token = load_admin_token(schema.resolve(base, top.string("admin_token_file")), top)
     metrics_endpoint = None
     if "metrics_address" in top.data:
-        metrics_endpoint = schema.address(top, "metrics_address")  # checks loopback
+        metrics_endpoint = schema.address(top, "metrics_address", wildcard=True)
+    listen = {
+        key: schema.address(top, key, wildcard=True) if key in top.data else None
+        for key in ("peer_listen", "client_listen")
+    }
     validator = next((v for v in genesis_file.genesis.validators if v.name == name), None)
     if validator is None:
         raise top.error("name", f"{name!r} is not a validator in {genesis_file.path}")
@@ -145,6 +163,8 @@ def load_node_config(path: Path | str) -> NodeConfig:
         metrics_address=shown(metrics_endpoint) if metrics_endpoint else None,
         metrics_endpoint=metrics_endpoint,
         log=_log_settings(top),
+        peer_listen=listen["peer_listen"],
+        client_listen=listen["client_listen"],
         network=network,
     )
 
@@ -181,12 +201,15 @@ def write_node_config(
     admin_token_file: str = "../admin_token",
     metrics_address: str | None = None,
     log_level: str | None = None,
+    peer_listen: str | None = None,
+    client_listen: str | None = None,
     network: NodeNetwork | None = None,
 ) -> None:
     """Write node.toml; relative paths keep a cluster dir movable. Only the params that differ
     from NodeParams' defaults are written, so a later change of a default still applies.
     Without ``admin_address`` the node has no admin API (no runtime fault injection), without
-    ``metrics_address`` no metrics endpoint, without ``network`` no emulated latency."""
+    ``metrics_address`` no metrics endpoint, without ``network`` no emulated latency; without
+    ``peer_listen``/``client_listen`` the node binds the addresses genesis advertises for it."""
     document: dict[str, Any] = {
         "name": name,
         "genesis": genesis,
@@ -200,6 +223,10 @@ def write_node_config(
         document["metrics_address"] = metrics_address
     if log_level is not None:
         document["log_level"] = log_level
+    if peer_listen is not None:
+        document["peer_listen"] = peer_listen
+    if client_listen is not None:
+        document["client_listen"] = client_listen
     fault_specs = [str(f) for f in faults]
     if fault_specs:
         document["faults"] = fault_specs

@@ -27,8 +27,9 @@ class ConfigError(Exception):
 
 
 class Endpoint(NamedTuple):
-    """A checked loopback host (IPv6 without brackets, ``localhost`` as 127.0.0.1) and port,
-    ready to bind or dial: the runtime never parses an address string itself."""
+    """A checked host (an IP address, IPv6 without brackets, or a lower-case hostname;
+    ``localhost`` as 127.0.0.1) and port, ready to bind or dial: the runtime never parses an
+    address string itself."""
 
     host: str
     port: int
@@ -136,8 +137,32 @@ def name(table: Table, key: str) -> str:
     return value
 
 
-def address(table: Table, key: str) -> Endpoint:
-    """Parse host:port (IPv6 as [::1]:port) and insist on a loopback host."""
+HOSTNAME_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` (no port, IPv6 without brackets) cannot be dialled, or None: it must be
+    an IP address other than a wildcard, or a DNS hostname."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        if len(host) > 253 or not all(HOSTNAME_LABEL.fullmatch(label) for label in labels):
+            return f"{host!r} is neither an IP address nor a hostname"
+        return None
+    if ip.is_unspecified:
+        return f"{ip} means every interface, which nobody can dial"
+    return None
+
+
+def address(
+    table: Table, key: str, *, loopback_only: bool = False, wildcard: bool = False
+) -> Endpoint:
+    """Parse host:port (IPv6 as [::1]:port): an IP address or a DNS hostname.
+
+    ``loopback_only`` is for ports that must never be reachable from another machine (the
+    admin API). A wildcard host (0.0.0.0, [::]) means "every interface": fine to listen on
+    (``wildcard``), but no peer or client can dial it, so an advertised address refuses it."""
     text = table.string(key)
     host, sep, port_text = text.rpartition(":")
     if not sep or not host or not port_text.isdigit():
@@ -155,11 +180,24 @@ def address(table: Table, key: str) -> Endpoint:
         ip = ipaddress.ip_address(host)
     except ValueError:
         ip = None
-    if ip is None or not ip.is_loopback:
+    if loopback_only and (ip is None or not ip.is_loopback):
         raise table.error(
             key,
             f"{text!r}: host must be a loopback address (127.0.0.0/8, ::1 or localhost); "
-            "sequencer-net runs local clusters only and never binds other interfaces",
+            "this port is never bound to another interface, since whoever reaches it "
+            "controls the node",
+        )
+    if ip is None:
+        labels = host.rstrip(".").split(".")
+        if len(host) > 253 or not all(HOSTNAME_LABEL.fullmatch(label) for label in labels):
+            raise table.error(key, f"{text!r}: {host!r} is neither an IP address nor a hostname")
+        return Endpoint(host.rstrip(".").lower(), port)
+    if ip.is_unspecified and not wildcard:
+        raise table.error(
+            key,
+            f"{text!r}: {ip} means every interface, which nobody can dial; give the address "
+            "others reach this node at (listen on every interface with peer_listen or "
+            "client_listen in node.toml)",
         )
     return Endpoint(str(ip), port)
 

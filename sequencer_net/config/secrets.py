@@ -1,4 +1,4 @@
-"""Secret files (a node's key, the cluster's admin token): written 0600, refused if not private.
+"""Secret files (a node's key, its admin token): written 0600, refused if not private.
 
 Every secret goes through :func:`write_private`, the one writer: created with mode 0600 in
 the same call (no window in which others could read it) and never over an existing file, since

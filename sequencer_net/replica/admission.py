@@ -3,13 +3,23 @@ comparing the proposal we hold with one a peer echoes (an equivocation)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..api_protocol import ALREADY_COMMITTED, BUSY
 from ..evidence import evidence_problem
 from ..messages import EvidenceGossip, ProposalEcho
-from ..types import Evidence, Proposal, Vote, VoteKind, make_evidence, tx_id, tx_namespace
+from ..types import (
+    MAX_BUNDLE_BYTES,
+    MAX_BUNDLE_TXS,
+    Evidence,
+    Proposal,
+    Vote,
+    VoteKind,
+    make_evidence,
+    tx_id,
+    tx_namespace,
+)
 from .lanes import HeldCertificate
 from .outputs import EvidenceFound, Output, PeerId, Rejected, Send
 
@@ -54,6 +64,73 @@ class Admission:
             return None
         r.lanes.add_client_tx(encoded, txid, omit, ns_id)
         return txid
+
+    def admit_bundle(
+        self, encoded_txs: Sequence[bytes], omit: Callable[[bytes], bool] | None
+    ) -> tuple[bytes, ...] | None:
+        """Put a client's atomic bundle in this node's lane as one bundle chunk; the ids, or
+        None with the reason. Every transaction must pass :meth:`admit_tx`'s checks and none
+        may be committed or pending here already (it would commit apart from the bundle); the
+        same bundle again is acknowledged again. A censoring fault acknowledges a bundle with
+        a transaction it picks and drops it whole."""
+        r = self._replica
+        problem, ids, ns_ids = self._bundle_problem(encoded_txs)
+        if problem is not None:
+            self._outputs.append(Rejected(None, problem))
+            return None
+        if any(txid in r.lanes for txid in ids):
+            if self._is_pending_bundle(ids):
+                return ids  # the same bundle again (a client that retried)
+            self._outputs.append(Rejected(None, "refused: a transaction of the bundle is pending"))
+            return None
+        if r.chain.committed_among(ids):
+            self._outputs.append(Rejected(None, f"refused: bundle {ALREADY_COMMITTED}"))
+            return None
+        size = sum(len(tx) for tx in encoded_txs)
+        if not all(r.lanes.has_room(size, ns) for ns in set(ns_ids)) or not r.lanes.has_room_for(
+            len(ids), size
+        ):
+            self._outputs.append(Rejected(None, BUSY))
+            return None
+        if omit is None or not any(omit(tx) for tx in encoded_txs):
+            txs = dict(zip(ids, encoded_txs, strict=True))
+            r.lanes.add_bundle(txs, dict(zip(ids, ns_ids, strict=True)))
+        return ids
+
+    def _is_pending_bundle(self, ids: tuple[bytes, ...]) -> bool:
+        lanes = self._replica.lanes
+        digests = {lanes.pending_chunk(txid) for txid in ids}
+        chunk = lanes.chunks.get(digests.pop() or b"") if len(digests) == 1 else None
+        return chunk is not None and chunk.bundle and chunk.tx_ids == ids
+
+    def _bundle_problem(
+        self, encoded_txs: Sequence[bytes]
+    ) -> tuple[str | None, tuple[bytes, ...], list[int]]:
+        """Why a bundle is refused before any state is read, its ids and namespace ids."""
+        if not 0 < len(encoded_txs) <= MAX_BUNDLE_TXS:
+            return f"refused: a bundle holds 1..{MAX_BUNDLE_TXS} transactions", (), []
+        size = sum(len(tx) for tx in encoded_txs)
+        if size > MAX_BUNDLE_BYTES:
+            return f"refused: bundle of {size} bytes exceeds {MAX_BUNDLE_BYTES}", (), []
+        params = self._replica.params
+        if len(encoded_txs) > params.max_batch_txs or size > params.max_batch_bytes:
+            return "refused: the bundle is larger than a batch of this chain can hold", (), []
+        registry = self._replica.lanes.registry
+        ns_ids = []
+        for i, encoded in enumerate(encoded_txs):
+            try:
+                namespace = tx_namespace(encoded)
+            except ValueError as exc:
+                return f"malformed transaction {i} of the bundle: {exc}", (), []
+            admits = registry.lookup(namespace)
+            if admits is None or len(encoded) > admits[1]:
+                problem = registry.problem(namespace, len(encoded))
+                return f"refused: transaction {i} of the bundle: {problem}", (), []
+            ns_ids.append(admits[0])
+        ids = tuple(tx_id(tx) for tx in encoded_txs)
+        if len(set(ids)) != len(ids):
+            return "refused: a bundle carries a transaction twice", (), []
+        return None, ids, ns_ids
 
     def overdue(self, built_ms: int) -> list[HeldCertificate]:
         """Certified chunks held long enough that a batch built at ``built_ms`` must carry

@@ -13,7 +13,7 @@ fetched first (the certificate says more than a third of the stake stored it).
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .. import censorship
 from ..censorship import CensorshipStats
@@ -53,6 +53,7 @@ from ..store import ChainStore, SignStateStore
 from ..types import (
     NIL_ROUND,
     Batch,
+    Bundle,
     Certificate,
     ChunkAck,
     ChunkCertificate,
@@ -210,7 +211,10 @@ class Replica:
             return
         held, self._readmit = self._readmit, []
         for encoded in held:
-            if self.chain.tx_location(tx_id(encoded)) is None:  # committed while we were down
+            bundle = Bundle.of(encoded)
+            if bundle is not None:  # refused whole if it committed while we were down
+                self.admission.admit_bundle(bundle.txs, self.omit)
+            elif self.chain.tx_location(tx_id(encoded)) is None:  # committed while we were down
                 self.admission.admit_tx(encoded, self.omit)
 
     def submit(self, encoded_tx: bytes, now_ms: int) -> tuple[bytes | None, list[Output]]:
@@ -219,6 +223,15 @@ class Replica:
         self._now_ms = now_ms
         txid = self.admission.admit_tx(encoded_tx, self.omit)
         return txid, self._take_outputs()
+
+    def submit_bundle(
+        self, encoded_txs: Sequence[bytes], now_ms: int
+    ) -> tuple[tuple[bytes, ...] | None, list[Output]]:
+        """A client's atomic bundle: one bundle chunk of this node's lane. Returns the ids, or
+        None with a :class:`Rejected` output saying why."""
+        self._now_ms = now_ms
+        ids = self.admission.admit_bundle(encoded_txs, self.omit)
+        return ids, self._take_outputs()
 
     def on_timer(self, key: TimerKey, now_ms: int) -> list[Output]:
         self._now_ms = now_ms

@@ -27,6 +27,7 @@ from ..messages import MAX_CHUNKS_PER_FETCH, ChunkRequest, ChunkResponse, Signed
 from ..namespaces import Registry, chunk_table, reservations, within_shares
 from ..node_params import NodeParams
 from ..types import (
+    MAX_BUNDLE_BYTES,
     MAX_CHUNK_BYTES,
     Chunk,
     ChunkAck,
@@ -41,7 +42,7 @@ from .outputs import CHUNK, Output, PeerId, Rejected, Send, SetTimer
 
 SERVE_HEIGHTS = 64  # committed chunks kept this many heights for peers that fetch them
 REMEMBER_COMMITTED = 4_096  # committed digests remembered, so an old certificate is refused
-OWN_IN_FLIGHT = 2  # own chunks not yet committed before the buffer waits (chunk_max_wait_ms)
+OWN_IN_FLIGHT = 2  # own flushes not yet committed before the buffer waits (chunk_max_wait_ms)
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,17 @@ class Lanes:
         self._pool_shares = reservations(self.registry, params.mempool_max_txs)
         self.batch_shares = reservations(self.registry, params.max_batch_txs)
         self._ns_pending: dict[int, int] = {}  # pending transactions held per namespace id
+        self._chunk_txs = min(params.chunk_max_txs, params.max_batch_txs)  # a chunk fits a batch
         self._buffer: dict[bytes, bytes] = {}  # id -> encoded, in arrival order
         self._buffer_ns: dict[bytes, int] = {}  # id -> namespace id, as admission found it
         # Namespace tables (and roots) of uncommitted chunks held: computed once per chunk.
         self._tables: dict[bytes, tuple[tuple[NamespaceEntry, ...], bytes]] = {}
         self._buffer_bytes = 0
         self._seq = 0
-        self._own: set[bytes] = set()  # our chunks not yet committed
+        # Our chunks not yet committed -> the flush that sealed them (one flush seals one chunk
+        # per namespace with a registry: pacing counts flushes, not chunks).
+        self._own: dict[bytes, int] = {}
+        self._flushes = 0
         self._waited_ms = 0  # how long the buffer has waited past the interval for a certificate
         self.chunks: dict[bytes, Chunk] = {}  # held: uncommitted, then SERVE_HEIGHTS more
         self.certified: OrderedDict[bytes, HeldCertificate] = OrderedDict()  # uncommitted
@@ -129,6 +134,18 @@ class Lanes:
         )
         return len(self._pending) + kept < p.mempool_max_txs
 
+    def has_room_for(self, count: int, size: int) -> bool:
+        """Room for ``count`` more transactions of ``size`` bytes in all (a bundle)."""
+        p = self._params
+        return len(self._pending) + count <= p.mempool_max_txs and (
+            self._pending_bytes + size <= p.mempool_max_bytes
+        )
+
+    def pending_chunk(self, txid: bytes) -> bytes | None:
+        """The digest of the chunk holding a pending transaction (None: buffered or not
+        pending)."""
+        return self._pending.get(txid)
+
     def pending_by_namespace(self) -> dict[int, int]:
         """Pending transactions held per namespace id (what a status shows)."""
         return {ns: n for ns, n in self._ns_pending.items() if n}
@@ -155,10 +172,14 @@ class Lanes:
         self._buffer_bytes += len(encoded)
         self._pending[txid] = None
         self._pending_bytes += len(encoded)
-        if len(self._buffer) >= self._params.chunk_max_txs or self._buffer_bytes >= (
-            MAX_CHUNK_BYTES // 2
-        ):
+        if len(self._buffer) >= self._chunk_txs or self._buffer_bytes >= (MAX_CHUNK_BYTES // 2):
             self.flush(omit)
+
+    def add_bundle(self, txs: dict[bytes, bytes], ns_ids: dict[bytes, int]) -> None:
+        """Seal a checked bundle (id -> encoded, in the client's order) as one bundle chunk
+        at once: a chunk commits whole or not at all, so the bundle does too. It does not
+        wait for the buffer's pacing; the buffer keeps its own chunk."""
+        self._seal(txs, ns_ids, bundle=True)
 
     def on_timer(self, omit: Callable[[bytes], bool] | None = None) -> None:
         """The buffer's interval is over: seal it, unless our last chunk still lacks its
@@ -171,9 +192,9 @@ class Lanes:
         self.flush(omit)
 
     def _busy(self) -> bool:
-        """Our last chunk still lacks its certificate, or two of ours wait to be committed:
+        """Our last chunk still lacks its certificate, or two flushes of ours wait to be committed:
         a new one now would only add acks and checks, not speed."""
-        return bool(self._unacked) or len(self._own) >= OWN_IN_FLIGHT
+        return bool(self._unacked) or len(set(self._own.values())) >= OWN_IN_FLIGHT
 
     def flush(self, omit: Callable[[bytes], bool] | None = None) -> None:
         """Pack the buffer into chunks, store them, ack them ourselves and send them to
@@ -192,22 +213,29 @@ class Lanes:
                 self._pending_bytes -= len(buffered.pop(txid))
         if not buffered:
             return
-        if self.registry.is_open:
+        self._flushes += 1
+        if self.registry.is_open and len(buffered) <= self._chunk_txs:  # the usual case
             self._seal(buffered, ns_ids)
             return
-        groups: dict[int, dict[bytes, bytes]] = {}
+        groups: dict[int, list[tuple[bytes, bytes]]] = {}
         for txid, tx in buffered.items():
-            groups.setdefault(ns_ids[txid], {})[txid] = tx
-        for _, group in sorted(groups.items()):
-            self._seal(group, ns_ids)
+            groups.setdefault(0 if self.registry.is_open else ns_ids[txid], []).append((txid, tx))
+        for ns, group in sorted(groups.items()):
+            # No bigger than a batch, nor than the namespace's share of one: every chunk fits.
+            step = max(1, min(self._chunk_txs, self.batch_shares.get(ns, len(group))))
+            for i in range(0, len(group), step):
+                self._seal(dict(group[i : i + step]), ns_ids)
 
-    def _seal(self, txs: dict[bytes, bytes], ns_ids: dict[bytes, int]) -> None:
+    def _seal(
+        self, txs: dict[bytes, bytes], ns_ids: dict[bytes, int], bundle: bool = False
+    ) -> None:
         """One chunk of ours from ``txs`` (id -> encoded, in order)."""
-        chunk = Chunk.packed(self._key.public_key, self._seq, tuple(txs.values()), tuple(txs))
+        author, values = self._key.public_key, tuple(txs.values())
+        chunk = Chunk.packed(author, self._seq, values, tuple(txs), bundle)
         self._seq += 1
         table = chunk_table(chunk.tx_ids, [ns_ids[txid] for txid in txs])
         self._tables[chunk.digest] = (table, table_root(table))
-        self._own.add(chunk.digest)
+        self._own[chunk.digest] = self._flushes
         self._hold(chunk)
         ack = sign_ack(self._key, self._chain_id, chunk, table)
         self._acks[chunk.digest] = {ack.validator: ack.signature}
@@ -414,7 +442,7 @@ class Lanes:
                 known.append(held)
             self._acks.pop(chunk.digest, None)
             self._unacked.pop(chunk.digest, None)
-            self._own.discard(chunk.digest)
+            self._own.pop(chunk.digest, None)
             self._release(chunk)
             self._committed[chunk.digest] = None
         while len(self._committed) > REMEMBER_COMMITTED:
@@ -437,6 +465,8 @@ class Lanes:
         """Why a peer's chunk is refused; None, with its namespace table kept, if it is not."""
         if chunk.size_bytes > MAX_CHUNK_BYTES:
             return "chunk exceeds the size limit"
+        if chunk.bundle and chunk.size_bytes > MAX_BUNDLE_BYTES:
+            return "bundle exceeds the size limit"
         share = self._params.mempool_max_bytes // max(1, len(validators.active))
         if self._author_bytes.get(chunk.author, 0) + chunk.size_bytes > share:
             return "chunk refused: its author's share of uncommitted chunks is full"

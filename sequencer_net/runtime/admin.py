@@ -2,9 +2,9 @@
 
 A listener of its own, apart from the client API, bound to loopback only, with the client
 API's framing (``u32 length | msgpack`` maps, see :mod:`sequencer_net.api_protocol`). Every
-request carries the cluster's admin token in its params; a wrong or missing token gets an
-error answer, a warning in the log, and the connection closed, since anyone who can reach the
-port could otherwise make the node byzantine.
+request carries the node's own admin token (DIR/nK/admin_token) in its params; a wrong or
+missing token gets an error answer, a warning in the log, and the connection closed, since
+anyone who can reach the port could otherwise make the node byzantine.
 
 Methods: ``fault_set(spec)``, ``fault_clear(behaviour=None)`` (None clears all),
 ``fault_list()``, ``partition(peers)`` (replaces the cut), ``heal()``. Each answers with the
@@ -35,7 +35,7 @@ Name = Annotated[str, msgspec.Meta(max_length=64)]
 
 
 class Authenticated(msgspec.Struct, forbid_unknown_fields=True):
-    """Every admin request's params carry the cluster's token."""
+    """Every admin request's params carry the node's token."""
 
     token: Annotated[str, msgspec.Meta(max_length=256)]
 
@@ -92,7 +92,7 @@ class AdminServer:
         self, host: str, port: int, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Listen on ``host`` (which must be loopback); reports the bound port when started."""
-        if not ipaddress.ip_address(host).is_loopback:
+        if not _is_loopback(host):
             raise ValueError(f"the admin API listens on loopback only, not {host}")
         listeners = await trio.open_tcp_listeners(port, host=host)
         task_status.started(listeners[0].socket.getsockname()[1])
@@ -143,3 +143,11 @@ class AdminServer:
         if self._consensus is None:
             raise ValueError("this node serves no consensus state")
         return {**self._consensus(), **self.report()}
+
+
+def _is_loopback(host: str) -> bool:
+    """An IP literal on loopback; a hostname never counts, since it may resolve elsewhere."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

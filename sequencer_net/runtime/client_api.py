@@ -17,11 +17,13 @@ from ..api_protocol import (
     MAX_REQUEST_FRAME,
     BatchParams,
     NamespaceProofParams,
+    SubmitBundleParams,
     SubmitParams,
     TxStatusParams,
 )
 from ..nsproof import build_proof
 from ..replica import Rejected
+from ..types import Bundle
 from .clock import now_ms
 from .rpc import Limits, Method, NoParams, Reply, RpcServer
 
@@ -35,6 +37,17 @@ SUBSCRIBER_QUEUE = 1024
 Event = dict[str, Any]
 
 
+def _limits(node: Node) -> Limits:
+    """The request size is the protocol's; the counts and the rate are node.toml's."""
+    params = node.config.params
+    return Limits(
+        MAX_REQUEST_FRAME,
+        max_connections=params.client_max_connections,
+        connections_per_host=params.client_connections_per_host,
+        requests_per_s=params.client_requests_per_s,
+    )
+
+
 class ClientApi:
     """The handlers over one node, and the commit subscribers they serve."""
 
@@ -46,12 +59,13 @@ class ClientApi:
             {
                 "status": Method(NoParams, self._status),
                 "submit": Method(SubmitParams, self._submit),
+                "submit_bundle": Method(SubmitBundleParams, self._submit_bundle),
                 "tx_status": Method(TxStatusParams, self._tx_status),
                 "batch": Method(BatchParams, self._batch),
                 "namespace_proof": Method(NamespaceProofParams, self._namespace_proof),
                 "subscribe_commits": Method(NoParams, self._subscribe_commits),
             },
-            Limits(MAX_REQUEST_FRAME),
+            _limits(node),
         )
 
     def publish(self, event: Event) -> None:
@@ -125,7 +139,7 @@ class ClientApi:
             reason = next((o.reason for o in outputs if isinstance(o, Rejected)), None)
             node.carry_out([o for o in outputs if not (isinstance(o, Rejected) and o.peer is None)])
             if txid is not None:
-                node.acked.add((txid, encoded))
+                node.acked.add(((txid,), encoded))
             else:
                 refused[(reason or "refused").split(":", 1)[0]] += 1  # no per-tx detail
             results.append((txid, None if txid is not None else reason or "refused"))
@@ -133,6 +147,19 @@ class ClientApi:
             log.debug("submit_refused", refused=sum(refused.values()), reasons=dict(refused))
         await node.acked.durable()
         return results
+
+    async def _submit_bundle(self, params: SubmitBundleParams) -> list[bytes]:
+        """Take an atomic bundle whole and answer once it is on disk (as one acknowledged
+        record, so a restart re-admits it as a bundle), or refuse it whole."""
+        node = self._node
+        ids, outputs = node.replica.submit_bundle(params.txs, now_ms())
+        reason = next((o.reason for o in outputs if isinstance(o, Rejected)), None)
+        node.carry_out([o for o in outputs if not (isinstance(o, Rejected) and o.peer is None)])
+        if ids is None:
+            raise ValueError(reason or "refused")
+        node.acked.add((ids, codec.encode(Bundle(tuple(params.txs)))))
+        await node.acked.durable()
+        return list(ids)
 
     async def _tx_status(self, params: TxStatusParams) -> dict[str, Any]:
         location = self._node.chain.tx_location(params.txid)

@@ -1,4 +1,5 @@
-"""The node's metrics endpoint: ``GET /metrics`` over HTTP/1.1 on loopback, served from the
+"""The node's metrics endpoint: ``GET /metrics`` over HTTP/1.1 on the configured address
+(loopback unless node.toml says otherwise: a scrape is read-only), served from the
 node's own trio loop (h11 parses, trio does the I/O), so a scrape reads the replica in the
 same thread that changes it.
 
@@ -13,7 +14,6 @@ Only connections being answered are never evicted; they have ANSWER_TIMEOUT_S to
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -49,9 +49,7 @@ class MetricsServer:
     async def serve(
         self, host: str, port: int, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Listen on ``host`` (which must be loopback); reports the bound port when started."""
-        if not ipaddress.ip_address(host).is_loopback:
-            raise ValueError(f"the metrics endpoint listens on loopback only, not {host}")
+        """Listen on ``host``; reports the bound port when started."""
         listeners = await trio.open_tcp_listeners(port, host=host)
         task_status.started(listeners[0].socket.getsockname()[1])
         await trio.serve_listeners(self._handle, listeners)

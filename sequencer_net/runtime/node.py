@@ -150,13 +150,13 @@ class Node:
     # ---- running -------------------------------------------------------------------------
 
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        own = self.config.endpoints[self.name]
         config = self.config
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            listening = {"client": shown(own.client)}
+            client = config.client_bind
+            listening = {"client": shown(client)}
             listeners = await _listen(
-                "client", own.client, trio.open_tcp_listeners(own.client.port, host=own.client.host)
+                "client", client, trio.open_tcp_listeners(client.port, host=client.host)
             )
             if config.admin_endpoint is not None:
                 assert config.admin_token is not None
@@ -182,8 +182,9 @@ class Node:
                 listening["metrics"] = shown(config.metrics_endpoint)
             # Peers last, then node_started at once: what a peer link logs comes after it, so
             # a reader of the log (risk calibrate) sees where this run of the node begins.
-            await _listen("peer", own.peer, nursery.start(self.peers.run, *own.peer))
-            listening["peer"] = shown(own.peer)
+            peer = config.peer_bind
+            await _listen("peer", peer, nursery.start(self.peers.run, *peer))
+            listening["peer"] = shown(peer)
             # Status answers only now, so a node that answers holds every port it needs.
             nursery.start_soon(trio.serve_listeners, self.client_api.rpc.handle, listeners)
             log.info(

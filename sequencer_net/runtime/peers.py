@@ -13,7 +13,7 @@ delay of one peer never holds up another, and one link's frames leave in the ord
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -23,10 +23,17 @@ import trio
 from ..crypto import PrivateKey
 from ..net import DEFAULT_MAX_FRAME_BYTES, NetError, SecureLink, handshake
 from ..net.delay import DelayLine
+from .rpc import remote_host
 
 log = structlog.get_logger()
 
 HANDSHAKE_TIMEOUT_S = 5.0
+# A public peer port: strangers may connect, but only a few at a time may hold a handshake
+# open (for up to HANDSHAKE_TIMEOUT_S each), so a flood cannot exhaust the node's sockets or
+# CPU. The total is above the largest cluster's peer count, so a whole local cluster dialling
+# at once (all from loopback, which the per-address cap exempts) is never refused.
+MAX_PENDING_HANDSHAKES = 128
+MAX_PENDING_PER_HOST = 8
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.1, 3.0
 
 
@@ -57,6 +64,31 @@ class _Outbox:
             return self.gossip.popleft()
         self.ready = trio.Event()
         return None
+
+
+@dataclass
+class _Pending:
+    """Inbound handshakes under way: in all, and by remote address."""
+
+    limit: int
+    per_host: int
+    count: int = 0
+    by_host: Counter[str] = field(default_factory=Counter)
+
+    def admit(self, host: str | None) -> bool:
+        if self.count >= self.limit or (host is not None and self.by_host[host] >= self.per_host):
+            return False
+        self.count += 1
+        if host is not None:
+            self.by_host[host] += 1
+        return True
+
+    def release(self, host: str | None) -> None:
+        self.count -= 1
+        if host is not None:
+            self.by_host[host] -= 1
+            if not self.by_host[host]:
+                del self.by_host[host]
 
 
 @dataclass(frozen=True)
@@ -90,6 +122,7 @@ class PeerManager:
         }
         self._links: dict[bytes, SecureLink] = {}
         self.refused = 0
+        self._pending = _Pending(MAX_PENDING_HANDSHAKES, MAX_PENDING_PER_HOST)
         self.bytes_sent = 0  # payload bytes handed to peer links since start (all peers)
 
     def connected(self) -> list[str]:
@@ -130,8 +163,19 @@ class PeerManager:
                 await self._serve(link)
             await trio.sleep(BACKOFF_MIN_S)
 
-    async def _accept(self, stream: trio.SocketStream) -> None:
-        link = await self._secure(stream, initiator=False, expected=None)
+    async def _accept(self, stream: trio.abc.Stream, host: str | None = None) -> None:
+        """An inbound connection; ``host`` is where it comes from (found from the socket when
+        not given; None, as loopback is, is under no per-address cap)."""
+        host = host or remote_host(stream)
+        if not self._pending.admit(host):
+            self.refused += 1
+            log.debug("peer_refused", reason="too many handshakes pending", host=host)
+            await trio.aclose_forcefully(stream)
+            return
+        try:
+            link = await self._secure(stream, initiator=False, expected=None)
+        finally:
+            self._pending.release(host)
         if link is not None:
             if link.peer_key > self.key.public_key:  # that peer should have been dialled by us
                 log.warning(
@@ -142,7 +186,7 @@ class PeerManager:
             await self._serve(link)
 
     async def _secure(
-        self, stream: trio.SocketStream, initiator: bool, expected: bytes | None
+        self, stream: trio.abc.Stream, initiator: bool, expected: bytes | None
     ) -> SecureLink | None:
         allowed = {expected} if expected else set(self.peers)
         with trio.move_on_after(HANDSHAKE_TIMEOUT_S) as scope:

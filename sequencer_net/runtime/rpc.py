@@ -13,11 +13,22 @@ has waited longest for (the rest of) a request, so idle or half-sent connections
 clients out; only when all are busy answering or streaming is the new one refused. Answers
 too must leave within the timeout, so a client that stops reading cannot pin its connection
 either.
+
+A public client port needs two more bounds, so one client cannot starve the others: at most
+``connections_per_host`` connections from one remote address, and at most ``requests_per_s``
+requests per connection, a token bucket holding one second's worth; a request beyond it is
+answered with an error saying so, and the connection stays open, unless it goes on sending
+a second's worth of requests more without one allowed (then it is closed, so a client that
+ignores the answers costs the node no more than one that obeys them). Loopback is exempt from
+both: the local tools (the load generator, a test checking thousands of transactions) all
+come from it, and whoever runs them runs the node.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -71,6 +82,50 @@ class Limits:
     max_connections: int = 64
     max_buffered_bytes: int = 64 * 1024 * 1024
     request_timeout_s: float = 30.0
+    connections_per_host: int | None = None  # None: no per-address cap
+    requests_per_s: float | None = None  # per connection; None: unlimited
+
+
+class RateLimit:
+    """A token bucket: ``rate`` requests a second, up to one second's worth saved up.
+    ``refused`` counts the requests refused since the last one allowed."""
+
+    def __init__(self, rate: float, now: float) -> None:
+        self.rate = rate
+        self.tokens = rate
+        self.at = now
+        self.refused = 0
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            self.refused += 1
+            return False
+        self.tokens -= 1
+        self.refused = 0
+        return True
+
+    @property
+    def exhausted(self) -> bool:
+        """Refused a second's worth in a row: the client is not listening."""
+        return self.refused > self.rate
+
+
+def remote_host(stream: trio.abc.Stream) -> str | None:
+    """The address a socket stream comes from; None for loopback and for other streams."""
+    if not isinstance(stream, trio.SocketStream):
+        return None
+    try:
+        host = str(stream.socket.getpeername()[0])
+    except (OSError, IndexError):
+        return None
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:  # a scoped IPv6 address (fe80::1%eth0): counted as it is
+        return host
+    ip = getattr(ip, "ipv4_mapped", None) or ip  # ::ffff:127.0.0.1 on a dual-stack port
+    return None if ip.is_loopback else str(ip)
 
 
 @dataclass(frozen=True)
@@ -117,22 +172,39 @@ class RpcServer:
         self._params = {name: msgspec.msgpack.Decoder(m.params) for name, m in methods.items()}
         self.connections = 0
         self.buffered = 0
+        self.per_host: Counter[str] = Counter()
         # Connections waiting for (the rest of) a request, oldest first: evicted when full.
         self._waiting: dict[object, trio.CancelScope] = {}
 
-    async def handle(self, stream: trio.abc.Stream) -> None:
-        """One connection, from its first request to its close."""
+    async def handle(self, stream: trio.abc.Stream, host: str | None = None) -> None:
+        """One connection, from its first request to its close; ``host`` is where it comes
+        from (found from the socket when not given; None, as loopback is, is under neither
+        the per-address cap nor the rate limit)."""
+        host = host or remote_host(stream)
+        cap = self.limits.connections_per_host
         try:
+            if host is not None and cap is not None and self.per_host[host] >= cap:
+                # debug: on a public port a flood of these must not flood the log too
+                log.debug("api_connection_refused", api=self.api, reason="too many from host")
+                error = f"too many connections from {host} ({cap}); close one and retry"
+                await self._send(stream, {"id": None, "error": error})
+                return
             if self.connections >= self.limits.max_connections and not self._evict():
                 log.warning("api_connection_refused", api=self.api, reason="too many connections")
                 limit = self.limits.max_connections
                 await self._send(stream, {"id": None, "error": f"too many connections ({limit})"})
                 return
             self.connections += 1
+            if host is not None:
+                self.per_host[host] += 1
             try:
-                await self._serve(stream)
+                await self._serve(stream, host)
             finally:
                 self.connections -= 1
+                if host is not None:
+                    self.per_host[host] -= 1
+                    if not self.per_host[host]:
+                        del self.per_host[host]
         except (NetError, trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         finally:
@@ -148,8 +220,11 @@ class RpcServer:
         log.info("api_connection_evicted", api=self.api, reason="room for a new connection")
         return True
 
-    async def _serve(self, stream: trio.abc.Stream) -> None:
+    async def _serve(self, stream: trio.abc.Stream, host: str | None) -> None:
         decoder = FrameDecoder(self.limits.max_frame_bytes)
+        rate = self.limits.requests_per_s
+        limited = rate is not None and host is not None
+        bucket = RateLimit(rate, trio.current_time()) if limited and rate else None
         try:
             while True:
                 try:
@@ -159,7 +234,10 @@ class RpcServer:
                     return
                 if frame is None:
                     return
-                outcome = await self.answer(frame)
+                if bucket is not None and not bucket.take(trio.current_time()):
+                    outcome = self.rate_limited(frame, bucket)
+                else:
+                    outcome = await self.answer(frame)
                 await self._send(stream, outcome.message)
                 reply = outcome.reply
                 if reply is not None and reply.then is not None:
@@ -171,6 +249,20 @@ class RpcServer:
                     return
         finally:
             self.buffered -= decoder.buffered
+
+    def rate_limited(self, frame: bytes, bucket: RateLimit) -> Outcome:
+        """The answer to a request over this connection's rate: an error with its id (the
+        envelope alone is decoded), the connection kept unless the client keeps on."""
+        try:
+            request_id = decode_schema(self._envelope, frame).id
+        except msgspec.MsgspecError as exc:
+            return Outcome({"id": None, "error": f"malformed request: {exc}"}, keep_open=False)
+        rate = f"over {bucket.rate:g} requests per second on this connection"
+        if bucket.exhausted:
+            log.debug("api_connection_closed", api=self.api, reason="rate limited")
+            error = f"rate limited: {rate}, {bucket.refused} refused in a row; closing"
+            return Outcome({"id": request_id, "error": error}, keep_open=False)
+        return Outcome({"id": request_id, "error": f"rate limited: {rate}; retry later"})
 
     async def answer(self, frame: bytes) -> Outcome:
         """The answer to one request frame: sans-IO except for the handler's own awaits."""

@@ -13,6 +13,8 @@
   ``liveness_heights`` more than it had at GST, within the scenario's bound.
 - Following: a mute instance runs honest node logic and only keeps quiet, so agreement and
   liveness hold for it too: it catches up on what it missed and commits what the others do.
+- Bundles: every bundle an honest instance took commits in one batch, contiguous and in its
+  order, or not at all (never split across heights, never partly).
 - Accountability: every piece of evidence verifies and names a byzantine validator, never an
   honest one; no honest validator is ever jailed; evidence found well before the end of a live
   run has been committed and its offender jailed.
@@ -95,6 +97,7 @@ def check_run(
     instances: Sequence[Instance],
     scenario: Scenario,
     height_at_gst: dict[int, int],
+    bundles: Sequence[tuple[bytes, ...]] = (),
 ) -> Report:
     violations: list[str] = []
     honest = [(i, inst) for i, inst in enumerate(instances) if inst.honest]
@@ -145,6 +148,8 @@ def check_run(
                 f"within {scenario.liveness_bound_ms} ms of GST"
             )
 
+    violations.extend(_bundle_problems(reference, bundles))
+
     byzantine_keys = {genesis.validators[i].public_key for i in scenario.byzantine}
     names = {v.public_key: v.name for v in genesis.validators}
     found: dict[bytes, Evidence] = {}
@@ -183,6 +188,28 @@ def check_run(
     ]
     jailed = sorted(v.name for v in final.validators if v.jailed)
     return Report(violations, lowest, chain, len(found), sorted(offenders), jailed)
+
+
+def _bundle_problems(
+    reference: dict[int, tuple[str, CommittedBatch]], bundles: Sequence[tuple[bytes, ...]]
+) -> list[str]:
+    """Each bundle committed whole at one height, contiguous and in order, or not at all."""
+    if not bundles:
+        return []
+    where: dict[bytes, tuple[int, int]] = {}
+    for height, (_, entry) in reference.items():
+        for position, txid in enumerate(entry.tx_ids):
+            where.setdefault(txid, (height, position))
+    problems = []
+    for ids in bundles:
+        found = [where.get(txid) for txid in ids]
+        if all(f is None for f in found):
+            continue
+        first = found[0]
+        expected = [None if first is None else (first[0], first[1] + i) for i in range(len(ids))]
+        if found != expected:
+            problems.append(f"bundles: bundle {ids[0].hex()[:12]} committed as {found}")
+    return problems
 
 
 def _validator_sets(genesis: Genesis, chain: list[CommittedBatch]) -> dict[int, ValidatorSet]:

@@ -122,6 +122,7 @@ class Simulation:
             ),
             timeouts=scenario.timeouts,
             params=ChainParams(slashing=scenario.slashing),
+            namespaces=scenario.namespaces,
         )
         self.instances = self._make_instances()
         self.network = Network(scenario, self.rng, len(self.instances), seed)
@@ -140,6 +141,8 @@ class Simulation:
         self._heap: list[tuple[int, int, Event]] = []
         self._seq = 0
         self._txs_sent = 0
+        self._intervals = 0
+        self.bundles: list[tuple[bytes, ...]] = []  # ids of every bundle an honest node took
         self._height_at_gst: dict[int, int] = {}
         self.events = 0
         self._time_ms = 0  # virtual time
@@ -198,7 +201,7 @@ class Simulation:
             self._handle(event)
             if time >= gst and self._done():
                 break
-        report = check_run(self.genesis, self.instances, s, self._height_at_gst)
+        report = check_run(self.genesis, self.instances, s, self._height_at_gst, self.bundles)
         return SimResult(
             self.seed,
             report,
@@ -251,6 +254,7 @@ class Simulation:
             self.keys[instance.validator],
             instance.chain,
             instance.sign_state,
+            self.scenario.node_params,
             machine_factory=self.machine_factory,
         )
         if instance.layer is not None:
@@ -334,11 +338,22 @@ class Simulation:
             idx = self.rng.choice(live)
             replica = self.instances[idx].replica
             assert replica is not None
+            self._intervals += 1
+            txs = []
             for _ in range(s.txs_per_interval):
                 self._txs_sent += 1
-                tx = Tx("rollup-a", f"user{self._txs_sent % 16}", self._txs_sent.to_bytes(8, "big"))
-                _, outputs = replica.submit(tx.encoded, now)
+                n = self._txs_sent
+                namespace = "rollup-a" if n % 2 else "rollup-b"
+                txs.append(Tx(namespace, f"user{n % 16}", n.to_bytes(8, "big")).encoded)
+            if s.bundle_every and self._intervals % s.bundle_every == 0:
+                ids, outputs = replica.submit_bundle(txs, now)
+                if ids is not None:
+                    self.bundles.append(ids)
                 self._carry_out(idx, outputs)
+            else:
+                for encoded in txs:
+                    _, outputs = replica.submit(encoded, now)
+                    self._carry_out(idx, outputs)
         if self._txs_sent < s.max_txs:
             self._at(now + s.tx_interval_ms, Txs())
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from ..consensus.config import Timeouts
 from ..faults.spec import Delay, Drop, Fault, FaultSpecError, Mute, parse_fault
 from ..latency import LinkLatency
+from ..namespaces import Namespace
+from ..node_params import NodeParams
 
 SIM_TIMEOUTS = Timeouts(
     propose_ms=300,
@@ -17,6 +19,7 @@ SIM_TIMEOUTS = Timeouts(
     precommit_delta_ms=100,
 )
 SCHEDULES = ("twins", "random")
+SHARED_BATCH_TXS = 6  # with --shares: each namespace is owed 3 transactions of a batch
 # What the fault layer does that the simulator runs as is; the others have no place in it
 # (amnesia and crash restart or stop a process, garbage is the codec's business) or have
 # their own simulator option (the sim's --crash).
@@ -49,6 +52,8 @@ class Scenario:
     liveness_bound_ms: int = 60_000  # ... within this much virtual time
     tx_interval_ms: int = 50
     txs_per_interval: int = 4
+    shares: bool = False  # register the two namespaces at half each, small batches (below)
+    bundle_every: int = 3  # every this many intervals the txs go as one atomic bundle (0: never)
     max_txs: int = 2_000
     timeouts: Timeouts = field(default_factory=lambda: SIM_TIMEOUTS)
     # An emulated WAN (a cluster spec's [network], config/network.py): latency[i][j] is the
@@ -56,6 +61,19 @@ class Scenario:
     # comes from one generator per link, seeded by the run's seed and ``latency_seed``.
     latency: tuple[tuple[LinkLatency, ...], ...] = ()
     latency_seed: int = 0
+
+    @property
+    def namespaces(self) -> tuple[Namespace, ...]:
+        """The genesis registry: none, or with ``shares`` the two the workload uses."""
+        if not self.shares:
+            return ()
+        return (Namespace("rollup-a", 1, 0.5, 1_024), Namespace("rollup-b", 2, 0.5, 1_024))
+
+    @property
+    def node_params(self) -> NodeParams:
+        """Batches of SHARED_BATCH_TXS with ``shares`` (the workload sends a few per 50 ms,
+        so shares then bind), the defaults otherwise."""
+        return NodeParams(max_batch_txs=SHARED_BATCH_TXS) if self.shares else NodeParams()
 
     def __post_init__(self) -> None:
         if self.nodes < 1:

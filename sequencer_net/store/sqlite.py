@@ -42,7 +42,7 @@ from typing import TypeVar
 from .. import codec
 from ..evidence import SlashRecord
 from ..messages import CommittedBatch
-from ..types import tx_id
+from ..types import Bundle, tx_id
 from ..validators import ValidatorSetSnapshot
 from .errors import StoreError
 from .recent import RecentTxIds
@@ -50,7 +50,7 @@ from .txindex import ID_BYTES, PrefixIndex
 
 # 4: tx ids per height and an 8-byte-prefix index replace the txs table (3 migrates on open)
 # 5: batches order chunk certificates and carry their chunks
-SCHEMA_VERSION = 6  # 6: certificates carry namespace tables, headers their namespaces root
+SCHEMA_VERSION = 7  # 7: chunks say whether they are a bundle; 6: namespace tables
 DEFAULT_RECENT_IDS = 100_000  # ~25 MB of dict; moved to the persistent index by halves
 T = TypeVar("T")
 
@@ -86,7 +86,7 @@ _SCHEMA = (
 )
 # How often acked rows whose transactions all committed are looked for and deleted.
 SETTLE_EVERY_HEIGHTS = 8
-AckedRow = tuple[int, tuple[bytes, ...]]  # flush row id, ids of its transactions
+AckedRow = tuple[int, tuple[tuple[bytes, ...], ...]]  # flush row id, ids of each entry
 
 
 def _last_position(blob: bytes, txid: bytes) -> int | None:
@@ -120,7 +120,7 @@ class SqliteChainStore:
                 self._tip: CommittedBatch | None = None
                 # Acked rows: appended by the writer thread, then watched here until settled.
                 self._written: deque[AckedRow] = deque()
-                self._open: dict[int, tuple[bytes, ...]] = {}
+                self._open: dict[int, tuple[tuple[bytes, ...], ...]] = {}
                 self._acks = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
                 self._acks.execute("PRAGMA synchronous=FULL")
                 index_path = path.with_name(path.stem + "-txindex.sqlite")
@@ -313,9 +313,10 @@ class SqliteChainStore:
                 self._index.submit(self._due)
                 self._due = []
 
-    def add_pending(self, txs: Sequence[tuple[bytes, bytes]]) -> None:
-        """Durably remember acknowledged transactions (id, encoded), as one row, with an fsync:
-        an acknowledgement promises survival of a power loss too. It has its own connection,
+    def add_pending(self, txs: Sequence[tuple[tuple[bytes, ...], bytes]]) -> None:
+        """Durably remember acknowledged transactions ((id,), encoded) and bundles (ids,
+        encoded :class:`~sequencer_net.types.Bundle`), as one row, with an fsync: an
+        acknowledgement promises survival of a power loss too. It has its own connection,
         so one worker thread may call it while the event loop uses the store."""
         blob = codec.encode(tuple(encoded for _, encoded in txs))
         with self._errors("cannot store pending transactions"), self._acks:
@@ -323,11 +324,12 @@ class SqliteChainStore:
             (row,) = self._acks.execute(
                 "INSERT INTO acked_txs (txs) VALUES (?) RETURNING flush", (blob,)
             ).fetchone()
-        self._written.append((row, tuple(txid for txid, _ in txs)))  # deque: thread-safe
+        self._written.append((row, tuple(ids for ids, _ in txs)))  # deque: thread-safe
 
     def pending(self) -> list[bytes]:
-        """The acknowledged transactions not committed yet (each once), after dropping the
-        rows whose transactions all were (persisted after their batch had been stored)."""
+        """The acknowledged transactions and bundles not committed yet (each once), after
+        dropping the rows whose transactions all were (persisted after their batch had been
+        stored). A bundle is a whole entry: it commits entirely or not at all."""
         with self._errors("cannot read pending transactions"):
             rows = self._conn.execute("SELECT flush, txs FROM acked_txs").fetchall()
         waiting: dict[bytes, bytes] = {}
@@ -338,11 +340,13 @@ class SqliteChainStore:
                 txs = codec.decode(blob, tuple[bytes, ...])
             except codec.DecodeError as exc:
                 raise StoreError(f"{self.path}: acked transactions corrupt: {exc}") from None
-            ids = tuple(tx_id(tx) for tx in txs)
-            left = {i: tx for i, tx in zip(ids, txs, strict=True) if not self._is_committed(i)}
+            entries = tuple(_entry_ids(tx) for tx in txs)
+            left = [
+                (ids, tx) for ids, tx in zip(entries, txs, strict=True) if not self._is_done(ids)
+            ]
             if left:
-                waiting.update(left)
-                self._open[row] = ids
+                waiting.update((ids[0] if len(ids) == 1 else tx_id(tx), tx) for ids, tx in left)
+                self._open[row] = entries
             else:
                 done.append((row,))
         with self._errors("cannot drop committed pending transactions"), self._conn:
@@ -355,9 +359,12 @@ class SqliteChainStore:
         while self._written:
             row, ids = self._written.popleft()
             self._open[row] = ids
-        return [
-            (row,) for row, ids in self._open.items() if all(self._is_committed(i) for i in ids)
-        ]
+        return [(row,) for row, entries in self._open.items() if all(map(self._is_done, entries))]
+
+    def _is_done(self, ids: tuple[bytes, ...]) -> bool:
+        """An acknowledged entry is done when its transaction committed, or for a bundle when
+        any of its transactions did: it committed whole, or it never can."""
+        return any(map(self._is_committed, ids))
 
     def _is_committed(self, txid: bytes) -> bool:
         return txid in self._recent or self.tx_location(txid) is not None
@@ -435,3 +442,9 @@ class SqliteChainStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _entry_ids(encoded: bytes) -> tuple[bytes, ...]:
+    """The transaction ids an acknowledged entry (a transaction or a bundle) stands for."""
+    bundle = Bundle.of(encoded)
+    return (tx_id(encoded),) if bundle is None else bundle.tx_ids

@@ -116,3 +116,34 @@ async def test_namespaced_transactions_commit_with_proofs_that_verify_offline(
         "--dir", cluster.root,
     )  # fmt: skip
     assert code == 0 and "proof verified" in out and b[0].id.hex()[:16] in out, err
+
+    # An atomic bundle across both namespaces commits at one height, contiguous, in order.
+    bundle = tmp_path / "bundle.json"
+    items = [
+        {"namespace": "rollup-b", "payload": "leg 1"},
+        {"namespace": "rollup-a", "payload_hex": os.urandom(8).hex()},
+        {"namespace": "rollup-b", "payload": "leg 3", "sender": "carol"},
+    ]
+    bundle.write_text(json.dumps(items))
+    out = await cli(
+        cluster, "tx", "send", "--bundle", str(bundle), "--node", "n3", "--wait", "--json"
+    )
+    sent = json.loads(out)["txs"]
+    places = [(t["status"], t["height"], t["position"]) for t in sent]
+    first = places[0]
+    assert places == [("committed", first[1], first[2] + i) for i in range(3)], places
+    # Refused whole, with the reason: an unregistered namespace (exit 1), a bad file (exit 2).
+    bundle.write_text(json.dumps([items[0], {"namespace": "rollup-z", "payload": "x"}]))
+    code, _, err = await run("tx", "send", "--bundle", bundle, "--dir", cluster.root)
+    assert code == 1 and "transaction 1 of the bundle: unknown namespace" in err, err
+    bundle.write_text('[{"namespace": "rollup-a"}]')
+    code, _, err = await run("tx", "send", "--bundle", bundle, "--dir", cluster.root)
+    assert code == 2 and "give payload (text) or payload_hex" in err and "Traceback" not in err
+
+    # Fair shares: each node reports per-namespace inclusion figures.
+    status = json.loads(await cli(cluster, "status", "--json", "--node", "n2"))["n2"]
+    figures = status["censorship"]["namespaces"]
+    assert set(figures) == {"rollup-a", "rollup-b"}
+    assert (
+        figures["rollup-a"]["included"] >= len(a) and figures["rollup-a"]["ms"]["p50"] is not None
+    )

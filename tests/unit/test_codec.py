@@ -138,6 +138,7 @@ chunks = st.builds(
     author=pubkeys,
     seq=st.integers(0, U64_MAX),
     txs=st.lists(txs.map(lambda t: t.encoded), min_size=1, max_size=4).map(tuple),
+    bundle=st.booleans(),
 )
 tx_counts = st.integers(1, MAX_CHUNK_TXS)
 chunk_sizes = st.integers(0, MAX_CHUNK_BYTES)
@@ -654,7 +655,7 @@ def test_malformed_header_is_rejected(wire: Any) -> None:
 
 
 CHUNK = Chunk(KEY_B, 0, (b"tx",))
-CHUNK_WIRE = codec.to_wire(CHUNK)  # [10, author, seq, txs]
+CHUNK_WIRE = codec.to_wire(CHUNK)  # [10, author, seq, txs, bundle]
 ENTRY = NamespaceEntry(5, 1, b"\x08" * 32)
 CERT = ChunkCertificate(CHUNK.digest, KEY_B, 1, 2, (CommitSig(KEY_A, b"\x07" * 64),), (ENTRY,))
 # [12, digest, author, tx_count, size_bytes, signatures, namespaces]
@@ -689,6 +690,8 @@ def test_malformed_batch_is_rejected(wire: Any) -> None:
 ACK_WIRE = codec.to_wire(ChunkAck(CHUNK.digest, KEY_B, 1, 2, bytes(32), KEY_A, b"\x07" * 64))
 BAD_CHUNK_FAMILY_WIRES = {
     "chunk-no-txs": (with_field(CHUNK_WIRE, 3, []), Chunk),
+    "chunk-bundle-int": (with_field(CHUNK_WIRE, 4, 1), Chunk),
+    "chunk-bundle-nil": (with_field(CHUNK_WIRE, 4, None), Chunk),
     "chunk-negative-seq": (with_field(CHUNK_WIRE, 2, -1), Chunk),
     "chunk-author-short": (with_field(CHUNK_WIRE, 1, KEY_B[:31]), Chunk),
     "chunk-tx-str": (with_field(CHUNK_WIRE, 3, ["tx"]), Chunk),
@@ -986,7 +989,7 @@ def _commit_sig(i: int) -> list[Any]:
             MAX_VALIDATORS,
         ),
         # Items that would not decode: the length alone refuses them.
-        (lambda n: [10, bytes(32), 0, [[0]] * n], Chunk, MAX_CHUNK_TXS),
+        (lambda n: [10, bytes(32), 0, [[0]] * n, False], Chunk, MAX_CHUNK_TXS),
         (
             lambda n: [
                 12,

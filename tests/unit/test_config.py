@@ -249,9 +249,11 @@ PEER_N1 = "127.0.0.1:30000"
         ("validators.2.name", "n 3", ["validators[2].name: 'n 3' is not a valid name"]),
         ("validators.0.public_key", "zz" * 32, ["validators[0].public_key: expected 64 hex"]),
         ("validators.0.public_key", "abcd", ["validators[0].public_key: expected 64 hex"]),
-        ("validators.0.address", "10.0.0.1:30000", ["validators[0].address", "loopback"]),
-        ("validators.0.address", "0.0.0.0:30000", ["validators[0].address", "loopback"]),
-        ("validators.0.address", "example.com:30000", ["validators[0].address", "loopback"]),
+        ("validators.0.address", "0.0.0.0:30000", ["validators[0].address", "nobody can dial"]),
+        ("validators.0.client_address", "[::]:30000", ["client_address", "nobody can dial"]),
+        ("validators.0.address", "-bad-.example:30000", ["address", "neither an IP address"]),
+        ("validators.0.address", "a..b:30000", ["validators[0].address", "nor a hostname"]),
+        ("validators.0.address", "x_y.example:1", ["validators[0].address", "nor a hostname"]),
         ("validators.0.address", "::1:30000", ["validators[0].address", "brackets"]),
         ("validators.0.address", "127.0.0.1", ["validators[0].address", "not host:port"]),
         ("validators.0.client_address", "127.0.0.1:70000", ["client_address", "65535"]),
@@ -293,6 +295,29 @@ def test_loopback_hosts_are_accepted(tmp_path: Path) -> None:
     load_genesis(write_toml(tmp_path / "genesis.toml", document))
 
 
+def test_any_ip_or_hostname_may_be_advertised(tmp_path: Path) -> None:
+    """Nodes on separate hosts: genesis holds what peers and clients dial, parsed only (the
+    file is read, nothing connects)."""
+    document = genesis_document()
+    _set(document, "validators.0.address", "10.0.0.1:30000")
+    _set(document, "validators.0.client_address", "Seq-1.Example.ORG:30001")
+    _set(document, "validators.1.address", "[2001:db8::7]:30002")
+    _set(document, "validators.2.address", "host3:30004")
+    loaded = load_genesis(write_toml(tmp_path / "genesis.toml", document))
+    assert loaded.endpoints["n1"].peer == ("10.0.0.1", 30000)
+    assert loaded.endpoints["n1"].client == ("seq-1.example.org", 30001)
+    assert loaded.endpoints["n2"].peer == ("2001:db8::7", 30002)
+    assert loaded.endpoints["n3"].peer == ("host3", 30004)
+
+
+def test_the_same_host_and_port_twice_is_refused_whatever_its_case(tmp_path: Path) -> None:
+    document = genesis_document()
+    _set(document, "validators.0.address", "host1:30000")
+    _set(document, "validators.1.address", "HOST1:30000")
+    path = write_toml(tmp_path / "genesis.toml", document)
+    assert_config_error(lambda: load_genesis(path), "validators[1].address: duplicate")
+
+
 def test_missing_and_invalid_files(tmp_path: Path) -> None:
     missing = tmp_path / "nope.toml"
     assert_config_error(lambda: load_genesis(missing), str(missing), "file not found")
@@ -329,7 +354,11 @@ def _rewrite(path: Path, change: str, value: object) -> None:
         ("params", {"gossip_interval_ms": 10}, ["params.gossip_interval_ms: unknown key"]),
         ("params", {"chunk_max_txs": 0}, ["params.chunk_max_txs: must be at least 1"]),
         ("keyfile", "key", ["keyfile: unknown key"]),
-        ("metrics_address", "10.0.0.1:9100", ["metrics_address:", "must be a loopback"]),
+        ("admin_address", "10.0.0.1:9100", ["admin_address:", "must be a loopback"]),
+        ("admin_address", "0.0.0.0:9100", ["admin_address:", "controls the node"]),
+        ("admin_address", "host1:9100", ["admin_address:", "must be a loopback"]),
+        ("peer_listen", "host:x", ["peer_listen: 'host:x' is not host:port"]),
+        ("client_listen", 5, ["client_listen: expected a string"]),
         ("metrics_address", "9100", ["metrics_address: '9100' is not host:port"]),
         ("log_level", "verbose", ["log_level: 'verbose': expected one of debug, info"]),
         ("log_max_bytes", 10, ["log_max_bytes: must be at least 4096"]),
@@ -432,3 +461,24 @@ def test_broken_cluster_spec_names_file_and_key(
 ) -> None:
     path = write_toml(tmp_path / "spec.toml", document)
     assert_config_error(lambda: load_cluster_spec(path), str(path), *expected)
+
+
+def test_listen_addresses_default_to_the_advertised_ones(tmp_path: Path) -> None:
+    path = node_dir(tmp_path)
+    config = load_node_config(path)
+    assert config.peer_bind == config.endpoints["n1"].peer
+    assert config.client_bind == config.endpoints["n1"].client
+    assert config.metrics_endpoint is None
+
+
+def test_listen_and_metrics_may_name_every_interface(tmp_path: Path) -> None:
+    """A node in a container binds 0.0.0.0 while genesis advertises the host's name; the
+    file is only parsed here, nothing binds."""
+    path = node_dir(tmp_path)
+    _rewrite(path, "peer_listen", "0.0.0.0:26656")
+    _rewrite(path, "client_listen", "[::]:26657")
+    _rewrite(path, "metrics_address", "0.0.0.0:9100")
+    config = load_node_config(path)
+    assert config.peer_bind == ("0.0.0.0", 26656)
+    assert config.client_bind == ("::", 26657)
+    assert config.metrics_endpoint == ("0.0.0.0", 9100)

@@ -17,6 +17,7 @@ from sequencer_net.crypto import PrivateKey
 from sequencer_net.genesis import ChainParams
 from sequencer_net.namespaces import Namespace, Registry, reservations, usage, within_shares
 from sequencer_net.node_params import NodeParams
+from sequencer_net.replica import Output
 from sequencer_net.replica.lanes import HeldCertificate, Lanes
 from sequencer_net.types import (
     Batch,
@@ -192,3 +193,32 @@ def test_the_metrics_document_has_figures_per_registered_namespace() -> None:
     assert doc["namespaces"]["quiet"]["included"] == 5
     assert doc["namespaces"]["quiet"]["omitted"] == 1
     assert doc["namespaces"]["third"]["ms"]["p50"] is None
+
+
+def test_a_lane_chunk_is_never_bigger_than_its_namespace_share_of_a_batch() -> None:
+    outputs: list[Output] = []
+    lanes = Lanes(KEY, CHAIN, NodeParams(max_batch_txs=10), outputs, REGISTRY)
+    for n in range(12):
+        encoded = tx("flood", n)
+        lanes.add_client_tx(encoded, tx_id(encoded), ns_id=1)
+    encoded = tx("quiet", 0)
+    lanes.add_client_tx(encoded, tx_id(encoded), ns_id=2)
+    lanes.flush()
+    sizes = [(c.namespaces[0].ns_id, c.tx_count) for c in _own_tables(lanes)]
+    assert sizes == [(1, 5), (1, 5), (1, 2), (2, 1)]  # flood's share of 10 is 5
+
+
+def _own_tables(lanes: Lanes) -> list[ChunkCertificate]:
+    from helpers.chunks import certificate as shapes
+
+    return [shapes(chunk, registry=REGISTRY) for chunk in lanes.chunks.values()]
+
+
+def test_without_a_registry_a_lane_chunk_still_fits_a_batch() -> None:
+    outputs: list[Output] = []
+    lanes = Lanes(KEY, CHAIN, NodeParams(max_batch_txs=4), outputs, Registry())
+    for n in range(10):
+        encoded = tx("flood", n)
+        lanes.add_client_tx(encoded, tx_id(encoded), ns_id=1)
+    lanes.flush()
+    assert sorted(len(c.txs) for c in lanes.chunks.values()) == [2, 4, 4]

@@ -454,8 +454,9 @@ def test_shipped_byzantine_configs_load_and_stay_below_a_third() -> None:
 def test_init_writes_faults_admin_address_and_a_private_token(tmp_path: Path) -> None:
     spec = ClusterSpec("f", 3, faults={"n2": (Mute(), Delay(20))})
     root = init_cluster(spec, tmp_path / "c")
-    token = root / "admin_token"
-    assert token.stat().st_mode & 0o777 == 0o600 and len(token.read_text().strip()) == 64
+    tokens = {n: root / n / "admin_token" for n in ("n1", "n2", "n3")}
+    for token in tokens.values():
+        assert token.stat().st_mode & 0o777 == 0o600 and len(token.read_text().strip()) == 64
     configs = {n: load_node_config(root / n / "node.toml") for n in ("n1", "n2", "n3")}
     assert configs["n2"].faults == (Mute(), Delay(20)) and configs["n1"].faults == ()
     assert 'faults = [\n    "mute",\n    "delay 20",\n]' in (root / "n2" / "node.toml").read_text()
@@ -463,7 +464,11 @@ def test_init_writes_faults_admin_address_and_a_private_token(tmp_path: Path) ->
     assert all(a is not None and a.startswith("127.0.0.1:") for a in admin)
     peers = {a for c in configs.values() for a in c.addresses[c.name]}
     assert len(set(admin) | peers) == 9, "admin ports must differ from each other and the rest"
-    assert {c.admin_token for c in configs.values()} == {token.read_text().strip()}
+    # One token per node: whoever holds one node's cannot drive another's admin API.
+    assert {n: c.admin_token for n, c in configs.items()} == {
+        n: t.read_text().strip() for n, t in tokens.items()
+    }
+    assert len({c.admin_token for c in configs.values()}) == 3
     with pytest.raises(SpecError, match="no node 'n9'"):
         ClusterSpec("f", 3, faults={"n9": (Mute(),)})
 
@@ -496,7 +501,7 @@ def test_bad_faults_in_a_cluster_spec_name_file_and_key(
         ({"faults": ["drop 2"]}, ["faults[0]", "drop FRACTION"]),
         ({"admin_address": "0.0.0.0:7000"}, ["admin_address", "loopback"]),
         ({"admin_address": "10.1.2.3:7000"}, ["admin_address", "loopback"]),
-        ({"admin_token_file": "../other"}, ["admin_token_file", "file not found"]),
+        ({"admin_token_file": "other"}, ["admin_token_file", "file not found"]),
         ({"admin_token_file": None}, ["admin_token_file", "missing"]),
     ],
 )
@@ -535,7 +540,7 @@ def test_the_admin_address_is_parsed_once_for_the_runtime(tmp_path: Path) -> Non
 
 def test_an_admin_token_others_can_read_is_refused(tmp_path: Path) -> None:
     root = init_cluster(ClusterSpec("f", 1), tmp_path / "c")
-    os.chmod(root / "admin_token", 0o644)
+    os.chmod(root / "n1" / "admin_token", 0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
         load_node_config(root / "n1" / "node.toml")
 
@@ -615,7 +620,7 @@ async def test_admin_consensus_state_needs_the_token_and_changes_nothing() -> No
 
 async def test_admin_api_listens_on_loopback_only() -> None:
     server = AdminServer(layer(), "t", lambda: None)
-    for host in ("0.0.0.0", "192.168.1.1", "::"):
+    for host in ("0.0.0.0", "192.168.1.1", "::", "host1", "localhost.example.org"):
         with pytest.raises(ValueError, match="loopback only"):
             await server.serve(host, 0)
     async with trio.open_nursery() as nursery:

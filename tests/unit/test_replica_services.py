@@ -21,7 +21,7 @@ from sequencer_net.messages import (
     SyncResponse,
     decode_message,
 )
-from sequencer_net.namespaces import batch_root, table_of
+from sequencer_net.namespaces import Namespace, Registry, batch_root, reservations, table_of
 from sequencer_net.replica import (
     CHUNK,
     GENESIS_PARENT,
@@ -63,14 +63,23 @@ KEYS = {f"n{i}": PrivateKey.from_label(f"services-{i}") for i in range(1, 5)}
 BY_KEY = {k.public_key: k for k in KEYS.values()}
 
 
-def genesis(**params: object) -> Genesis:
+def genesis(namespaces: tuple[Namespace, ...] = (), **params: object) -> Genesis:
     validators = tuple(Validator(name, key.public_key, 10) for name, key in KEYS.items())
-    return Genesis(CHAIN, validators, params=ChainParams(**params))  # type: ignore[arg-type]
+    chain_params = ChainParams(**params)  # type: ignore[arg-type]
+    return Genesis(CHAIN, validators, params=chain_params, namespaces=namespaces)
 
 
-def replica(name: str = "n2", chain: MemoryChainStore | None = None, **params: object) -> Replica:
+def replica(
+    name: str = "n2",
+    chain: MemoryChainStore | None = None,
+    namespaces: tuple[Namespace, ...] = (),
+    **params: object,
+) -> Replica:
     node = Replica(
-        genesis(**params), KEYS[name], chain or MemoryChainStore(), MemorySignStateStore()
+        genesis(namespaces, **params),
+        KEYS[name],
+        chain or MemoryChainStore(),
+        MemorySignStateStore(),
     )
     node.start(0)
     return node
@@ -89,15 +98,19 @@ _seq = count()
 
 
 def certified(
-    txs: tuple[bytes, ...], author: str = "n1", signers: tuple[str, ...] = ("n1", "n3")
+    txs: tuple[bytes, ...],
+    author: str = "n1",
+    signers: tuple[str, ...] = ("n1", "n3"),
+    registry: Registry | None = None,
 ) -> tuple[Chunk, ChunkCertificate]:
     """A chunk of ``author``'s lane and its certificate from ``signers``' acks."""
     chunk = Chunk(KEYS[author].public_key, next(_seq), txs)
-    acks = [sign_ack(KEYS[name], CHAIN, chunk, table_of(chunk)) for name in signers]
+    table = table_of(chunk, registry)
+    acks = [sign_ack(KEYS[name], CHAIN, chunk, table) for name in signers]
     sigs = tuple(
         sorted((CommitSig(a.validator, a.signature) for a in acks), key=lambda c: c.validator)
     )
-    return chunk, certify(acks[0], sigs, table_of(chunk))
+    return chunk, certify(acks[0], sigs, table)
 
 
 def batch_for(
@@ -406,6 +419,38 @@ def test_a_full_batch_may_leave_overdue_chunks_out() -> None:
     node.params = replace(node.params, max_batch_txs=1)
     batch = batch_for(node, chunks=(certified((tx("bob", 7),))[1],))
     assert own_prevote(propose(node, batch), node).value == batch.id
+
+
+SHARED = (Namespace("rollup-a", 1, 0.5, 1_000), Namespace("rollup-b", 2, 0.5, 1_000))
+
+
+def test_a_full_batch_owes_an_overdue_chunk_its_namespace_share() -> None:
+    """Forced inclusion per namespace: a batch full of rollup-a (a namespace-targeting censor,
+    or a flood in arrival order) that leaves out an overdue rollup-b chunk within rollup-b's
+    share gets a nil prevote and counts against rollup-b; with the chunk in, a prevote."""
+    registry = Registry(SHARED)
+    quiet = certified((Tx("rollup-b", "bob", b"q").encoded,), registry=registry)[1]
+    flood = [
+        certified((Tx("rollup-a", "al", bytes([i])).encoded,), registry=registry)[1]
+        for i in range(2)
+    ]
+    for chunks, prevoted in (((flood[0], flood[1]), False), ((flood[0], quiet), True)):
+        node = replica(
+            namespaces=SHARED,
+            inclusion_deadline=2,
+            inclusion_grace_ms=GRACE_MS,
+            reputation_window=0,
+        )
+        node.params = replace(node.params, max_batch_txs=2)  # each namespace is owed 1
+        node.lanes.batch_shares = reservations(registry, 2)
+        hold(node, quiet, 0)
+        for i in range(2):
+            commit(node, batch_for(node), now_ms=1000 * (i + 1))
+        batch = batch_for(node, chunks=chunks)
+        outputs = propose(node, batch)
+        assert (own_prevote(outputs, node).value == batch.id) is prevoted
+        assert any(isinstance(o, InclusionEnforced) for o in outputs) is not prevoted
+        assert node.censorship.ns_omitted == ({} if prevoted else {2: 1})
 
 
 def test_switched_off_the_rule_only_counts_the_omission() -> None:

@@ -230,3 +230,107 @@ async def test_every_answer_carries_the_request_id(method: str) -> None:
     rpc = server()
     outcome = await rpc.answer(pack({"id": 42, "method": method, "params": {"n": 1}}))
     assert outcome.message["id"] == 42
+
+
+async def connect_from(
+    nursery: trio.Nursery, rpc: RpcServer, host: str
+) -> tuple[trio.abc.Stream, FrameReader]:
+    """A connection the server counts as coming from ``host`` (a label: nothing dials it)."""
+    client, served = trio.testing.memory_stream_pair()
+    nursery.start_soon(rpc.handle, served, host)
+    await trio.testing.wait_all_tasks_blocked()
+    return client, FrameReader(client, 1 << 20)
+
+
+async def test_one_remote_address_gets_at_most_its_share_of_connections(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """On a public port one client must not hold every slot: past its cap a new connection
+    from that address is told why and closed, while other addresses still get in."""
+    rpc = server(max_connections=8, connections_per_host=2)
+    async with trio.open_nursery() as nursery:
+        held = [await connect_from(nursery, rpc, "203.0.113.5") for _ in range(2)]
+        extra, extra_reader = await connect_from(nursery, rpc, "203.0.113.5")
+        error = unpack(await extra_reader.receive())["error"]
+        assert error == "too many connections from 203.0.113.5 (2); close one and retry"
+        assert await closed(extra)
+        other, other_reader = await connect_from(nursery, rpc, "198.51.100.7")
+        answer = await ask(other, other_reader, {"id": 1, "method": "echo", "params": {"n": 2}})
+        assert answer["result"] == 2
+        for stream, reader in held:  # the first two were not disturbed
+            answer = await ask(stream, reader, {"id": 2, "method": "echo", "params": {"n": 1}})
+            assert answer["result"] == 1
+        assert rpc.per_host == {"203.0.113.5": 2, "198.51.100.7": 1}
+        await held[0][0].aclose()
+        await trio.testing.wait_all_tasks_blocked()
+        assert rpc.per_host["203.0.113.5"] == 1
+        again, again_reader = await connect_from(nursery, rpc, "203.0.113.5")
+        answer = await ask(again, again_reader, {"id": 3, "method": "echo", "params": {"n": 5}})
+        assert answer["result"] == 5  # a closed connection gave its slot back
+        nursery.cancel_scope.cancel()
+
+
+async def test_requests_over_the_rate_get_an_error_and_the_connection_stays(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    rpc = RpcServer("client", {"echo": Method(EchoParams, echo)}, Limits(1024, requests_per_s=5))
+    async with trio.open_nursery() as nursery:
+        client, reader = await connect_from(nursery, rpc, "203.0.113.5")
+        answers = [
+            await ask(client, reader, {"id": i, "method": "echo", "params": {"n": 1}})
+            for i in range(8)
+        ]
+        assert [a.get("result") for a in answers] == [1] * 5 + [None] * 3
+        for answer in answers[5:]:
+            assert answer["error"].startswith("rate limited: over 5 requests per second")
+        assert [a["id"] for a in answers] == list(range(8))
+        await trio.sleep(1)  # a second refills the bucket
+        answer = await ask(client, reader, {"id": 9, "method": "echo", "params": {"n": 3}})
+        assert answer == {"id": 9, "result": 3}
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_client_that_ignores_rate_errors_is_closed(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Refusals cost the node too: a second's worth of them in a row ends the connection."""
+    rpc = RpcServer("client", {"echo": Method(EchoParams, echo)}, Limits(1024, requests_per_s=5))
+    async with trio.open_nursery() as nursery:
+        client, reader = await connect_from(nursery, rpc, "203.0.113.5")
+        request = {"method": "echo", "params": {"n": 1}}
+        answers = [await ask(client, reader, {"id": i, **request}) for i in range(11)]
+        assert [a.get("result") for a in answers] == [1] * 5 + [None] * 6
+        assert answers[-1]["error"].endswith("6 refused in a row; closing")
+        assert all(a["error"].endswith("retry later") for a in answers[5:10])
+        assert await closed(client) and rpc.connections == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_loopback_and_unnamed_clients_are_under_neither_cap() -> None:
+    """Local tools share 127.0.0.1 and check thousands of transactions on one connection."""
+    rpc = server(connections_per_host=1, requests_per_s=2)
+    async with trio.open_nursery() as nursery:
+        client, reader = await connect(nursery, rpc)
+        second, second_reader = await connect(nursery, rpc)
+        for i in range(10):
+            answer = await ask(client, reader, {"id": i, "method": "echo", "params": {"n": 1}})
+            assert answer["result"] == 1
+        answer = await ask(second, second_reader, {"id": 1, "method": "echo", "params": {"n": 4}})
+        assert answer["result"] == 4 and rpc.per_host == {}
+        nursery.cancel_scope.cancel()
+
+
+def test_the_client_port_takes_its_bounds_from_node_params() -> None:
+    from types import SimpleNamespace
+
+    from sequencer_net.api_protocol import MAX_REQUEST_FRAME
+    from sequencer_net.node_params import NodeParams
+    from sequencer_net.runtime.client_api import ClientApi
+
+    params = NodeParams(
+        client_max_connections=9, client_connections_per_host=3, client_requests_per_s=7
+    )
+    api = ClientApi(SimpleNamespace(config=SimpleNamespace(params=params)))  # type: ignore[arg-type]
+    assert api.rpc.limits == Limits(
+        MAX_REQUEST_FRAME, max_connections=9, connections_per_host=3, requests_per_s=7
+    )

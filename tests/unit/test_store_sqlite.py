@@ -449,8 +449,8 @@ def test_pending_txs_survive_a_reopen_and_leave_once_committed(path: Path) -> No
         assert sorted(store.pending()) == sorted(acked[1:])
 
 
-def with_ids(txs: tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
-    return [(tx_id(tx), tx) for tx in txs]
+def with_ids(txs: tuple[bytes, ...]) -> list[tuple[tuple[bytes, ...], bytes]]:
+    return [((tx_id(tx),), tx) for tx in txs]
 
 
 def acked_rows(path: Path) -> int:

@@ -34,9 +34,11 @@ def add_cluster_commands(commands: argparse._SubParsersAction) -> None:
         "cluster",
         help="run a real cluster of node processes on this machine",
         description="Create and run a local cluster: one OS process per validator, listening\n"
-        "on 127.0.0.1 only, each node's files under DIR/NAME/. Every action on a cluster\n"
-        "takes --dir DIR (status, down and up also a positional DIR) and defaults to the\n"
-        "cluster started last from here (runs/.current).",
+        "on 127.0.0.1 (or each on its own loopback address with `init --hosts`), each\n"
+        "node's files under DIR/NAME/. For nodes on separate hosts, `init --hosts` writes\n"
+        "a bundle per host and `--deploy` compose or systemd files (docs/deploy.md).\n"
+        "Every action on a cluster takes --dir DIR (status, down and up also a positional\n"
+        "DIR) and defaults to the cluster started last from here (runs/.current).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -15,6 +15,7 @@ from ...load.plan import MAX_CLIENTS
 from ..arguments import MAX_RATE, integer, number
 from ..errors import Failure, UsageError, find_cause
 from .common import cluster_root, signals_ignored, stop, user_errors
+from .hosts import add_host_flags, report_bundles, with_hosts
 
 # The levels node.toml accepts (config.node_file.LOG_LEVELS; not imported, so `--help` is fast).
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -57,6 +58,8 @@ def _origin(path: Path | None, args: argparse.Namespace) -> str:
     if path is not None:
         return str(path.resolve())
     flags = f"--nodes {args.nodes}"
+    if getattr(args, "hosts", None):
+        flags = f"--hosts {','.join(args.hosts)}"
     if args.stake:
         flags += f" --stake {','.join(map(str, args.stake))}"
     if args.chain_id:
@@ -69,10 +72,15 @@ def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
 
     from ...config import ClusterSpec, load_cluster_spec
 
+    hosts = getattr(args, "hosts", None)  # `init` only
     if path is not None:
         if args.nodes is not None or args.stake or args.chain_id:
             raise UsageError("give a spec file or --nodes/--stake/--chain-id, not both")
         spec = load_cluster_spec(path)
+    elif args.nodes is None and hosts:
+        spec = ClusterSpec(
+            name=f"local-{len(hosts)}", nodes=len(hosts), chain_id=args.chain_id or ""
+        )
     elif args.nodes is None:
         raise UsageError("give a spec file (e.g. configs/local-4.toml) or --nodes N")
     else:
@@ -82,6 +90,7 @@ def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
             stakes=args.stake or (),
             chain_id=args.chain_id or "",
         )
+    spec = with_hosts(spec, hosts)
     return dataclasses.replace(spec, log_level=args.log_level) if args.log_level else spec
 
 
@@ -91,7 +100,7 @@ def _init(path: Path | None, args: argparse.Namespace) -> Path:
     spec = _spec(path, args)
     stakes = dict(zip(spec.node_names, spec.stakes, strict=True))
     _check_fault_budget(stakes, spec.faults, args.allow_unsafe)
-    root = init_cluster(spec, args.dir or fresh_dir(spec.name))
+    root = init_cluster(spec, args.dir or fresh_dir(spec.name), getattr(args, "deploy", None))
     registry.write_origin(Cluster(root).layout, _origin(path, args))
     registry.remember(root)
     return root
@@ -126,7 +135,10 @@ def add_init(actions: argparse._SubParsersAction) -> None:
         "and per node DIR/nK/node.toml, DIR/nK/key (mode 0600) and DIR/nK/data/. Ports are "
         "picked free on 127.0.0.1 (peer, client, admin and metrics per node). It also writes "
         "DIR/prometheus.yml, a Prometheus scrape config with every node's metrics endpoint. "
-        "Refuses a non-empty DIR.",
+        "Each node gets its own admin token, DIR/nK/admin_token (mode 0600). With --hosts "
+        "(or `host` per node in the spec) it writes one bundle per host for nodes on "
+        "separate machines, and with --deploy the files compose or systemd run them from "
+        "(docs/deploy.md). Refuses a non-empty DIR.",
     )
     p.add_argument(
         "spec",
@@ -140,6 +152,7 @@ def add_init(actions: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dir", type=Path, help="where to create it (default runs/NAME, or runs/NAME-2, ...)"
     )
+    add_host_flags(p)
     _add_allow_unsafe(p)
     p.set_defaults(run=user_errors(_run_init))
 
@@ -147,7 +160,8 @@ def add_init(actions: argparse._SubParsersAction) -> None:
 def _run_init(args: argparse.Namespace) -> int:
     root = _init(args.spec, args)
     print(root)
-    print(f"start it with: sequencer-net cluster up {root}", file=sys.stderr)
+    if not report_bundles(root, args.deploy):
+        print(f"start it with: sequencer-net cluster up {root}", file=sys.stderr)
     return 0
 
 
