@@ -27,6 +27,14 @@ and ``--rate R`` offers one fixed rate instead of the ramp, so that
 
 compare fault-free throughput with a crashed proposer, with and without reputation.
 
+``--encrypted`` deals the cluster a threshold key (`cluster init --private`) and encrypts
+every payload to it (the load generator seals them before the clock starts), so that
+
+    python scripts/bench.py --nodes 4 --rate 200 --seconds 10
+    python scripts/bench.py --nodes 4 --rate 200 --seconds 10 --encrypted
+
+compare plaintext and encrypted throughput and commit latency (docs/private.md: Cost).
+
 WAN: ``--config SPEC.toml`` benchmarks the cluster a spec describes (its nodes, stakes,
 timeouts and params) instead of ``--nodes``; a spec with a ``[network]`` table (e.g.
 configs/wan-7.toml, docs/wan.md) runs twice, over its emulated WAN and again with the same spec
@@ -253,15 +261,18 @@ def bench(
     clients: int = 1,
     report_dir: Path | None = None,
     spec: ClusterSpec | None = None,
+    encrypted: bool = False,
 ) -> dict[str, object]:
     """One cluster's ramp; ``spec`` (from --config) replaces the one made from ``nodes``."""
     if spec is None:
         spec = ClusterSpec(
-            name=f"bench-{nodes}",
+            name=f"bench-{nodes}{'-encrypted' if encrypted else ''}",
             nodes=nodes,
             chain=ChainParams(reputation_window=reputation_window),
+            private=encrypted,
         )
     nodes, reputation_window = spec.nodes, spec.chain.reputation_window
+    encrypted = spec.private
     network = "wan" if spec.network is not None else "lan"
     with tempfile.TemporaryDirectory() as tmp:
         root = init_cluster(spec, Path(tmp) / "c")
@@ -273,6 +284,8 @@ def bench(
             }
             trio.run(wait_ready, cluster)  # names a node that died at start-up, and why
             trio.run(wait_until_committing, addresses["n1"])
+            private = load_genesis(root / "genesis.toml").genesis.private
+            key = private.public_key if encrypted and private is not None else b""
             if crash_one:
                 cluster.kill("n1")
                 del addresses["n1"], started["n1"]
@@ -289,7 +302,7 @@ def bench(
                     trio.run(counters, list(addresses.values())),
                 )
                 report = trio.run(
-                    run_load, list(addresses.values()), rate, seconds, size, 10.0, clients
+                    run_load, list(addresses.values()), rate, seconds, size, 10.0, clients, key
                 )
                 cpu = cpu_seconds(pids) - before
                 for gone in report.gone:  # died under load: later steps load the others
@@ -342,6 +355,7 @@ def bench(
             "nodes": nodes,
             "tx_size": size,
             "network": network,
+            "encrypted": encrypted,
             "error": "no rate was sustainable",
             "failed_step": failed,
             "nodes_lost_under_load": lost,
@@ -353,6 +367,7 @@ def bench(
         "nodes": nodes,
         "network": network,
         "tx_size": size,
+        "encrypted": encrypted,
         "rate": report.rate,
         "offered_tx_per_s": report.offered_tps,
         "committed_tx_per_s": report.committed_tps,
@@ -536,6 +551,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--crash-one", action="store_true", help="kill n1 before the load")
     parser.add_argument(
+        "--encrypted",
+        action="store_true",
+        help="deal a threshold key and encrypt every payload to it (private sequencing)",
+    )
+    parser.add_argument(
         "--reputation-window",
         type=int,
         default=ChainParams().reputation_window,
@@ -564,6 +584,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             parser.error(str(exc))
     if args.compare and args.crash_one:
         parser.error("--compare runs 4 nodes without faults; --crash-one does not apply")
+    if args.compare and args.encrypted:
+        parser.error("--compare measures plaintext against pysyncobj; --encrypted does not apply")
     return args
 
 
@@ -596,7 +618,7 @@ def run(args: argparse.Namespace) -> None:
         print(json.dumps(compare(args, rates)), flush=True)
         return
     if args.config:
-        spec = args.spec
+        spec = replace(args.spec, private=args.spec.private or args.encrypted)
         if spec.network is not None:
             print(json.dumps(wan_and_lan(spec, args, rates)), flush=True)
         else:
@@ -622,6 +644,7 @@ def run(args: argparse.Namespace) -> None:
             args.reputation_window,
             args.clients,
             report_dir=args.report,
+            encrypted=args.encrypted,
         )
         print(json.dumps(result), flush=True)
 

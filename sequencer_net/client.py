@@ -122,6 +122,15 @@ class Client:
             raise ApiError(error or "refused")
         return txid
 
+    async def submit_encrypted(self, tx: Tx, public_key: bytes) -> bytes:
+        """Submit ``tx`` with its payload encrypted to the set's threshold ``public_key``
+        (genesis's ``[private] public_key``; docs/private.md); returns the id of the
+        encrypted transaction, the one that is ordered and committed."""
+        from .threshold.envelope import seal
+
+        sealed = seal(public_key, tx.namespace, tx.sender, tx.payload)
+        return await self.submit(Tx(tx.namespace, tx.sender, sealed))
+
     async def submit_many(self, txs: Sequence[Tx]) -> list[SubmitResult]:
         """Submit many transactions in one request; per transaction, in order, its id or the
         reason it was refused (``result.busy``: retry it later)."""

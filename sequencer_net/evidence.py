@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import codec
-from .types import MAX_EVIDENCE_PER_BATCH, Evidence, evidence_id
+from .types import MAX_EVIDENCE_PER_BATCH, EarlyRelease, Evidence, evidence_id
 from .validators import ValidatorSet
 
 MAX_PENDING_EVIDENCE = 1_000
@@ -40,7 +40,12 @@ class SlashRecord:
 
 
 def evidence_problem(
-    evidence: Evidence, chain_id: str, validators: ValidatorSet, height: int, max_age: int
+    evidence: Evidence,
+    chain_id: str,
+    validators: ValidatorSet,
+    height: int,
+    max_age: int,
+    leak_problem: Callable[[Evidence], str | None] | None = None,
 ) -> str | None:
     """Why ``evidence`` may not be applied while deciding ``height`` under ``validators``.
 
@@ -59,6 +64,9 @@ def evidence_problem(
         return f"evidence from height {evidence.height} is older than {max_age} heights"
     if not evidence.verify(chain_id):
         return "evidence signature does not verify"
+    if isinstance(evidence, EarlyRelease):
+        # Judged against the chain (replica/decryption.py); without it, never accepted.
+        return leak_problem(evidence) if leak_problem else "early release needs the chain"
     return None
 
 

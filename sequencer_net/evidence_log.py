@@ -28,7 +28,8 @@ from typing import Any, BinaryIO
 from . import codec
 from .evidence import SlashRecord
 from .genesis import Genesis
-from .types import DuplicateProposal, Evidence, Proposal, Vote, evidence_id
+from .threshold.leak import release_problem
+from .types import DuplicateProposal, EarlyRelease, Evidence, Proposal, Vote, evidence_id
 
 FILENAME = "evidence.jsonl"
 # Where an evidence id is shown short (node.log, tables, messages, demos), it is this many hex
@@ -57,7 +58,10 @@ class Problem:
 
 
 def evidence_kind(evidence: Evidence) -> str:
-    """``duplicate_proposal``, ``duplicate_prevote`` or ``duplicate_precommit``."""
+    """``duplicate_proposal``, ``duplicate_prevote``, ``duplicate_precommit`` or
+    ``early_release``."""
+    if isinstance(evidence, EarlyRelease):
+        return "early_release"
     if isinstance(evidence, DuplicateProposal):
         return "duplicate_proposal"
     return f"duplicate_{evidence.first.kind.name.lower()}"
@@ -83,6 +87,18 @@ def message_json(message: Vote | Proposal) -> dict[str, Any]:
     return {f.name: _plain(getattr(message, f.name)) for f in dataclasses.fields(message)}
 
 
+def release_json(evidence: EarlyRelease) -> dict[str, Any]:
+    """The signed release behind early-release evidence: who, the height it claims, which
+    transaction, how many shares."""
+    return {
+        "validator": evidence.offender.hex(),
+        "claimed_height": evidence.height,
+        "tx_id": evidence.tx_id.hex(),
+        "shares": len(evidence.leaked.shares),
+        "signature": evidence.shares.signature.hex(),
+    }
+
+
 def _party(public_key: bytes, names: Mapping[bytes, str]) -> dict[str, Any]:
     return {"name": names.get(public_key), "public_key": public_key.hex()}
 
@@ -91,6 +107,11 @@ def make_record(record: SlashRecord, chain_id: str, names: Mapping[bytes, str]) 
     """The log line for ``record``: readable fields first, canonical evidence bytes beside them
     so anyone can check the readable part against what was signed."""
     evidence = record.evidence
+    if isinstance(evidence, EarlyRelease):
+        round_, messages = None, [release_json(evidence)]
+    else:
+        round_ = evidence.first.round
+        messages = [message_json(evidence.first), message_json(evidence.second)]
     return {
         "id": evidence_id(evidence).hex(),
         "chain_id": chain_id,
@@ -98,9 +119,9 @@ def make_record(record: SlashRecord, chain_id: str, names: Mapping[bytes, str]) 
         "time_ms": record.timestamp_ms,
         "kind": evidence_kind(evidence),
         "height": evidence.height,
-        "round": evidence.first.round,
+        "round": round_,
         "offender": _party(evidence.offender, names),
-        "messages": [message_json(evidence.first), message_json(evidence.second)],
+        "messages": messages,
         "evidence": codec.encode(evidence).hex(),
         "stake_before": record.stake_before,
         "stake_after": record.stake_after,
@@ -293,9 +314,18 @@ def _decode(record: Mapping[str, Any]) -> SlashRecord:
 def _rule_problems(slash: SlashRecord, genesis: Genesis) -> Iterator[str]:
     """The chain's rules, replayed from genesis: signatures, membership, stakes, age."""
     evidence, chain_id, params = slash.evidence, genesis.chain_id, genesis.params
-    for which, message in (("first", evidence.first), ("second", evidence.second)):
-        if not message.verify(chain_id):
-            yield f"{which} message: signature does not verify for chain {chain_id!r}"
+    if isinstance(evidence, EarlyRelease):
+        # Signature and shares need genesis alone; that the claimed height did not commit
+        # the transaction was judged against the chain by every node that committed it.
+        if not evidence.verify(chain_id):
+            yield f"released shares: signature does not verify for chain {chain_id!r}"
+        problem = release_problem(evidence, genesis.private)
+        if problem:
+            yield f"released shares: {problem}"
+    else:
+        for which, message in (("first", evidence.first), ("second", evidence.second)):
+            if not message.verify(chain_id):
+                yield f"{which} message: signature does not verify for chain {chain_id!r}"
     validators = genesis.validator_set
     offender = validators.get(evidence.offender)
     if offender is None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .consensus.config import ConsensusConfig, Timeouts
 from .namespaces import Namespace, Registry
 from .validators import PPM, Validator, ValidatorSet
+
+if TYPE_CHECKING:
+    from .threshold.keys import ThresholdPublic
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class Genesis:
     params: ChainParams = field(default_factory=ChainParams)
     # The namespace registry; empty admits every namespace (see :mod:`.namespaces`).
     namespaces: tuple[Namespace, ...] = ()
+    # The threshold encryption key (``[private]``, docs/private.md); None: no private txs.
+    private: ThresholdPublic | None = None
 
     def __post_init__(self) -> None:
         if not self.chain_id or len(self.chain_id) > 64:

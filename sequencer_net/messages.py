@@ -9,6 +9,7 @@ from typing import Annotated
 
 from . import codec
 from .crypto import DIGEST_SIZE, PrivateKey, verify
+from .threshold.wire import DecryptionShares, SharesRequest
 from .types import (
     MAX_BATCH_CHUNKS,
     Batch,
@@ -210,6 +211,8 @@ Message = (
     | SyncResponse
     | EvidenceGossip
     | ProposalEcho
+    | DecryptionShares
+    | SharesRequest
 )
 
 

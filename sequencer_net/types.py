@@ -18,6 +18,7 @@ import msgpack
 
 from . import codec, merkle
 from .crypto import DIGEST_SIZE, PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, digest, verify
+from .threshold.leak import EarlyRelease
 
 MAX_NAME = 64
 MAX_PAYLOAD = 64 * 1024
@@ -397,7 +398,8 @@ class DuplicateProposal:
         return self.first.verify(chain_id) and self.second.verify(chain_id)
 
 
-Evidence = DuplicateVote | DuplicateProposal
+# EarlyRelease: decryption shares released before their commit (threshold/leak.py).
+Evidence = DuplicateVote | DuplicateProposal | EarlyRelease
 
 
 def make_evidence(a: Vote | Proposal, b: Vote | Proposal) -> Evidence:

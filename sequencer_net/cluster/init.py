@@ -38,7 +38,9 @@ def init_cluster(spec: ClusterSpec, dir: Path, deploy: str | None = None) -> Pat
     """Create genesis.toml, prometheus.yml and, per node, node.toml (with its faults, log
     level, admin and metrics ports), a fresh key, its own admin token and an empty data dir.
     With hosts, also one bundle per host (:mod:`.bundles`); with ``deploy`` ("compose" or
-    "systemd"), the deploy files, in each bundle or, without hosts, in the dir itself.
+    "systemd"), the deploy files, in each bundle or, without hosts, in the dir itself. With
+    ``spec.private``, a dealt threshold key too (public side in genesis, each share in
+    ``nK/threshold_share``).
 
     Returns the absolute cluster dir. Refuses a non-empty dir: it may hold another cluster's
     keys and chain, and mixing two clusters' files would make nodes refuse each other."""
@@ -61,7 +63,15 @@ def init_cluster(spec: ClusterSpec, dir: Path, deploy: str | None = None) -> Pat
         Validator(name, keys[name].public_key, stake)
         for name, stake in zip(names, spec.stakes, strict=True)
     )
-    genesis = Genesis(spec.chain_id, validators, spec.timeouts, spec.chain, spec.namespaces)
+    private, shares = None, {}
+    if spec.private:
+        from ..threshold.keys import deal
+
+        private, dealt = deal([v.public_key for v in validators], list(spec.stakes))
+        shares = dict(zip(names, dealt, strict=True))
+    genesis = Genesis(
+        spec.chain_id, validators, spec.timeouts, spec.chain, spec.namespaces, private
+    )
     write_genesis(layout.genesis, genesis, addresses)
     for name in names:
         node = nodes[name]
@@ -69,6 +79,10 @@ def init_cluster(spec: ClusterSpec, dir: Path, deploy: str | None = None) -> Pat
         layout.data(name).mkdir()
         write_key(layout.key(name), keys[name])
         write_admin_token(layout.admin_token(name))
+        if name in shares:
+            from ..config.private_section import SHARE_FILE, write_share
+
+            write_share(layout.node_dir(name) / SHARE_FILE, shares[name])
         write_node_config(
             layout.node_config(name),
             name,

@@ -7,6 +7,7 @@ DIR/prometheus.yml      a Prometheus scrape config with every node's metrics add
 DIR/nK/node.toml        one node's config (paths relative to nK/)
 DIR/nK/key              its Ed25519 seed, hex, mode 0600
 DIR/nK/admin_token      the secret its admin API (fault injection) asks for, mode 0600
+DIR/nK/threshold_share  its threshold decryption shares, mode 0600 (with [private])
 DIR/nK/data/            its chain, sign state and logs
 DIR/nK/node.out         its stdout and stderr, appended across restarts
 DIR/bundles/HOST/       with hosts: what to copy to HOST (genesis, its nodes' dirs)

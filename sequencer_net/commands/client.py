@@ -100,6 +100,19 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
         help="submit to K distinct nodes of the cluster at once (--node first, then the others "
         "in order), so one censoring or dead node cannot keep it out; succeeds if any accepts",
     )
+    p.add_argument(
+        "--encrypt",
+        action="store_true",
+        help="encrypt the payload to the set's threshold key (from genesis), so no node can read "
+        "it before its order is final; with --wait, also wait for its decryption "
+        "(docs/private.md)",
+    )
+    p.add_argument(
+        "--genesis",
+        type=Path,
+        metavar="PATH",
+        help="with --encrypt: the genesis.toml holding the key (default: the cluster dir's)",
+    )
     p.set_defaults(run=_tx_send)
     p = tx_commands.add_parser("status", parents=[common], help="where a transaction stands")
     p.add_argument("txid", help="transaction id (hex)")
@@ -294,11 +307,21 @@ def _tx_send(args: argparse.Namespace) -> int:
 
     if not args.timeout > 0:
         raise UsageError(f"--timeout must be positive, got {args.timeout:g}")
+    if args.genesis is not None and not args.encrypt:
+        raise UsageError("--genesis goes with --encrypt")
+    if args.bundle is not None and args.encrypt:
+        raise UsageError("--encrypt seals one payload; a --bundle is sent as it is")
     if args.bundle is not None:
         return _bundle_send(args)
     targets = _fanout_targets(args)
     try:
         tx = Tx(args.namespace, args.sender, _payload(args))
+        if args.encrypt:
+            from ..threshold.envelope import seal
+            from .encrypt import threshold_public_key
+
+            key = threshold_public_key(args.genesis, args.dir)
+            tx = Tx(tx.namespace, tx.sender, seal(key, tx.namespace, tx.sender, tx.payload))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -323,7 +346,9 @@ def _tx_send(args: argparse.Namespace) -> int:
             status = await client.tx_status(tx.id)
             if args.wait:
                 with trio.move_on_after(args.timeout):
-                    while status["status"] != "committed":
+                    while status["status"] != "committed" or (
+                        args.encrypt and status.get("decryption") == "pending"
+                    ):  # with --encrypt, also until the plaintext is known (or failed)
                         await trio.sleep(0.1)
                         status = await client.tx_status(tx.id)
             return status
@@ -334,7 +359,9 @@ def _tx_send(args: argparse.Namespace) -> int:
         if "height" in result
         else ""
     )
-    human = f"{tx.id.hex()} {result['status']}{where} (via {via})"
+    from .encrypt import decryption_note
+
+    human = f"{tx.id.hex()} {result['status']}{where}{decryption_note(result)} (via {via})"
     if len(answers) > 1:
         result["fanout"] = {name: _fanout_json(answer) for name, answer in answers.items()}
         lines = [
@@ -404,7 +431,9 @@ def _tx_status(args: argparse.Namespace) -> int:
         if "height" in result
         else ""
     )
-    _print(args, result, f"{args.txid} {result['status']}{where}")
+    from .encrypt import decryption_note
+
+    _print(args, result, f"{args.txid} {result['status']}{where}{decryption_note(result)}")
     return 0 if result["status"] != "unknown" else 1
 
 
@@ -435,6 +464,13 @@ def _batch_show(args: argparse.Namespace) -> int:
         value = batch[key]
         table.add_row(key, value.hex() if isinstance(value, bytes) else str(value))
     table.add_row("signers", ", ".join(batch["signers"]))
+    if batch.get("decryption") == "pending":
+        table.add_row("decrypted", "pending")
+    for i, (txid, plaintext) in enumerate(batch.get("decrypted", [])):
+        from .encrypt import shown_plaintext
+
+        shown = "failed decryption" if plaintext is None else shown_plaintext(plaintext)
+        table.add_row("decrypted" if i == 0 else "", f"{txid.hex()[:16]}  {shown}")
     Console().print(table)
     return 0
 

@@ -103,6 +103,12 @@ def add_sim_command(commands: argparse._SubParsersAction) -> None:
         "enough for fair shares to bind (e.g. with --fault 'n4=censor namespace=rollup-b')",
     )
     p.add_argument(
+        "--private",
+        action="store_true",
+        help="deal a threshold key, encrypt every transaction, and check no honest node "
+        "releases a decryption share before its commit (e.g. with --fault n2=leak-shares)",
+    )
+    p.add_argument(
         "--gst-ms",
         type=integer(-1, MAX_GST_MS),
         default=-1,
@@ -192,6 +198,7 @@ def _run_sim(args: argparse.Namespace) -> int:
             schedule=args.schedule,
             slashing=args.slashing,
             shares=args.shares,
+            private=args.private,
             heights=args.heights,
             gst_ms=args.gst_ms,
         )
@@ -269,6 +276,7 @@ def replay_command(args: argparse.Namespace, seed: int) -> str:
         f"--schedule {args.schedule}" if args.schedule != "twins" else "",
         "" if args.slashing else "--no-slashing",
         "--shares" if args.shares else "",
+        "--private" if args.private else "",
         f"--gst-ms {args.gst_ms}" if args.gst_ms != -1 else "",
         f"--heights {args.heights}",
         "--allow-unsafe" if args.allow_unsafe else "",

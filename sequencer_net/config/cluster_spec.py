@@ -55,6 +55,8 @@ class ClusterSpec:
     # The machine each node runs on (``cluster init --hosts`` or ``host`` in [nodes.NAME]):
     # none means every node on 127.0.0.1 with free ports, else every node has one.
     hosts: Mapping[str, str] = field(default_factory=dict)
+    # `[private] enabled = true`: deal a threshold encryption key at init (docs/private.md).
+    private: bool = False
     network: NetworkSpec | None = None  # an emulated WAN (config/network.py); None: loopback as is
 
     def __post_init__(self) -> None:
@@ -113,7 +115,9 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     """Load a cluster spec (configs/*.toml): what `sequencer-net cluster init/up` start from."""
     path = Path(path)
     top = schema.load_table(path)
-    top.only(["cluster", "timeouts", "params", "chain", "namespaces", "nodes", "network"])
+    top.only(
+        ["cluster", "timeouts", "params", "chain", "namespaces", "nodes", "private", "network"]
+    )
     if "cluster" not in top.data:
         raise top.error("cluster", "missing (expected a [cluster] table with name and nodes)")
     cluster = top.table("cluster")
@@ -128,6 +132,9 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     chain = sections.chain_params(top.table("chain"))
     faults, hosts = _node_tables(top.table("nodes"), nodes)
     namespaces = sections.namespaces(top)
+    private_table = top.table("private")
+    private_table.only(["enabled"])
+    private = private_table._get("enabled", bool, "a boolean", False)
     network = None
     if "network" in top.data and 1 <= nodes <= MAX_NODES:
         network = network_spec(top.table("network"), [f"n{i}" for i in range(1, nodes + 1)])
@@ -144,6 +151,7 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
             log_level,
             namespaces,
             hosts,
+            private,
             network=network,
         )
     except SpecError as exc:

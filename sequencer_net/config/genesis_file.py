@@ -51,7 +51,7 @@ def load_genesis(path: Path | str) -> GenesisFile:
     """Load and check genesis.toml: every node must read exactly the same validator set."""
     path = Path(path)
     top = schema.load_table(path)
-    top.only(["chain_id", "timeouts", "chain", "namespaces", "validators"])
+    top.only(["chain_id", "timeouts", "chain", "namespaces", "validators", "private"])
     chain_id = top.string("chain_id")
     if not 1 <= len(chain_id) <= 64:
         raise top.error("chain_id", f"must be 1..64 characters, got {len(chain_id)}")
@@ -86,7 +86,12 @@ def load_genesis(path: Path | str) -> GenesisFile:
         validators.append(Validator(name, public_key, power))
         addresses[name] = Addresses(entry.string("address"), entry.string("client_address"))
         endpoints[name] = Endpoints(peer, client)
-    genesis = Genesis(chain_id, tuple(validators), timeouts, params, namespaces)
+    private = None
+    if "private" in top.data:
+        from .private_section import load_private
+
+        private = load_private(top.table("private"), validators)
+    genesis = Genesis(chain_id, tuple(validators), timeouts, params, namespaces, private)
     return GenesisFile(path.resolve(), genesis, addresses, endpoints)
 
 
@@ -112,4 +117,8 @@ def write_genesis(path: Path, genesis: Genesis, addresses: Mapping[str, Addresse
             for v in genesis.validators
         ],
     }
+    if genesis.private is not None:
+        from .private_section import private_document
+
+        document["private"] = private_document(genesis.private, genesis.validators)
     path.write_text(tomli_w.dumps(document))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
@@ -23,6 +23,9 @@ from .genesis_file import Addresses, Endpoints, GenesisFile, load_genesis
 from .network import NodeNetwork, node_network, node_network_document
 from .schema import Endpoint
 from .secrets import load_admin_token, load_key
+
+if TYPE_CHECKING:
+    from ..threshold.keys import KeyShare
 
 NODE_KEYS = (
     "name",
@@ -78,6 +81,8 @@ class NodeConfig:
     # (behind NAT or in a container: 0.0.0.0:26656 while peers dial host1:26656).
     peer_listen: Endpoint | None = None
     client_listen: Endpoint | None = None
+    # Its threshold decryption shares, beside the key, when genesis has ``[private]``.
+    threshold_share: KeyShare | None = None
     network: NodeNetwork | None = None  # emulated WAN latency to each peer; None: none
 
     @property
@@ -165,8 +170,20 @@ def load_node_config(path: Path | str) -> NodeConfig:
         log=_log_settings(top),
         peer_listen=listen["peer_listen"],
         client_listen=listen["client_listen"],
+        threshold_share=_threshold_share(key_file, top, key, genesis_file.genesis),
         network=network,
     )
+
+
+def _threshold_share(
+    key_file: Path, top: schema.Table, key: PrivateKey, genesis: Genesis
+) -> KeyShare | None:
+    """The shares in ``threshold_share`` beside the key, when genesis deals them."""
+    if genesis.private is None:
+        return None
+    from .private_section import SHARE_FILE, load_share
+
+    return load_share(key_file.with_name(SHARE_FILE), top, key.public_key, genesis.private)
 
 
 def shown(endpoint: Endpoint) -> str:

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
 from ..crypto import PrivateKey
-from ..messages import Message, ProposalMessage, SyncResponse, encode_message
+from ..messages import Message, ProposalMessage, SignedChunk, SyncResponse, encode_message
 from ..replica import Send
 from ..types import Vote
 from .forge import badly_signed_vote, conflicting_proposal, conflicting_vote, malformed_payload
+from .frontrun import Frontrunner
 from .spec import (
     BEHAVIOURS,
     Amnesia,
@@ -29,10 +30,15 @@ from .spec import (
     Drop,
     Equivocate,
     Fault,
+    Frontrun,
     Garbage,
+    LeakShares,
     Mute,
     Withhold,
 )
+
+if TYPE_CHECKING:
+    from ..threshold.keys import KeyShare
 
 log = structlog.get_logger()
 
@@ -68,6 +74,11 @@ class FaultLayer:
         self._drop_rng = random.Random(f"{seed}{name}/drop")
         self._garbage_rng = random.Random(f"{seed}{name}/garbage")
         self._equivocated: set[tuple[str, int, int]] = set()
+        # For `leak-shares`: this validator's threshold shares (the node sets them) and the
+        # height it is deciding, from its own votes.
+        self.threshold_share: KeyShare | None = None
+        self._deciding = 1
+        self.frontrunner: Frontrunner | None = None  # while `frontrun` is active
         for fault in faults:
             self.set(fault)
 
@@ -76,12 +87,16 @@ class FaultLayer:
     def set(self, fault: Fault) -> None:
         """Activate ``fault``, replacing an active fault of the same behaviour."""
         self._faults[fault.behaviour] = fault
+        if isinstance(fault, Frontrun):
+            self.frontrunner = Frontrunner(bytes.fromhex(fault.prefix))
         self.log.warning("fault_set", fault=str(fault))
 
     def clear(self, behaviour: str | None = None) -> list[Fault]:
         """Deactivate one behaviour, or every one with None; returns what was active."""
         names = list(self._faults) if behaviour is None else [behaviour]
         cleared = [self._faults.pop(name) for name in names if name in self._faults]
+        if Frontrun.behaviour in names:
+            self.frontrunner = None
         for fault in cleared:
             self.log.info("fault_cleared", fault=str(fault))
         return cleared
@@ -122,6 +137,11 @@ class FaultLayer:
         """What the replica must leave out of its lane and its batches (encoded tx ->
         censored?)."""
         censor = self.get(Censor)
+        front = self.frontrunner
+        if censor and front:
+            return lambda tx: censor.matches(tx) or front.omit(tx)
+        if front:
+            return front.omit
         return censor.matches if censor else None
 
     @property
@@ -164,6 +184,8 @@ class FaultLayer:
             sends = self._equivocate(targets, message)
         else:
             sends = [Send(peer, message) for peer in targets]
+        if self.get(LeakShares):
+            sends += [Send(peer, leak) for leak in self._leak(message) for peer in targets]
         drop = self.get(Drop)
         if drop:
             sends = [s for s in sends if self._drop_rng.random() >= drop.fraction]
@@ -202,6 +224,24 @@ class FaultLayer:
                 sends.extend(Send(peer, m) for m in pair)
             return sends
         return [Send(peer, message) for peer in targets]
+
+    def _leak(self, message: Message) -> list[Message]:
+        """Under `leak-shares`: our shares of our own chunk's ciphertexts, right now."""
+        if self._own_vote(message):
+            assert isinstance(message, Vote)
+            self._deciding = max(self._deciding, message.height)
+        share = self.threshold_share
+        if share is None or not isinstance(message, SignedChunk):
+            return []
+        if message.chunk.author != self.key.public_key:
+            return []
+        from .leak import early_shares
+
+        leak = early_shares(share, self.key, self.chain_id, self._deciding - 1, message.chunk)
+        if leak is None:
+            return []
+        self.log.warning("leaked_shares", txs=len(leak.sets), claimed_height=leak.height)
+        return [leak]
 
     def _note(self, kind: str, height: int, round: int) -> None:
         """Log each equivocation once, not at every re-broadcast of the same message."""

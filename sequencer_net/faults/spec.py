@@ -28,6 +28,8 @@ FORMS = {
     "drop": "drop FRACTION",
     "crash": "crash HEIGHT",
     "censor": "censor sender=X|namespace=X|prefix=HEX",
+    "leak-shares": "leak-shares",
+    "frontrun": "frontrun PREFIX_HEX",
 }
 ACCEPTED = ", ".join(FORMS.values())
 BEHAVIOURS = tuple(FORMS)
@@ -146,7 +148,42 @@ class Censor:
         return tx.payload.startswith(bytes.fromhex(self.value))
 
 
-Fault = Mute | Withhold | Equivocate | Garbage | Amnesia | Delay | Drop | Crash | Censor
+@dataclass(frozen=True)
+class LeakShares:
+    """Release this validator's decryption shares for the encrypted transactions of its own
+    chunks as it sends them, before any commit (private sequencing; slashable evidence)."""
+
+    behaviour: ClassVar[str] = "leak-shares"
+
+    def __str__(self) -> str:
+        return self.behaviour
+
+
+@dataclass(frozen=True)
+class Frontrun:
+    """Read pending transactions; before each whose payload starts with ``prefix`` (hex),
+    insert one of our own and hold the victim back until ours commits (faults/frontrun.py)."""
+
+    prefix: str
+    behaviour: ClassVar[str] = "frontrun"
+
+    def __str__(self) -> str:
+        return f"frontrun {self.prefix}"
+
+
+Fault = (
+    Mute
+    | Withhold
+    | Equivocate
+    | Garbage
+    | Amnesia
+    | Delay
+    | Drop
+    | Crash
+    | Censor
+    | LeakShares
+    | Frontrun
+)
 
 
 def parse_fault(text: str) -> Fault:
@@ -212,6 +249,16 @@ def _censor(text: str) -> Censor:
     return Censor(field, value)  # type: ignore[arg-type]  # checked against CENSOR_FIELDS
 
 
+def _hex_prefix(text: str) -> str:
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if not raw:
+        raise ValueError(f"PREFIX_HEX must be hex digits, e.g. 4255593a for 'BUY:', got {text!r}")
+    return text.lower()
+
+
 _PARSERS: dict[str, Callable[[list[str]], Fault]] = {
     "mute": lambda _: Mute(),
     "withhold": lambda _: Withhold(),
@@ -222,4 +269,6 @@ _PARSERS: dict[str, Callable[[list[str]], Fault]] = {
     "drop": lambda args: Drop(_fraction(args[0])),
     "crash": lambda args: Crash(_int(args[0], "HEIGHT", 1, 2**63 - 1)),
     "censor": lambda args: _censor(args[0]),
+    "leak-shares": lambda _: LeakShares(),
+    "frontrun": lambda args: Frontrun(_hex_prefix(args[0])),
 }

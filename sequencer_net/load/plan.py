@@ -31,6 +31,8 @@ class LoadPlan:
     clients: int = 1
     submitters: int = SUBMITTERS_PER_NODE
     interval_s: float = INTERVAL_S
+    # Hex of the set's threshold public key: payloads are encrypted to it (docs/private.md).
+    encrypt_key: str = ""
 
     def __post_init__(self) -> None:
         if not self.addresses:
@@ -59,6 +61,7 @@ class LoadPlan:
             1,
             self.submitters,
             self.interval_s,
+            self.encrypt_key,
         )
 
     @property
@@ -81,8 +84,9 @@ class TxSource:
     """Distinct transactions of ``size`` payload bytes; the first ``premade`` are made now,
     before the clock starts, so making them costs the measured run nothing."""
 
-    def __init__(self, size: int, premade: int) -> None:
+    def __init__(self, size: int, premade: int, encrypt_key: str = "") -> None:
         self._size = size
+        self._key = bytes.fromhex(encrypt_key)
         self._tag = os.urandom(8)  # distinct per process and run: no id repeats another run's
         self._next = 0
         self._made = [self._make(n) for n in range(min(premade, MAX_PREMADE))]
@@ -91,7 +95,12 @@ class TxSource:
     def _make(self, n: int) -> bytes:
         payload = self._tag + n.to_bytes(8, "big")
         payload += bytes(max(0, self._size - len(payload)))
-        return Tx("load", f"load-{n % 64}", payload).encoded
+        sender = f"load-{n % 64}"
+        if self._key:
+            from ..threshold.envelope import seal
+
+            payload = seal(self._key, "load", sender, payload)
+        return Tx("load", sender, payload).encoded
 
     def take(self, count: int) -> list[bytes]:
         if self._taken + count <= len(self._made):

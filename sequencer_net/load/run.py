@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 import trio
@@ -30,10 +31,15 @@ async def run_load(
     size: int,
     drain_s: float = 10.0,
     clients: int = 1,
+    encrypt_key: bytes = b"",
 ) -> LoadReport:
-    """Offer ``rate`` tx/s of ``size``-byte payloads for ``duration_s`` seconds and report.
+    """Offer ``rate`` tx/s of ``size``-byte payloads for ``duration_s`` seconds and report;
+    with ``encrypt_key`` (the set's threshold key) the payloads are encrypted.
     Raises ValueError for a bad plan, ApiError if a node cannot be reached."""
-    return await run_plan(LoadPlan(tuple(addresses), rate, duration_s, size, drain_s, clients))
+    plan = LoadPlan(tuple(addresses), rate, duration_s, size, drain_s, clients)
+    if encrypt_key:
+        plan = replace(plan, encrypt_key=encrypt_key.hex())
+    return await run_plan(plan)
 
 
 async def run_plan(plan: LoadPlan) -> LoadReport:
@@ -42,7 +48,7 @@ async def run_plan(plan: LoadPlan) -> LoadReport:
     async with trio.open_nursery() as nursery:
         await nursery.start(follow_commits, plan.addresses, matcher)
         if plan.clients == 1:
-            source = TxSource(plan.size, plan.premade)
+            source = TxSource(plan.size, plan.premade, plan.encrypt_key)
             start, cpu = time.monotonic(), -process_cpu_s()
             tally.add(await submit_all(plan, source, start, matcher.acks))
         else:

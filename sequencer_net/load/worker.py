@@ -26,7 +26,7 @@ FLUSH_S = 0.2
 
 
 async def serve(plan: LoadPlan) -> None:
-    source = TxSource(plan.size, plan.premade)
+    source = TxSource(plan.size, plan.premade, plan.encrypt_key)
     stdout = trio.lowlevel.FdStream(os.dup(sys.stdout.fileno()))
     stdin = FrameReader(trio.lowlevel.FdStream(os.dup(sys.stdin.fileno())), 1024)
     await send_frame(stdout, pack({"ready": True}))

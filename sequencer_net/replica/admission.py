@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..api_protocol import ALREADY_COMMITTED, BUSY
 from ..evidence import evidence_problem
 from ..messages import EvidenceGossip, ProposalEcho
+from ..threshold.envelope import tx_problem as encrypted_tx_problem
 from ..types import (
     MAX_BUNDLE_BYTES,
     MAX_BUNDLE_TXS,
@@ -50,6 +51,10 @@ class Admission:
         admits = registry.lookup(namespace)
         if admits is None or len(encoded) > admits[1]:
             problem = registry.problem(namespace, len(encoded))
+            self._outputs.append(Rejected(None, f"refused: {problem}"))
+            return None
+        problem = encrypted_tx_problem(r.genesis.private, encoded)
+        if problem:
             self._outputs.append(Rejected(None, f"refused: {problem}"))
             return None
         ns_id = admits[0]
@@ -143,7 +148,9 @@ class Admission:
     def evidence_problem(self, evidence: Evidence) -> str | None:
         r = self._replica
         max_age = r.genesis.params.max_evidence_age
-        return evidence_problem(evidence, r.chain_id, r.validators, r.height, max_age)
+        return evidence_problem(
+            evidence, r.chain_id, r.validators, r.height, max_age, r.decryption.leak_problem
+        )
 
     def add_evidence(self, evidence: Evidence, peer: PeerId | None) -> None:
         """Pool evidence that passes the checks, report it and gossip it, once."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from .. import censorship
 from ..censorship import CensorshipStats
@@ -50,6 +51,7 @@ from ..messages import (
 )
 from ..node_params import NodeParams
 from ..store import ChainStore, SignStateStore
+from ..threshold.wire import DecryptionShares, SharesRequest
 from ..types import (
     NIL_ROUND,
     Batch,
@@ -67,6 +69,7 @@ from . import chainstate, validity
 from .admission import Admission
 from .batches import build_batch
 from .catchup import CatchUp
+from .decryption import RESTORE_HEIGHTS, Decryption
 from .gossip import Gossip
 from .inbox import Inbox
 from .lanes import HeldCertificate, Lanes
@@ -86,6 +89,9 @@ from .outputs import (
 )
 from .signer import GuardedSigner
 
+if TYPE_CHECKING:
+    from ..threshold.keys import KeyShare
+
 CHECKPOINT_EVERY = 1_000  # heights between stored validator sets, bounding restart replay
 
 
@@ -98,6 +104,7 @@ class Replica:
         sign_state: SignStateStore,
         params: NodeParams | None = None,
         machine_factory: type[HeightMachine] = HeightMachine,
+        threshold_share: KeyShare | None = None,
     ) -> None:
         self.genesis = genesis
         self.chain_id = genesis.chain_id
@@ -122,6 +129,20 @@ class Replica:
         self._deferred: list[Effect] = []
         self._undecided: tuple[Batch, Certificate] | None = None  # decided, chunks missing
         self._now_ms = 0
+        # Private sequencing (genesis [private]): decryption shares after each commit.
+        self.decryption = Decryption(
+            genesis,
+            key,
+            threshold_share,
+            self._outputs,
+            committed_at=self._committed_height_of,
+            find_tx=self._pending_tx,
+            report=lambda evidence: self.admission.add_evidence(evidence, None),
+        )
+        if self.decryption.enabled:
+            last = chain.last_height()
+            recent = range(max(1, last - RESTORE_HEIGHTS + 1), last + 1)
+            self.decryption.restore(e for h in recent if (e := chain.get(h)) is not None)
 
     @property
     def height(self) -> int:
@@ -197,6 +218,8 @@ class Replica:
                 self.admission.add_evidence(evidence, peer)
             case ProposalEcho(proposal):
                 self.admission.compare_echo(peer, proposal)
+            case DecryptionShares() | SharesRequest():
+                self.decryption.receive(peer, message)
         return self._take_outputs()
 
     def readmit_when_caught_up(self, encoded_txs: list[bytes]) -> None:
@@ -249,6 +272,8 @@ class Replica:
                 self.lanes.on_timer(self.omit)
             case Tick.FETCH:
                 self._drain(self._commit_if_held())
+            case Tick.DECRYPT:
+                self.decryption.on_timer()
         return self._take_outputs()
 
     # ---- the effect loop -------------------------------------------------------------------
@@ -296,6 +321,7 @@ class Replica:
         pol = [v for v in self.driver.pol_prevotes() if v.validator != own]
         self._gossip.rebroadcast(self.evidence.pending(), [h.cert for h in due], pol)
         self.lanes.resend_uncertified()
+        self.decryption.on_rebroadcast()
 
     def _take_outputs(self) -> list[Output]:
         outputs = list(self._outputs)
@@ -316,6 +342,7 @@ class Replica:
             limits=self.batch_limits,
             known=self._known_certificate,
             committed=self.lanes.was_committed,
+            leak_problem=self.decryption.leak_problem,
         )
 
     @property
@@ -368,6 +395,7 @@ class Replica:
         changed = bool(slashes) or (entry.height + 1) % CHECKPOINT_EVERY == 0
         snapshot = advance.successor.snapshot() if changed else None
         self.chain.append(entry, slashes, snapshot, failed)
+        self.decryption.on_commit(entry)
         self._undecided = None  # a batch catch-up committed for us
         self._measure(entry, failed, self.lanes.committed(entry.height, entry.chunks, self.omit))
         self._state = advance.state
@@ -385,6 +413,17 @@ class Replica:
         self._deferred.extend(self.driver.start_height(self.height, self.validators))
         self._outputs.append(SetTimer(NEXT_HEIGHT, self._next_height_delay()))
         return self.inbox.replay_early()
+
+    def _committed_height_of(self, txid: bytes) -> int | None:
+        location = self.chain.tx_location(txid)
+        return location[0] if location is not None else None
+
+    def _pending_tx(self, txid: bytes) -> bytes | None:
+        """A transaction of a chunk we hold, by id (to prove a leak of its shares)."""
+        for chunk in self.lanes.chunks.values():
+            if txid in chunk.tx_ids:
+                return chunk.txs[chunk.tx_ids.index(txid)]
+        return None
 
     def _next_height_delay(self) -> int:
         """Nothing to order: wait before an empty batch (a new certificate wakes us)."""

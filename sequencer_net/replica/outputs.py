@@ -30,6 +30,7 @@ class Tick(Enum):
     SYNC = "sync"
     CHUNK = "chunk"  # this node's lane packs its buffered transactions
     FETCH = "fetch"  # ask again for chunks a committed batch orders that we lack
+    DECRYPT = "decrypt"  # a slice of the post-commit decryption work (replica/decryption.py)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,15 @@ class SetTimer:
 
     key: TimerKey
     delay_ms: int
+
+
+@dataclass(frozen=True)
+class Decrypted:
+    """The encrypted transactions of a committed height, decrypted: per id in committed
+    order, the plaintext, or None for a failed decryption (the same on every node)."""
+
+    height: int
+    results: tuple[tuple[bytes, bytes | None], ...]
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,7 @@ Output = (
     | InclusionEnforced
     | RoundEntered
     | Rejected
+    | Decrypted
 )
 
 REBROADCAST = Tick.REBROADCAST
@@ -109,3 +120,4 @@ NEXT_HEIGHT = Tick.NEXT_HEIGHT
 SYNC = Tick.SYNC
 CHUNK = Tick.CHUNK
 FETCH = Tick.FETCH
+DECRYPT = Tick.DECRYPT

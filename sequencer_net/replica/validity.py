@@ -36,6 +36,8 @@ class ChainView:
     # (within the window this node remembers) must not be ordered again.
     known: Callable[[ChunkCertificate], bool]
     committed: Callable[[bytes], bool]
+    # Judges early-release evidence against the chain (replica/decryption.py).
+    leak_problem: Callable[[Evidence], str | None] | None = None
 
 
 def proposal_problem(view: ChainView, proposal: Proposal, batch: Batch) -> str | None:
@@ -121,7 +123,12 @@ def batch_evidence_problem(view: ChainView, evidence: tuple[Evidence, ...]) -> s
         return "evidence would jail every active validator"
     for piece in evidence:
         problem = evidence_problem(
-            piece, view.chain_id, view.validators, view.height, view.params.max_evidence_age
+            piece,
+            view.chain_id,
+            view.validators,
+            view.height,
+            view.params.max_evidence_age,
+            view.leak_problem,
         )
         if problem:
             return f"evidence: {problem}"

@@ -164,7 +164,13 @@ class ClientApi:
     async def _tx_status(self, params: TxStatusParams) -> dict[str, Any]:
         location = self._node.chain.tx_location(params.txid)
         if location is not None:
-            return {"status": "committed", "height": location[0], "position": location[1]}
+            decryption = self._node.replica.decryption.describe_tx(params.txid)
+            return {
+                "status": "committed",
+                "height": location[0],
+                "position": location[1],
+                **decryption,
+            }
         lanes = self._node.replica.lanes
         if params.txid in lanes:
             return {"status": "pending", "certified": lanes.is_certified(params.txid)}
@@ -210,4 +216,5 @@ class ClientApi:
         }
         if params.with_txs:
             answer["txs"] = list(entry.txs)
+        answer.update(self._node.replica.decryption.describe_height(params.height))
         return answer

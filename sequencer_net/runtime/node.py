@@ -37,6 +37,7 @@ from ..messages import (
 from ..net.delay import DelayLine
 from ..replica import (
     Committed,
+    Decrypted,
     EvidenceFound,
     InclusionEnforced,
     Output,
@@ -120,6 +121,7 @@ class Node:
             self.name,
             config.faults,
         )
+        self.faults.threshold_share = config.threshold_share  # for the `leak-shares` fault
         self._delayed_in, self._delayed_out = trio.open_memory_channel[
             tuple[float, bytes | None, bytes, bool]
         ](math.inf)
@@ -221,6 +223,7 @@ class Node:
             self.chain,
             FileSignStateStore(self.config.data_dir / "sign_state.bin"),
             self.config.params,
+            threshold_share=self.config.threshold_share,
         )
 
     async def _on_frame(self, peer: bytes, frame: bytes) -> None:
@@ -234,6 +237,8 @@ class Node:
             return
         if isinstance(message, Vote) and message.validator == peer:
             self.metrics.vote_heard(peer, message.height)
+        if self.faults.frontrunner is not None and isinstance(message, SignedChunk):
+            self.faults.frontrunner.observe(message.chunk.txs)  # the `frontrun` fault reads it
         self.carry_out(self.replica.receive(peer, message, now_ms()))
 
     def carry_out(self, outputs: list[Output]) -> None:
@@ -273,6 +278,21 @@ class Node:
                     log.warning(
                         "rejected", peer=self.names.get(peer) if peer else None, reason=reason
                     )
+                case Decrypted(height, results):
+                    failed = sum(1 for _, plaintext in results if plaintext is None)
+                    log.info("decrypted", height=height, txs=len(results), failed=failed)
+        self._frontrun()
+
+    def _frontrun(self) -> None:
+        """Under the `frontrun` fault: submit the transactions it slipped in to our lane."""
+        front = self.faults.frontrunner
+        if front is None:
+            return
+        front.is_committed = lambda txid: self.chain.tx_location(txid) is not None
+        for encoded in front.take_injections():
+            _, outputs = self.replica.submit(encoded, now_ms())
+            log.warning("frontran", victims=len(front.victims))
+            self.carry_out(outputs)
 
     def _log_slash(self, record: SlashRecord) -> None:
         offender = record.evidence.offender

@@ -17,7 +17,7 @@ import heapq
 import logging
 import random
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import structlog
 
@@ -38,6 +38,9 @@ from ..replica import (
     SetTimer,
 )
 from ..store.memory import MemoryChainStore, MemorySignStateStore
+from ..threshold.envelope import seal
+from ..threshold.keys import KeyShare, deal
+from ..threshold.wire import DecryptionShares
 from ..types import Evidence, Tx, evidence_id
 from ..validators import Validator
 from .checker import Report, check_run
@@ -54,6 +57,7 @@ from .events import (
     peer_id,
 )
 from .network import Network
+from .privacy import PrivacyWatch
 from .scenario import Scenario
 from .twins import TwinsAdversary, height_round
 
@@ -124,6 +128,12 @@ class Simulation:
             params=ChainParams(slashing=scenario.slashing),
             namespaces=scenario.namespaces,
         )
+        self.privacy = PrivacyWatch() if scenario.private else None
+        self._shares: list[KeyShare | None] = [None] * scenario.nodes
+        if scenario.private:
+            public, shares = deal([k.public_key for k in keys], list(scenario.stake_list))
+            self.genesis = replace(self.genesis, private=public)
+            self._shares = list(shares)
         self.instances = self._make_instances()
         self.network = Network(scenario, self.rng, len(self.instances), seed)
         self.adversary = (
@@ -171,7 +181,7 @@ class Simulation:
             structlog.PrintLogger(sys.stderr),
             wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
         )
-        return FaultLayer(
+        layer = FaultLayer(
             self.keys[idx],
             self.genesis.chain_id,
             peers,
@@ -180,6 +190,8 @@ class Simulation:
             seed=f"{self.seed}/",
             logger=logger,
         )
+        layer.threshold_share = self._shares[idx]  # what `leak-shares` leaks (private runs)
+        return layer
 
     # ---- the event loop --------------------------------------------------------------------
 
@@ -202,6 +214,10 @@ class Simulation:
             if time >= gst and self._done():
                 break
         report = check_run(self.genesis, self.instances, s, self._height_at_gst, self.bundles)
+        if self.privacy is not None:
+            live = [(i.name, i.replica) for i in self.instances if i.honest and i.replica]
+            self.privacy.check_verdicts(live)
+            report.violations.extend(self.privacy.violations)
         return SimResult(
             self.seed,
             report,
@@ -256,6 +272,7 @@ class Simulation:
             instance.sign_state,
             self.scenario.node_params,
             machine_factory=self.machine_factory,
+            threshold_share=self._shares[instance.validator],
         )
         if instance.layer is not None:
             instance.replica.omit = instance.layer.omit
@@ -267,6 +284,12 @@ class Simulation:
         for output in outputs:
             match output:
                 case Send():
+                    if (
+                        self.privacy is not None
+                        and instance.honest
+                        and isinstance(output.message, DecryptionShares)
+                    ):
+                        self.privacy.on_send(instance.name, instance.chain, output.message)
                     layer = instance.layer
                     sends = [output] if layer is None else layer.outgoing(output)
                     extra_ms = 0 if layer is None else layer.delay_ms
@@ -334,6 +357,8 @@ class Simulation:
     def _submit_txs(self, now: int) -> None:
         s = self.scenario
         live = [i for i, inst in enumerate(self.instances) if inst.honest and inst.replica]
+        if self.privacy is not None:  # a leaker needs clients of its own to leak their shares
+            live += [i for i, inst in enumerate(self.instances) if inst.layer and inst.replica]
         if live and self._txs_sent < s.max_txs:
             idx = self.rng.choice(live)
             replica = self.instances[idx].replica
@@ -344,7 +369,10 @@ class Simulation:
                 self._txs_sent += 1
                 n = self._txs_sent
                 namespace = "rollup-a" if n % 2 else "rollup-b"
-                txs.append(Tx(namespace, f"user{n % 16}", n.to_bytes(8, "big")).encoded)
+                tx = Tx(namespace, f"user{n % 16}", n.to_bytes(8, "big"))
+                if self.privacy is not None:
+                    tx = self._encrypted(tx)
+                txs.append(tx.encoded)
             if s.bundle_every and self._intervals % s.bundle_every == 0:
                 ids, outputs = replica.submit_bundle(txs, now)
                 if ids is not None:
@@ -356,6 +384,13 @@ class Simulation:
                     self._carry_out(idx, outputs)
         if self._txs_sent < s.max_txs:
             self._at(now + s.tx_interval_ms, Txs())
+
+    def _encrypted(self, tx: Tx) -> Tx:
+        assert self.privacy is not None and self.genesis.private is not None
+        key = self.genesis.private.public_key
+        sealed = Tx(tx.namespace, tx.sender, seal(key, tx.namespace, tx.sender, tx.payload))
+        self.privacy.sent[sealed.id] = tx.payload
+        return sealed
 
     def _done(self) -> bool:
         """Every honest (and mute) instance reached the target height and committed enough

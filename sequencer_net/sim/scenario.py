@@ -23,7 +23,7 @@ SHARED_BATCH_TXS = 6  # with --shares: each namespace is owed 3 transactions of 
 # What the fault layer does that the simulator runs as is; the others have no place in it
 # (amnesia and crash restart or stop a process, garbage is the codec's business) or have
 # their own simulator option (the sim's --crash).
-SIMULATED_FAULTS = ("mute", "withhold", "equivocate", "censor", "delay", "drop")
+SIMULATED_FAULTS = ("mute", "withhold", "equivocate", "censor", "delay", "drop", "leak-shares")
 UNRELIABLE = (Delay, Drop)  # slow or lossy, but honest
 
 
@@ -56,6 +56,9 @@ class Scenario:
     bundle_every: int = 3  # every this many intervals the txs go as one atomic bundle (0: never)
     max_txs: int = 2_000
     timeouts: Timeouts = field(default_factory=lambda: SIM_TIMEOUTS)
+    # Deal a threshold key, encrypt every transaction and check the shares honest replicas
+    # release (sim/privacy.py).
+    private: bool = False
     # An emulated WAN (a cluster spec's [network], config/network.py): latency[i][j] is the
     # one-way latency from validator i to validator j, replacing min/max_delay_ms; jitter
     # comes from one generator per link, seeded by the run's seed and ``latency_seed``.

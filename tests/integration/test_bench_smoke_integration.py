@@ -29,3 +29,14 @@ async def test_compare_prints_both_systems_side_by_side() -> None:
     # Every node signs and fsyncs at least its prevote and precommit of each height.
     assert run["ours"]["fsyncs_per_height"] >= 2 and run["ours"]["signatures_per_height"] >= 2
     assert set(result["ratio_ours_over_pysyncobj"]) == {"committed_tx_per_s", "latency_p50_ms"}
+
+
+async def test_encrypted_run_commits_ciphertexts() -> None:
+    argv = ["--nodes", "4", "--encrypted", "--rate", "20", "--seconds", "1"]
+    with trio.fail_after(120):  # a bound on a busy machine, not a timing
+        done = await trio.run_process(
+            [sys.executable, str(SCRIPT), *argv], capture_stdout=True, capture_stderr=True
+        )
+    result = json.loads(done.stdout)
+    assert result["encrypted"] is True and result["nodes"] == 4
+    assert result["committed_tx_per_s"] > 0, result

@@ -273,9 +273,10 @@ def test_unsafe_byzantine_stake_can_break_agreement(twins: int) -> None:
 def test_fair_shares_hold_against_a_namespace_censor_and_bundles_stay_whole() -> None:
     """Per-namespace forced inclusion in the simulator: n4 censors rollup-b while batches are
     small enough for shares to bind. Every invariant holds (bundles whole included), honest
-    nodes count n4's omissions against rollup-b, and rollup-b keeps committing, never in a
-    batch of n4's. Replay one: sequencer-net sim --shares --fault 'n4=censor namespace=rollup-b'
-    --seeds 1 --seed S."""
+    nodes count n4's omissions against rollup-b, and rollup-b keeps committing in honest
+    proposers' batches (n4 leaves out what it can read; a chunk whose data has not reached it
+    yet it cannot tell from any other). Replay one: sequencer-net sim --shares
+    --fault 'n4=censor namespace=rollup-b' --seeds 1 --seed S."""
     from sequencer_net.types import tx_namespace
 
     scenario = Scenario(nodes=4, shares=True, faults=((3, "censor namespace=rollup-b"),))
@@ -289,9 +290,8 @@ def test_fair_shares_hold_against_a_namespace_censor_and_bundles_stay_whole() ->
         b_committed = 0
         for height in range(1, honest.chain.last_height() + 1):
             entry = honest.chain.get(height)
-            b_here = sum(tx_namespace(tx) == "rollup-b" for tx in entry.txs)
-            assert not (b_here and entry.batch.header.proposer == censor_key), (seed, height)
-            b_committed += b_here
+            if entry.batch.header.proposer != censor_key:
+                b_committed += sum(tx_namespace(tx) == "rollup-b" for tx in entry.txs)
         assert b_committed > 0, seed
         assert sim.bundles, seed
         omitted += sum(i.replica.censorship.ns_omitted.get(2, 0) for i in sim.instances[:3])

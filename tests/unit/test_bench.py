@@ -67,10 +67,16 @@ def test_arguments() -> None:
         ["--runs", "0"],
         ["--seconds", "0"],
         ["--compare", "pysyncobj", "--crash-one"],
+        ["--compare", "pysyncobj", "--encrypted"],
     ):
         with pytest.raises(SystemExit) as exit_info:
             bench.parse_args(bad)
         assert exit_info.value.code == 2
+
+
+def test_encrypted_is_an_option_of_the_cluster_runs() -> None:
+    assert bench.parse_args(["--nodes", "4", "--encrypted"]).encrypted
+    assert not bench.parse_args(["--nodes", "4"]).encrypted
 
 
 def drive(ramp: object, limit: int) -> list[int]:

@@ -157,3 +157,20 @@ async def test_a_submitter_whose_node_dies_counts_the_rest_unanswered_and_stops(
     assert tally.acked == len(node.taken) == len(acked) > 0
     assert tally.unanswered > 0 and tally.gone == [node.address]
     assert tally.acked + tally.unanswered == tally.offered
+
+
+def test_an_encrypting_source_gives_ciphertexts_that_admission_would_take() -> None:
+    from helpers.private import PUBLIC
+
+    from sequencer_net import codec
+    from sequencer_net.threshold import envelope
+    from sequencer_net.types import Tx
+
+    plan = LoadPlan(("127.0.0.1:1",), 10, 1.0, encrypt_key=PUBLIC.public_key.hex())
+    assert plan.share(0).encrypt_key == plan.encrypt_key
+    assert LoadPlan.from_json(plan.to_json()) == plan
+    source = TxSource(size=50, premade=3, encrypt_key=plan.encrypt_key)
+    for encoded in source.take(4):  # premade ones and one made on demand
+        tx = codec.decode(encoded, Tx)
+        assert isinstance(tx, Tx) and envelope.is_encrypted(tx.payload)
+        assert envelope.payload_problem(PUBLIC, tx.namespace, tx.sender, tx.payload) is None

@@ -51,6 +51,12 @@ def _add_spec_flags(p: argparse.ArgumentParser) -> None:
         help="every node's log_level in node.toml (default: the spec's, else info); debug "
         "adds one `committed` line per height, which `risk calibrate` needs",
     )
+    p.add_argument(
+        "--private",
+        action="store_true",
+        help="deal a threshold encryption key for `tx send --encrypt` (as `[private] enabled = "
+        "true` in a spec; docs/private.md)",
+    )
 
 
 def _origin(path: Path | None, args: argparse.Namespace) -> str:
@@ -64,6 +70,8 @@ def _origin(path: Path | None, args: argparse.Namespace) -> str:
         flags += f" --stake {','.join(map(str, args.stake))}"
     if args.chain_id:
         flags += f" --chain-id {args.chain_id}"
+    if args.private:
+        flags += " --private"
     return flags
 
 
@@ -91,6 +99,8 @@ def _spec(path: Path | None, args: argparse.Namespace) -> ClusterSpec:
             chain_id=args.chain_id or "",
         )
     spec = with_hosts(spec, hosts)
+    if args.private:
+        spec = dataclasses.replace(spec, private=True)
     return dataclasses.replace(spec, log_level=args.log_level) if args.log_level else spec
 
 
