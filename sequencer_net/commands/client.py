@@ -47,14 +47,16 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
         description="Show each node's height, round, step, proposer, peers, last commit and "
         "mempool, over the client API. With --consensus, one node's consensus state instead "
         "(like CometBFT's dump_consensus_state): the current height's rounds, who prevoted "
-        "and precommitted what, the lock and valid value, and the timeouts running; it comes "
-        "over the node's admin API, so name the node (--node n2) of a cluster dir.",
+        "and precommitted what, the lock and valid value, the timeouts running, and the "
+        "lane (buffered transactions, own chunks not yet certified or committed with their "
+        "ages and ackers, chunks held and certified per author); it comes over the node's "
+        "admin API, so name the node (--node n2) of a cluster dir.",
     )
     p.add_argument("--all", action="store_true", help="every node of the cluster")
     p.add_argument(
         "--consensus",
         action="store_true",
-        help="dump one node's consensus state (votes, lock, valid value, timeouts)",
+        help="dump one node's consensus state (votes, lock, valid value, timeouts, lane)",
     )
     p.set_defaults(run=_status)
 

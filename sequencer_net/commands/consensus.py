@@ -2,8 +2,9 @@
 
 The dump comes over the node's admin API (``consensus_state``), whose token is in the cluster
 dir, so the node is named, not given as HOST:PORT. It is what a bug report should carry: the
-current height's rounds, who prevoted and precommitted what, the lock, the valid value and the
-timeouts running.
+current height's rounds, who prevoted and precommitted what, the lock, the valid value, the
+timeouts running and the lane (the data path: what waits, our chunks short of a certificate or
+a commit, what each author's chunks hold here).
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ def render(dump: dict[str, Any]) -> RenderableType:
             f"faults: {', '.join(dump.get('faults') or []) or 'none'}; "
             f"cut off from: {', '.join(dump.get('partitioned_from') or []) or 'none'}"
         )
+    lane = dump.get("lanes")
+    if isinstance(lane, dict):
+        lines.append(_lane(lane))
     if state.get("rounds_left_out"):
         lines.append(f"({state['rounds_left_out']} earlier rounds left out)")
     parts: list[RenderableType] = [Text("\n".join(lines))]
@@ -118,6 +122,22 @@ def render(dump: dict[str, Any]) -> RenderableType:
             )
         parts.append(table)
     return Group(*parts)
+
+
+def _lane(lane: dict[str, Any]) -> str:
+    """The data path in one line: what waits here, our chunks short of a certificate or a
+    commit (the oldest's age), and per author the chunks held and certified."""
+    own = lane.get("own_chunks") or []
+    oldest = f", oldest {own[0]['age_ms'] / 1000:.1f} s" if own else ""
+    held = ", ".join(
+        f"{author} {row['chunks']} ({row['certified_chunks']} certified)"
+        for author, row in sorted((lane.get("held_by_author") or {}).items())
+    )
+    return (
+        f"lane: {lane.get('pending_txs')} txs pending, {lane.get('buffered_txs')} buffered; "
+        f"own chunks uncommitted {lane.get('own_uncommitted')} "
+        f"(uncertified {lane.get('own_uncertified')}{oldest}); held: {held or 'none'}"
+    )
 
 
 def _held(held: dict[str, Any] | None) -> str:

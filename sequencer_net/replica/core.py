@@ -119,7 +119,9 @@ class Replica:
         # Set by the `censor` fault only: transactions this node leaves out of its batches.
         self.omit: Callable[[bytes], bool] | None = None
         self._outputs: list[Output] = []
-        self.lanes = Lanes(key, self.chain_id, self.params, self._outputs, genesis.registry)
+        self.lanes = Lanes(
+            key, self.chain_id, self.params, self._outputs, genesis.registry, lambda: self._now_ms
+        )
         self._signer = GuardedSigner(key, self.chain_id, sign_state, self._outputs)
         self.catchup = CatchUp(chain, self.params.sync_delay_ms, self._outputs)
         self._readmit: list[bytes] = []  # acknowledged before a restart: see readmit_when_caught_up
@@ -198,7 +200,8 @@ class Replica:
             case ProposalMessage() | Vote():
                 self._drain(self.inbox.consensus_message(peer, message))
             case SignedChunk():
-                self.lanes.on_chunk(peer, message, self.validators)
+                if self.lanes.on_chunk(peer, message, self.validators):
+                    self._commit_if_complete()
             case ChunkAck():
                 if self.lanes.on_ack(message, self.validators, self.height, now_ms, self.omit):
                     self._wake()
@@ -373,6 +376,13 @@ class Replica:
         self._undecided = None
         chunks = tuple(self.lanes.chunks[d] for d in batch.chunk_digests)
         return self._commit(CommittedBatch(batch, certificate, chunks))
+
+    def _commit_if_complete(self) -> None:
+        """A chunk came from its author's stream: if it was the last one a decided batch
+        lacked, commit now rather than at the next fetch retry (the fetch's answer is no
+        longer needed, and under load a retry is ``fetch_retry_ms`` of stalled heights)."""
+        if self._undecided is not None and not self.lanes.missing(self._undecided[0].chunk_digests):
+            self._drain(self._commit_if_held())
 
     def _wake(self) -> None:
         """Start the current height's first effects now (they may be waiting for something

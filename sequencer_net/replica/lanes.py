@@ -18,8 +18,9 @@ kept to serve peers that fetch.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..chunks import certificate_problem, certify, sign_ack
 from ..crypto import PrivateKey
@@ -43,6 +44,8 @@ from .outputs import CHUNK, Output, PeerId, Rejected, Send, SetTimer
 SERVE_HEIGHTS = 64  # committed chunks kept this many heights for peers that fetch them
 REMEMBER_COMMITTED = 4_096  # committed digests remembered, so an old certificate is refused
 OWN_IN_FLIGHT = 2  # own flushes not yet committed before the buffer waits (chunk_max_wait_ms)
+DUMP_OWN_CHUNKS = 32  # own uncommitted chunks a dump lists, oldest first
+RESEND_BACKOFF_MAX = 4  # an uncertified chunk goes out again at most every 4 rebroadcasts
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,10 @@ class Lanes:
         params: NodeParams,
         outputs: list[Output],
         registry: Registry | None = None,
+        clock: Callable[[], int] = lambda: 0,
     ) -> None:
         self._key = key
+        self._clock = clock  # the time of the input being handled, for the ages a dump shows
         self._chain_id = chain_id
         self._params = params
         self._outputs = outputs
@@ -89,6 +94,8 @@ class Lanes:
         self.certified: OrderedDict[bytes, HeldCertificate] = OrderedDict()  # uncommitted
         self._acks: dict[bytes, dict[bytes, bytes]] = {}  # own chunks: validator -> signature
         self._unacked: dict[bytes, SignedChunk] = {}  # own chunks short of a certificate
+        self._sealed_ms: dict[bytes, int] = {}  # own uncommitted chunks: when each was sealed
+        self._resend: dict[bytes, tuple[int, int]] = {}  # uncertified: next resend, backoff
         self._pending: dict[bytes, bytes | None] = {}  # txid -> chunk digest (None: buffered)
         self._pending_bytes = 0
         self._author_bytes: dict[bytes, int] = {}  # uncommitted chunk bytes held per author
@@ -141,6 +148,83 @@ class Lanes:
             self._pending_bytes + size <= p.mempool_max_bytes
         )
 
+    def dump(self, now_ms: int, names: Mapping[bytes, str]) -> dict[str, Any]:
+        """The lane as an operator debugging a stall reads it (read-only, plain data): the
+        buffer, our uncommitted chunks with their ages and ackers, and per author the chunks
+        held and certified but not committed. Where each pending transaction is held is
+        counted too, so a transaction held nowhere (a leak) shows."""
+        own = sorted(self._own, key=lambda d: self.chunks[d].seq if d in self.chunks else -1)
+        chunks = []
+        for digest in own[:DUMP_OWN_CHUNKS]:
+            chunk = self.chunks.get(digest)
+            acks = self._acks.get(digest, {})
+            chunks.append(
+                {
+                    "seq": chunk.seq if chunk else None,
+                    "chunk": digest[:4].hex(),
+                    "txs": len(chunk.txs) if chunk else None,
+                    "age_ms": now_ms - self._sealed_ms.get(digest, now_ms),
+                    "certified": digest in self.certified,
+                    "acks": sorted(names.get(k, k[:4].hex()) for k in acks),
+                }
+            )
+        held: dict[str, dict[str, int]] = {}
+        for digest in self._uncommitted:
+            chunk = self.chunks.get(digest)
+            if chunk is None:
+                continue
+            row = held.setdefault(names.get(chunk.author, chunk.author[:4].hex()), _row())
+            row["chunks"] += 1
+            row["txs"] += len(chunk.txs)
+            row["bytes"] += chunk.size_bytes
+        for author, size in self._author_bytes.items():
+            if size:  # counted against the author's share; more than its chunks hold is a leak
+                held.setdefault(names.get(author, author[:4].hex()), _row())["share_bytes"] = size
+        for h in self.certified.values():
+            row = held.setdefault(names.get(h.cert.author, h.cert.author[:4].hex()), _row())
+            row["certified_chunks"] += 1
+            row["certified_txs"] += h.cert.tx_count
+            row["oldest_certified_age_ms"] = max(row["oldest_certified_age_ms"], now_ms - h.seen_ms)
+        where = {"buffered": 0, "in_uncommitted_chunk": 0, "in_no_uncommitted_chunk": 0}
+        for holder in self._pending.values():
+            if holder is None:
+                where["buffered"] += 1
+            elif holder in self._uncommitted:
+                where["in_uncommitted_chunk"] += 1
+            else:
+                where["in_no_uncommitted_chunk"] += 1
+        return {
+            "buffered_txs": len(self._buffer),
+            "buffered_bytes": self._buffer_bytes,
+            "buffer_waited_ms": self._waited_ms,
+            "pending_txs": len(self._pending),
+            "pending_bytes": self._pending_bytes,
+            "pending_held": where,
+            "next_seq": self._seq,
+            "own_uncommitted": len(self._own),
+            "own_uncertified": len(self._unacked),
+            "own_chunks": chunks,
+            "own_chunks_left_out": max(0, len(own) - DUMP_OWN_CHUNKS),
+            "held_by_author": held,
+            "wanted": len(self._wanted),
+        }
+
+    def books_problem(self) -> str | None:
+        """Why what the lane counts disagrees with what it holds, or None: each author's
+        share bytes are the bytes of its uncommitted chunks held, and no committed chunk is
+        held as uncommitted (the simulator's checker asks; a leak here fills a share or the
+        mempool for good)."""
+        held: dict[bytes, int] = {}
+        for digest in self._uncommitted:
+            if digest in self._committed:
+                return f"committed chunk {digest[:4].hex()} held as uncommitted"
+            chunk = self.chunks[digest]
+            held[chunk.author] = held.get(chunk.author, 0) + chunk.size_bytes
+        counted = {author: size for author, size in self._author_bytes.items() if size}
+        if counted != held:
+            return f"share bytes counted {sorted(counted.values())}, held {sorted(held.values())}"
+        return None
+
     def pending_chunk(self, txid: bytes) -> bytes | None:
         """The digest of the chunk holding a pending transaction (None: buffered or not
         pending)."""
@@ -192,9 +276,15 @@ class Lanes:
         self.flush(omit)
 
     def _busy(self) -> bool:
-        """Our last chunk still lacks its certificate, or two flushes of ours wait to be committed:
-        a new one now would only add acks and checks, not speed."""
-        return bool(self._unacked) or len(set(self._own.values())) >= OWN_IN_FLIGHT
+        """Our last flush still lacks a certificate, or two of our certified flushes wait to
+        be committed: a new chunk now would only add acks and checks, not speed. An older
+        chunk still short of acks (lost, or refused by a peer) does not hold the lane back;
+        :meth:`resend_uncertified` sees to it."""
+        unacked, last = self._unacked, self._flushes
+        if any(self._own.get(digest) == last for digest in unacked):
+            return True
+        certified = {flush for digest, flush in self._own.items() if digest not in unacked}
+        return len(certified) >= OWN_IN_FLIGHT
 
     def flush(self, omit: Callable[[bytes], bool] | None = None) -> None:
         """Pack the buffer into chunks, store them, ack them ourselves and send them to
@@ -236,6 +326,7 @@ class Lanes:
         table = chunk_table(chunk.tx_ids, [ns_ids[txid] for txid in txs])
         self._tables[chunk.digest] = (table, table_root(table))
         self._own[chunk.digest] = self._flushes
+        self._sealed_ms[chunk.digest] = self._clock()
         self._hold(chunk)
         ack = sign_ack(self._key, self._chain_id, chunk, table)
         self._acks[chunk.digest] = {ack.validator: ack.signature}
@@ -277,38 +368,53 @@ class Lanes:
         return False
 
     def resend_uncertified(self) -> None:
-        """Chunks of ours still short of acks go out again: the first send may have been lost
-        before the network stabilised."""
-        self._outputs.extend(Send(None, signed) for signed in self._unacked.values())
+        """Chunks of ours still short of acks go out again (a rebroadcast tick): the first
+        send, or the acks, may have been lost. Only one at least ``rebroadcast_ms`` old, and
+        each again after twice as long, up to RESEND_BACKOFF_MAX rebroadcasts: under
+        overload acks are late, not lost, and resending every uncertified chunk to everyone
+        each second only deepened the peers' backlog."""
+        now, base = self._clock(), self._params.rebroadcast_ms
+        schedule = {}
+        for digest, signed in self._unacked.items():
+            due, backoff = self._resend.get(digest, (self._sealed_ms.get(digest, now) + base, base))
+            if now >= due:
+                self._outputs.append(Send(None, signed))
+                backoff = min(2 * backoff, RESEND_BACKOFF_MAX * base)
+                due = now + backoff
+            schedule[digest] = (due, backoff)
+        self._resend = schedule
 
     # ---- the others' chunks ----------------------------------------------------------------
 
-    def on_chunk(self, peer: PeerId, signed: SignedChunk, validators: ValidatorSet) -> None:
-        """Check a peer's chunk once, store it and ack it to its author."""
+    def on_chunk(self, peer: PeerId, signed: SignedChunk, validators: ValidatorSet) -> bool:
+        """Check a peer's chunk once, store it and ack it to its author; True if it is new
+        here (a decided batch may have been waiting for it)."""
         chunk = signed.chunk
         if chunk.author == self._key.public_key:
-            return
+            return False
         if chunk.author not in validators:
             self._reject(peer, "chunk from a key outside the validator set")
-            return
+            return False
         if chunk.digest in self._committed:
-            return
-        if chunk.digest not in self.chunks:
+            return False
+        new = chunk.digest not in self.chunks
+        if new:
             if not signed.verify(self._chain_id):
                 self._reject(peer, "chunk with a bad author signature")
-                return
+                return False
             problem = self._chunk_problem(chunk, validators)
             if problem:
                 self._reject(peer, problem)
-                return
+                return False
             self._hold(chunk)
         # An ack again for a chunk we hold: the author may have lost the first.
         table = self._table_of(chunk)
         if table is None:
             self._reject(peer, "chunk with a transaction the namespace registry refuses")
-            return
+            return new
         self._outputs.append(Send(peer, sign_ack(self._key, self._chain_id, chunk, table)))
         self.signed += 1
+        return new
 
     def on_certificate(
         self,
@@ -356,11 +462,15 @@ class Lanes:
 
     def on_response(self, chunks: Iterable[Chunk]) -> bool:
         """Chunks we asked for; a digest we want is the proof, as a certificate names it.
-        True if any arrived."""
+        True if any arrived. One that came meanwhile from its author (or was committed) is
+        not held again: a second hold counted its bytes against the author's share twice,
+        and after the commit kept its transactions pending for good."""
         arrived = False
         for chunk in chunks:
             if chunk.digest in self._wanted:
                 self._wanted.discard(chunk.digest)
+                if chunk.digest in self.chunks or chunk.digest in self._committed:
+                    continue
                 self._hold(chunk)
                 self.fetched += 1
                 arrived = True
@@ -443,6 +553,7 @@ class Lanes:
             self._acks.pop(chunk.digest, None)
             self._unacked.pop(chunk.digest, None)
             self._own.pop(chunk.digest, None)
+            self._sealed_ms.pop(chunk.digest, None)
             self._release(chunk)
             self._committed[chunk.digest] = None
         while len(self._committed) > REMEMBER_COMMITTED:
@@ -506,6 +617,7 @@ class Lanes:
         return chunk_table(chunk.tx_ids, ns_ids)
 
     def _hold(self, chunk: Chunk) -> None:
+        self._wanted.discard(chunk.digest)  # its author's stream may beat our fetch
         self.chunks[chunk.digest] = chunk
         self._uncommitted.add(chunk.digest)
         self._count_namespaces(chunk, 1)
@@ -552,3 +664,16 @@ class Lanes:
 
     def _reject(self, peer: PeerId, reason: str) -> None:
         self._outputs.append(Rejected(peer, reason))
+
+
+def _row() -> dict[str, int]:
+    """One author's line in a lane dump."""
+    return {
+        "chunks": 0,
+        "txs": 0,
+        "bytes": 0,
+        "share_bytes": 0,
+        "certified_chunks": 0,
+        "certified_txs": 0,
+        "oldest_certified_age_ms": 0,
+    }

@@ -442,6 +442,7 @@ class Node:
             "last_commit_age_ms": self.liveness.commit_age_ms(now),
             "consensus": self.replica.driver.dump(),
             "timers": timers,
+            "lanes": self.replica.lanes.dump(now, self.names),
         }
 
     def heard_names(self, now: int) -> list[str]:

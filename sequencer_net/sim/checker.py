@@ -13,6 +13,8 @@
   ``liveness_heights`` more than it had at GST, within the scenario's bound.
 - Following: a mute instance runs honest node logic and only keeps quiet, so agreement and
   liveness hold for it too: it catches up on what it missed and commits what the others do.
+- Lane books: at the end, what an honest instance's lanes count (each author's share bytes)
+  is what they hold, and no committed chunk is held as uncommitted.
 - Bundles: every bundle an honest instance took commits in one batch, contiguous and in its
   order, or not at all (never split across heights, never partly).
 - Accountability: every piece of evidence verifies and names a byzantine validator, never an
@@ -59,6 +61,9 @@ class Instance(Protocol):
 
     @property
     def follows(self) -> bool: ...
+
+    @property
+    def lanes_problem(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,10 @@ def check_run(
                 f"within {scenario.liveness_bound_ms} ms of GST"
             )
 
+    for _, inst in honest:
+        problem = inst.lanes_problem
+        if problem:
+            violations.append(f"lane books: {inst.name}: {problem}")
     violations.extend(_bundle_problems(reference, bundles))
 
     byzantine_keys = {genesis.validators[i].public_key for i in scenario.byzantine}

@@ -90,6 +90,11 @@ class Instance:
         """Runs honest node logic and must hold the agreed chain (a mute one only listens)."""
         return self.role in ("honest", "mute")
 
+    @property
+    def lanes_problem(self) -> str | None:
+        """Where its lanes' books disagree with what they hold (None while crashed)."""
+        return self.replica.lanes.books_problem() if self.replica is not None else None
+
 
 @dataclass(frozen=True)
 class SimResult:

@@ -53,8 +53,12 @@ async def test_watch_consensus_dump_and_report(
     assert state["height"] >= dump["last_height"] >= 5
     assert {v["name"] for v in state["validators"]} == {"n1", "n2", "n3", "n4"}
     assert state["rounds"] and all(t["height"] == state["height"] for t in dump["timers"])
+    lane = dump["lanes"]  # n2 took the transactions above into its own lane
+    assert lane["own_uncommitted"] == len(lane["own_chunks"]) + lane["own_chunks_left_out"]
+    assert sum(lane["pending_held"].values()) == lane["pending_txs"]
+    assert lane["next_seq"] >= 1, "n2's transactions left in at least one chunk of its own"
     text = await cli(cluster, "status", "--consensus", "--node", "n3")
-    assert "round 0: proposer" in text and "timeouts running" in text
+    assert "round 0: proposer" in text and "timeouts running" in text and "lane: " in text
 
     # n3 and n4 down: what is left (n2, and n1, slashed) is no quorum, and the chain halts.
     cluster.kill("n3")

@@ -263,7 +263,7 @@ def test_checker_reports_lack_of_liveness() -> None:
 def test_unsafe_byzantine_stake_can_break_agreement(twins: int) -> None:
     """With half the stake equivocating, BFT guarantees nothing: the simulator must be able
     to show the break (this is what `--allow-unsafe` demonstrates)."""
-    scenario = Scenario(nodes=4, twins=twins, partitions=True)
+    scenario = Scenario(nodes=4, twins=twins, partitions=True, liveness_bound_ms=10_000)
     assert not scenario.byzantine_stake_is_safe()
     # Stop at the first broken seed: one is the whole point, the rest would only cost time.
     broken = next((seed for seed in range(60) if not simulate(scenario, seed).ok), None)
