@@ -34,6 +34,14 @@ every payload to it (the load generator seals them before the clock starts), so 
     python scripts/bench.py --nodes 4 --rate 200 --seconds 10 --encrypted
 
 compare plaintext and encrypted throughput and commit latency (docs/private.md: Cost).
+
+WAN: ``--config SPEC.toml`` benchmarks the cluster a spec describes (its nodes, stakes,
+timeouts and params) instead of ``--nodes``; a spec with a ``[network]`` table (e.g.
+configs/wan-7.toml, docs/wan.md) runs twice, over its emulated WAN and again with the same spec
+on plain loopback, and prints one JSON object with both beside each other. Every result has
+``rounds``: of the heights committed, how many needed a round after the first.
+
+    python scripts/bench.py --config configs/wan-7.toml --rates 500,1000 --seconds 5
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +69,11 @@ from sequencer_net.cluster.ports import free_ports
 from sequencer_net.cluster.probe import probe
 from sequencer_net.cluster.startup import wait_ready
 from sequencer_net.commands.errors import find_cause
-from sequencer_net.config import ClusterSpec, load_genesis
+from sequencer_net.config import ClusterSpec, ConfigError, load_cluster_spec, load_genesis
 from sequencer_net.genesis import ChainParams
 from sequencer_net.load import LoadReport, run_load
 from sequencer_net.percentiles import percentile
+from sequencer_net.store.sqlite import SqliteChainStore
 
 RATES = (1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000)
 REFINE_STEPS = 2  # after the ladder fails a step: halve the gap to the last sustained one twice
@@ -224,6 +234,23 @@ def sustainable(
     return committed >= 0.98 * offered > 0 and committed_tps >= 0.9 * rate and (p50 or 1e9) < 1000
 
 
+def commit_rounds(root: Path, chain_id: str, name: str = "n1") -> dict[str, object]:
+    """How often heights needed more than one round, from one node's store (stopped)."""
+    store = SqliteChainStore(root / name / "data" / "chain.sqlite", chain_id)
+    try:
+        rounds = [store.get(h).certificate.round for h in range(1, store.last_height() + 1)]
+    finally:
+        store.close()
+    failed = sum(1 for r in rounds if r > 0)
+    return {
+        "heights": len(rounds),
+        "heights_with_failed_rounds": failed,
+        "failed_round_share": round(failed / len(rounds), 3) if rounds else None,
+        "failed_rounds": sum(rounds),
+        "max_round": max(rounds, default=0),
+    }
+
+
 def bench(
     nodes: int,
     size: int,
@@ -233,14 +260,20 @@ def bench(
     reputation_window: int = ChainParams().reputation_window,
     clients: int = 1,
     report_dir: Path | None = None,
+    spec: ClusterSpec | None = None,
     encrypted: bool = False,
 ) -> dict[str, object]:
-    spec = ClusterSpec(
-        name=f"bench-{nodes}{'-encrypted' if encrypted else ''}",
-        nodes=nodes,
-        chain=ChainParams(reputation_window=reputation_window),
-        private=encrypted,
-    )
+    """One cluster's ramp; ``spec`` (from --config) replaces the one made from ``nodes``."""
+    if spec is None:
+        spec = ClusterSpec(
+            name=f"bench-{nodes}{'-encrypted' if encrypted else ''}",
+            nodes=nodes,
+            chain=ChainParams(reputation_window=reputation_window),
+            private=encrypted,
+        )
+    nodes, reputation_window = spec.nodes, spec.chain.reputation_window
+    encrypted = spec.private
+    network = "wan" if spec.network is not None else "lan"
     with tempfile.TemporaryDirectory() as tmp:
         root = init_cluster(spec, Path(tmp) / "c")
         cluster = Cluster(root)
@@ -312,6 +345,7 @@ def bench(
                     )
         finally:
             cluster.down()
+        rounds = commit_rounds(root, spec.chain_id, next(iter(started), "n1"))
         if report_dir is not None:  # `sequencer-net report` of the run, before tmp goes
             from sequencer_net.runreport.plots import write_report
 
@@ -320,15 +354,18 @@ def bench(
         return {
             "nodes": nodes,
             "tx_size": size,
+            "network": network,
             "encrypted": encrypted,
             "error": "no rate was sustainable",
             "failed_step": failed,
             "nodes_lost_under_load": lost,
+            "rounds": rounds,
         }
     report, cpu, rss, per_tx, per_height = best
     return {
         "benchmark": "cluster_max_sustainable_load",
         "nodes": nodes,
+        "network": network,
         "tx_size": size,
         "encrypted": encrypted,
         "rate": report.rate,
@@ -351,7 +388,25 @@ def bench(
         "seconds_per_rate": seconds,
         "crashed_proposer": crash_one,
         "reputation_window": reputation_window,
+        "rounds": rounds,
     }
+
+
+def wan_and_lan(spec: ClusterSpec, args: argparse.Namespace, rates: tuple[int, ...]) -> dict:
+    """The spec's cluster over its emulated WAN, then the same cluster on plain loopback."""
+    runs = {}
+    for label, run_spec in (("wan", spec), ("lan", replace(spec, network=None))):
+        runs[label] = bench(
+            spec.nodes,
+            args.size,
+            args.seconds,
+            rates,
+            args.crash_one,
+            clients=args.clients,
+            report_dir=args.report,
+            spec=replace(run_spec, name=f"{spec.name}-{label}"),
+        )
+    return {"benchmark": "wan_beside_lan", "config": str(args.config), **runs}
 
 
 class PysyncobjCluster:
@@ -480,6 +535,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rate", type=int, help="offer this one rate instead of the ramp")
     parser.add_argument(
+        "--rates",
+        type=_rates,
+        help="comma-separated ladder of rates instead of 1000, 2000, 4000, ... (e.g. 500,1000)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="SPEC.toml",
+        help="benchmark the cluster this spec describes instead of --nodes; with a [network] "
+        "table, over its emulated WAN and again on loopback (e.g. configs/wan-7.toml)",
+    )
+    parser.add_argument(
         "--clients", type=int, default=1, help="load generator processes (default 1)"
     )
     parser.add_argument("--crash-one", action="store_true", help="kill n1 before the load")
@@ -506,11 +573,30 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.size <= 0 or args.runs < 1 or (args.rate or 1) <= 0:
         parser.error("--seconds, --size, --rate and --runs must be positive")
+    if args.rate and args.rates:
+        parser.error("give --rate or --rates, not both")
+    if args.compare and args.config:
+        parser.error("--compare runs its own 4 nodes; --config does not apply")
+    if args.config:
+        try:
+            args.spec = load_cluster_spec(args.config)
+        except ConfigError as exc:
+            parser.error(str(exc))
     if args.compare and args.crash_one:
         parser.error("--compare runs 4 nodes without faults; --crash-one does not apply")
     if args.compare and args.encrypted:
         parser.error("--compare measures plaintext against pysyncobj; --encrypted does not apply")
     return args
+
+
+def _rates(text: str) -> tuple[int, ...]:
+    try:
+        rates = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list") from None
+    if not rates or min(rates) <= 0:
+        raise argparse.ArgumentTypeError(f"rates must be positive, got {text!r}")
+    return rates
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -527,9 +613,26 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    rates = (args.rate,) if args.rate else RATES
+    rates = (args.rate,) if args.rate else args.rates or RATES
     if args.compare:
         print(json.dumps(compare(args, rates)), flush=True)
+        return
+    if args.config:
+        spec = replace(args.spec, private=args.spec.private or args.encrypted)
+        if spec.network is not None:
+            print(json.dumps(wan_and_lan(spec, args, rates)), flush=True)
+        else:
+            result = bench(
+                spec.nodes,
+                args.size,
+                args.seconds,
+                rates,
+                args.crash_one,
+                clients=args.clients,
+                report_dir=args.report,
+                spec=spec,
+            )
+            print(json.dumps(result), flush=True)
         return
     for nodes in args.nodes:
         result = bench(

@@ -94,6 +94,7 @@ def init_cluster(spec: ClusterSpec, dir: Path, deploy: str | None = None) -> Pat
             log_level=spec.log_level,
             peer_listen=node.peer_listen,
             client_listen=node.client_listen,
+            network=spec.network.for_node(name) if spec.network else None,
         )
     write_prometheus_config(layout.prometheus, {name: nodes[name].scrape for name in names})
     source = source_dir()

@@ -7,7 +7,7 @@ import json
 import shlex
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .arguments import MAX_GST_MS, MAX_SIM_HEIGHTS, MAX_TOTAL_STAKE, integer
 from .errors import UsageError
@@ -33,7 +33,12 @@ def add_sim_command(commands: argparse._SubParsersAction) -> None:
         "a checker asserts agreement, validity, liveness after GST and accountability; the "
         "command exits 1 and names the failing seeds if any invariant broke.",
     )
-    p.add_argument("--nodes", type=integer(1, 1000), default=4, help="validators (default 4)")
+    p.add_argument(
+        "--nodes",
+        type=integer(1, 1000),
+        default=None,
+        help="validators (default 4, or the --network spec's count)",
+    )
     p.add_argument(
         "--stake", type=_stakes, default=(), help="comma-separated stakes, e.g. 10,10,10,5"
     )
@@ -116,6 +121,13 @@ def add_sim_command(commands: argparse._SubParsersAction) -> None:
         help="heights every honest node must commit (default 20)",
     )
     p.add_argument(
+        "--network",
+        metavar="SPEC.toml",
+        help="emulate the WAN of a cluster spec's [network] table (e.g. configs/wan-7.toml): "
+        "each message takes its pair of regions' one-way delay plus seeded jitter; the "
+        "spec also gives the node count, stakes and timeouts",
+    )
+    p.add_argument(
         "--seeds", type=integer(1, 10**6), default=1, help="how many seeds to run (default 1)"
     )
     p.add_argument("--seed", type=integer(0), default=0, help="first seed (default 0)")
@@ -170,8 +182,10 @@ def _run_sim(args: argparse.Namespace) -> int:
     from ..sim.batch import summarise
     from ..sim.scenario import Scenario
 
+    wan = _wan(args)
     try:
         scenario = Scenario(
+            **wan,
             nodes=args.nodes,
             stakes=args.stake,
             twins=args.twins,
@@ -218,10 +232,39 @@ def _run_sim(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def _wan(args: argparse.Namespace) -> dict[str, Any]:
+    """The Scenario fields a ``--network`` spec gives (latency, timeouts); sets ``args.nodes``
+    and, unless given, ``args.stake`` from it."""
+    if args.network is None:
+        args.nodes = args.nodes or 4
+        return {}
+    from ..config import ConfigError, load_cluster_spec
+
+    try:
+        spec = load_cluster_spec(args.network)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if spec.network is None:
+        raise UsageError(f"--network {args.network}: the spec has no [network] table")
+    if args.nodes not in (None, spec.nodes):
+        raise UsageError(
+            f"--nodes {args.nodes}: {args.network} places {spec.nodes} nodes; leave --nodes out"
+        )
+    args.nodes = spec.nodes
+    args.stake = args.stake or spec.stakes
+    return {
+        "latency": spec.network.matrix(spec.node_names),
+        "latency_seed": spec.network.seed,
+        "timeouts": spec.timeouts,
+    }
+
+
 def replay_command(args: argparse.Namespace, seed: int) -> str:
     """The full command that replays ``seed`` alone, every scenario flag spelled out."""
     parts = [
-        f"sequencer-net sim --nodes {args.nodes}",
+        "sequencer-net sim",
+        f"--nodes {args.nodes}" if args.nodes is not None else "",
+        f"--network {shlex.quote(args.network)}" if args.network else "",
         f"--stake {','.join(map(str, args.stake))}" if args.stake else "",
         f"--twins {args.twins}" if args.twins else "",
         f"--mute {args.mute}" if args.mute else "",
@@ -281,6 +324,7 @@ def _describe(s: Scenario) -> dict[str, object]:
         "schedule": "twins" if s.adversarial_schedule else "random",
         "gst_ms": s.stabilisation_ms,
         "heights": s.heights,
+        "wan": bool(s.latency),
     }
 
 

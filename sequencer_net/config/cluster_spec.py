@@ -18,6 +18,7 @@ from ..namespaces import Namespace
 from ..node_params import NodeParams
 from ..validators import MAX_TOTAL_POWER
 from . import schema, sections
+from .network import NetworkSpec, network_spec
 from .node_file import LOG_LEVELS
 from .schema import NAME_PATTERN, NAME_RULE, Table
 
@@ -56,6 +57,7 @@ class ClusterSpec:
     hosts: Mapping[str, str] = field(default_factory=dict)
     # `[private] enabled = true`: deal a threshold encryption key at init (docs/private.md).
     private: bool = False
+    network: NetworkSpec | None = None  # an emulated WAN (config/network.py); None: loopback as is
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.fullmatch(self.name):
@@ -84,6 +86,8 @@ class ClusterSpec:
             raise SpecError(
                 "nodes", f"no node {unknown[0]!r} in this cluster (nodes are n1..n{self.nodes})"
             )
+        if self.network is not None and sorted(self.network.regions) != sorted(self.node_names):
+            raise SpecError("network", f"every node of n1..n{self.nodes} needs one region")
 
         _check_hosts(self.hosts, self.node_names)
 
@@ -111,7 +115,9 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     """Load a cluster spec (configs/*.toml): what `sequencer-net cluster init/up` start from."""
     path = Path(path)
     top = schema.load_table(path)
-    top.only(["cluster", "timeouts", "params", "chain", "namespaces", "nodes", "private"])
+    top.only(
+        ["cluster", "timeouts", "params", "chain", "namespaces", "nodes", "private", "network"]
+    )
     if "cluster" not in top.data:
         raise top.error("cluster", "missing (expected a [cluster] table with name and nodes)")
     cluster = top.table("cluster")
@@ -129,6 +135,9 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
     private_table = top.table("private")
     private_table.only(["enabled"])
     private = private_table._get("enabled", bool, "a boolean", False)
+    network = None
+    if "network" in top.data and 1 <= nodes <= MAX_NODES:
+        network = network_spec(top.table("network"), [f"n{i}" for i in range(1, nodes + 1)])
     try:
         return ClusterSpec(
             name,
@@ -143,6 +152,7 @@ def load_cluster_spec(path: Path | str) -> ClusterSpec:
             namespaces,
             hosts,
             private,
+            network=network,
         )
     except SpecError as exc:
         if exc.key == "hosts":  # given per node, in [nodes.NAME]

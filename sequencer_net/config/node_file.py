@@ -1,5 +1,5 @@
 """node.toml: one node's name, genesis, key, data dir, params, faults, admin API, metrics
-endpoint and logging.
+endpoint, logging and emulated WAN latency.
 
 The loader makes every path absolute (relative to node.toml, so a cluster dir can move),
 loads the genesis and the key, and checks the key is the one genesis gives this node's name.
@@ -20,6 +20,7 @@ from ..genesis import Genesis
 from ..node_params import NodeParams
 from . import schema, sections
 from .genesis_file import Addresses, Endpoints, GenesisFile, load_genesis
+from .network import NodeNetwork, node_network, node_network_document
 from .schema import Endpoint
 from .secrets import load_admin_token, load_key
 
@@ -41,6 +42,7 @@ NODE_KEYS = (
     "log_level",
     "log_max_bytes",
     "log_backups",
+    "network",
 )
 LOG_LEVELS = ("debug", "info", "warning", "error")
 MIN_LOG_BYTES = 4096
@@ -81,6 +83,7 @@ class NodeConfig:
     client_listen: Endpoint | None = None
     # Its threshold decryption shares, beside the key, when genesis has ``[private]``.
     threshold_share: KeyShare | None = None
+    network: NodeNetwork | None = None  # emulated WAN latency to each peer; None: none
 
     @property
     def peer_bind(self) -> Endpoint:
@@ -132,6 +135,15 @@ def load_node_config(path: Path | str) -> NodeConfig:
     validator = next((v for v in genesis_file.genesis.validators if v.name == name), None)
     if validator is None:
         raise top.error("name", f"{name!r} is not a validator in {genesis_file.path}")
+    network = None
+    if "network" in top.data:
+        network = node_network(top.table("network"))
+        names = [v.name for v in genesis_file.genesis.validators if v.name != name]
+        unknown = sorted(set(network.peers) - set(names))
+        if unknown:
+            raise top.error(
+                f"network.peers.{unknown[0]}", f"not another validator of {genesis_file.path}"
+            )
     key = load_key(key_file, top)
     if key.public_key != validator.public_key:
         owner = genesis_file.genesis.validator_set.get(key.public_key)
@@ -159,6 +171,7 @@ def load_node_config(path: Path | str) -> NodeConfig:
         peer_listen=listen["peer_listen"],
         client_listen=listen["client_listen"],
         threshold_share=_threshold_share(key_file, top, key, genesis_file.genesis),
+        network=network,
     )
 
 
@@ -207,12 +220,13 @@ def write_node_config(
     log_level: str | None = None,
     peer_listen: str | None = None,
     client_listen: str | None = None,
+    network: NodeNetwork | None = None,
 ) -> None:
     """Write node.toml; relative paths keep a cluster dir movable. Only the params that differ
     from NodeParams' defaults are written, so a later change of a default still applies.
     Without ``admin_address`` the node has no admin API (no runtime fault injection), without
-    ``metrics_address`` no metrics endpoint; without ``peer_listen``/``client_listen`` the
-    node binds the addresses genesis advertises for it."""
+    ``metrics_address`` no metrics endpoint, without ``network`` no emulated latency; without
+    ``peer_listen``/``client_listen`` the node binds the addresses genesis advertises for it."""
     document: dict[str, Any] = {
         "name": name,
         "genesis": genesis,
@@ -236,6 +250,8 @@ def write_node_config(
     overrides = _non_default(params or NodeParams())
     if overrides:
         document["params"] = overrides
+    if network is not None:
+        document["network"] = node_network_document(network)
     path.write_text(tomli_w.dumps(document))
 
 

@@ -34,6 +34,7 @@ from ..messages import (
     decode_message,
     encode_message,
 )
+from ..net.delay import DelayLine
 from ..replica import (
     Committed,
     Decrypted,
@@ -110,7 +111,9 @@ class Node:
             if v.public_key != config.key.public_key:
                 host, port = config.endpoints[v.name].peer
                 peers.append(PeerInfo(v.name, v.public_key, host, port))
-        self.peers = PeerManager(config.key, genesis.chain_id, peers, self._on_frame)
+        self.peers = PeerManager(
+            config.key, genesis.chain_id, peers, self._on_frame, delays=self._wan_delays(peers)
+        )
         self.faults = FaultLayer(
             config.key,
             genesis.chain_id,
@@ -192,6 +195,7 @@ class Node:
                 height=self.replica.height,
                 listening=listening,
                 log_level=config.log.level,
+                **({"region": config.network.region} if config.network else {}),
             )
             nursery.start_soon(self.acked.run)
             nursery.start_soon(self._send_delayed)
@@ -321,6 +325,17 @@ class Node:
             outputs = replica.on_timer(key, now_ms())
             self.metrics.timeout_elapsed(key)
             self.carry_out(outputs)
+
+    def _wan_delays(self, peers: list[PeerInfo]) -> dict[bytes, DelayLine]:
+        """The emulated WAN's delay line to each peer node.toml gives a latency for."""
+        network = self.config.network
+        if network is None:
+            return {}
+        return {
+            p.public_key: DelayLine(network.peers[p.name], network.rng(self.name, p.name))
+            for p in peers
+            if p.name in network.peers
+        }
 
     # ---- faults --------------------------------------------------------------------------
 

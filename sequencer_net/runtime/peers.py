@@ -5,6 +5,10 @@ link per pair and no tie to break. Each peer has a bounded outbound queue draine
 task, so a slow or dead peer never blocks the node or the other peers: when the queue is full,
 gossip goes first (oldest first), then the oldest consensus messages (the replica re-sends what
 matters). Received frames go to the node's inbox as (peer key, bytes).
+
+Under an emulated WAN (``latency``, from node.toml's ``[network]``) each frame is stamped with
+its due time as it is queued (net/delay.py) and the peer's send task holds it until then: the
+delay of one peer never holds up another, and one link's frames leave in the order taken.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import trio
 
 from ..crypto import PrivateKey
 from ..net import DEFAULT_MAX_FRAME_BYTES, NetError, SecureLink, handshake
+from ..net.delay import DelayLine
 from .rpc import remote_host
 
 log = structlog.get_logger()
@@ -37,19 +42,22 @@ class _Outbox:
     """Bounded per-peer queue; gossip is sacrificed before consensus traffic."""
 
     limit: int
-    consensus: deque[bytes] = field(default_factory=deque)
-    gossip: deque[bytes] = field(default_factory=deque)
+    consensus: deque[tuple[float, bytes]] = field(default_factory=deque)
+    gossip: deque[tuple[float, bytes]] = field(default_factory=deque)
     ready: trio.Event = field(default_factory=trio.Event)
     dropped: int = 0
+    delay: DelayLine | None = None  # emulated WAN latency; None sends at once
 
     def put(self, frame: bytes, is_gossip: bool) -> None:
-        (self.gossip if is_gossip else self.consensus).append(frame)
+        due = 0.0 if self.delay is None else self.delay.due(trio.current_time())
+        (self.gossip if is_gossip else self.consensus).append((due, frame))
         while len(self.consensus) + len(self.gossip) > self.limit:
             (self.gossip or self.consensus).popleft()
             self.dropped += 1
         self.ready.set()
 
-    def take(self) -> bytes | None:
+    def take(self) -> tuple[float, bytes] | None:
+        """The next frame and the time it may leave (0 for at once), or None if empty."""
         if self.consensus:
             return self.consensus.popleft()
         if self.gossip:
@@ -100,13 +108,18 @@ class PeerManager:
         deliver: Callable[[bytes, bytes], Awaitable[None]],
         queue_limit: int = 4096,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        delays: dict[bytes, DelayLine] | None = None,
     ) -> None:
+        """``delays``: an emulated WAN's delay line per peer key; a peer without one has none."""
         self.key = key
         self.chain_id = chain_id
         self.peers = {p.public_key: p for p in peers}
         self._deliver = deliver
         self._max_frame = max_frame_bytes
-        self._outboxes = {p.public_key: _Outbox(queue_limit) for p in peers}
+        delays = delays or {}
+        self._outboxes = {
+            p.public_key: _Outbox(queue_limit, delay=delays.get(p.public_key)) for p in peers
+        }
         self._links: dict[bytes, SecureLink] = {}
         self.refused = 0
         self._pending = _Pending(MAX_PENDING_HANDSHAKES, MAX_PENDING_PER_HOST)
@@ -220,10 +233,13 @@ class PeerManager:
         outbox = self._outboxes[link.peer_key]
         try:
             while True:
-                frame = outbox.take()
-                if frame is None:
+                item = outbox.take()
+                if item is None:
                     await outbox.ready.wait()
                     continue
+                due, frame = item
+                if due > trio.current_time():
+                    await trio.sleep_until(due)
                 await link.send(frame)
                 self.bytes_sent += len(frame)
         except NetError:

@@ -140,7 +140,7 @@ class Simulation:
             self.genesis = replace(self.genesis, private=public)
             self._shares = list(shares)
         self.instances = self._make_instances()
-        self.network = Network(scenario, self.rng, len(self.instances))
+        self.network = Network(scenario, self.rng, len(self.instances), seed)
         self.adversary = (
             TwinsAdversary(
                 self.rng,

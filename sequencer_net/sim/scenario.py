@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from ..consensus.config import Timeouts
 from ..faults.spec import Delay, Drop, Fault, FaultSpecError, Mute, parse_fault
+from ..latency import LinkLatency
 from ..namespaces import Namespace
 from ..node_params import NodeParams
 
@@ -58,6 +59,11 @@ class Scenario:
     # Deal a threshold key, encrypt every transaction and check the shares honest replicas
     # release (sim/privacy.py).
     private: bool = False
+    # An emulated WAN (a cluster spec's [network], config/network.py): latency[i][j] is the
+    # one-way latency from validator i to validator j, replacing min/max_delay_ms; jitter
+    # comes from one generator per link, seeded by the run's seed and ``latency_seed``.
+    latency: tuple[tuple[LinkLatency, ...], ...] = ()
+    latency_seed: int = 0
 
     @property
     def namespaces(self) -> tuple[Namespace, ...]:
@@ -89,6 +95,10 @@ class Scenario:
             raise ValueError(f"--schedule must be one of {', '.join(SCHEDULES)}")
         if self.heights < 1:
             raise ValueError("--heights must be at least 1")
+        if self.latency and (
+            len(self.latency) != self.nodes or any(len(row) != self.nodes for row in self.latency)
+        ):
+            raise ValueError(f"the latency matrix must be {self.nodes} by {self.nodes}")
         self._check_faults()
 
     def _check_faults(self) -> None:

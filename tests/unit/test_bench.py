@@ -105,3 +105,23 @@ def test_a_running_process_is_alive_and_a_reaped_one_is_not() -> None:
     child = subprocess.Popen(["true"])
     child.wait()
     assert not bench.alive(child.pid)
+
+
+def test_a_wan_config_and_a_rate_ladder(tmp_path: Path) -> None:
+    config = Path(__file__).parents[2] / "configs" / "wan-7.toml"
+    args = bench.parse_args(["--config", str(config), "--rates", "500,1000", "--seconds", "5"])
+    assert args.rates == (500, 1000)
+    assert args.spec.nodes == 7 and args.spec.network is not None
+    broken = tmp_path / "broken.toml"
+    broken.write_text(config.read_text().replace('n7 = "sa-east-1"', 'n7 = "mars"'))
+    for bad in (
+        ["--config", str(broken)],
+        ["--config", str(tmp_path / "missing.toml")],
+        ["--rates", "500,x"],
+        ["--rates", "0,500"],
+        ["--rate", "500", "--rates", "500,1000"],
+        ["--compare", "pysyncobj", "--config", str(config)],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            bench.parse_args(bad)
+        assert exit_info.value.code == 2

@@ -151,7 +151,12 @@ def add_init(actions: argparse._SubParsersAction) -> None:
         "(docs/deploy.md). Refuses a non-empty DIR.",
     )
     p.add_argument(
-        "spec", nargs="?", type=Path, metavar="CONFIG.toml", help="cluster spec, see configs/"
+        "spec",
+        nargs="?",
+        type=Path,
+        metavar="CONFIG.toml",
+        help="cluster spec, see configs/ (a [network] table emulates a WAN: "
+        "configs/wan-7.toml, docs/wan.md)",
     )
     _add_spec_flags(p)
     p.add_argument(
