@@ -1,7 +1,7 @@
 """Demo: three rollups share one sequencer set, one floods, one is censored, bundles span two.
 
 Starts the cluster of configs/shared-3-rollups.toml (four validators; n4 censors rollup-c;
-batches of 100 transactions, 40/30/30 % shares) and runs two phases on it: *idle*, rollup-b and
+batches of 50 transactions, 40/30/30 % shares) and runs two phases on it: *idle*, rollup-b and
 rollup-c at --rate transactions a second each, and *flood*, the same plus rollup-a at
 --flood-factor times that rate (well above what the batches hold) and --bundles atomic bundles
 of one rollup-a and one rollup-b transaction. It prints each namespace's inclusion delay
