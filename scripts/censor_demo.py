@@ -36,16 +36,14 @@ import trio
 from rich.console import Console
 from rich.table import Table
 
-from sequencer_net.api_protocol import ApiError
 from sequencer_net.censorship.suspects import Report
 from sequencer_net.client import Client
 from sequencer_net.cluster.control import Cluster
-from sequencer_net.cluster.errors import ClusterError
 from sequencer_net.cluster.init import init_cluster
 from sequencer_net.cluster.probe import probe
 from sequencer_net.commands.censorship import collect, missing, render, sources
-from sequencer_net.commands.errors import UsageError, find_cause
-from sequencer_net.config import ClusterSpec, ConfigError, SpecError, load_cluster_spec
+from sequencer_net.commands.errors import UsageError, script_problem
+from sequencer_net.config import ClusterSpec, load_cluster_spec
 from sequencer_net.percentiles import summary
 from sequencer_net.types import Tx
 
@@ -294,17 +292,6 @@ def print_comparison(console: Console, runs: list[Run]) -> None:
     console.print(table)
 
 
-def _problem(exc: Exception) -> str | None:
-    """A one-line reason for the failures a user can act on (trio may wrap them in groups)."""
-    for kind in (ApiError, ClusterError, ConfigError, SpecError, UsageError, OSError):
-        cause = find_cause(exc, kind)
-        if cause is not None:
-            return str(cause)
-    if find_cause(exc, trio.TooSlowError) is not None:
-        return f"the cluster did not start committing within {STARTUP_S:g} s"
-    return None
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--txs", type=int, default=100, help="transactions per sender (100)")
@@ -345,7 +332,7 @@ def main() -> int:
         print("interrupted (every node stopped)", file=sys.stderr)
         return 130
     except Exception as exc:
-        problem = _problem(exc)
+        problem = script_problem(exc, STARTUP_S)
         if problem is None:
             raise
         print(f"censor_demo: error: {problem}", file=sys.stderr)

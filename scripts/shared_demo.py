@@ -43,11 +43,10 @@ from sequencer_net import codec
 from sequencer_net.api_protocol import BUSY, ApiError
 from sequencer_net.client import Client
 from sequencer_net.cluster.control import Cluster
-from sequencer_net.cluster.errors import ClusterError
 from sequencer_net.cluster.init import init_cluster
 from sequencer_net.cluster.probe import probe
-from sequencer_net.commands.errors import UsageError, find_cause
-from sequencer_net.config import ConfigError, SpecError, load_cluster_spec
+from sequencer_net.commands.errors import script_problem
+from sequencer_net.config import load_cluster_spec
 from sequencer_net.nsproof import NamespaceProof
 from sequencer_net.percentiles import summary
 from sequencer_net.types import Tx
@@ -395,16 +394,6 @@ def kept_promises(run: Run) -> bool:
     return phases_done and run.phases[-1].bundle_verdicts()["split"] == 0 and proofs_ok
 
 
-def _problem(exc: Exception) -> str | None:
-    for kind in (ApiError, ClusterError, ConfigError, SpecError, UsageError, OSError):
-        cause = find_cause(exc, kind)
-        if cause is not None:
-            return str(cause)
-    if find_cause(exc, trio.TooSlowError) is not None:
-        return f"the cluster did not start committing within {STARTUP_S:g} s"
-    return None
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0, help="tx/s of each quiet rollup (200)")
@@ -439,7 +428,7 @@ def main() -> int:
         print("interrupted (every node stopped)", file=sys.stderr)
         return 130
     except Exception as exc:
-        problem = _problem(exc)
+        problem = script_problem(exc, STARTUP_S)
         if problem is None:
             raise
         print(f"shared_demo: error: {problem}", file=sys.stderr)

@@ -37,6 +37,24 @@ def find_cause(exc: BaseException, kind: type[E]) -> E | None:
     return None
 
 
+def script_problem(exc: BaseException, startup_s: float) -> str | None:
+    """A one-line reason for the failures a user of a cluster script (the demos) can act on,
+    found inside trio's exception groups; None for anything else (a bug: let it show)."""
+    import trio
+
+    from ..api_protocol import ApiError
+    from ..cluster.errors import ClusterError
+    from ..config import ConfigError, SpecError
+
+    for kind in (ApiError, ClusterError, ConfigError, SpecError, UsageError, OSError):
+        cause = find_cause(exc, kind)
+        if cause is not None:
+            return str(cause)
+    if find_cause(exc, trio.TooSlowError) is not None:
+        return f"the cluster did not start committing within {startup_s:g} s"
+    return None
+
+
 def leaves(exc: BaseException) -> list[BaseException]:
     """The exceptions inside ``exc``'s (nested) groups, or ``[exc]`` itself."""
     if isinstance(exc, BaseExceptionGroup):
