@@ -392,20 +392,26 @@ def bench(
     }
 
 
+def bench_spec(spec: ClusterSpec, args: argparse.Namespace, rates: tuple[int, ...]) -> dict:
+    """The cluster ``spec`` describes, benchmarked with the command line's settings."""
+    return bench(
+        spec.nodes,
+        args.size,
+        args.seconds,
+        rates,
+        args.crash_one,
+        clients=args.clients,
+        report_dir=args.report,
+        spec=spec,
+    )
+
+
 def wan_and_lan(spec: ClusterSpec, args: argparse.Namespace, rates: tuple[int, ...]) -> dict:
     """The spec's cluster over its emulated WAN, then the same cluster on plain loopback."""
-    runs = {}
-    for label, run_spec in (("wan", spec), ("lan", replace(spec, network=None))):
-        runs[label] = bench(
-            spec.nodes,
-            args.size,
-            args.seconds,
-            rates,
-            args.crash_one,
-            clients=args.clients,
-            report_dir=args.report,
-            spec=replace(run_spec, name=f"{spec.name}-{label}"),
-        )
+    runs = {
+        label: bench_spec(replace(run_spec, name=f"{spec.name}-{label}"), args, rates)
+        for label, run_spec in (("wan", spec), ("lan", replace(spec, network=None)))
+    }
     return {"benchmark": "wan_beside_lan", "config": str(args.config), **runs}
 
 
@@ -620,19 +626,10 @@ def run(args: argparse.Namespace) -> None:
     if args.config:
         spec = replace(args.spec, private=args.spec.private or args.encrypted)
         if spec.network is not None:
-            print(json.dumps(wan_and_lan(spec, args, rates)), flush=True)
+            result = wan_and_lan(spec, args, rates)
         else:
-            result = bench(
-                spec.nodes,
-                args.size,
-                args.seconds,
-                rates,
-                args.crash_one,
-                clients=args.clients,
-                report_dir=args.report,
-                spec=spec,
-            )
-            print(json.dumps(result), flush=True)
+            result = bench_spec(spec, args, rates)
+        print(json.dumps(result), flush=True)
         return
     for nodes in args.nodes:
         result = bench(

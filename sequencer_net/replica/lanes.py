@@ -652,8 +652,12 @@ class Lanes:
         if not self._pool_shares:
             return
         held = self._tables.get(chunk.digest)
-        table = held[0] if held is not None else self._table_of(chunk)
-        for entry in table or ():
+        if held is None:  # a fetched chunk: read its table once, kept until it is released
+            table = self._table_of(chunk)
+            if table is None:
+                return
+            held = self._tables[chunk.digest] = (table, table_root(table))
+        for entry in held[0]:
             self._ns_pending[entry.ns_id] = (
                 self._ns_pending.get(entry.ns_id, 0) + sign * entry.tx_count
             )
