@@ -44,6 +44,7 @@ from ..evidence import SlashRecord
 from ..messages import CommittedBatch
 from ..types import Bundle, tx_id
 from ..validators import ValidatorSetSnapshot
+from .acked import OpenAcks
 from .errors import StoreError
 from .recent import RecentTxIds
 from .txindex import ID_BYTES, PrefixIndex
@@ -120,7 +121,7 @@ class SqliteChainStore:
                 self._tip: CommittedBatch | None = None
                 # Acked rows: appended by the writer thread, then watched here until settled.
                 self._written: deque[AckedRow] = deque()
-                self._open: dict[int, tuple[tuple[bytes, ...], ...]] = {}
+                self._open = OpenAcks()
                 self._acks = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
                 self._acks.execute("PRAGMA synchronous=FULL")
                 index_path = path.with_name(path.stem + "-txindex.sqlite")
@@ -274,7 +275,11 @@ class SqliteChainStore:
         if header.chain_id != self.chain_id:
             raise ValueError(f"batch of chain {header.chain_id!r} in a {self.chain_id!r} store")
         ids = entry.tx_ids
-        settled = self._settled() if height % SETTLE_EVERY_HEIGHTS == 0 else []
+        self._watch_written()  # before this height's ids count, as the rows predate them
+        self._open.committed(ids)
+        settled = (
+            [(row,) for row in self._open.settled()] if height % SETTLE_EVERY_HEIGHTS == 0 else []
+        )
         with self._errors(f"cannot append height {height}"), self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.execute(
@@ -297,8 +302,6 @@ class SqliteChainStore:
                     (height + 1, codec.encode(validators)),
                 )
             self._conn.executemany("DELETE FROM acked_txs WHERE flush = ?", settled)
-        for (row,) in settled:
-            del self._open[row]
         self._last, self._tip = height, entry
         # A repeated tx id keeps its latest location, as in the in-memory store.
         self._due.extend(self._recent.add(height, ids))
@@ -330,11 +333,12 @@ class SqliteChainStore:
         """The acknowledged transactions and bundles not committed yet (each once), after
         dropping the rows whose transactions all were (persisted after their batch had been
         stored). A bundle is a whole entry: it commits entirely or not at all."""
+        self._written.clear()  # the rows it holds are read here
         with self._errors("cannot read pending transactions"):
             rows = self._conn.execute("SELECT flush, txs FROM acked_txs").fetchall()
         waiting: dict[bytes, bytes] = {}
         done: list[tuple[int]] = []
-        self._open = {}
+        self._open = OpenAcks()
         for row, blob in rows:
             try:
                 txs = codec.decode(blob, tuple[bytes, ...])
@@ -346,7 +350,7 @@ class SqliteChainStore:
             ]
             if left:
                 waiting.update((ids[0] if len(ids) == 1 else tx_id(tx), tx) for ids, tx in left)
-                self._open[row] = entries
+                self._open.add(row, (ids for ids, _ in left), lambda _: False)
             else:
                 done.append((row,))
         with self._errors("cannot drop committed pending transactions"), self._conn:
@@ -354,12 +358,11 @@ class SqliteChainStore:
             self._conn.executemany("DELETE FROM acked_txs WHERE flush = ?", done)
         return list(waiting.values())
 
-    def _settled(self) -> list[tuple[int]]:
-        """Acked rows whose transactions have all committed."""
+    def _watch_written(self) -> None:
+        """Watch the rows the writer thread stored since the last call."""
         while self._written:
-            row, ids = self._written.popleft()
-            self._open[row] = ids
-        return [(row,) for row, entries in self._open.items() if all(map(self._is_done, entries))]
+            row, entries = self._written.popleft()
+            self._open.add(row, entries, self._is_done)
 
     def _is_done(self, ids: tuple[bytes, ...]) -> bool:
         """An acknowledged entry is done when its transaction committed, or for a bundle when

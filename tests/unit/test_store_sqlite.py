@@ -22,7 +22,7 @@ from sequencer_net.store.memory import MemoryChainStore
 from sequencer_net.store.recent import RecentTxIds
 from sequencer_net.store.sqlite import SETTLE_EVERY_HEIGHTS, SqliteChainStore
 from sequencer_net.store.txindex import prefix, prefixes
-from sequencer_net.types import Tx, tx_id
+from sequencer_net.types import Bundle, Tx, tx_id
 
 CHAIN = "test-chain"
 
@@ -473,6 +473,48 @@ def test_an_acked_row_goes_once_all_its_transactions_committed(path: Path) -> No
             store.append(make_entry(height, open_[1:] if height == 9 else None))
         assert acked_rows(path) == 0
         assert store.pending() == []
+
+
+def test_a_commit_looks_up_its_own_ids_not_every_open_acknowledgement(
+    store: SqliteChainStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full mempool of acked, uncommitted transactions must not cost each height a lookup
+    per open entry (a node with 200,000 of them spent seconds per height and stopped
+    answering): an open entry is checked once, when its row is first seen."""
+    waiting = encoded_txs(*(b"w%d" % i for i in range(2_000)))
+    store.add_pending(with_ids(waiting))
+    store.append(make_entry(1))  # the row is seen, each entry checked once
+    lookups = 0
+    looked_up = store.tx_location
+
+    def counted(txid: bytes) -> tuple[int, int] | None:
+        nonlocal lookups
+        lookups += 1
+        return looked_up(txid)
+
+    monkeypatch.setattr(store, "tx_location", counted)
+    for height in range(2, 3 * SETTLE_EVERY_HEIGHTS + 2):
+        store.append(make_entry(height, waiting[height : height + 1]))
+    assert lookups == 0
+    assert len(store.pending()) == len(waiting) - 3 * SETTLE_EVERY_HEIGHTS
+
+
+def test_an_acked_bundle_settles_when_it_commits_and_a_repeat_row_with_it(path: Path) -> None:
+    bundle = encoded_txs(b"b1", b"b2")
+    entry = codec.encode(Bundle(bundle))
+    single = encoded_txs(b"s")
+    with SqliteChainStore(path, CHAIN) as store:
+        store.add_pending([(tuple(tx_id(t) for t in bundle), entry), *with_ids(single)])
+        store.add_pending(with_ids(single))  # the same transaction acknowledged again
+        store.append(make_entry(1, bundle))
+        for height in range(2, SETTLE_EVERY_HEIGHTS + 1):
+            store.append(make_entry(height))
+        assert acked_rows(path) == 2  # "s" is still to commit, in both rows
+        assert store.pending() == list(single)
+        store.append(make_entry(SETTLE_EVERY_HEIGHTS + 1, single))
+        for height in range(SETTLE_EVERY_HEIGHTS + 2, 2 * SETTLE_EVERY_HEIGHTS + 1):
+            store.append(make_entry(height))
+        assert acked_rows(path) == 0
 
 
 def test_pending_rows_of_an_older_store_are_carried_over(path: Path) -> None:
