@@ -62,6 +62,13 @@ class NamespaceProofParams(msgspec.Struct, forbid_unknown_fields=True):
     height: Annotated[int, msgspec.Meta(ge=1, le=MAX_HEIGHT)]
 
 
+class SubscribeParams(msgspec.Struct, forbid_unknown_fields=True):
+    """``tx_ids``: each commit event also lists the batch's transaction ids, in order, so a
+    follower that matches transactions needs no ``batch`` request per height."""
+
+    tx_ids: bool = False
+
+
 class ApiError(Exception):
     """The node answered a request with an error, or the exchange itself failed."""
 

@@ -178,10 +178,10 @@ class Client:
         async for event in events:
             yield event
 
-    async def subscribe_commits(self) -> AsyncIterator[dict[str, Any]]:
+    async def subscribe_commits(self, tx_ids: bool = False) -> AsyncIterator[dict[str, Any]]:
         """Subscribe now (the node has answered when this returns); the iterator yields every
-        commit from then on. Use a dedicated connection."""
-        await self.call("subscribe_commits")
+        commit from then on, with its ``tx_ids`` if asked. Use a dedicated connection."""
+        await self.call("subscribe_commits", tx_ids=tx_ids)
         return self._events()
 
     async def _events(self) -> AsyncIterator[dict[str, Any]]:

@@ -100,7 +100,7 @@ async def _follow(address: str, matcher: Matcher, subscribed: Callable[[], None]
         watcher = await Client.connect(address)
     async with watcher, await Client.connect(address) as lookup:
         with trio.fail_after(SILENT_S):
-            events = await watcher.subscribe_commits()
+            events = await watcher.subscribe_commits(tx_ids=True)
         matcher.followed = address
         subscribed()
         while True:
@@ -112,7 +112,9 @@ async def _follow(address: str, matcher: Matcher, subscribed: Callable[[], None]
             first = height if last is None else last + 1
             for missed in range(first, height + 1):
                 matcher.heights += 1
-                if missed == height and not event["txs"]:
+                if missed == height:
+                    # The event lists its own batch's ids: only skipped heights are fetched.
+                    matcher.commits(list(event["tx_ids"]), at)
                     continue
                 with trio.fail_after(SILENT_S):
                     batch = await lookup.batch(missed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -19,6 +19,7 @@ from ..api_protocol import (
     NamespaceProofParams,
     SubmitBundleParams,
     SubmitParams,
+    SubscribeParams,
     TxStatusParams,
 )
 from ..nsproof import build_proof
@@ -53,7 +54,8 @@ class ClientApi:
 
     def __init__(self, node: Node) -> None:
         self._node = node
-        self._subscribers: set[trio.MemorySendChannel[Event]] = set()
+        # Each subscriber's queue, and whether it asked for the tx ids of every commit.
+        self._subscribers: dict[trio.MemorySendChannel[Event], bool] = {}
         self.rpc = RpcServer(
             "client",
             {
@@ -63,21 +65,22 @@ class ClientApi:
                 "tx_status": Method(TxStatusParams, self._tx_status),
                 "batch": Method(BatchParams, self._batch),
                 "namespace_proof": Method(NamespaceProofParams, self._namespace_proof),
-                "subscribe_commits": Method(NoParams, self._subscribe_commits),
+                "subscribe_commits": Method(SubscribeParams, self._subscribe_commits),
             },
             _limits(node),
         )
 
-    def publish(self, event: Event) -> None:
-        """Hand a commit to every subscriber; a full queue loses it rather than slowing the
-        node."""
-        for subscriber in self._subscribers:
+    def publish(self, event: Event, tx_ids: Sequence[bytes]) -> None:
+        """Hand a commit to every subscriber (with ``tx_ids`` to those that asked); a full
+        queue loses it rather than slowing the node."""
+        with_ids = {**event, "tx_ids": list(tx_ids)} if any(self._subscribers.values()) else event
+        for subscriber, wants_ids in self._subscribers.items():
             with contextlib.suppress(trio.WouldBlock):
-                subscriber.send_nowait(event)
+                subscriber.send_nowait(with_ids if wants_ids else event)
 
-    async def _subscribe_commits(self, _: NoParams) -> Reply:
+    async def _subscribe_commits(self, params: SubscribeParams) -> Reply:
         send, receive = trio.open_memory_channel[Event](SUBSCRIBER_QUEUE)
-        self._subscribers.add(send)
+        self._subscribers[send] = params.tx_ids
         return Reply("ok", events=self._commit_events(send, receive))
 
     async def _commit_events(
@@ -87,7 +90,7 @@ class ClientApi:
             async for event in receive:
                 yield event
         finally:
-            self._subscribers.discard(send)
+            self._subscribers.pop(send, None)
 
     async def _status(self, _: NoParams) -> dict[str, Any]:
         node, r = self._node, self._node.replica

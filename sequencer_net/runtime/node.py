@@ -472,7 +472,7 @@ class Node:
             proposer=event["proposer"],
             batch_id=entry.batch.id.hex()[:16],
         )
-        self.client_api.publish(event)
+        self.client_api.publish(event, entry.tx_ids)
         if self.faults.crash_due(header.height):
             self._crash()
 
