@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+import trio
 from helpers.cluster import FAST, addresses, cli, committed_at, wait_for_height
 
 from sequencer_net.client import Client
@@ -39,6 +40,8 @@ async def test_a_node_lacking_a_committed_chunk_fetches_it_and_matches_the_other
     # of n1's chunks only from the certificates in the batches it votes on.
     await cli(cluster, "cluster", "partition", "n1|n4")
     before = await other_routes(nodes["n4"])
+    watcher = await Client.connect(nodes["n2"])
+    events = await watcher.subscribe_commits(tx_ids=True)
     txs = [Tx("rollup", "alice", os.urandom(8) + i.to_bytes(4, "big")) for i in range(TXS)]
     async with await Client.connect(nodes["n1"]) as client:
         answers = await client.submit_many(txs)
@@ -52,4 +55,15 @@ async def test_a_node_lacking_a_committed_chunk_fetches_it_and_matches_the_other
     assert await other_routes(nodes["n4"]) > before
     for height in sorted(set(on_n4.values())):
         assert await batch_txs(nodes["n4"], height) == await batch_txs(nodes["n1"], height)
+    # The commit stream asked for ids lists each batch's, in the committed order.
+    streamed: dict[int, list[bytes]] = {}
+    with trio.fail_after(60):  # a hang guard: the heights above are committed already
+        async with watcher:
+            while max(on_n4.values()) not in streamed:
+                event = await anext(events)
+                streamed[event["height"]] = list(event["tx_ids"])
+    async with await Client.connect(nodes["n2"]) as client:
+        for height, ids in streamed.items():
+            assert ids == list((await client.batch(height))["tx_ids"])
+    assert set(txids) <= {txid for ids in streamed.values() for txid in ids}
     await cli(cluster, "cluster", "heal")
