@@ -62,6 +62,7 @@ from .logs import CommitSummary
 from .metrics import Links, NodeMetrics
 from .metrics_http import MetricsServer
 from .peers import PeerInfo, PeerManager
+from .timers import TimerQueue
 
 log = structlog.get_logger()
 
@@ -148,6 +149,7 @@ class Node:
         # The consensus timeouts now running, with their deadlines: what a consensus dump
         # shows. One entry per pending timer task, removed when it fires.
         self._step_timers: dict[StepTimeout, int] = {}
+        self._timers = TimerQueue[Replica, TimerKey](self._on_timer)
 
     # ---- running -------------------------------------------------------------------------
 
@@ -198,6 +200,7 @@ class Node:
                 **({"region": config.network.region} if config.network else {}),
             )
             nursery.start_soon(self.acked.run)
+            nursery.start_soon(self._timers.run)
             nursery.start_soon(self._send_delayed)
             nursery.start_soon(self._send_garbage)
             nursery.start_soon(self._write_metrics_periodically)
@@ -248,10 +251,9 @@ class Node:
                 case Send():
                     self._send(output)
                 case SetTimer(key, delay_ms):
-                    assert self._nursery is not None
                     if isinstance(key, StepTimeout):
                         self._step_timers[key] = now_ms() + delay_ms
-                    self._nursery.start_soon(self._timer, self.replica, key, delay_ms)
+                    self._timers.set(self.replica, key, delay_ms)
                 case Committed(entry):
                     self._on_commit(entry)
                 case InclusionEnforced(height, round, proposer, omitted):
@@ -317,10 +319,11 @@ class Node:
             if r.id.hex() not in have
         )
 
-    async def _timer(self, replica: Replica, key: TimerKey, delay_ms: int) -> None:
-        await trio.sleep(delay_ms / 1000)
+    def _on_timer(self, replica: Replica, key: TimerKey) -> None:
         if isinstance(key, StepTimeout):
             self._step_timers.pop(key, None)
+            if key.height < replica.height:
+                return  # a decided height's timeout: the core would ignore it
         if replica is self.replica:  # else an amnesia restart replaced the replica that set it
             outputs = replica.on_timer(key, now_ms())
             self.metrics.timeout_elapsed(key)

@@ -9,7 +9,8 @@ is checked once when its row is registered, then only the ids a height commits a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 Entry = tuple[bytes, ...]  # a transaction's id, or every id of an atomic bundle
 
@@ -25,12 +26,12 @@ class OpenAcks:
         """Open rows (settled or not)."""
         return len(self._left)
 
-    def add(self, row: int, entries: Iterable[Entry], is_done: Callable[[Entry], bool]) -> None:
-        """Watch ``row``; ``is_done`` says which of its entries already committed (the row may
-        be written after its transactions commit)."""
+    def add(self, row: int, entries: Iterable[Entry], committed: AbstractSet[bytes]) -> None:
+        """Watch ``row``; ``committed`` holds those of its ids that already committed (the row
+        may be written after its transactions commit)."""
         left = 0
         for entry in entries:
-            if is_done(entry):
+            if not committed.isdisjoint(entry):
                 continue
             left += 1
             for txid in entry:

@@ -350,7 +350,7 @@ class SqliteChainStore:
             ]
             if left:
                 waiting.update((ids[0] if len(ids) == 1 else tx_id(tx), tx) for ids, tx in left)
-                self._open.add(row, (ids for ids, _ in left), lambda _: False)
+                self._open.add(row, (ids for ids, _ in left), set())
             else:
                 done.append((row,))
         with self._errors("cannot drop committed pending transactions"), self._conn:
@@ -362,7 +362,9 @@ class SqliteChainStore:
         """Watch the rows the writer thread stored since the last call."""
         while self._written:
             row, entries = self._written.popleft()
-            self._open.add(row, entries, self._is_done)
+            # Usually none committed yet: one bulk lookup for the row, no query per entry.
+            found = self.committed_among([txid for entry in entries for txid in entry])
+            self._open.add(row, entries, found)
 
     def _is_done(self, ids: tuple[bytes, ...]) -> bool:
         """An acknowledged entry is done when its transaction committed, or for a bundle when
@@ -384,8 +386,8 @@ class SqliteChainStore:
         """(height, position) of a committed transaction: from memory for recent heights,
         else the latest height whose id blob holds it among those its prefix names."""
         recent = self._recent.get(txid)
-        if recent is not None or len(txid) != ID_BYTES:
-            return recent
+        if recent is not None or len(txid) != ID_BYTES or not self._index.may_hold_one(txid):
+            return recent  # the usual answer for a new transaction: no query, no context
         with self._errors("cannot read the tx index"):
             for height in self._index.heights(txid):
                 row = self._conn.execute(

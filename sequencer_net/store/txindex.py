@@ -111,21 +111,26 @@ class PrefixIndex:
         rows = self._reader.execute("SELECT height FROM tx_prefix WHERE prefix = ?", (key,))
         return sorted((height for (height,) in rows), reverse=True)
 
+    def may_hold_one(self, txid: bytes) -> bool:
+        """False if the filter rules ``txid`` out (then :meth:`heights` is empty)."""
+        bit = _bit(prefix(txid))
+        return bool(self._filter[bit >> 3] & (1 << (bit & 7)))
+
     def may_hold(self, txids: Sequence[bytes]) -> list[bytes]:
         """Those of ``txids`` (32 bytes each) the filter cannot rule out."""
         if not txids:
             return []
-        bits = self._filter
+        bits, mask, shift = self._filter, 0xFFFF_FFFF_FFFF_FFFF, 64 - FILTER_BITS
         return [
             txid
             for txid, key in zip(txids, prefixes(txids), strict=True)
-            if bits[(b := _bit(key)) >> 3] & (1 << (b & 7))
+            if bits[(b := (key & mask) >> shift) >> 3] & (1 << (b & 7))  # _bit, inline
         ]
 
     def _mark(self, keys: Iterable[int]) -> None:
-        bits = self._filter
+        bits, mask, shift = self._filter, 0xFFFF_FFFF_FFFF_FFFF, 64 - FILTER_BITS
         for key in keys:
-            bit = _bit(key)
+            bit = (key & mask) >> shift  # _bit, inline: this runs once per indexed id
             bits[bit >> 3] |= 1 << (bit & 7)
 
     def submit(self, heights: Sequence[tuple[int, Sequence[bytes]]]) -> None:
