@@ -3,8 +3,9 @@ side with pysyncobj (a Python Raft: crash faults only, no signatures) in the sam
 
 Starts a cluster of real node processes on 127.0.0.1, offers load at increasing rates (each
 for a fixed time, open loop: see sequencer_net.load; 1k, 2k, 4k, ... then two bisecting steps
-between the last sustained and the failed rate), and keeps the highest rate at which (nearly)
-everything offered commits at the offered pace with p50 latency under a second.
+between the last sustained and the failed rate, each of those on a fresh cluster so that an
+overloaded step's backlog is not charged to them), and keeps the highest rate at which
+(nearly) everything offered commits at the offered pace with p50 latency under a second.
 Prints one JSON line per cluster size: nodes, tx size, committed tx/s, p50/p99 commit latency,
 node CPU seconds per 1k committed tx, heights/s, the load generator's own CPU, node RSS and
 peer bytes sent per committed transaction.
@@ -234,13 +235,18 @@ def sustainable(
     return committed >= 0.98 * offered > 0 and committed_tps >= 0.9 * rate and (p50 or 1e9) < 1000
 
 
-def commit_rounds(root: Path, chain_id: str, name: str = "n1") -> dict[str, object]:
-    """How often heights needed more than one round, from one node's store (stopped)."""
+def chain_rounds(root: Path, chain_id: str, name: str = "n1") -> list[int]:
+    """The round each height committed in, from one node's store (stopped)."""
     store = SqliteChainStore(root / name / "data" / "chain.sqlite", chain_id)
     try:
-        rounds = [store.get(h).certificate.round for h in range(1, store.last_height() + 1)]
+        entries = (store.get(h) for h in range(1, store.last_height() + 1))
+        return [e.certificate.round for e in entries if e is not None]
     finally:
         store.close()
+
+
+def rounds_summary(rounds: Sequence[int]) -> dict[str, object]:
+    """How often heights needed more than one round."""
     failed = sum(1 for r in rounds if r > 0)
     return {
         "heights": len(rounds),
@@ -249,6 +255,48 @@ def commit_rounds(root: Path, chain_id: str, name: str = "n1") -> dict[str, obje
         "failed_rounds": sum(rounds),
         "max_round": max(rounds, default=0),
     }
+
+
+class OurCluster:
+    """One fresh cluster of ``spec`` in a temp dir, up and committing (n1 killed first with
+    ``crash_one``); :meth:`close` stops it and gives the round each height committed in."""
+
+    def __init__(self, spec: ClusterSpec, crash_one: bool, report: Path | None) -> None:
+        self._tmp = tempfile.TemporaryDirectory()
+        self._report = report
+        self.root = init_cluster(spec, Path(self._tmp.name) / "c")
+        self.chain_id = spec.chain_id
+        self._cluster = Cluster(self.root)
+        self.started = self._cluster.up()
+        genesis = load_genesis(self.root / "genesis.toml")
+        self.addresses = {n: a.client for n, a in genesis.addresses.items()}
+        self.key = genesis.genesis.private.public_key if genesis.genesis.private else b""
+        self._first = next(iter(self.started), "n1")
+        try:
+            trio.run(wait_ready, self._cluster)  # names a node that died at start-up, and why
+            trio.run(wait_until_committing, self.addresses["n1"])
+        except BaseException:
+            self.close()
+            raise
+        if crash_one:
+            self._cluster.kill("n1")
+            del self.addresses["n1"], self.started["n1"]
+
+    @property
+    def pids(self) -> list[int]:
+        return list(self.started.values())
+
+    def close(self) -> list[int]:
+        try:
+            self._cluster.down()
+            rounds = chain_rounds(self.root, self.chain_id, self._first)
+            if self._report is not None:  # `sequencer-net report` of the run, before tmp goes
+                from sequencer_net.runreport.plots import write_report
+
+                write_report(self.root, self._report)
+            return rounds
+        finally:
+            self._tmp.cleanup()
 
 
 def bench(
@@ -263,7 +311,9 @@ def bench(
     spec: ClusterSpec | None = None,
     encrypted: bool = False,
 ) -> dict[str, object]:
-    """One cluster's ramp; ``spec`` (from --config) replaces the one made from ``nodes``."""
+    """One cluster's ramp; ``spec`` (from --config) replaces the one made from ``nodes``.
+    A step after a failed one runs on a fresh cluster: an overloaded step leaves backlogs
+    (a full mempool, the tx index behind) that would be charged to the next rate."""
     if spec is None:
         spec = ClusterSpec(
             name=f"bench-{nodes}{'-encrypted' if encrypted else ''}",
@@ -274,82 +324,73 @@ def bench(
     nodes, reputation_window = spec.nodes, spec.chain.reputation_window
     encrypted = spec.private
     network = "wan" if spec.network is not None else "lan"
-    with tempfile.TemporaryDirectory() as tmp:
-        root = init_cluster(spec, Path(tmp) / "c")
-        cluster = Cluster(root)
-        started = cluster.up()
-        try:
-            addresses = {
-                n: a.client for n, a in load_genesis(root / "genesis.toml").addresses.items()
+    clusters: list[list[int]] = []  # the rounds of each cluster stopped so far
+    best: Best | None = None
+    failed: dict[str, object] | None = None
+    lost: list[str] = []
+    ramp = Ramp(rates)
+    cluster: OurCluster | None = None
+    try:
+        for rate in ramp:
+            if cluster is None:
+                plots = (
+                    None if report_dir is None else report_dir / f"{spec.name}-{len(clusters) + 1}"
+                )
+                cluster = OurCluster(spec, crash_one, plots)
+            addresses, started = cluster.addresses, cluster.started
+            if not addresses:
+                break
+            before, counted_before = (
+                cpu_seconds(cluster.pids),
+                trio.run(counters, list(addresses.values())),
+            )
+            load = trio.run(
+                run_load, list(addresses.values()), rate, seconds, size, 10.0, clients, cluster.key
+            )
+            cpu = cpu_seconds(cluster.pids) - before
+            for gone in load.gone:  # died under load: later steps load the others
+                name = next(n for n, a in addresses.items() if a == gone)
+                if alive(started[name]):
+                    continue  # only slow to answer (an overloaded step): it stays
+                lost.append(name)
+                del addresses[name], started[name]
+            rss = rss_mb(cluster.pids)
+            counted = trio.run(counters, list(addresses.values()))
+            per_tx = per_unit(counted_before, counted, "bytes_sent", load.committed)
+            # Summed heights over the nodes are node-heights: the counts per node per height.
+            node_heights = (
+                counted["height"] - counted_before["height"]
+                if counted is not None and counted_before is not None
+                else 0
+            )
+            per_height = {
+                f"{key}_per_height": per_unit(counted_before, counted, key, node_heights)
+                for key in ("signatures", "fsyncs")
             }
-            trio.run(wait_ready, cluster)  # names a node that died at start-up, and why
-            trio.run(wait_until_committing, addresses["n1"])
-            private = load_genesis(root / "genesis.toml").genesis.private
-            key = private.public_key if encrypted and private is not None else b""
-            if crash_one:
-                cluster.kill("n1")
-                del addresses["n1"], started["n1"]
-            pids = list(started.values())
-            best: Best | None = None
-            failed: dict[str, object] | None = None
-            lost: list[str] = []
-            ramp = Ramp(rates)
-            for rate in ramp:
-                if not addresses:
-                    break
-                before, counted_before = (
-                    cpu_seconds(pids),
-                    trio.run(counters, list(addresses.values())),
-                )
-                report = trio.run(
-                    run_load, list(addresses.values()), rate, seconds, size, 10.0, clients, key
-                )
-                cpu = cpu_seconds(pids) - before
-                for gone in report.gone:  # died under load: later steps load the others
-                    name = next(n for n, a in addresses.items() if a == gone)
-                    if alive(started[name]):
-                        continue  # only slow to answer (an overloaded step): it stays
-                    lost.append(name)
-                    del addresses[name]
-                    pids = [p for p in pids if p != started.pop(name, None)]
-                rss = rss_mb(pids)
-                counted = trio.run(counters, list(addresses.values()))
-                per_tx = per_unit(counted_before, counted, "bytes_sent", report.committed)
-                # Summed heights over the nodes are node-heights: the counts per node per height.
-                node_heights = (
-                    counted["height"] - counted_before["height"]
-                    if counted is not None and counted_before is not None
-                    else 0
-                )
-                per_height = {
-                    f"{key}_per_height": per_unit(counted_before, counted, key, node_heights)
-                    for key in ("signatures", "fsyncs")
-                }
-                ok = len(rates) == 1 or sustainable(
-                    report.committed,
-                    report.submitted,
-                    report.committed_tps,
-                    report.latency_p50_ms,
+            ok = len(rates) == 1 or sustainable(
+                load.committed,
+                load.submitted,
+                load.committed_tps,
+                load.latency_p50_ms,
+                rate,
+            )
+            ramp.result(rate, ok)
+            if ok:
+                best = (load, cpu, rss, per_tx, per_height)
+            else:  # the lowest failed step, which the bisection only lowers
+                failed = failed_step(
                     rate,
+                    load.offered_tps,
+                    load.committed_tps,
+                    load.committed / max(load.submitted, 1),
+                    load.latency_p50_ms,
                 )
-                ramp.result(rate, ok)
-                if ok:
-                    best = (report, cpu, rss, per_tx, per_height)
-                else:  # the lowest failed step, which the bisection only lowers
-                    failed = failed_step(
-                        rate,
-                        report.offered_tps,
-                        report.committed_tps,
-                        report.committed / max(report.submitted, 1),
-                        report.latency_p50_ms,
-                    )
-        finally:
-            cluster.down()
-        rounds = commit_rounds(root, spec.chain_id, next(iter(started), "n1"))
-        if report_dir is not None:  # `sequencer-net report` of the run, before tmp goes
-            from sequencer_net.runreport.plots import write_report
-
-            write_report(root, report_dir / spec.name)
+                clusters.append(cluster.close())
+                cluster = None
+    finally:
+        if cluster is not None:
+            clusters.append(cluster.close())
+    rounds = rounds_summary([r for rounds in clusters for r in rounds])
     if best is None:
         return {
             "nodes": nodes,
@@ -363,6 +404,7 @@ def bench(
         }
     report, cpu, rss, per_tx, per_height = best
     return {
+        "clusters": len(clusters),
         "benchmark": "cluster_max_sustainable_load",
         "nodes": nodes,
         "network": network,
@@ -470,12 +512,14 @@ class PysyncobjCluster:
 
 
 def bench_pysyncobj(size: int, seconds: float, rates: tuple[int, ...]) -> dict[str, object]:
-    cluster = PysyncobjCluster()
+    cluster: PysyncobjCluster | None = None
     best: tuple[int, dict[str, Any]] | None = None
     failed: dict[str, object] | None = None
     try:
         ramp = Ramp(rates)
         for rate in ramp:
+            if cluster is None:  # as ours: a step after a failed one on a fresh cluster
+                cluster = PysyncobjCluster()
             step = cluster.offer(rate, seconds, size)
             ok = len(rates) == 1 or sustainable(
                 step["committed"], step["offered"], step["committed_tps"], step["p50"], rate
@@ -487,8 +531,11 @@ def bench_pysyncobj(size: int, seconds: float, rates: tuple[int, ...]) -> dict[s
                 share = step["committed"] / max(step["offered"], 1)
                 offered = round(step["offered"] / seconds, 1)
                 failed = failed_step(rate, offered, step["committed_tps"], share, step["p50"])
+                cluster.close()
+                cluster = None
     finally:
-        cluster.close()
+        if cluster is not None:
+            cluster.close()
     if best is None:
         return {
             "nodes": PYSYNCOBJ_NODES,
@@ -567,7 +614,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=ChainParams().reputation_window,
         help="heights a failed proposer is skipped (0: reputation off)",
     )
-    parser.add_argument("--report", type=Path, metavar="D", help="write run plots to D/bench-N")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="D",
+        help="write run plots to D/NAME-K, one per cluster the ramp used",
+    )
     parser.add_argument(
         "--compare",
         choices=["pysyncobj"],
