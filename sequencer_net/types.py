@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Annotated
 
 import msgpack
+import msgspec
 
 from . import codec, merkle
 from .crypto import DIGEST_SIZE, PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, digest, verify
@@ -58,6 +59,21 @@ class VoteKind(enum.IntEnum):
 _TX_TAG = 1
 
 
+class _TxFields(msgspec.Struct, array_like=True):
+    """A transaction's wire fields (``[tag, namespace, sender, payload]``), for the check
+    every chunk's every transaction gets: msgspec decodes and re-encodes one in about a third
+    of the time msgpack's generic unpack and pack take."""
+
+    tag: int
+    namespace: str
+    sender: str
+    payload: bytes
+
+
+_TX_DECODER = msgspec.msgpack.Decoder(_TxFields)
+_TX_ENCODER = msgspec.msgpack.Encoder()
+
+
 @codec.register(_TX_TAG)
 @dataclass(frozen=True)
 class Tx:
@@ -98,23 +114,18 @@ def tx_namespace(encoded: bytes) -> str:
     here without building a :class:`Tx`; anything else is left to the codec, which says what
     is wrong."""
     try:
-        raw = msgpack.unpackb(encoded, raw=False)
-    except Exception:  # msgpack raises a zoo of types for bad input; the codec names it
-        raw = None
+        fields = _TX_DECODER.decode(encoded)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        fields = None  # not a plain transaction: the codec below says what is wrong
     if (
-        type(raw) is list
-        and len(raw) == 4
-        and type(raw[0]) is int
-        and raw[0] == _TX_TAG
-        and type(raw[1]) is str
-        and 0 < len(raw[1]) <= MAX_NAME
-        and type(raw[2]) is str
-        and len(raw[2]) <= MAX_NAME
-        and type(raw[3]) is bytes
-        and len(raw[3]) <= MAX_PAYLOAD
-        and msgpack.packb(raw, use_bin_type=True) == encoded
+        fields is not None
+        and fields.tag == _TX_TAG
+        and 0 < len(fields.namespace) <= MAX_NAME
+        and len(fields.sender) <= MAX_NAME
+        and len(fields.payload) <= MAX_PAYLOAD
+        and _TX_ENCODER.encode(fields) == encoded  # canonical: one encoding per transaction
     ):
-        return raw[1]
+        return fields.namespace
     try:
         tx = codec.decode(encoded, Tx)
     except codec.DecodeError as exc:
