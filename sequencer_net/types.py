@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import enum
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated
 
 import msgpack
-import msgspec
 
 from . import codec, merkle
 from .crypto import DIGEST_SIZE, PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, digest, verify
@@ -59,19 +59,9 @@ class VoteKind(enum.IntEnum):
 _TX_TAG = 1
 
 
-class _TxFields(msgspec.Struct, array_like=True):
-    """A transaction's wire fields (``[tag, namespace, sender, payload]``), for the check
-    every chunk's every transaction gets: msgspec decodes and re-encodes one in about a third
-    of the time msgpack's generic unpack and pack take."""
-
-    tag: int
-    namespace: str
-    sender: str
-    payload: bytes
-
-
-_TX_DECODER = msgspec.msgpack.Decoder(_TxFields)
-_TX_ENCODER = msgspec.msgpack.Encoder()
+# The check every chunk's every transaction gets (msgspec, loaded at the first call so that
+# `--help` does not import it): the namespace of a plain transaction, else None.
+_plain_namespace: Callable[[bytes], str | None] | None = None
 
 
 @codec.register(_TX_TAG)
@@ -113,19 +103,14 @@ def tx_namespace(encoded: bytes) -> str:
     Every transaction of every chunk is checked on arrival, so a well-formed one is recognised
     here without building a :class:`Tx`; anything else is left to the codec, which says what
     is wrong."""
-    try:
-        fields = _TX_DECODER.decode(encoded)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        fields = None  # not a plain transaction: the codec below says what is wrong
-    if (
-        fields is not None
-        and fields.tag == _TX_TAG
-        and 0 < len(fields.namespace) <= MAX_NAME
-        and len(fields.sender) <= MAX_NAME
-        and len(fields.payload) <= MAX_PAYLOAD
-        and _TX_ENCODER.encode(fields) == encoded  # canonical: one encoding per transaction
-    ):
-        return fields.namespace
+    global _plain_namespace
+    if _plain_namespace is None:
+        from .txfields import plain_namespace
+
+        _plain_namespace = plain_namespace
+    namespace = _plain_namespace(encoded)
+    if namespace is not None:
+        return namespace
     try:
         tx = codec.decode(encoded, Tx)
     except codec.DecodeError as exc:
