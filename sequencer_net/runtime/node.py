@@ -147,7 +147,7 @@ class Node:
         )
         self.summary = CommitSummary()
         # The consensus timeouts now running, with their deadlines: what a consensus dump
-        # shows. One entry per pending timer task, removed when it fires.
+        # shows. One entry per step timeout in the timer queue, removed when it fires.
         self._step_timers: dict[StepTimeout, int] = {}
         self._timers = TimerQueue[Replica, TimerKey](self._on_timer)
 

@@ -22,10 +22,6 @@ class OpenAcks:
         self._left: dict[int, int] = {}  # row -> entries of it not yet committed
         self._waiting: dict[bytes, list[tuple[int, Entry]]] = {}
 
-    def __len__(self) -> int:
-        """Open rows (settled or not)."""
-        return len(self._left)
-
     def add(self, row: int, entries: Iterable[Entry], committed: AbstractSet[bytes]) -> None:
         """Watch ``row``; ``committed`` holds those of its ids that already committed (the row
         may be written after its transactions commit)."""

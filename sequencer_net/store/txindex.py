@@ -104,11 +104,11 @@ class PrefixIndex:
 
     def heights(self, txid: bytes) -> list[int]:
         """Heights that may hold ``txid`` (same prefix), newest first."""
-        key = prefix(txid)
-        bit = _bit(key)
-        if not self._filter[bit >> 3] & (1 << (bit & 7)):
+        if not self.may_hold_one(txid):
             return []
-        rows = self._reader.execute("SELECT height FROM tx_prefix WHERE prefix = ?", (key,))
+        rows = self._reader.execute(
+            "SELECT height FROM tx_prefix WHERE prefix = ?", (prefix(txid),)
+        )
         return sorted((height for (height,) in rows), reverse=True)
 
     def may_hold_one(self, txid: bytes) -> bool:
@@ -120,17 +120,17 @@ class PrefixIndex:
         """Those of ``txids`` (32 bytes each) the filter cannot rule out."""
         if not txids:
             return []
-        bits, mask, shift = self._filter, 0xFFFF_FFFF_FFFF_FFFF, 64 - FILTER_BITS
+        bits = self._filter
         return [
             txid
             for txid, key in zip(txids, prefixes(txids), strict=True)
-            if bits[(b := (key & mask) >> shift) >> 3] & (1 << (b & 7))  # _bit, inline
+            if bits[(b := _bit(key)) >> 3] & (1 << (b & 7))
         ]
 
     def _mark(self, keys: Iterable[int]) -> None:
-        bits, mask, shift = self._filter, 0xFFFF_FFFF_FFFF_FFFF, 64 - FILTER_BITS
+        bits = self._filter
         for key in keys:
-            bit = (key & mask) >> shift  # _bit, inline: this runs once per indexed id
+            bit = _bit(key)
             bits[bit >> 3] |= 1 << (bit & 7)
 
     def submit(self, heights: Sequence[tuple[int, Sequence[bytes]]]) -> None:

@@ -9,7 +9,9 @@ import trio.testing
 from sequencer_net.runtime.timers import TimerQueue
 
 
-async def test_timers_fire_in_deadline_order_and_ties_in_the_order_set() -> None:
+async def test_timers_fire_in_deadline_order_and_ties_in_the_order_set(
+    autojump_clock: trio.abc.Clock,
+) -> None:
     fired: list[tuple[str, str]] = []
     timers = TimerQueue[str, str](lambda owner, key: fired.append((owner, key)))
     async with trio.open_nursery() as nursery:
@@ -18,7 +20,7 @@ async def test_timers_fire_in_deadline_order_and_ties_in_the_order_set() -> None
         timers.set("r", "early", 10)
         timers.set("r", "tie-1", 20)
         timers.set("r", "tie-2", 20)
-        await trio.sleep(0.1)
+        await trio.sleep(1)  # virtual time: every deadline above has passed
         nursery.cancel_scope.cancel()
     assert fired == [("r", "early"), ("r", "tie-1"), ("r", "tie-2"), ("r", "late")]
     assert len(timers) == 0
